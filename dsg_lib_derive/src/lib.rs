@@ -1,0 +1,72 @@
+//! `#[derive(Model)]` for `dsg_lib`. Use it through `dsg_lib::Model`; the generated code refers
+//! only to `::dsg_lib::__private`.
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+mod attrs;
+mod expand;
+mod names;
+
+/// Derives `ColumnSet`, `Model` and `FromRow` for a struct with named fields: each field is a
+/// column, in declaration order.
+///
+/// A field's type must implement `SqlField` (`String`, `i32`, `i64`, `f64`, `bool`,
+/// `chrono::DateTime<Utc>`, `chrono::NaiveDateTime`, `chrono::NaiveDate`, `uuid::Uuid`,
+/// `serde_json::Value`, `Vec<u8>`, and `Option<T>` of these for nullable columns), or be a
+/// `ColumnSet` marked `#[model(flatten)]`. Generic structs are not supported.
+///
+/// # Struct attributes
+///
+/// - `#[model(table = "name")]`: the table name. Default: the struct's name in snake_case
+///   (`UserAccount` → `user_account`, `HTTPLog` → `http_log`).
+/// - `#[model(no_table)]` (or `#[model(column_set)]`): implement only `ColumnSet`, for a
+///   reusable group of columns meant to be flattened into models.
+///
+/// # Field attributes
+///
+/// - `primary_key`, `auto_increment`, `unique`, `index`: flags of the column.
+/// - `default = "SQL"`: a literal SQL default.
+/// - `comment = "text"`: the column comment.
+/// - `foreign_key = "table.column"`: the column references `table(column)`.
+/// - `column = "name"`: the column name (default: the field name, without `r#`).
+/// - `size = N`: `VARCHAR(N)` instead of `TEXT`; only on `String` / `Option<String>` fields.
+/// - `flatten`: the field is a `ColumnSet` whose columns are inserted here; it takes no other
+///   attribute.
+///
+/// Several `#[model(...)]` attributes on one item add up. A field without any is a plain
+/// column.
+///
+/// # Example
+///
+/// ```ignore
+/// use dsg_lib::Model;
+/// use dsg_lib::async_database_functions::base_schema::SchemaBase;
+///
+/// #[derive(Model, Debug, Clone)]
+/// #[model(table = "users")]
+/// struct User {
+///     #[model(flatten)]
+///     base: SchemaBase,
+///     #[model(unique, index, size = 100)]
+///     name: String,
+///     #[model(foreign_key = "teams.pkid", comment = "the user's team")]
+///     team: Option<uuid::Uuid>,
+///     #[model(column = "type", default = "'member'")]
+///     kind: String,
+/// }
+///
+/// #[derive(Model, Debug, Clone)]
+/// #[model(no_table)]
+/// struct Audited {
+///     #[model(index)]
+///     changed_by: Option<String>,
+/// }
+/// ```
+#[proc_macro_derive(Model, attributes(model))]
+pub fn derive_model(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand::derive_model(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

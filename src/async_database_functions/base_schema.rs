@@ -1,0 +1,108 @@
+//! [`SchemaBase`]: the seed's base columns, flattened into a model.
+//!
+//! ```
+//! use dsg_lib::Model;
+//! use dsg_lib::async_database_functions::base_schema::SchemaBase;
+//!
+//! #[derive(Model, Debug, Clone)]
+//! #[model(table = "notes")]
+//! struct Note {
+//!     #[model(flatten)]
+//!     base: SchemaBase,
+//!     body: String,
+//! }
+//!
+//! let note = Note { base: SchemaBase::default(), body: "hello".into() };
+//! assert_eq!(note.base.pkid.len(), 36); // a fresh uuid v4 string
+//! ```
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_query::Value;
+use uuid::Uuid;
+
+use super::database_config::Dialect;
+use super::error::DatabaseError;
+use super::field::SqlField;
+use super::model::{Column, ColumnSet, ServerDefault, SqlType};
+use super::row::RowReader;
+
+/// The columns every seed model has: `pkid`, `date_created`, `date_updated`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SchemaBase {
+    /// Primary key: a uuid v4 string, `VARCHAR(36)`, indexed.
+    pub pkid: String,
+    /// When the row was created (UTC), indexed.
+    pub date_created: DateTime<Utc>,
+    /// When the row was last updated (UTC), indexed.
+    pub date_updated: DateTime<Utc>,
+}
+
+impl SchemaBase {
+    /// A fresh row identity: a new uuid v4 `pkid`, both timestamps now (UTC).
+    pub fn new() -> Self {
+        let now = now();
+        SchemaBase {
+            pkid: Uuid::new_v4().to_string(),
+            date_created: now,
+            date_updated: now,
+        }
+    }
+}
+
+impl Default for SchemaBase {
+    /// Same as [`SchemaBase::new`]: every default is a fresh row identity.
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// UTC now at microsecond precision, which every backend stores exactly.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+impl ColumnSet for SchemaBase {
+    fn column_list() -> Vec<Column> {
+        let mut pkid = Column::new("pkid", SqlType::String(Some(36)));
+        pkid.primary_key = true;
+        pkid.index = true;
+        pkid.comment = Some("Unique identifier for each record, a string representation of a UUID");
+        let stamp = |name, comment| {
+            let mut c = Column::new(name, SqlType::TimestampUtc);
+            c.index = true;
+            c.server_default = Some(ServerDefault::CurrentUtcTimestamp);
+            c.comment = Some(comment);
+            c
+        };
+        vec![
+            pkid,
+            stamp("date_created", "Date and time when a row was inserted, defaults to current UTC time"),
+            stamp("date_updated", "Date and time when a row was last updated, defaults to current UTC time on update"),
+        ]
+    }
+
+    fn push_values(&self, dialect: Dialect, out: &mut Vec<Value>) {
+        out.push(self.pkid.to_value(dialect));
+        out.push(self.date_created.to_value(dialect));
+        out.push(self.date_updated.to_value(dialect));
+    }
+
+    fn read_columns(reader: &mut RowReader<'_>) -> Result<Self, DatabaseError> {
+        Ok(SchemaBase {
+            pkid: reader.next()?,
+            date_created: reader.next()?,
+            date_updated: reader.next()?,
+        })
+    }
+
+    fn before_insert(&mut self) {
+        let now = now();
+        self.date_created = now;
+        self.date_updated = now;
+    }
+
+    fn before_update(values: &mut Vec<(&'static str, Value)>) {
+        values.retain(|(name, _)| !matches!(*name, "pkid" | "date_created" | "date_updated"));
+        values.push(("date_updated", now().to_value(Dialect::Sqlite)));
+    }
+}

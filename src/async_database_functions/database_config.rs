@@ -1,0 +1,837 @@
+//! [`DBConfig`]: a plain configuration map, validated, turned into typed pool settings.
+//!
+//! The map has the keys of the Python dsg_lib's `DBConfig`. Each dialect supports a subset;
+//! any other key is refused with an error that names the dialect and every offending key:
+//!
+//! ```
+//! use dsg_lib::async_database_functions::database_config::{DBConfig, Dialect};
+//!
+//! let config = DBConfig::new(serde_json::json!({
+//!     "database_uri": "sqlite+aiosqlite:///:memory:?cache=shared",
+//!     "echo": false,
+//!     "future": true,
+//!     "pool_recycle": 3600,
+//! }))?;
+//! assert_eq!(config.dialect(), Dialect::Sqlite);
+//!
+//! let err = DBConfig::new(serde_json::json!({
+//!     "database_uri": "sqlite:///:memory:",
+//!     "pool_size": 5,
+//!     "max_overflow": 10,
+//! }))
+//! .unwrap_err();
+//! assert!(err.details().contains("sqlite"));
+//! assert!(err.details().contains("max_overflow, pool_size"));
+//! # Ok::<(), dsg_lib::async_database_functions::error::DatabaseError>(())
+//! ```
+//!
+//! | key | SQLite | PostgreSQL / CockroachDB | MySQL / MariaDB | effect |
+//! |---|---|---|---|---|
+//! | `database_uri` | ✓ | ✓ | ✓ | required; SQLAlchemy or native form |
+//! | `echo` | ✓ | ✓ | ✓ | log every statement (target `dsg_lib::sql`) |
+//! | `future` | ✓ | ✓ | ✓ | accepted, no effect |
+//! | `pool_recycle` | ✓ | ✓ | ✓ | max connection lifetime in seconds (`-1`: none) |
+//! | `pool_pre_ping` | ✗ | ✓ | ✓ | test a connection before handing it out |
+//! | `pool_size` | ✗ | ✓ | ✓ | with `max_overflow`: max connections (default 5) |
+//! | `max_overflow` | ✗ | ✓ | ✓ | added to `pool_size` (default 10) |
+//! | `pool_timeout` | ✗ | ✓ | ✓ | seconds to wait for a connection (default 30) |
+//! | `connect_args` | ✓ | ✓ | ✓ | driver connect options (see [`DBConfig::new`]) |
+//! | `execution_options` | ✓ | ✓ | ✓ | `isolation_level` |
+//! | `isolation_level` | ✓ | ✓ | ✓ | every session's transaction isolation |
+//! | `query_cache_size` | ✓ | ✓ | ✓ | prepared statement cache per connection (default 500) |
+//! | `hide_parameters` | ✓ | ✓ | ✓ | no bound values in logs or errors |
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::error::DatabaseError;
+
+/// The SQL dialect a [`DBConfig`] talks to.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// SQLite (embedded, the default).
+    Sqlite,
+    /// PostgreSQL.
+    Postgresql,
+    /// CockroachDB, over the PostgreSQL driver.
+    Cockroachdb,
+    /// MySQL.
+    Mysql,
+    /// MariaDB, over the MySQL driver.
+    Mariadb,
+}
+
+impl Dialect {
+    /// The dialect's name as SQLAlchemy spells it (`sqlite`, `postgresql`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgresql => "postgresql",
+            Dialect::Cockroachdb => "cockroachdb",
+            Dialect::Mysql => "mysql",
+            Dialect::Mariadb => "mariadb",
+        }
+    }
+
+    /// True for PostgreSQL and PostgreSQL-wire engines (CockroachDB).
+    pub fn is_postgres_wire(self) -> bool {
+        matches!(self, Dialect::Postgresql | Dialect::Cockroachdb)
+    }
+
+    /// True for MySQL and MariaDB.
+    pub fn is_mysql_family(self) -> bool {
+        matches!(self, Dialect::Mysql | Dialect::Mariadb)
+    }
+
+    /// The configuration keys this dialect accepts (besides the common ones).
+    fn own_keys(self) -> &'static [&'static str] {
+        match self {
+            Dialect::Sqlite => &["database_uri", "echo", "future", "pool_recycle"],
+            _ => &[
+                "database_uri",
+                "echo",
+                "future",
+                "pool_pre_ping",
+                "pool_size",
+                "max_overflow",
+                "pool_recycle",
+                "pool_timeout",
+            ],
+        }
+    }
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Keys every dialect accepts.
+const COMMON_KEYS: &[&str] = &[
+    "connect_args",
+    "execution_options",
+    "isolation_level",
+    "query_cache_size",
+    "hide_parameters",
+];
+
+/// A transaction isolation level, applied to every session.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IsolationLevel {
+    /// `READ UNCOMMITTED` (on SQLite: `PRAGMA read_uncommitted = 1`).
+    ReadUncommitted,
+    /// `READ COMMITTED`.
+    ReadCommitted,
+    /// `REPEATABLE READ`.
+    RepeatableRead,
+    /// `SERIALIZABLE` (SQLite's only other level, and its default).
+    Serializable,
+}
+
+impl IsolationLevel {
+    /// The SQL spelling, e.g. `REPEATABLE READ`.
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            IsolationLevel::ReadUncommitted => "READ UNCOMMITTED",
+            IsolationLevel::ReadCommitted => "READ COMMITTED",
+            IsolationLevel::RepeatableRead => "REPEATABLE READ",
+            IsolationLevel::Serializable => "SERIALIZABLE",
+        }
+    }
+
+    fn parse(key: &str, value: &Value, dialect: Dialect) -> Result<Self, DatabaseError> {
+        let text = value
+            .as_str()
+            .ok_or_else(|| bad_value(key, value, "a string such as \"READ COMMITTED\""))?;
+        let level = match text.trim().to_ascii_uppercase().replace(['_', '-'], " ").as_str() {
+            "READ UNCOMMITTED" => IsolationLevel::ReadUncommitted,
+            "READ COMMITTED" => IsolationLevel::ReadCommitted,
+            "REPEATABLE READ" => IsolationLevel::RepeatableRead,
+            "SERIALIZABLE" => IsolationLevel::Serializable,
+            _ => {
+                return Err(DatabaseError::config(format!(
+                    "{key}: unknown isolation level {text:?}; expected one of READ UNCOMMITTED, \
+                     READ COMMITTED, REPEATABLE READ, SERIALIZABLE"
+                )));
+            }
+        };
+        let supported = match dialect {
+            Dialect::Sqlite => matches!(
+                level,
+                IsolationLevel::ReadUncommitted | IsolationLevel::Serializable
+            ),
+            Dialect::Cockroachdb => matches!(
+                level,
+                IsolationLevel::ReadCommitted | IsolationLevel::Serializable
+            ),
+            _ => true,
+        };
+        if !supported {
+            return Err(DatabaseError::config(format!(
+                "{key}: isolation level {} is not supported by {dialect}",
+                level.as_sql()
+            )));
+        }
+        Ok(level)
+    }
+}
+
+/// Where a SQLite database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqliteTarget {
+    /// A private in-memory database, shared by every connection of one pool.
+    Memory,
+    /// A database file.
+    File(String),
+}
+
+/// TLS mode requested through `connect_args` `sslmode` or the URI's `sslmode` parameter.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    /// Never use TLS.
+    Disable,
+    /// Use TLS only if the server insists.
+    Allow,
+    /// Try TLS, fall back to plain.
+    Prefer,
+    /// Require TLS.
+    Require,
+    /// Require TLS and verify the CA.
+    VerifyCa,
+    /// Require TLS and verify CA and host name.
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(key: &str, value: &str) -> Result<Self, DatabaseError> {
+        Ok(match value.to_ascii_lowercase().replace('_', "-").as_str() {
+            "disable" | "disabled" => SslMode::Disable,
+            "allow" => SslMode::Allow,
+            "prefer" | "preferred" => SslMode::Prefer,
+            "require" | "required" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" | "verify-identity" => SslMode::VerifyFull,
+            _ => {
+                return Err(DatabaseError::config(format!(
+                    "{key}: unknown ssl mode {value:?}; expected disable, allow, prefer, \
+                     require, verify-ca or verify-full"
+                )));
+            }
+        })
+    }
+}
+
+/// The driver connect options read from `connect_args`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConnectArgs {
+    /// `timeout` / `connect_timeout`: on SQLite, how long a locked database is waited for
+    /// (the busy timeout, as Python's `sqlite3.connect(timeout=…)`); on the servers, how long
+    /// establishing a connection may take.
+    pub timeout: Option<Duration>,
+    /// `application_name` (PostgreSQL).
+    pub application_name: Option<String>,
+    /// `sslmode` / `ssl_mode` / `ssl`.
+    pub ssl_mode: Option<SslMode>,
+    /// `statement_cache_size` (asyncpg's name for the prepared statement cache).
+    pub statement_cache_size: Option<usize>,
+    /// `charset` (MySQL/MariaDB).
+    pub charset: Option<String>,
+    /// `server_settings` (asyncpg): session parameters set on every connection.
+    pub server_settings: Vec<(String, String)>,
+}
+
+impl ConnectArgs {
+    const KEYS: &'static [&'static str] = &[
+        "timeout",
+        "connect_timeout",
+        "application_name",
+        "sslmode",
+        "ssl_mode",
+        "ssl",
+        "statement_cache_size",
+        "charset",
+        "server_settings",
+        "check_same_thread",
+    ];
+
+    fn parse(value: &Value, dialect: Dialect) -> Result<Self, DatabaseError> {
+        let map = value
+            .as_object()
+            .ok_or_else(|| bad_value("connect_args", value, "a map"))?;
+        let unknown: Vec<&str> = map
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !Self::KEYS.contains(k))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(DatabaseError::config(format!(
+                "connect_args: unsupported keys for {dialect}: {}; supported: {}",
+                unknown.join(", "),
+                Self::KEYS.join(", ")
+            )));
+        }
+        let mut args = ConnectArgs::default();
+        for (key, v) in map {
+            let path = format!("connect_args.{key}");
+            match key.as_str() {
+                "timeout" | "connect_timeout" => args.timeout = Some(seconds(&path, v)?),
+                "application_name" => args.application_name = Some(string(&path, v)?),
+                "sslmode" | "ssl_mode" => args.ssl_mode = Some(SslMode::parse(&path, &string(&path, v)?)?),
+                "ssl" => {
+                    args.ssl_mode = Some(match v {
+                        Value::Bool(true) => SslMode::Require,
+                        Value::Bool(false) => SslMode::Disable,
+                        _ => SslMode::parse(&path, &string(&path, v)?)?,
+                    })
+                }
+                "statement_cache_size" => args.statement_cache_size = Some(count(&path, v)?),
+                "charset" => args.charset = Some(string(&path, v)?),
+                "server_settings" => {
+                    let settings = v.as_object().ok_or_else(|| bad_value(&path, v, "a map"))?;
+                    for (name, setting) in settings {
+                        let text = match setting {
+                            Value::String(s) => s.clone(),
+                            Value::Number(n) => n.to_string(),
+                            Value::Bool(b) => b.to_string(),
+                            _ => return Err(bad_value(&format!("{path}.{name}"), setting, "a string")),
+                        };
+                        args.server_settings.push((name.clone(), text));
+                    }
+                }
+                // Python's sqlite3 flag; meaningless here, accepted for porting.
+                _ => {}
+            }
+        }
+        if args.application_name.is_some() && !dialect.is_postgres_wire() {
+            return Err(DatabaseError::config(format!(
+                "connect_args.application_name is only supported on PostgreSQL, not {dialect}"
+            )));
+        }
+        if !args.server_settings.is_empty() && !dialect.is_postgres_wire() {
+            return Err(DatabaseError::config(format!(
+                "connect_args.server_settings is only supported on PostgreSQL, not {dialect}"
+            )));
+        }
+        if args.charset.is_some() && !dialect.is_mysql_family() {
+            return Err(DatabaseError::config(format!(
+                "connect_args.charset is only supported on MySQL/MariaDB, not {dialect}"
+            )));
+        }
+        Ok(args)
+    }
+}
+
+/// A validated database configuration: what [`AsyncDatabase`] builds its pool from.
+///
+/// Its `Debug` and `Display` never show the password of the URI.
+///
+/// [`AsyncDatabase`]: super::async_database::AsyncDatabase
+#[derive(Clone)]
+pub struct DBConfig {
+    dialect: Dialect,
+    url: Option<Url>,
+    sqlite: Option<SqliteTarget>,
+    password: Option<String>,
+    echo: bool,
+    hide_parameters: bool,
+    pool_pre_ping: bool,
+    pool_size: u32,
+    max_overflow: u32,
+    pool_recycle: Option<Duration>,
+    pool_timeout: Duration,
+    query_cache_size: usize,
+    isolation_level: Option<IsolationLevel>,
+    connect_args: ConnectArgs,
+}
+
+impl DBConfig {
+    /// Validates a configuration map (a `serde_json::Value` object or a
+    /// `HashMap<String, serde_json::Value>`).
+    ///
+    /// `connect_args` takes `timeout`/`connect_timeout` (seconds), `application_name`
+    /// (PostgreSQL), `sslmode` (or `ssl_mode`, `ssl`), `statement_cache_size`, `charset`
+    /// (MySQL/MariaDB), `server_settings` (PostgreSQL) and `check_same_thread` (accepted for
+    /// porting, no effect). `execution_options` takes `isolation_level`.
+    ///
+    /// # Errors
+    ///
+    /// A [configuration error](super::error::ErrorKind::ConfigurationError) naming the key and
+    /// the reason: missing or malformed `database_uri`, a dialect without a driver in this build,
+    /// keys the dialect does not support, wrongly typed or out-of-range values.
+    pub fn new(config: impl Into<ConfigMap>) -> Result<Self, DatabaseError> {
+        let ConfigMap(map) = config.into();
+        let map = map?;
+        let uri = match map.get("database_uri") {
+            Some(Value::String(s)) => s.as_str(),
+            Some(other) => return Err(bad_value("database_uri", other, "a string")),
+            None => return Err(DatabaseError::config("database_uri is required")),
+        };
+        let parsed = ParsedUri::parse(uri)?;
+        let dialect = parsed.dialect;
+        check_keys(&map, dialect)?;
+
+        let mut config = DBConfig {
+            dialect,
+            url: parsed.url,
+            sqlite: parsed.sqlite,
+            password: parsed.password,
+            echo: false,
+            hide_parameters: false,
+            pool_pre_ping: false,
+            pool_size: 5,
+            max_overflow: 10,
+            pool_recycle: None,
+            pool_timeout: Duration::from_secs(30),
+            query_cache_size: 500,
+            isolation_level: None,
+            connect_args: ConnectArgs::default(),
+        };
+        for (key, value) in &map {
+            match key.as_str() {
+                "echo" => config.echo = boolean(key, value)?,
+                "future" => {
+                    boolean(key, value)?;
+                }
+                "hide_parameters" => config.hide_parameters = boolean(key, value)?,
+                "pool_pre_ping" => config.pool_pre_ping = boolean(key, value)?,
+                "pool_size" => config.pool_size = u32_value(key, value)?,
+                "max_overflow" => config.max_overflow = u32_value(key, value)?,
+                "pool_recycle" => config.pool_recycle = recycle(value)?,
+                "pool_timeout" => config.pool_timeout = seconds(key, value)?,
+                "query_cache_size" => config.query_cache_size = count(key, value)?,
+                "isolation_level" => {
+                    config.isolation_level = Some(IsolationLevel::parse(key, value, dialect)?)
+                }
+                "connect_args" => config.connect_args = ConnectArgs::parse(value, dialect)?,
+                "execution_options" => {
+                    let options = value
+                        .as_object()
+                        .ok_or_else(|| bad_value(key, value, "a map"))?;
+                    for (option, v) in options {
+                        if option == "isolation_level" {
+                            let path = "execution_options.isolation_level";
+                            config.isolation_level = Some(IsolationLevel::parse(path, v, dialect)?);
+                        } else {
+                            return Err(DatabaseError::config(format!(
+                                "execution_options: unsupported option {option:?} (supported: isolation_level)"
+                            )));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if config.max_connections() == 0 {
+            return Err(DatabaseError::config(
+                "pool_size + max_overflow must be at least 1",
+            ));
+        }
+        if let Some(mode) = parsed.ssl_mode {
+            config.connect_args.ssl_mode.get_or_insert(mode);
+        }
+        Ok(config)
+    }
+
+    /// Reads a configuration from anything serde can serialise (a TOML table, a struct, …).
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use dsg_lib::async_database_functions::database_config::DBConfig;
+    ///
+    /// let mut map = BTreeMap::new();
+    /// map.insert("database_uri", "sqlite::memory:");
+    /// let config = DBConfig::from_serializable(&map)?;
+    /// assert_eq!(config.dialect().name(), "sqlite");
+    /// # Ok::<(), dsg_lib::async_database_functions::error::DatabaseError>(())
+    /// ```
+    pub fn from_serializable<T: serde::Serialize + ?Sized>(config: &T) -> Result<Self, DatabaseError> {
+        let value = serde_json::to_value(config)
+            .map_err(|e| DatabaseError::config(format!("configuration cannot be read: {e}")))?;
+        Self::new(value)
+    }
+
+    /// The dialect the URI names.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The URI with its password replaced by `***`.
+    pub fn redacted_uri(&self) -> String {
+        match (&self.url, &self.sqlite) {
+            (Some(url), _) => {
+                let mut url = url.clone();
+                if url.password().is_some() {
+                    let _ = url.set_password(Some("***"));
+                }
+                url.to_string()
+            }
+            (None, Some(SqliteTarget::Memory)) => "sqlite::memory:".into(),
+            (None, Some(SqliteTarget::File(path))) => format!("sqlite://{path}"),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// Whether statements are logged (target `dsg_lib::sql`).
+    pub fn echo(&self) -> bool {
+        self.echo
+    }
+
+    /// Whether bound values are kept out of logs and error details.
+    pub fn hide_parameters(&self) -> bool {
+        self.hide_parameters
+    }
+
+    /// Whether connections are tested before being handed out.
+    pub fn pool_pre_ping(&self) -> bool {
+        self.pool_pre_ping
+    }
+
+    /// `pool_size + max_overflow`: the most connections the pool opens.
+    pub fn max_connections(&self) -> u32 {
+        self.pool_size.saturating_add(self.max_overflow)
+    }
+
+    /// How many connections the pool keeps open when idle (`pool_size`).
+    pub fn pool_size(&self) -> u32 {
+        self.pool_size
+    }
+
+    /// The longest a connection lives (`pool_recycle`); `None` for no limit.
+    pub fn pool_recycle(&self) -> Option<Duration> {
+        self.pool_recycle
+    }
+
+    /// How long to wait for a free connection before a pool-timeout error.
+    pub fn pool_timeout(&self) -> Duration {
+        self.pool_timeout
+    }
+
+    /// Prepared statements cached per connection (0 disables the cache).
+    pub fn query_cache_size(&self) -> usize {
+        self.connect_args
+            .statement_cache_size
+            .unwrap_or(self.query_cache_size)
+    }
+
+    /// The isolation level of every session, if set.
+    pub fn isolation_level(&self) -> Option<IsolationLevel> {
+        self.isolation_level
+    }
+
+    /// The parsed `connect_args`.
+    pub fn connect_args(&self) -> &ConnectArgs {
+        &self.connect_args
+    }
+
+    /// Where the SQLite database lives (SQLite only).
+    pub fn sqlite_target(&self) -> Option<&SqliteTarget> {
+        self.sqlite.as_ref()
+    }
+
+    /// The server URI (not SQLite), with the password. Crate-internal: never logged.
+    pub(crate) fn server_url(&self) -> Option<&Url> {
+        self.url.as_ref()
+    }
+
+    /// Replaces any occurrence of the password in `text` by `***`.
+    pub(crate) fn scrub(&self, text: String) -> String {
+        match &self.password {
+            Some(p) if !p.is_empty() && text.contains(p.as_str()) => text.replace(p.as_str(), "***"),
+            _ => text,
+        }
+    }
+}
+
+impl fmt::Debug for DBConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DBConfig")
+            .field("dialect", &self.dialect)
+            .field("database_uri", &self.redacted_uri())
+            .field("echo", &self.echo)
+            .field("hide_parameters", &self.hide_parameters)
+            .field("pool_pre_ping", &self.pool_pre_ping)
+            .field("pool_size", &self.pool_size)
+            .field("max_overflow", &self.max_overflow)
+            .field("pool_recycle", &self.pool_recycle)
+            .field("pool_timeout", &self.pool_timeout)
+            .field("query_cache_size", &self.query_cache_size)
+            .field("isolation_level", &self.isolation_level)
+            .field("connect_args", &self.connect_args)
+            .finish()
+    }
+}
+
+impl fmt::Display for DBConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} database at {}", self.dialect, self.redacted_uri())
+    }
+}
+
+/// A configuration map as [`DBConfig::new`] takes it; build it with `.into()` from a
+/// `serde_json::Value`, a `serde_json::Map` or a `HashMap<String, serde_json::Value>`.
+pub struct ConfigMap(Result<Map<String, Value>, DatabaseError>);
+
+impl From<Value> for ConfigMap {
+    fn from(value: Value) -> Self {
+        ConfigMap(match value {
+            Value::Object(map) => Ok(map),
+            other => Err(DatabaseError::config(format!(
+                "configuration must be a map of keys to values, got {}",
+                json_type(&other)
+            ))),
+        })
+    }
+}
+
+impl From<Map<String, Value>> for ConfigMap {
+    fn from(map: Map<String, Value>) -> Self {
+        ConfigMap(Ok(map))
+    }
+}
+
+impl<S: std::hash::BuildHasher> From<HashMap<String, Value, S>> for ConfigMap {
+    fn from(map: HashMap<String, Value, S>) -> Self {
+        ConfigMap(Ok(map.into_iter().collect()))
+    }
+}
+
+/// The parts of a URI that matter.
+struct ParsedUri {
+    dialect: Dialect,
+    url: Option<Url>,
+    sqlite: Option<SqliteTarget>,
+    password: Option<String>,
+    ssl_mode: Option<SslMode>,
+}
+
+impl ParsedUri {
+    fn parse(uri: &str) -> Result<Self, DatabaseError> {
+        let url = Url::parse(uri).map_err(|e| {
+            DatabaseError::config(format!(
+                "database_uri is not a valid URI ({e}); expected e.g. \
+                 sqlite+aiosqlite:///:memory: or postgresql+asyncpg://user:pass@host:5432/db"
+            ))
+        })?;
+        // `sqlite+aiosqlite` → backend `sqlite`, Python driver `aiosqlite` (ignored here).
+        let backend = url.scheme().split('+').next().unwrap_or_default();
+        let dialect = match backend {
+            "sqlite" => Dialect::Sqlite,
+            "postgresql" | "postgres" => Dialect::Postgresql,
+            "cockroachdb" | "cockroach" => Dialect::Cockroachdb,
+            "mysql" => Dialect::Mysql,
+            "mariadb" => Dialect::Mariadb,
+            "mssql" | "oracle" => {
+                return Err(DatabaseError::config(format!(
+                    "no driver for {backend} in this build (supported: sqlite, postgresql, \
+                     cockroachdb, mysql, mariadb)"
+                )));
+            }
+            other => {
+                return Err(DatabaseError::config(format!(
+                    "database_uri: unknown dialect {other:?} (supported: sqlite, postgresql, \
+                     cockroachdb, mysql, mariadb)"
+                )));
+            }
+        };
+        check_feature(dialect)?;
+        if dialect == Dialect::Sqlite {
+            return Ok(ParsedUri {
+                dialect,
+                url: None,
+                sqlite: Some(sqlite_target(&url)?),
+                password: None,
+                ssl_mode: None,
+            });
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(DatabaseError::config(format!(
+                "database_uri: a {dialect} URI needs a host, as in {backend}://user:pass@host:port/db"
+            )));
+        }
+        let password = url.password().map(|p| percent_decode(p));
+        let mut ssl_mode = None;
+        let mut native = url.clone();
+        native.set_query(None);
+        let mut kept: Vec<(String, String)> = Vec::new();
+        for (k, v) in url.query_pairs() {
+            match k.as_ref() {
+                "sslmode" | "ssl_mode" | "ssl-mode" => {
+                    ssl_mode = Some(SslMode::parse("database_uri sslmode", &v)?)
+                }
+                _ => kept.push((k.into_owned(), v.into_owned())),
+            }
+        }
+        if !kept.is_empty() {
+            native.query_pairs_mut().extend_pairs(kept);
+        }
+        Ok(ParsedUri {
+            dialect,
+            url: Some(native),
+            sqlite: None,
+            password,
+            ssl_mode,
+        })
+    }
+}
+
+fn check_feature(dialect: Dialect) -> Result<(), DatabaseError> {
+    let (enabled, feature) = match dialect {
+        Dialect::Sqlite => (cfg!(feature = "sqlite"), "sqlite"),
+        Dialect::Postgresql | Dialect::Cockroachdb => (cfg!(feature = "postgres"), "postgres"),
+        Dialect::Mysql | Dialect::Mariadb => (cfg!(feature = "mysql"), "mysql"),
+    };
+    if enabled {
+        Ok(())
+    } else {
+        Err(DatabaseError::config(format!(
+            "no driver for {dialect} in this build (enable the `{feature}` feature of dsg_lib)"
+        )))
+    }
+}
+
+/// The SQLite forms: `sqlite::memory:`, `sqlite:///:memory:`, `sqlite:///rel.db`,
+/// `sqlite:////abs.db`, `sqlite://file.db`, each with or without `+driver` and `?query`.
+fn sqlite_target(url: &Url) -> Result<SqliteTarget, DatabaseError> {
+    let host = url.host_str().unwrap_or_default();
+    let path = percent_decode(url.path());
+    let target = if url.cannot_be_a_base() {
+        // `sqlite::memory:` or `sqlite:file.db`
+        path
+    } else if !host.is_empty() {
+        // `sqlite://file.db` or `sqlite://dir/file.db`: the host is the first path segment.
+        format!("{host}{path}")
+    } else {
+        // `sqlite:///x` → `x` (relative); `sqlite:////x` → `/x` (absolute).
+        path.strip_prefix('/').unwrap_or(&path).to_string()
+    };
+    let memory = url.query_pairs().any(|(k, v)| k == "mode" && v == "memory");
+    match target.as_str() {
+        "" | ":memory:" => Ok(SqliteTarget::Memory),
+        _ if memory => Ok(SqliteTarget::Memory),
+        _ => Ok(SqliteTarget::File(target)),
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| text.to_string())
+}
+
+fn check_keys(map: &Map<String, Value>, dialect: Dialect) -> Result<(), DatabaseError> {
+    let offending: BTreeSet<&str> = map
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !dialect.own_keys().contains(k) && !COMMON_KEYS.contains(k))
+        .collect();
+    if offending.is_empty() {
+        return Ok(());
+    }
+    let mut supported: Vec<&str> = dialect.own_keys().iter().chain(COMMON_KEYS).copied().collect();
+    supported.sort_unstable();
+    Err(DatabaseError::config(format!(
+        "unsupported parameters for {dialect}: {}; {dialect} supports: {}",
+        offending.into_iter().collect::<Vec<_>>().join(", "),
+        supported.join(", ")
+    )))
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
+fn bad_value(key: &str, value: &Value, expected: &str) -> DatabaseError {
+    DatabaseError::config(format!("{key} must be {expected}, got {}", json_type(value)))
+}
+
+fn boolean(key: &str, value: &Value) -> Result<bool, DatabaseError> {
+    value.as_bool().ok_or_else(|| bad_value(key, value, "true or false"))
+}
+
+fn string(key: &str, value: &Value) -> Result<String, DatabaseError> {
+    value
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| bad_value(key, value, "a string"))
+}
+
+fn count(key: &str, value: &Value) -> Result<usize, DatabaseError> {
+    match value.as_i64() {
+        Some(n) if n >= 0 => usize::try_from(n).map_err(|_| bad_value(key, value, "a smaller number")),
+        Some(n) => Err(DatabaseError::config(format!("{key} must not be negative, got {n}"))),
+        None => Err(bad_value(key, value, "a whole number")),
+    }
+}
+
+fn u32_value(key: &str, value: &Value) -> Result<u32, DatabaseError> {
+    let n = count(key, value)?;
+    u32::try_from(n).map_err(|_| DatabaseError::config(format!("{key} is too large: {n}")))
+}
+
+fn seconds(key: &str, value: &Value) -> Result<Duration, DatabaseError> {
+    match value.as_f64() {
+        Some(s) if s > 0.0 && s.is_finite() => Duration::try_from_secs_f64(s)
+            .map_err(|_| DatabaseError::config(format!("{key} is out of range: {s}"))),
+        Some(s) => Err(DatabaseError::config(format!(
+            "{key} must be a positive number of seconds, got {s}"
+        ))),
+        None => Err(bad_value(key, value, "a number of seconds")),
+    }
+}
+
+/// `pool_recycle`: seconds, or `-1` (SQLAlchemy's "never").
+fn recycle(value: &Value) -> Result<Option<Duration>, DatabaseError> {
+    if value.as_i64() == Some(-1) {
+        return Ok(None);
+    }
+    seconds("pool_recycle", value)
+        .map(Some)
+        .map_err(|_| DatabaseError::config("pool_recycle must be a positive number of seconds, or -1 for none"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn target(uri: &str) -> SqliteTarget {
+        DBConfig::new(json!({ "database_uri": uri }))
+            .unwrap()
+            .sqlite_target()
+            .cloned()
+            .unwrap()
+    }
+
+    #[test]
+    fn sqlite_uri_forms() {
+        assert_eq!(target("sqlite+aiosqlite:///:memory:?cache=shared"), SqliteTarget::Memory);
+        assert_eq!(target("sqlite:///:memory:"), SqliteTarget::Memory);
+        assert_eq!(target("sqlite::memory:"), SqliteTarget::Memory);
+        assert_eq!(target("sqlite:///relative.db"), SqliteTarget::File("relative.db".into()));
+        assert_eq!(target("sqlite+aiosqlite:////abs/path.db"), SqliteTarget::File("/abs/path.db".into()));
+        assert_eq!(target("sqlite://file.db"), SqliteTarget::File("file.db".into()));
+        assert_eq!(target("sqlite://dir/file.db"), SqliteTarget::File("dir/file.db".into()));
+    }
+
+    #[test]
+    fn percent_encoded_password_is_decoded_for_scrubbing() {
+        let c = DBConfig::new(json!({"database_uri": "postgresql://u:p%40ss@h/db"})).unwrap();
+        assert_eq!(c.scrub("bad p@ss".into()), "bad ***");
+    }
+}

@@ -1,0 +1,469 @@
+//! Everything that differs between backends, and the one internal executor that talks to the
+//! drivers.
+//!
+//! Each dialect file (`sqlite.rs`, `postgres.rs`, `mysql.rs`) says how its backend connects,
+//! names its column types, renders server defaults and classifies its error codes. This module
+//! dispatches to them and holds the executor: run one statement on one connection and decode
+//! the rows as they stream in. Nothing outside `dialect/` matches on the backend.
+
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+use futures_util::TryStreamExt;
+use sea_query::{QueryStatementWriter, SchemaStatementBuilder, Values};
+use sea_query_sqlx::SqlxValues;
+use sqlx::pool::PoolConnection;
+use sqlx::{AssertSqlSafe, Database, Either, Executor, IntoArguments};
+
+use super::database_config::{DBConfig, Dialect};
+use super::error::{Constraint, DatabaseError, ErrorKind};
+use super::model::{Column, ServerDefault, SqlType};
+use super::row::{FromRow, RowRef};
+
+/// The driver a dialect runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    #[cfg(feature = "sqlite")]
+    Sqlite,
+    #[cfg(feature = "postgres")]
+    Postgres,
+    #[cfg(feature = "mysql")]
+    MySql,
+}
+
+impl Backend {
+    /// The backend of `dialect`. `DBConfig` refuses dialects whose feature is off, so the
+    /// fallback arm is never reached with a validated config.
+    pub(crate) fn of(dialect: Dialect) -> Backend {
+        match dialect {
+            #[cfg(feature = "sqlite")]
+            Dialect::Sqlite => Backend::Sqlite,
+            #[cfg(feature = "postgres")]
+            Dialect::Postgresql | Dialect::Cockroachdb => Backend::Postgres,
+            #[cfg(feature = "mysql")]
+            Dialect::Mysql | Dialect::Mariadb => Backend::MySql,
+            #[allow(unreachable_patterns)]
+            _ => unreachable_backend(),
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+fn unreachable_backend() -> Backend {
+    Backend::Sqlite
+}
+#[cfg(all(not(feature = "sqlite"), feature = "postgres"))]
+fn unreachable_backend() -> Backend {
+    Backend::Postgres
+}
+#[cfg(all(not(feature = "sqlite"), not(feature = "postgres"), feature = "mysql"))]
+fn unreachable_backend() -> Backend {
+    Backend::MySql
+}
+
+/// Runs `$body` with `$b` bound to the dialect module of `$backend`.
+macro_rules! per_backend {
+    ($backend:expr, $b:ident => $body:expr) => {
+        match $backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite => {
+                use sqlite as $b;
+                $body
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => {
+                use postgres as $b;
+                $body
+            }
+            #[cfg(feature = "mysql")]
+            Backend::MySql => {
+                use mysql as $b;
+                $body
+            }
+        }
+    };
+}
+
+/// A connection pool of one backend.
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlPool),
+}
+
+/// What a pool needs to stay alive besides itself (the in-memory SQLite keeper connection).
+pub(crate) struct Keeper(#[allow(dead_code)] Option<Box<dyn Send + Sync>>);
+
+/// A connection taken from the pool.
+pub(crate) enum Conn {
+    #[cfg(feature = "sqlite")]
+    Sqlite(PoolConnection<sqlx::Sqlite>),
+    #[cfg(feature = "postgres")]
+    Postgres(PoolConnection<sqlx::Postgres>),
+    #[cfg(feature = "mysql")]
+    MySql(PoolConnection<sqlx::MySql>),
+}
+
+macro_rules! per_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite($c) => $body,
+            #[cfg(feature = "postgres")]
+            Conn::Postgres($c) => $body,
+            #[cfg(feature = "mysql")]
+            Conn::MySql($c) => $body,
+        }
+    };
+}
+
+impl Pool {
+    /// Builds the pool for `config`; no connection is opened except SQLite's in-memory keeper.
+    pub(crate) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), DatabaseError> {
+        per_backend!(Backend::of(config.dialect()), b => b::connect(config).await)
+    }
+
+    /// Takes a connection, waiting at most `pool_timeout`.
+    pub(crate) async fn acquire(&self) -> Result<Conn, sqlx::Error> {
+        Ok(match self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => Conn::Sqlite(p.acquire().await?),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => Conn::Postgres(p.acquire().await?),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => Conn::MySql(p.acquire().await?),
+        })
+    }
+
+    /// Closes every connection, waiting for those in use to come back.
+    pub(crate) async fn close(&self) {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => p.close().await,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => p.close().await,
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => p.close().await,
+        }
+    }
+
+    /// (open connections, idle connections).
+    pub(crate) fn stats(&self) -> (u32, usize) {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => (p.size(), p.num_idle()),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => (p.size(), p.num_idle()),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => (p.size(), p.num_idle()),
+        }
+    }
+}
+
+/// What running one statement produced.
+pub(crate) struct Outcome<T> {
+    pub rows: Vec<T>,
+    pub rows_affected: u64,
+    pub last_insert_id: Option<i64>,
+}
+
+/// A statement rendered for one dialect: SQL text and the values to bind.
+pub(crate) struct Built {
+    pub sql: String,
+    pub values: Values,
+}
+
+/// Renders a sea-query statement for `dialect`.
+pub(crate) fn build_query<S: QueryStatementWriter>(dialect: Dialect, statement: &S) -> Built {
+    let (sql, values) =
+        per_backend!(Backend::of(dialect), b => statement.build(b::QUERY_BUILDER));
+    Built { sql, values }
+}
+
+/// Renders a sea-query schema statement for `dialect`.
+pub(crate) fn build_schema<S: SchemaStatementBuilder>(dialect: Dialect, statement: &S) -> String {
+    per_backend!(Backend::of(dialect), b => statement.build(b::QUERY_BUILDER))
+}
+
+/// The SQL type of a column on `dialect`.
+pub(crate) fn column_type_sql(dialect: Dialect, column: &Column) -> String {
+    per_backend!(Backend::of(dialect), b => b::type_sql(column))
+}
+
+/// The SQL of a server-side default on `dialect`, if it has one.
+pub(crate) fn server_default_sql(dialect: Dialect, default: ServerDefault, ty: SqlType) -> Option<&'static str> {
+    per_backend!(Backend::of(dialect), b => b::server_default_sql(default, ty))
+}
+
+/// Whether the dialect keeps column comments, and how: `true` for inline `COMMENT '...'`.
+pub(crate) fn comment_style(dialect: Dialect) -> CommentStyle {
+    per_backend!(Backend::of(dialect), b => b::COMMENT_STYLE)
+}
+
+/// How a dialect stores column comments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CommentStyle {
+    /// Not at all (SQLite).
+    None,
+    /// Inline in the column definition (MySQL/MariaDB).
+    Inline,
+    /// A separate `COMMENT ON COLUMN` statement (PostgreSQL).
+    Statement,
+}
+
+/// A query listing the base tables of the current database/schema, one name per row.
+pub(crate) fn list_tables_sql(dialect: Dialect) -> &'static str {
+    per_backend!(Backend::of(dialect), b => b::LIST_TABLES)
+}
+
+/// The placeholder of the `n`th (1-based) bound value.
+pub(crate) fn placeholder(dialect: Dialect, n: usize) -> String {
+    per_backend!(Backend::of(dialect), b => b::placeholder(n))
+}
+
+/// The most values one statement may bind.
+pub(crate) fn max_bind_parameters(dialect: Dialect) -> usize {
+    per_backend!(Backend::of(dialect), b => b::MAX_BIND_PARAMETERS)
+}
+
+/// Whether `CREATE INDEX IF NOT EXISTS` is understood.
+pub(crate) fn index_if_not_exists(dialect: Dialect) -> bool {
+    per_backend!(Backend::of(dialect), b => b::INDEX_IF_NOT_EXISTS)
+}
+
+/// Turns a driver error into a [`DatabaseError`], deciding the kind from the error code.
+/// The password is scrubbed from the text.
+pub(crate) fn map_error(config: &DBConfig, error: sqlx::Error) -> DatabaseError {
+    let error = match error {
+        sqlx::Error::Database(db) => {
+            let code = per_backend!(Backend::of(config.dialect()), b => b::error_code(&*db));
+            let (kind, constraint) = match &code {
+                Some(code) => per_backend!(Backend::of(config.dialect()), b => b::classify(code)),
+                None => (ErrorKind::DatabaseError, None),
+            };
+            let mut details = db.message().to_string();
+            if config.hide_parameters() {
+                details = per_backend!(Backend::of(config.dialect()), b => b::hide_values(kind, details));
+            }
+            DatabaseError::new(kind, details)
+                .with_code(code)
+                .with_constraint(constraint)
+        }
+        sqlx::Error::PoolTimedOut => DatabaseError::new(
+            ErrorKind::PoolTimeout,
+            format!(
+                "no connection became free within pool_timeout ({:?}); all {} are in use",
+                config.pool_timeout(),
+                config.max_connections()
+            ),
+        ),
+        sqlx::Error::PoolClosed => DatabaseError::new(
+            ErrorKind::Disconnected,
+            "the database has been disconnected",
+        ),
+        e @ (sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed) => {
+            DatabaseError::new(ErrorKind::ConnectionError, format!("connection failed: {e}"))
+        }
+        e @ sqlx::Error::Configuration(_) => DatabaseError::config(e.to_string()),
+        e @ (sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::ColumnIndexOutOfBounds { .. }
+        | sqlx::Error::TypeNotFound { .. }) => DatabaseError::decode(e.to_string()),
+        sqlx::Error::RowNotFound => DatabaseError::not_found("no row matched"),
+        e => DatabaseError::new(ErrorKind::DatabaseError, e.to_string()),
+    };
+    error.scrubbed(|text| config.scrub(text))
+}
+
+/// Logs a statement (target `dsg_lib::sql`) when `echo` is on; values only without
+/// `hide_parameters`.
+pub(crate) fn echo(config: &DBConfig, sql: &str, values: &Values) {
+    if config.echo() {
+        if config.hide_parameters() || values.0.is_empty() {
+            tracing::info!(target: "dsg_lib::sql", "{sql}");
+        } else {
+            tracing::info!(target: "dsg_lib::sql", "{sql} -- parameters: {:?}", values.0);
+        }
+    }
+}
+
+impl Conn {
+    /// Runs one statement, decoding any rows it returns as `T`.
+    pub(crate) async fn run<T: FromRow>(
+        &mut self,
+        sql: String,
+        values: Values,
+    ) -> Result<Outcome<T>, RunError> {
+        per_conn!(self, c => run_on(&mut **c, sql, values).await)
+    }
+
+    /// Runs SQL without parameters (DDL, transaction control).
+    pub(crate) async fn run_raw(&mut self, sql: String) -> Result<(), sqlx::Error> {
+        per_conn!(self, c => c.execute(AssertSqlSafe(sql)).await.map(|_| ()))
+    }
+
+    /// Starts a transaction.
+    pub(crate) async fn begin(&mut self) -> Result<(), sqlx::Error> {
+        per_conn!(self, c => tx_begin(&mut **c).await)
+    }
+
+    /// Commits the open transaction.
+    pub(crate) async fn commit(&mut self) -> Result<(), sqlx::Error> {
+        per_conn!(self, c => tx_commit(&mut **c).await)
+    }
+
+    /// Rolls the open transaction back.
+    pub(crate) async fn rollback(&mut self) -> Result<(), sqlx::Error> {
+        per_conn!(self, c => tx_rollback(&mut **c).await)
+    }
+
+    /// Queues a rollback, sent before the connection is reused (for `Drop`).
+    pub(crate) fn start_rollback(&mut self) {
+        per_conn!(self, c => tx_start_rollback(&mut **c))
+    }
+
+    /// Makes the pool close this connection instead of reusing it.
+    pub(crate) fn close_on_drop(&mut self) {
+        per_conn!(self, c => c.close_on_drop())
+    }
+}
+
+/// An error of [`Conn::run`]: from the driver, or from decoding a row.
+pub(crate) enum RunError {
+    Driver(sqlx::Error),
+    Decode(DatabaseError),
+}
+
+impl From<sqlx::Error> for RunError {
+    fn from(e: sqlx::Error) -> Self {
+        RunError::Driver(e)
+    }
+}
+
+/// The backend row types, and how to borrow them as a [`RowRef`].
+pub(crate) trait BackendRow {
+    fn row_ref(&self) -> RowRef<'_>;
+}
+
+#[cfg(feature = "sqlite")]
+impl BackendRow for sqlx::sqlite::SqliteRow {
+    fn row_ref(&self) -> RowRef<'_> {
+        RowRef::Sqlite(self)
+    }
+}
+#[cfg(feature = "postgres")]
+impl BackendRow for sqlx::postgres::PgRow {
+    fn row_ref(&self) -> RowRef<'_> {
+        RowRef::Postgres(self)
+    }
+}
+#[cfg(feature = "mysql")]
+impl BackendRow for sqlx::mysql::MySqlRow {
+    fn row_ref(&self) -> RowRef<'_> {
+        RowRef::MySql(self)
+    }
+}
+
+/// The backend query results, and the inserted id each reports.
+pub(crate) trait BackendResult {
+    fn rows_affected(&self) -> u64;
+    fn last_insert_id(&self) -> Option<i64>;
+}
+
+#[cfg(feature = "sqlite")]
+impl BackendResult for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        self.rows_affected()
+    }
+    fn last_insert_id(&self) -> Option<i64> {
+        Some(self.last_insert_rowid()).filter(|id| *id != 0)
+    }
+}
+#[cfg(feature = "postgres")]
+impl BackendResult for sqlx::postgres::PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        self.rows_affected()
+    }
+    fn last_insert_id(&self) -> Option<i64> {
+        None
+    }
+}
+#[cfg(feature = "mysql")]
+impl BackendResult for sqlx::mysql::MySqlQueryResult {
+    fn rows_affected(&self) -> u64 {
+        self.rows_affected()
+    }
+    fn last_insert_id(&self) -> Option<i64> {
+        i64::try_from(self.last_insert_id()).ok().filter(|id| *id != 0)
+    }
+}
+
+/// The one place runtime-built SQL is handed to sqlx: statements come from sea-query or from
+/// `text()` with bound parameters, never from spliced values.
+async fn run_on<C, T>(conn: &mut C, sql: String, values: Values) -> Result<Outcome<T>, RunError>
+where
+    C: sqlx::Connection,
+    <C::Database as Database>::Row: BackendRow,
+    <C::Database as Database>::QueryResult: BackendResult,
+    SqlxValues: IntoArguments<C::Database>,
+    for<'c> &'c mut C: Executor<'c, Database = C::Database>,
+    T: FromRow,
+{
+    let query = sqlx::query_with::<C::Database, _>(AssertSqlSafe(sql), SqlxValues(values));
+    let mut stream = conn.fetch_many(query);
+    let mut outcome = Outcome {
+        rows: Vec::new(),
+        rows_affected: 0,
+        last_insert_id: None,
+    };
+    while let Some(item) = stream.try_next().await? {
+        match item {
+            Either::Left(done) => {
+                outcome.rows_affected += done.rows_affected();
+                if let Some(id) = done.last_insert_id() {
+                    outcome.last_insert_id = Some(id);
+                }
+            }
+            Either::Right(row) => outcome
+                .rows
+                .push(T::from_row(row.row_ref()).map_err(RunError::Decode)?),
+        }
+    }
+    Ok(outcome)
+}
+
+async fn tx_begin<C: sqlx::Connection>(conn: &mut C) -> Result<(), sqlx::Error> {
+    <<C::Database as Database>::TransactionManager as sqlx_core::transaction::TransactionManager>::begin(conn, None).await
+}
+
+async fn tx_commit<C: sqlx::Connection>(conn: &mut C) -> Result<(), sqlx::Error> {
+    <<C::Database as Database>::TransactionManager as sqlx_core::transaction::TransactionManager>::commit(conn).await
+}
+
+async fn tx_rollback<C: sqlx::Connection>(conn: &mut C) -> Result<(), sqlx::Error> {
+    <<C::Database as Database>::TransactionManager as sqlx_core::transaction::TransactionManager>::rollback(conn).await
+}
+
+fn tx_start_rollback<C: sqlx::Connection>(conn: &mut C) {
+    <<C::Database as Database>::TransactionManager as sqlx_core::transaction::TransactionManager>::start_rollback(conn)
+}
+
+/// Integrity error kinds shared by the dialect classifiers.
+pub(crate) fn integrity(constraint: Constraint) -> (ErrorKind, Option<Constraint>) {
+    (ErrorKind::IntegrityError, Some(constraint))
+}
+
+/// Whether a column's auto-increment is the keyword sea-query adds (SQLite, MySQL) rather than
+/// part of the type (PostgreSQL identity columns).
+pub(crate) fn auto_increment_keyword(dialect: Dialect) -> bool {
+    per_backend!(Backend::of(dialect), b => b::AUTO_INCREMENT_KEYWORD)
+}

@@ -1,0 +1,142 @@
+//! MySQL and MariaDB.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlSslMode};
+use sqlx::{ConnectOptions, Executor};
+
+use super::{CommentStyle, Keeper, Pool, integrity};
+use crate::async_database_functions::database_config::{DBConfig, SslMode};
+use crate::async_database_functions::error::{Constraint, DatabaseError, ErrorKind};
+use crate::async_database_functions::model::{Column, ServerDefault, SqlType};
+
+pub(super) const QUERY_BUILDER: sea_query::MysqlQueryBuilder = sea_query::MysqlQueryBuilder;
+pub(super) const COMMENT_STYLE: CommentStyle = CommentStyle::Inline;
+/// Whether sea-query's auto-increment keyword applies (else the type carries it).
+pub(super) const AUTO_INCREMENT_KEYWORD: bool = true;
+pub(super) const INDEX_IF_NOT_EXISTS: bool = false;
+pub(super) const LIST_TABLES: &str = "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+     WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'";
+pub(super) const MAX_BIND_PARAMETERS: usize = 65535;
+
+pub(super) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), DatabaseError> {
+    let url = config
+        .server_url()
+        .ok_or_else(|| DatabaseError::config("database_uri: missing server address"))?;
+    let mut native = url.clone();
+    // `mysql+aiomysql` / `mysql+asyncmy` / `mariadb` → the driver's own scheme.
+    native
+        .set_scheme("mysql")
+        .map_err(|()| DatabaseError::config("database_uri: cannot use this URI scheme"))?;
+    let mut options = MySqlConnectOptions::from_str(native.as_str())
+        .map_err(|e| super::map_error(config, e))?
+        .statement_cache_capacity(config.query_cache_size())
+        .disable_statement_logging();
+    let args = config.connect_args();
+    if let Some(charset) = &args.charset {
+        options = options.charset(charset);
+    }
+    if let Some(mode) = args.ssl_mode {
+        options = options.ssl_mode(match mode {
+            SslMode::Disable => MySqlSslMode::Disabled,
+            SslMode::Allow | SslMode::Prefer => MySqlSslMode::Preferred,
+            SslMode::Require => MySqlSslMode::Required,
+            SslMode::VerifyCa => MySqlSslMode::VerifyCa,
+            SslMode::VerifyFull => MySqlSslMode::VerifyIdentity,
+        });
+    }
+    let isolation = config.isolation_level();
+    let pool = MySqlPoolOptions::new()
+        .max_connections(config.max_connections())
+        .min_connections(0)
+        .acquire_timeout(match args.timeout {
+            Some(t) => t.min(config.pool_timeout()),
+            None => config.pool_timeout(),
+        })
+        .test_before_acquire(config.pool_pre_ping())
+        .max_lifetime(config.pool_recycle())
+        .idle_timeout(Some(Duration::from_secs(600)))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if let Some(level) = isolation {
+                    let sql = format!("SET SESSION TRANSACTION ISOLATION LEVEL {}", level.as_sql());
+                    conn.execute(sqlx::AssertSqlSafe(sql)).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_lazy_with(options);
+    Ok((Pool::MySql(pool), Keeper(None)))
+}
+
+pub(super) fn placeholder(_: usize) -> String {
+    "?".into()
+}
+
+pub(super) fn type_sql(column: &Column) -> String {
+    let keyed = column.primary_key || column.unique || column.index || column.foreign_key.is_some();
+    match column.sql_type {
+        SqlType::String(Some(n)) => format!("VARCHAR({n})"),
+        // TEXT cannot be indexed without a prefix length; LONGTEXT holds any string.
+        SqlType::String(None) if keyed => "VARCHAR(255)".into(),
+        SqlType::String(None) => "LONGTEXT".into(),
+        SqlType::Integer => "INT".into(),
+        SqlType::BigInteger => "BIGINT".into(),
+        SqlType::Double => "DOUBLE".into(),
+        SqlType::Boolean => "BOOL".into(),
+        SqlType::TimestampUtc | SqlType::Timestamp => "DATETIME(6)".into(),
+        SqlType::Date => "DATE".into(),
+        SqlType::Uuid => "CHAR(36)".into(),
+        SqlType::Json => "JSON".into(),
+        SqlType::Bytes => "LONGBLOB".into(),
+    }
+}
+
+pub(super) fn server_default_sql(default: ServerDefault, _: SqlType) -> Option<&'static str> {
+    match default {
+        ServerDefault::CurrentUtcTimestamp => Some("UTC_TIMESTAMP(6)"),
+    }
+}
+
+/// Server error numbers: <https://mariadb.com/kb/en/mariadb-error-code-reference/>.
+/// The driver's error code: what [`classify`] reads.
+pub(super) fn error_code(db: &dyn sqlx::error::DatabaseError) -> Option<String> {
+    match db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        Some(e) => Some(e.number().to_string()),
+        None => db.code().map(|c| c.into_owned()),
+    }
+}
+
+pub(super) fn classify(code: &str) -> (ErrorKind, Option<Constraint>) {
+    // sqlx reports the SQLSTATE as the code for MySQL; the error number is in the message
+    // prefix for some, so both are accepted.
+    match code {
+        "1062" | "1586" | "1169" => integrity(Constraint::Unique),
+        "1451" | "1452" | "1216" | "1217" => integrity(Constraint::ForeignKey),
+        "1048" | "1364" => integrity(Constraint::NotNull),
+        "3819" | "4025" => integrity(Constraint::Check),
+        "1213" | "1205" | "40001" => (ErrorKind::SerializationFailure, None),
+        "1366" | "1292" | "1264" | "1406" | "1265" | "3140" | "4038" => (ErrorKind::InvalidInput, None),
+        c if c.starts_with("23") => (ErrorKind::IntegrityError, None),
+        c if c.starts_with("22") => (ErrorKind::InvalidInput, None),
+        c if c.starts_with("08") => (ErrorKind::ConnectionError, None),
+        _ => (ErrorKind::DatabaseError, None),
+    }
+}
+
+/// MySQL quotes the offending value in its messages (`Duplicate entry 'x' for key 'k'`,
+/// `Incorrect integer value: 'x' for column ...`): drop the quoted value.
+pub(super) fn hide_values(_: ErrorKind, details: String) -> String {
+    if let Some(rest) = details.strip_prefix("Duplicate entry ") {
+        if let Some(at) = rest.rfind(" for key ") {
+            return format!("Duplicate entry (value hidden){}", &rest[at..]);
+        }
+    }
+    if let (Some(start), Some(end)) = (details.find(": '"), details.rfind("' for column")) {
+        if start + 3 <= end {
+            return format!("{}: (value hidden){}", &details[..start], &details[end + 1..]);
+        }
+    }
+    details
+}

@@ -1,0 +1,129 @@
+//! SQLite: the embedded default.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{ConnectOptions, Connection};
+
+use super::{CommentStyle, Keeper, Pool, integrity};
+use crate::async_database_functions::database_config::{DBConfig, IsolationLevel, SqliteTarget};
+use crate::async_database_functions::error::{Constraint, DatabaseError, ErrorKind};
+use crate::async_database_functions::model::{Column, ServerDefault, SqlType};
+
+pub(super) const QUERY_BUILDER: sea_query::SqliteQueryBuilder = sea_query::SqliteQueryBuilder;
+pub(super) const COMMENT_STYLE: CommentStyle = CommentStyle::None;
+/// Whether sea-query's auto-increment keyword applies (else the type carries it).
+pub(super) const AUTO_INCREMENT_KEYWORD: bool = true;
+pub(super) const INDEX_IF_NOT_EXISTS: bool = true;
+pub(super) const LIST_TABLES: &str =
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'";
+/// SQLite's default `SQLITE_MAX_VARIABLE_NUMBER` (since 3.32).
+pub(super) const MAX_BIND_PARAMETERS: usize = 32766;
+
+/// How long a writer waits for a locked database file before failing.
+const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections of a SQLite pool (the seed's SQLite pool takes no size keys).
+const MAX_CONNECTIONS: u32 = 5;
+
+static MEMORY_DATABASES: AtomicU64 = AtomicU64::new(0);
+
+pub(super) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), DatabaseError> {
+    let args = config.connect_args();
+    let mut options = SqliteConnectOptions::new()
+        .foreign_keys(true)
+        .statement_cache_capacity(config.query_cache_size())
+        .busy_timeout(args.timeout.unwrap_or(DEFAULT_BUSY_TIMEOUT))
+        .disable_statement_logging();
+    if config.isolation_level() == Some(IsolationLevel::ReadUncommitted) {
+        options = options.pragma("read_uncommitted", "1");
+    }
+    let memory = matches!(config.sqlite_target(), Some(SqliteTarget::Memory) | None);
+    options = match config.sqlite_target() {
+        Some(SqliteTarget::File(path)) => options
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal),
+        _ => {
+            // A private shared-cache in-memory database: every connection of this pool sees
+            // it, and no other pool does.
+            let n = MEMORY_DATABASES.fetch_add(1, Ordering::Relaxed);
+            options
+                .filename(format!("file:dsg-lib-memory-{}-{n}", std::process::id()))
+                .in_memory(true)
+                .shared_cache(true)
+        }
+    };
+    let mut pool = SqlitePoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .min_connections(0)
+        .acquire_timeout(config.pool_timeout())
+        .test_before_acquire(config.pool_pre_ping())
+        .max_lifetime(config.pool_recycle());
+    // The keeper below holds the in-memory database; the pool may still reap its own idle
+    // connections freely.
+    if !memory {
+        pool = pool.idle_timeout(Some(Duration::from_secs(600)));
+    }
+    let keeper = if memory {
+        // The in-memory database lives as long as one connection to it is open: keep one
+        // outside the pool, for the life of the `AsyncDatabase` (sqlx #2510, #1647).
+        let conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .map_err(|e| super::map_error(config, e))?;
+        Keeper(Some(Box::new(conn)))
+    } else {
+        Keeper(None)
+    };
+    Ok((Pool::Sqlite(pool.connect_lazy_with(options)), keeper))
+}
+
+pub(super) fn placeholder(_: usize) -> String {
+    "?".into()
+}
+
+pub(super) fn type_sql(column: &Column) -> String {
+    match column.sql_type {
+        SqlType::String(Some(n)) => format!("VARCHAR({n})"),
+        SqlType::String(None) => "TEXT".into(),
+        // `INTEGER PRIMARY KEY` is the rowid alias that AUTOINCREMENT needs.
+        SqlType::Integer | SqlType::BigInteger => "INTEGER".into(),
+        SqlType::Double => "REAL".into(),
+        SqlType::Boolean => "BOOLEAN".into(),
+        SqlType::TimestampUtc | SqlType::Timestamp => "DATETIME".into(),
+        SqlType::Date => "DATE".into(),
+        SqlType::Uuid => "CHAR(36)".into(),
+        SqlType::Json => "JSON".into(),
+        SqlType::Bytes => "BLOB".into(),
+    }
+}
+
+/// SQLite has no UTC-now default in the seed: the application stamps the value.
+pub(super) fn server_default_sql(_: ServerDefault, _: SqlType) -> Option<&'static str> {
+    None
+}
+
+/// Extended result codes: <https://www.sqlite.org/rescode.html>.
+/// The driver's error code: what [`classify`] reads.
+pub(super) fn error_code(db: &dyn sqlx::error::DatabaseError) -> Option<String> {
+    db.code().map(|c| c.into_owned())
+}
+
+pub(super) fn classify(code: &str) -> (ErrorKind, Option<Constraint>) {
+    match code.parse::<i32>().unwrap_or(-1) {
+        2067 | 1555 => integrity(Constraint::Unique),
+        787 => integrity(Constraint::ForeignKey),
+        1299 => integrity(Constraint::NotNull),
+        275 => integrity(Constraint::Check),
+        c if c & 0xff == 19 => (ErrorKind::IntegrityError, None),
+        c if c & 0xff == 5 || c & 0xff == 6 => (ErrorKind::SerializationFailure, None),
+        20 | 25 => (ErrorKind::InvalidInput, None),
+        c if c & 0xff == 10 || c & 0xff == 14 => (ErrorKind::ConnectionError, None),
+        _ => (ErrorKind::DatabaseError, None),
+    }
+}
+
+/// SQLite's messages do not quote bound values.
+pub(super) fn hide_values(_: ErrorKind, details: String) -> String {
+    details
+}

@@ -1,0 +1,331 @@
+//! [`Statement`]: what sessions and operations run — sea-query statements, and [`text`] SQL
+//! with `:name` bind parameters.
+//!
+//! ```
+//! use dsg_lib::async_database_functions::statement::text;
+//!
+//! let stmt = text("SELECT name FROM users WHERE color = :color AND name <> :name")
+//!     .bind("color", "red")
+//!     .bind("name", "O'Brien");
+//! # let _ = stmt;
+//! ```
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use sea_query::{
+    DeleteStatement, IndexCreateStatement, IndexDropStatement, InsertStatement, SelectStatement,
+    TableCreateStatement, TableDropStatement, UpdateStatement, Value, Values,
+};
+
+use super::database_config::Dialect;
+use super::dialect;
+use super::error::DatabaseError;
+
+/// SQL text and the values to bind to it, rendered for one dialect.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The SQL, with the dialect's placeholders.
+    pub sql: String,
+    /// The values, in placeholder order.
+    pub values: Values,
+}
+
+/// What kind of statement a [`Statement`] is.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatementKind {
+    /// A query returning rows.
+    Select,
+    /// An INSERT.
+    Insert,
+    /// An UPDATE.
+    Update,
+    /// A DELETE.
+    Delete,
+    /// DDL or anything else.
+    Other,
+}
+
+/// A statement a [`Session`](super::session::Session) can run: sea-query's SELECT, INSERT,
+/// UPDATE, DELETE and schema statements, and [`Text`].
+pub trait Statement: Send + Sync {
+    /// Renders the statement for `dialect`.
+    fn render(&self, dialect: Dialect) -> Result<Rendered, DatabaseError>;
+
+    /// What kind of statement this is.
+    fn kind(&self) -> StatementKind;
+}
+
+macro_rules! query_statement {
+    ($ty:ty, $kind:ident) => {
+        impl Statement for $ty {
+            fn render(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
+                let built = dialect::build_query(dialect, self);
+                Ok(Rendered {
+                    sql: built.sql,
+                    values: built.values,
+                })
+            }
+            fn kind(&self) -> StatementKind {
+                StatementKind::$kind
+            }
+        }
+    };
+}
+
+query_statement!(SelectStatement, Select);
+query_statement!(InsertStatement, Insert);
+query_statement!(UpdateStatement, Update);
+query_statement!(DeleteStatement, Delete);
+
+macro_rules! schema_statement {
+    ($ty:ty) => {
+        impl Statement for $ty {
+            fn render(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
+                Ok(Rendered {
+                    sql: dialect::build_schema(dialect, self),
+                    values: Values(Vec::new()),
+                })
+            }
+            fn kind(&self) -> StatementKind {
+                StatementKind::Other
+            }
+        }
+    };
+}
+
+schema_statement!(TableCreateStatement);
+schema_statement!(TableDropStatement);
+schema_statement!(IndexCreateStatement);
+schema_statement!(IndexDropStatement);
+
+impl<S: Statement + ?Sized> Statement for &S {
+    fn render(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
+        (**self).render(dialect)
+    }
+    fn kind(&self) -> StatementKind {
+        (**self).kind()
+    }
+}
+
+impl<S: Statement + ?Sized> Statement for Box<S> {
+    fn render(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
+        (**self).render(dialect)
+    }
+    fn kind(&self) -> StatementKind {
+        (**self).kind()
+    }
+}
+
+/// SQL text with `:name` bind parameters — the seed's `text(...)`.
+///
+/// Parameters are rewritten to the dialect's placeholders (`?` or `$1`) and always bound, never
+/// spliced into the SQL. `::` (a PostgreSQL cast) and text inside quotes are left alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Text {
+    sql: Cow<'static, str>,
+    values: HashMap<String, Value>,
+}
+
+/// Builds a [`Text`] statement.
+pub fn text(sql: impl Into<Cow<'static, str>>) -> Text {
+    Text {
+        sql: sql.into(),
+        values: HashMap::new(),
+    }
+}
+
+impl Text {
+    /// Binds `value` to `:name`.
+    pub fn bind(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.values.insert(name.into(), value.into());
+        self
+    }
+
+    /// Binds every entry of a JSON object (`{"name": value}`), the seed's values dict.
+    ///
+    /// # Errors
+    ///
+    /// An invalid-input error when `values` is not an object.
+    pub fn values(mut self, values: serde_json::Value) -> Result<Self, DatabaseError> {
+        match values {
+            serde_json::Value::Object(map) => {
+                for (name, value) in map {
+                    self.values.insert(name, json_to_value(value));
+                }
+                Ok(self)
+            }
+            other => Err(DatabaseError::invalid_input(format!(
+                "text() values must be a map of parameter names to values, got {other}"
+            ))),
+        }
+    }
+
+    /// The SQL as written.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+}
+
+impl Statement for Text {
+    fn render(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
+        let mut sql = String::with_capacity(self.sql.len());
+        let mut values = Vec::new();
+        for piece in scan(&self.sql) {
+            match piece {
+                Piece::Sql(s) => sql.push_str(s),
+                Piece::Param(name) => {
+                    let value = self.values.get(name).ok_or_else(|| {
+                        DatabaseError::invalid_input(format!(
+                            "text(): no value bound for parameter :{name}"
+                        ))
+                    })?;
+                    values.push(value.clone());
+                    sql.push_str(&dialect::placeholder(dialect, values.len()));
+                }
+            }
+        }
+        Ok(Rendered {
+            sql,
+            values: Values(values),
+        })
+    }
+
+    fn kind(&self) -> StatementKind {
+        let first = self
+            .sql
+            .trim_start()
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        match first.as_str() {
+            "SELECT" | "WITH" | "VALUES" | "SHOW" | "PRAGMA" | "EXPLAIN" => StatementKind::Select,
+            "INSERT" | "REPLACE" => StatementKind::Insert,
+            "UPDATE" => StatementKind::Update,
+            "DELETE" => StatementKind::Delete,
+            _ => StatementKind::Other,
+        }
+    }
+}
+
+/// A JSON value as a bound value: null, booleans, integers, floats and strings map to their
+/// SQL types; arrays and objects are bound as JSON.
+pub fn json_to_value(value: serde_json::Value) -> Value {
+    match value {
+        serde_json::Value::Null => Value::String(None),
+        serde_json::Value::Bool(b) => Value::Bool(Some(b)),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::BigInt(Some(i)),
+            None => Value::Double(n.as_f64()),
+        },
+        serde_json::Value::String(s) => Value::String(Some(s)),
+        other => Value::Json(Some(Box::new(other))),
+    }
+}
+
+enum Piece<'a> {
+    Sql(&'a str),
+    Param(&'a str),
+}
+
+/// Splits SQL into literal runs and `:name` parameters, skipping quoted text, comments and
+/// `::` casts.
+fn scan(sql: &str) -> Vec<Piece<'_>> {
+    let bytes = sql.as_bytes();
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            quote @ (b'\'' | b'"' | b'`') => {
+                i += 1;
+                while i < bytes.len() {
+                    if bytes[i] == quote {
+                        if bytes.get(i + 1) == Some(&quote) {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 2;
+            }
+            b':' if bytes.get(i + 1) == Some(&b':') => i += 2,
+            b':' if bytes
+                .get(i + 1)
+                .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+                && (i == 0 || bytes[i - 1] != b':') =>
+            {
+                let name_start = i + 1;
+                let mut end = name_start;
+                while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
+                    end += 1;
+                }
+                pieces.push(Piece::Sql(&sql[start..i]));
+                pieces.push(Piece::Param(&sql[name_start..end]));
+                start = end;
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    if start < sql.len() {
+        pieces.push(Piece::Sql(&sql[start.min(sql.len())..]));
+    }
+    pieces
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered(t: &Text, d: Dialect) -> String {
+        t.render(d).map(|r| r.sql).unwrap_or_else(|e| e.to_string())
+    }
+
+    #[test]
+    fn placeholders_per_dialect() {
+        let t = text("SELECT * FROM t WHERE a = :a AND b = :b OR c = :a").bind("a", 1).bind("b", "x");
+        assert_eq!(rendered(&t, Dialect::Sqlite), "SELECT * FROM t WHERE a = ? AND b = ? OR c = ?");
+        assert_eq!(rendered(&t, Dialect::Postgresql), "SELECT * FROM t WHERE a = $1 AND b = $2 OR c = $3");
+        assert_eq!(t.render(Dialect::Mysql).unwrap().values.0.len(), 3);
+    }
+
+    #[test]
+    fn quotes_casts_and_comments_are_not_parameters() {
+        let t = text("SELECT ':x', \"a:b\", 1::text -- :c\n FROM t WHERE v = :v /* :d */").bind("v", 2);
+        assert_eq!(
+            rendered(&t, Dialect::Postgresql),
+            "SELECT ':x', \"a:b\", 1::text -- :c\n FROM t WHERE v = $1 /* :d */"
+        );
+    }
+
+    #[test]
+    fn unbound_parameter_is_invalid_input() {
+        let err = text("SELECT :missing").render(Dialect::Sqlite).unwrap_err();
+        assert_eq!(err.kind(), crate::async_database_functions::error::ErrorKind::InvalidInput);
+        assert!(err.details().contains(":missing"));
+    }
+
+    #[test]
+    fn statement_kind_from_first_word() {
+        assert_eq!(text("  select 1").kind(), StatementKind::Select);
+        assert_eq!(text("INSERT INTO t VALUES (1)").kind(), StatementKind::Insert);
+        assert_eq!(text("create table t (a int)").kind(), StatementKind::Other);
+    }
+}
