@@ -34,12 +34,22 @@ async fn main() -> Result<(), DatabaseError> {
 
     let mut session = async_db.get_db_session().await?;
     for (name, color) in [("Mike", Some("red")), ("Sara", Some("blue")), ("Ann", None)] {
-        let mut user = User { base: SchemaBase::default(), name: name.into(), color: color.map(Into::into) };
+        let mut user = User {
+            base: SchemaBase::default(),
+            name: name.into(),
+            color: color.map(Into::into),
+        };
         dsg_lib::async_database_functions::model::ColumnSet::before_insert(&mut user);
         let mut insert = Query::insert();
-        insert.into_table(User::TABLE).columns(User::columns().iter().map(|c| c.name));
+        insert
+            .into_table(User::TABLE)
+            .columns(User::columns().iter().map(|c| c.name));
         let mut values = Vec::new();
-        dsg_lib::async_database_functions::model::ColumnSet::push_values(&user, async_db.config().dialect(), &mut values);
+        dsg_lib::async_database_functions::model::ColumnSet::push_values(
+            &user,
+            async_db.config().dialect(),
+            &mut values,
+        );
         insert.values_panic(values.into_iter().map(Expr::val));
         session.execute(&insert).await?;
     }
@@ -52,7 +62,11 @@ async fn main() -> Result<(), DatabaseError> {
         .await?;
     println!("red users: {red:#?}");
     let count: Option<i64> = session
-        .fetch_optional(Query::select().expr(Expr::col("name").count()).from(User::TABLE))
+        .fetch_optional(
+            Query::select()
+                .expr(Expr::col("name").count())
+                .from(User::TABLE),
+        )
         .await?;
     println!("user count: {count:?}");
     session.commit().await?;

@@ -207,6 +207,10 @@ impl AsyncDatabase {
 
     /// (open connections, idle connections) of the pool; `(0, 0)` before first use.
     pub fn pool_status(&self) -> (u32, usize) {
-        self.inner.pool.get().map(|(p, _)| p.stats()).unwrap_or((0, 0))
+        self.inner
+            .pool
+            .get()
+            .map(|(p, _)| p.stats())
+            .unwrap_or((0, 0))
     }
 }

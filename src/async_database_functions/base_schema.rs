@@ -76,8 +76,14 @@ impl ColumnSet for SchemaBase {
         };
         vec![
             pkid,
-            stamp("date_created", "Date and time when a row was inserted, defaults to current UTC time"),
-            stamp("date_updated", "Date and time when a row was last updated, defaults to current UTC time on update"),
+            stamp(
+                "date_created",
+                "Date and time when a row was inserted, defaults to current UTC time",
+            ),
+            stamp(
+                "date_updated",
+                "Date and time when a row was last updated, defaults to current UTC time on update",
+            ),
         ]
     }
 

@@ -150,7 +150,12 @@ impl IsolationLevel {
         let text = value
             .as_str()
             .ok_or_else(|| bad_value(key, value, "a string such as \"READ COMMITTED\""))?;
-        let level = match text.trim().to_ascii_uppercase().replace(['_', '-'], " ").as_str() {
+        let level = match text
+            .trim()
+            .to_ascii_uppercase()
+            .replace(['_', '-'], " ")
+            .as_str()
+        {
             "READ UNCOMMITTED" => IsolationLevel::ReadUncommitted,
             "READ COMMITTED" => IsolationLevel::ReadCommitted,
             "REPEATABLE READ" => IsolationLevel::RepeatableRead,
@@ -212,20 +217,22 @@ pub enum SslMode {
 
 impl SslMode {
     fn parse(key: &str, value: &str) -> Result<Self, DatabaseError> {
-        Ok(match value.to_ascii_lowercase().replace('_', "-").as_str() {
-            "disable" | "disabled" => SslMode::Disable,
-            "allow" => SslMode::Allow,
-            "prefer" | "preferred" => SslMode::Prefer,
-            "require" | "required" => SslMode::Require,
-            "verify-ca" => SslMode::VerifyCa,
-            "verify-full" | "verify-identity" => SslMode::VerifyFull,
-            _ => {
-                return Err(DatabaseError::config(format!(
-                    "{key}: unknown ssl mode {value:?}; expected disable, allow, prefer, \
+        Ok(
+            match value.to_ascii_lowercase().replace('_', "-").as_str() {
+                "disable" | "disabled" => SslMode::Disable,
+                "allow" => SslMode::Allow,
+                "prefer" | "preferred" => SslMode::Prefer,
+                "require" | "required" => SslMode::Require,
+                "verify-ca" => SslMode::VerifyCa,
+                "verify-full" | "verify-identity" => SslMode::VerifyFull,
+                _ => {
+                    return Err(DatabaseError::config(format!(
+                        "{key}: unknown ssl mode {value:?}; expected disable, allow, prefer, \
                      require, verify-ca or verify-full"
-                )));
-            }
-        })
+                    )));
+                }
+            },
+        )
     }
 }
 
@@ -284,7 +291,9 @@ impl ConnectArgs {
             match key.as_str() {
                 "timeout" | "connect_timeout" => args.timeout = Some(seconds(&path, v)?),
                 "application_name" => args.application_name = Some(string(&path, v)?),
-                "sslmode" | "ssl_mode" => args.ssl_mode = Some(SslMode::parse(&path, &string(&path, v)?)?),
+                "sslmode" | "ssl_mode" => {
+                    args.ssl_mode = Some(SslMode::parse(&path, &string(&path, v)?)?)
+                }
                 "ssl" => {
                     args.ssl_mode = Some(match v {
                         Value::Bool(true) => SslMode::Require,
@@ -301,7 +310,13 @@ impl ConnectArgs {
                             Value::String(s) => s.clone(),
                             Value::Number(n) => n.to_string(),
                             Value::Bool(b) => b.to_string(),
-                            _ => return Err(bad_value(&format!("{path}.{name}"), setting, "a string")),
+                            _ => {
+                                return Err(bad_value(
+                                    &format!("{path}.{name}"),
+                                    setting,
+                                    "a string",
+                                ));
+                            }
                         };
                         args.server_settings.push((name.clone(), text));
                     }
@@ -452,7 +467,9 @@ impl DBConfig {
     /// assert_eq!(config.dialect().name(), "sqlite");
     /// # Ok::<(), dsg_lib::async_database_functions::error::DatabaseError>(())
     /// ```
-    pub fn from_serializable<T: serde::Serialize + ?Sized>(config: &T) -> Result<Self, DatabaseError> {
+    pub fn from_serializable<T: serde::Serialize + ?Sized>(
+        config: &T,
+    ) -> Result<Self, DatabaseError> {
         let value = serde_json::to_value(config)
             .map_err(|e| DatabaseError::config(format!("configuration cannot be read: {e}")))?;
         Self::new(value)
@@ -544,7 +561,9 @@ impl DBConfig {
     /// Replaces any occurrence of the password in `text` by `***`.
     pub(crate) fn scrub(&self, text: String) -> String {
         match &self.password {
-            Some(p) if !p.is_empty() && text.contains(p.as_str()) => text.replace(p.as_str(), "***"),
+            Some(p) if !p.is_empty() && text.contains(p.as_str()) => {
+                text.replace(p.as_str(), "***")
+            }
             _ => text,
         }
     }
@@ -736,7 +755,12 @@ fn check_keys(map: &Map<String, Value>, dialect: Dialect) -> Result<(), Database
     if offending.is_empty() {
         return Ok(());
     }
-    let mut supported: Vec<&str> = dialect.own_keys().iter().chain(COMMON_KEYS).copied().collect();
+    let mut supported: Vec<&str> = dialect
+        .own_keys()
+        .iter()
+        .chain(COMMON_KEYS)
+        .copied()
+        .collect();
     supported.sort_unstable();
     Err(DatabaseError::config(format!(
         "unsupported parameters for {dialect}: {}; {dialect} supports: {}",
@@ -757,11 +781,16 @@ fn json_type(value: &Value) -> &'static str {
 }
 
 fn bad_value(key: &str, value: &Value, expected: &str) -> DatabaseError {
-    DatabaseError::config(format!("{key} must be {expected}, got {}", json_type(value)))
+    DatabaseError::config(format!(
+        "{key} must be {expected}, got {}",
+        json_type(value)
+    ))
 }
 
 fn boolean(key: &str, value: &Value) -> Result<bool, DatabaseError> {
-    value.as_bool().ok_or_else(|| bad_value(key, value, "true or false"))
+    value
+        .as_bool()
+        .ok_or_else(|| bad_value(key, value, "true or false"))
 }
 
 fn string(key: &str, value: &Value) -> Result<String, DatabaseError> {
@@ -773,8 +802,12 @@ fn string(key: &str, value: &Value) -> Result<String, DatabaseError> {
 
 fn count(key: &str, value: &Value) -> Result<usize, DatabaseError> {
     match value.as_i64() {
-        Some(n) if n >= 0 => usize::try_from(n).map_err(|_| bad_value(key, value, "a smaller number")),
-        Some(n) => Err(DatabaseError::config(format!("{key} must not be negative, got {n}"))),
+        Some(n) if n >= 0 => {
+            usize::try_from(n).map_err(|_| bad_value(key, value, "a smaller number"))
+        }
+        Some(n) => Err(DatabaseError::config(format!(
+            "{key} must not be negative, got {n}"
+        ))),
         None => Err(bad_value(key, value, "a whole number")),
     }
 }
@@ -800,9 +833,9 @@ fn recycle(value: &Value) -> Result<Option<Duration>, DatabaseError> {
     if value.as_i64() == Some(-1) {
         return Ok(None);
     }
-    seconds("pool_recycle", value)
-        .map(Some)
-        .map_err(|_| DatabaseError::config("pool_recycle must be a positive number of seconds, or -1 for none"))
+    seconds("pool_recycle", value).map(Some).map_err(|_| {
+        DatabaseError::config("pool_recycle must be a positive number of seconds, or -1 for none")
+    })
 }
 
 #[cfg(test)]
@@ -820,13 +853,28 @@ mod tests {
 
     #[test]
     fn sqlite_uri_forms() {
-        assert_eq!(target("sqlite+aiosqlite:///:memory:?cache=shared"), SqliteTarget::Memory);
+        assert_eq!(
+            target("sqlite+aiosqlite:///:memory:?cache=shared"),
+            SqliteTarget::Memory
+        );
         assert_eq!(target("sqlite:///:memory:"), SqliteTarget::Memory);
         assert_eq!(target("sqlite::memory:"), SqliteTarget::Memory);
-        assert_eq!(target("sqlite:///relative.db"), SqliteTarget::File("relative.db".into()));
-        assert_eq!(target("sqlite+aiosqlite:////abs/path.db"), SqliteTarget::File("/abs/path.db".into()));
-        assert_eq!(target("sqlite://file.db"), SqliteTarget::File("file.db".into()));
-        assert_eq!(target("sqlite://dir/file.db"), SqliteTarget::File("dir/file.db".into()));
+        assert_eq!(
+            target("sqlite:///relative.db"),
+            SqliteTarget::File("relative.db".into())
+        );
+        assert_eq!(
+            target("sqlite+aiosqlite:////abs/path.db"),
+            SqliteTarget::File("/abs/path.db".into())
+        );
+        assert_eq!(
+            target("sqlite://file.db"),
+            SqliteTarget::File("file.db".into())
+        );
+        assert_eq!(
+            target("sqlite://dir/file.db"),
+            SqliteTarget::File("dir/file.db".into())
+        );
     }
 
     #[test]

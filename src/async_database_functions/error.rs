@@ -215,7 +215,9 @@ mod tests {
 
     #[test]
     fn batch_index_is_recorded_once() {
-        let err = DatabaseError::invalid_input("boom").at_statement(2).at_statement(5);
+        let err = DatabaseError::invalid_input("boom")
+            .at_statement(2)
+            .at_statement(5);
         assert_eq!(err.statement_index(), Some(2));
         assert_eq!(err.details(), "statement 2 failed: boom");
     }

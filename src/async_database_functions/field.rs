@@ -199,3 +199,91 @@ impl<T: SqlField> SqlField for Option<T> {
         }
     }
 }
+
+/// Converts a JSON value (from an update map) into the bound value of a column of `sql_type`.
+///
+/// # Errors
+///
+/// A description of the mismatch when the JSON value does not fit the column type.
+pub(crate) fn value_from_json(
+    sql_type: SqlType,
+    nullable: bool,
+    json: &serde_json::Value,
+    dialect: Dialect,
+) -> Result<Value, String> {
+    use serde_json::Value as J;
+    if json.is_null() {
+        return if nullable {
+            Ok(null_of(sql_type, dialect))
+        } else {
+            Err("the column is not nullable".into())
+        };
+    }
+    let wrong = || format!("expected a value of type {}, got {json}", sql_type.name());
+    Ok(match sql_type {
+        SqlType::String(size) => {
+            let s = json.as_str().ok_or_else(wrong)?;
+            if let Some(n) = size {
+                if s.chars().count() > n as usize {
+                    return Err(format!(
+                        "the value is longer than the column's {n} characters"
+                    ));
+                }
+            }
+            s.to_string().to_value(dialect)
+        }
+        SqlType::Integer => {
+            let n = json.as_i64().ok_or_else(wrong)?;
+            i32::try_from(n).map_err(|_| wrong())?.to_value(dialect)
+        }
+        SqlType::BigInteger => json.as_i64().ok_or_else(wrong)?.to_value(dialect),
+        SqlType::Double => json.as_f64().ok_or_else(wrong)?.to_value(dialect),
+        SqlType::Boolean => json.as_bool().ok_or_else(wrong)?.to_value(dialect),
+        SqlType::TimestampUtc | SqlType::Timestamp => {
+            let text = json.as_str().ok_or_else(wrong)?;
+            let naive = DateTime::parse_from_rfc3339(text)
+                .map(|d| d.naive_utc())
+                .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f"))
+                .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f"))
+                .map_err(|_| wrong())?;
+            naive.to_value(dialect)
+        }
+        SqlType::Date => {
+            let text = json.as_str().ok_or_else(wrong)?;
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|_| wrong())?
+                .to_value(dialect)
+        }
+        SqlType::Uuid => {
+            let text = json.as_str().ok_or_else(wrong)?;
+            Uuid::parse_str(text)
+                .map_err(|_| wrong())?
+                .to_value(dialect)
+        }
+        SqlType::Json => json.to_value(dialect),
+        SqlType::Bytes => match json {
+            J::Array(items) => items
+                .iter()
+                .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+                .collect::<Option<Vec<u8>>>()
+                .ok_or_else(wrong)?
+                .to_value(dialect),
+            _ => return Err(wrong()),
+        },
+    })
+}
+
+fn null_of(sql_type: SqlType, dialect: Dialect) -> Value {
+    match sql_type {
+        SqlType::String(_) => String::null_value(dialect),
+        SqlType::Integer => i32::null_value(dialect),
+        SqlType::BigInteger => i64::null_value(dialect),
+        SqlType::Double => f64::null_value(dialect),
+        SqlType::Boolean => bool::null_value(dialect),
+        SqlType::TimestampUtc | SqlType::Timestamp => NaiveDateTime::null_value(dialect),
+        SqlType::Date => NaiveDate::null_value(dialect),
+        SqlType::Uuid => Uuid::null_value(dialect),
+        SqlType::Json => serde_json::Value::null_value(dialect),
+        SqlType::Bytes => Vec::<u8>::null_value(dialect),
+    }
+}

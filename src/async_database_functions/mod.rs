@@ -3,11 +3,13 @@
 pub mod async_database;
 pub mod base_schema;
 pub mod database_config;
+pub mod database_operations;
 pub(crate) mod dialect;
 pub mod error;
 pub mod field;
 pub mod model;
+pub mod record;
 pub mod row;
+pub(crate) mod schema;
 pub mod session;
 pub mod statement;
-pub(crate) mod schema;

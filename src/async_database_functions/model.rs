@@ -28,7 +28,7 @@ use sea_query::{Expr, Query, SelectStatement, Value};
 
 use super::database_config::Dialect;
 use super::error::DatabaseError;
-use super::row::RowReader;
+use super::row::{FromRow, RowReader};
 
 /// The portable SQL type of a column; each dialect renders it (see `dialect/`).
 #[non_exhaustive]
@@ -154,7 +154,7 @@ pub trait ColumnSet: Sized {
 }
 
 /// A model: a [`ColumnSet`] stored in a table. Derive it with `#[derive(Model)]`.
-pub trait Model: ColumnSet + Send + Sync + Unpin + 'static {
+pub trait Model: ColumnSet + FromRow + Send + Sync + Unpin + 'static {
     /// The table name.
     const TABLE: &'static str;
 

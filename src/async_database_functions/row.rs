@@ -127,7 +127,19 @@ macro_rules! scalar {
         }
     )*};
 }
-scalar!(String, i32, i64, f64, bool, DateTime<Utc>, NaiveDateTime, NaiveDate, Uuid, serde_json::Value, Vec<u8>);
+scalar!(
+    String,
+    i32,
+    i64,
+    f64,
+    bool,
+    DateTime<Utc>,
+    NaiveDateTime,
+    NaiveDate,
+    Uuid,
+    serde_json::Value,
+    Vec<u8>
+);
 
 macro_rules! tuple {
     ($($t:ident),+) => {

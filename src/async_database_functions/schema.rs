@@ -144,7 +144,10 @@ mod tests {
     use crate::async_database_functions::model::SqlType;
 
     fn table(name: &'static str, columns: Vec<Column>) -> TableDef {
-        TableDef { name, columns: Box::leak(columns.into_boxed_slice()) }
+        TableDef {
+            name,
+            columns: Box::leak(columns.into_boxed_slice()),
+        }
     }
 
     #[test]
@@ -152,8 +155,14 @@ mod tests {
         let mut fk = Column::new("user_id", SqlType::String(Some(36)));
         fk.foreign_key = Some(("users", "pkid"));
         let posts = table("posts", vec![fk]);
-        let users = table("users", vec![Column::new("pkid", SqlType::String(Some(36)))]);
-        let order: Vec<_> = dependency_order(&[posts, users]).iter().map(|t| t.name).collect();
+        let users = table(
+            "users",
+            vec![Column::new("pkid", SqlType::String(Some(36)))],
+        );
+        let order: Vec<_> = dependency_order(&[posts, users])
+            .iter()
+            .map(|t| t.name)
+            .collect();
         assert_eq!(order, ["users", "posts"]);
     }
 }

@@ -100,7 +100,10 @@ impl Session {
     }
 
     /// Runs a statement and returns the number of rows it affected.
-    pub async fn execute(&mut self, statement: &(impl Statement + ?Sized)) -> Result<u64, DatabaseError> {
+    pub async fn execute(
+        &mut self,
+        statement: &(impl Statement + ?Sized),
+    ) -> Result<u64, DatabaseError> {
         self.run::<()>(statement).await.map(|o| o.rows_affected)
     }
 

@@ -273,7 +273,9 @@ fn scan(sql: &str) -> Vec<Piece<'_>> {
             {
                 let name_start = i + 1;
                 let mut end = name_start;
-                while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
+                while end < bytes.len()
+                    && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_')
+                {
                     end += 1;
                 }
                 pieces.push(Piece::Sql(&sql[start..i]));
@@ -300,15 +302,24 @@ mod tests {
 
     #[test]
     fn placeholders_per_dialect() {
-        let t = text("SELECT * FROM t WHERE a = :a AND b = :b OR c = :a").bind("a", 1).bind("b", "x");
-        assert_eq!(rendered(&t, Dialect::Sqlite), "SELECT * FROM t WHERE a = ? AND b = ? OR c = ?");
-        assert_eq!(rendered(&t, Dialect::Postgresql), "SELECT * FROM t WHERE a = $1 AND b = $2 OR c = $3");
+        let t = text("SELECT * FROM t WHERE a = :a AND b = :b OR c = :a")
+            .bind("a", 1)
+            .bind("b", "x");
+        assert_eq!(
+            rendered(&t, Dialect::Sqlite),
+            "SELECT * FROM t WHERE a = ? AND b = ? OR c = ?"
+        );
+        assert_eq!(
+            rendered(&t, Dialect::Postgresql),
+            "SELECT * FROM t WHERE a = $1 AND b = $2 OR c = $3"
+        );
         assert_eq!(t.render(Dialect::Mysql).unwrap().values.0.len(), 3);
     }
 
     #[test]
     fn quotes_casts_and_comments_are_not_parameters() {
-        let t = text("SELECT ':x', \"a:b\", 1::text -- :c\n FROM t WHERE v = :v /* :d */").bind("v", 2);
+        let t =
+            text("SELECT ':x', \"a:b\", 1::text -- :c\n FROM t WHERE v = :v /* :d */").bind("v", 2);
         assert_eq!(
             rendered(&t, Dialect::Postgresql),
             "SELECT ':x', \"a:b\", 1::text -- :c\n FROM t WHERE v = $1 /* :d */"
@@ -318,14 +329,20 @@ mod tests {
     #[test]
     fn unbound_parameter_is_invalid_input() {
         let err = text("SELECT :missing").render(Dialect::Sqlite).unwrap_err();
-        assert_eq!(err.kind(), crate::async_database_functions::error::ErrorKind::InvalidInput);
+        assert_eq!(
+            err.kind(),
+            crate::async_database_functions::error::ErrorKind::InvalidInput
+        );
         assert!(err.details().contains(":missing"));
     }
 
     #[test]
     fn statement_kind_from_first_word() {
         assert_eq!(text("  select 1").kind(), StatementKind::Select);
-        assert_eq!(text("INSERT INTO t VALUES (1)").kind(), StatementKind::Insert);
+        assert_eq!(
+            text("INSERT INTO t VALUES (1)").kind(),
+            StatementKind::Insert
+        );
         assert_eq!(text("create table t (a int)").kind(), StatementKind::Other);
     }
 }

@@ -183,8 +183,7 @@ pub(crate) struct Built {
 
 /// Renders a sea-query statement for `dialect`.
 pub(crate) fn build_query<S: QueryStatementWriter>(dialect: Dialect, statement: &S) -> Built {
-    let (sql, values) =
-        per_backend!(Backend::of(dialect), b => statement.build(b::QUERY_BUILDER));
+    let (sql, values) = per_backend!(Backend::of(dialect), b => statement.build(b::QUERY_BUILDER));
     Built { sql, values }
 }
 
@@ -199,7 +198,11 @@ pub(crate) fn column_type_sql(dialect: Dialect, column: &Column) -> String {
 }
 
 /// The SQL of a server-side default on `dialect`, if it has one.
-pub(crate) fn server_default_sql(dialect: Dialect, default: ServerDefault, ty: SqlType) -> Option<&'static str> {
+pub(crate) fn server_default_sql(
+    dialect: Dialect,
+    default: ServerDefault,
+    ty: SqlType,
+) -> Option<&'static str> {
     per_backend!(Backend::of(dialect), b => b::server_default_sql(default, ty))
 }
 
@@ -234,6 +237,12 @@ pub(crate) fn max_bind_parameters(dialect: Dialect) -> usize {
     per_backend!(Backend::of(dialect), b => b::MAX_BIND_PARAMETERS)
 }
 
+/// Whether `INSERT … RETURNING` is understood (MySQL has none; MariaDB's is not assumed, as
+/// `mysql://` may be either).
+pub(crate) fn insert_returning(dialect: Dialect) -> bool {
+    per_backend!(Backend::of(dialect), b => b::INSERT_RETURNING)
+}
+
 /// Whether `CREATE INDEX IF NOT EXISTS` is understood.
 pub(crate) fn index_if_not_exists(dialect: Dialect) -> bool {
     per_backend!(Backend::of(dialect), b => b::INDEX_IF_NOT_EXISTS)
@@ -251,7 +260,8 @@ pub(crate) fn map_error(config: &DBConfig, error: sqlx::Error) -> DatabaseError 
             };
             let mut details = db.message().to_string();
             if config.hide_parameters() {
-                details = per_backend!(Backend::of(config.dialect()), b => b::hide_values(kind, details));
+                details =
+                    per_backend!(Backend::of(config.dialect()), b => b::hide_values(kind, details));
             }
             DatabaseError::new(kind, details)
                 .with_code(code)
@@ -269,9 +279,13 @@ pub(crate) fn map_error(config: &DBConfig, error: sqlx::Error) -> DatabaseError 
             ErrorKind::Disconnected,
             "the database has been disconnected",
         ),
-        e @ (sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed) => {
-            DatabaseError::new(ErrorKind::ConnectionError, format!("connection failed: {e}"))
-        }
+        e @ (sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed) => DatabaseError::new(
+            ErrorKind::ConnectionError,
+            format!("connection failed: {e}"),
+        ),
         e @ sqlx::Error::Configuration(_) => DatabaseError::config(e.to_string()),
         e @ (sqlx::Error::ColumnDecode { .. }
         | sqlx::Error::Decode(_)
@@ -403,7 +417,9 @@ impl BackendResult for sqlx::mysql::MySqlQueryResult {
         self.rows_affected()
     }
     fn last_insert_id(&self) -> Option<i64> {
-        i64::try_from(self.last_insert_id()).ok().filter(|id| *id != 0)
+        i64::try_from(self.last_insert_id())
+            .ok()
+            .filter(|id| *id != 0)
     }
 }
 

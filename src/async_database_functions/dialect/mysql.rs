@@ -15,6 +15,7 @@ pub(super) const QUERY_BUILDER: sea_query::MysqlQueryBuilder = sea_query::MysqlQ
 pub(super) const COMMENT_STYLE: CommentStyle = CommentStyle::Inline;
 /// Whether sea-query's auto-increment keyword applies (else the type carries it).
 pub(super) const AUTO_INCREMENT_KEYWORD: bool = true;
+pub(super) const INSERT_RETURNING: bool = false;
 pub(super) const INDEX_IF_NOT_EXISTS: bool = false;
 pub(super) const LIST_TABLES: &str = "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
      WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'";
@@ -117,7 +118,9 @@ pub(super) fn classify(code: &str) -> (ErrorKind, Option<Constraint>) {
         "1048" | "1364" => integrity(Constraint::NotNull),
         "3819" | "4025" => integrity(Constraint::Check),
         "1213" | "1205" | "40001" => (ErrorKind::SerializationFailure, None),
-        "1366" | "1292" | "1264" | "1406" | "1265" | "3140" | "4038" => (ErrorKind::InvalidInput, None),
+        "1366" | "1292" | "1264" | "1406" | "1265" | "3140" | "4038" => {
+            (ErrorKind::InvalidInput, None)
+        }
         c if c.starts_with("23") => (ErrorKind::IntegrityError, None),
         c if c.starts_with("22") => (ErrorKind::InvalidInput, None),
         c if c.starts_with("08") => (ErrorKind::ConnectionError, None),
@@ -135,7 +138,11 @@ pub(super) fn hide_values(_: ErrorKind, details: String) -> String {
     }
     if let (Some(start), Some(end)) = (details.find(": '"), details.rfind("' for column")) {
         if start + 3 <= end {
-            return format!("{}: (value hidden){}", &details[..start], &details[end + 1..]);
+            return format!(
+                "{}: (value hidden){}",
+                &details[..start],
+                &details[end + 1..]
+            );
         }
     }
     details

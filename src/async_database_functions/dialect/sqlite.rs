@@ -15,6 +15,7 @@ pub(super) const QUERY_BUILDER: sea_query::SqliteQueryBuilder = sea_query::Sqlit
 pub(super) const COMMENT_STYLE: CommentStyle = CommentStyle::None;
 /// Whether sea-query's auto-increment keyword applies (else the type carries it).
 pub(super) const AUTO_INCREMENT_KEYWORD: bool = true;
+pub(super) const INSERT_RETURNING: bool = true;
 pub(super) const INDEX_IF_NOT_EXISTS: bool = true;
 pub(super) const LIST_TABLES: &str =
     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'";

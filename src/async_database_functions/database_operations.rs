@@ -1,0 +1,605 @@
+//! [`DatabaseOperations`]: the seed's operation set — count, paginate, read, execute, create,
+//! update, delete, introspect — each returning `Result<T, DatabaseError>`.
+//!
+//! ```
+//! use dsg_lib::Model;
+//! use dsg_lib::async_database_functions::{
+//!     async_database::AsyncDatabase, base_schema::SchemaBase, database_config::DBConfig,
+//!     database_operations::DatabaseOperations, model::Model as _,
+//! };
+//! use dsg_lib::sea_query::ExprTrait;
+//!
+//! #[derive(Model, Debug, Clone)]
+//! #[model(table = "ops_doc_users")]
+//! struct User {
+//!     #[model(flatten)]
+//!     base: SchemaBase,
+//!     #[model(unique, index, size = 100)]
+//!     name: String,
+//!     color: Option<String>,
+//! }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+//! db.register::<User>();
+//! db.create_tables().await?;
+//! let ops = DatabaseOperations::new(db.clone());
+//!
+//! let mike = ops.create_one(User { base: SchemaBase::default(), name: "Mike".into(), color: Some("red".into()) }).await?;
+//! let red: Vec<User> = ops.read_query(User::select().and_where(User::col("color").eq("red"))).await?;
+//! assert_eq!(red[0].base.pkid, mike.base.pkid);
+//! assert_eq!(ops.count_query(&User::select()).await?, 1);
+//!
+//! let updated: User = ops.update_one::<User>(mike.base.pkid.clone(), serde_json::json!({"color": "blue"})).await?;
+//! assert_eq!(updated.color.as_deref(), Some("blue"));
+//! ops.delete_one::<User>(mike.base.pkid).await?;
+//! assert_eq!(ops.count_query(&User::select()).await?, 0);
+//! # Ok::<(), dsg_lib::async_database_functions::error::DatabaseError>(())
+//! # }).unwrap();
+//! ```
+
+use indexmap::IndexMap;
+use sea_query::{Expr, ExprTrait, Order, Query, SelectStatement, Value};
+
+use super::async_database::AsyncDatabase;
+use super::database_config::Dialect;
+use super::dialect;
+use super::error::DatabaseError;
+use super::field::value_from_json;
+use super::model::{Column, Model};
+use super::record::Record;
+use super::row::FromRow;
+use super::session::Session;
+use super::statement::{Statement, StatementKind};
+
+/// The page size [`DatabaseOperations::paginate`] uses, as the seed.
+pub const DEFAULT_PAGE_SIZE: u64 = 100;
+
+/// One page of results from [`DatabaseOperations::paginate_query`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Page<T> {
+    /// The rows of this page.
+    pub items: Vec<T>,
+    /// How many rows match in all.
+    pub total: u64,
+    /// This page's number, from 1.
+    pub page: u64,
+    /// Rows per page.
+    pub page_size: u64,
+    /// How many pages there are (0 when nothing matches).
+    pub pages: u64,
+}
+
+/// What [`DatabaseOperations::execute_one`] reports of a statement.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ExecuteResult {
+    /// Rows affected (INSERT/UPDATE/DELETE) or returned (SELECT).
+    pub rowcount: u64,
+    /// The primary key the backend reports for an INSERT (SQLite rowid, MySQL
+    /// `LAST_INSERT_ID()`); on PostgreSQL use a RETURNING clause.
+    pub inserted_primary_key: Option<i64>,
+    /// The rows of a SELECT or of a RETURNING clause.
+    pub rows: Vec<Record>,
+}
+
+/// A column as [`DatabaseOperations::get_columns_details`] describes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ColumnDetails {
+    /// The SQL type on this database's dialect, e.g. `VARCHAR(100)`.
+    #[serde(rename = "type")]
+    pub sql_type: String,
+    /// NULL allowed.
+    pub nullable: bool,
+    /// Part of the primary key.
+    pub primary_key: bool,
+    /// Has a unique constraint or index.
+    pub unique: bool,
+    /// Filled by the database.
+    pub autoincrement: bool,
+    /// The default, as SQL, if any.
+    pub default: Option<String>,
+}
+
+/// The seed's operations over an [`AsyncDatabase`]. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct DatabaseOperations {
+    db: AsyncDatabase,
+}
+
+impl DatabaseOperations {
+    /// Operations over `db`.
+    pub fn new(db: AsyncDatabase) -> Self {
+        DatabaseOperations { db }
+    }
+
+    /// The database these operations run on.
+    pub fn database(&self) -> &AsyncDatabase {
+        &self.db
+    }
+
+    fn dialect(&self) -> Dialect {
+        self.db.config().dialect()
+    }
+
+    /// How many rows `select` matches. A plain filtered select is counted with
+    /// `SELECT COUNT(*) … WHERE …`; one with DISTINCT, GROUP BY, HAVING, LIMIT, OFFSET or UNION
+    /// is counted as a subquery.
+    pub async fn count_query(&self, select: &SelectStatement) -> Result<u64, DatabaseError> {
+        let mut session = self.db.session(false).await?;
+        count_in(&mut session, select).await
+    }
+
+    /// One page of `select`'s rows, with the total, read on one connection.
+    ///
+    /// # Errors
+    ///
+    /// An invalid-input error when `page` or `page_size` is 0.
+    pub async fn paginate_query<T: FromRow>(
+        &self,
+        select: &SelectStatement,
+        page: u64,
+        page_size: u64,
+    ) -> Result<Page<T>, DatabaseError> {
+        if page < 1 {
+            return Err(DatabaseError::invalid_input(format!(
+                "page must be at least 1, got {page}"
+            )));
+        }
+        if page_size < 1 {
+            return Err(DatabaseError::invalid_input(format!(
+                "page_size must be at least 1, got {page_size}"
+            )));
+        }
+        let offset = (page - 1).checked_mul(page_size).ok_or_else(|| {
+            DatabaseError::invalid_input(format!("page {page} of size {page_size} is out of range"))
+        })?;
+        let mut session = self.db.session(false).await?;
+        let total = count_in(&mut session, select).await?;
+        let items = if offset >= total {
+            Vec::new()
+        } else {
+            let mut paged = select.clone();
+            paged.limit(page_size).offset(offset);
+            session.fetch_all(&paged).await?
+        };
+        Ok(Page {
+            items,
+            total,
+            page,
+            page_size,
+            pages: total.div_ceil(page_size),
+        })
+    }
+
+    /// [`paginate_query`](Self::paginate_query) with the default page size of 100.
+    pub async fn paginate<T: FromRow>(
+        &self,
+        select: &SelectStatement,
+        page: u64,
+    ) -> Result<Page<T>, DatabaseError> {
+        self.paginate_query(select, page, DEFAULT_PAGE_SIZE).await
+    }
+
+    /// The first row of `select`, or `None` when nothing matches.
+    pub async fn read_one_record<T: FromRow>(
+        &self,
+        select: &(impl Statement + ?Sized),
+    ) -> Result<Option<T>, DatabaseError> {
+        let mut session = self.db.session(false).await?;
+        session.fetch_optional(select).await
+    }
+
+    /// Every row of `select` as `T`: a model, a scalar (single column), a tuple, or a
+    /// [`Record`].
+    pub async fn read_query<T: FromRow>(
+        &self,
+        select: &(impl Statement + ?Sized),
+    ) -> Result<Vec<T>, DatabaseError> {
+        let mut session = self.db.session(false).await?;
+        session.fetch_all(select).await
+    }
+
+    /// Several named queries, all read on one connection; results keyed by name, in order.
+    pub async fn read_multi_query<T, K, S, I>(
+        &self,
+        queries: I,
+    ) -> Result<IndexMap<String, Vec<T>>, DatabaseError>
+    where
+        T: FromRow,
+        K: Into<String>,
+        S: Statement,
+        I: IntoIterator<Item = (K, S)>,
+    {
+        let mut session = self.db.session(false).await?;
+        let mut results = IndexMap::new();
+        for (name, query) in queries {
+            let rows = session.fetch_all(&query).await?;
+            results.insert(name.into(), rows);
+        }
+        Ok(results)
+    }
+
+    /// Runs one statement and commits it. SELECTs and RETURNING clauses give their rows.
+    pub async fn execute_one(
+        &self,
+        statement: &(impl Statement + ?Sized),
+    ) -> Result<ExecuteResult, DatabaseError> {
+        let mut session = self.db.session(false).await?;
+        execute_in(&mut session, statement).await
+    }
+
+    /// Runs every statement in order in one transaction. If one fails, none takes effect and
+    /// the error's [`statement_index`](DatabaseError::statement_index) says which.
+    pub async fn execute_many<S, I>(
+        &self,
+        statements: I,
+    ) -> Result<Vec<ExecuteResult>, DatabaseError>
+    where
+        S: Statement,
+        I: IntoIterator<Item = S>,
+    {
+        let mut session = self.db.get_db_session().await?;
+        let mut results = Vec::new();
+        for (index, statement) in statements.into_iter().enumerate() {
+            let result = execute_in(&mut session, &statement)
+                .await
+                .map_err(|e| e.at_statement(index))?;
+            results.push(result);
+        }
+        session.commit().await?;
+        Ok(results)
+    }
+
+    /// Inserts `model` and returns it as stored (defaults and auto-increment id filled in).
+    pub async fn create_one<M: Model>(&self, model: M) -> Result<M, DatabaseError> {
+        let mut stored = self.create_many(vec![model]).await?;
+        stored.pop().ok_or_else(|| {
+            DatabaseError::not_found(format!("the new {} row was not read back", M::TABLE))
+        })
+    }
+
+    /// Inserts every model in one transaction, as multi-row inserts kept under the backend's
+    /// bind-parameter limit, and returns them as stored. One bad row stores none.
+    pub async fn create_many<M: Model>(&self, mut models: Vec<M>) -> Result<Vec<M>, DatabaseError> {
+        if models.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dialect = self.dialect();
+        for model in &mut models {
+            model.before_insert();
+        }
+        let columns = M::columns();
+        let rows: Vec<Vec<Value>> = models
+            .iter()
+            .map(|m| {
+                let mut values = Vec::with_capacity(columns.len());
+                m.push_values(dialect, &mut values);
+                values
+            })
+            .collect();
+        // Auto-increment columns left unset (NULL or 0) in every row are left to the database.
+        let keep: Vec<bool> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| !(c.auto_increment && rows.iter().all(|r| is_unset(&r[i]))))
+            .collect();
+        let kept: Vec<&Column> = columns
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(c, _)| c)
+            .collect();
+        let per_chunk = (dialect::max_bind_parameters(dialect) / kept.len().max(1)).max(1);
+        let returning = dialect::insert_returning(dialect);
+
+        let key_index = single_key::<M>()
+            .ok()
+            .and_then(|key| columns.iter().position(|c| c.name == key.name));
+
+        let mut session = self.db.get_db_session().await?;
+        let mut stored = Vec::with_capacity(models.len());
+        let mut models = models.into_iter();
+        for chunk in rows.chunks(per_chunk) {
+            let given: Vec<M> = models.by_ref().take(chunk.len()).collect();
+            let mut insert = Query::insert();
+            insert
+                .into_table(M::TABLE)
+                .columns(kept.iter().map(|c| c.name));
+            for row in chunk {
+                let values = row
+                    .iter()
+                    .zip(&keep)
+                    .filter(|(_, k)| **k)
+                    .map(|(v, _)| Expr::val(v.clone()));
+                insert
+                    .values(values)
+                    .map_err(|e| DatabaseError::invalid_input(format!("{}: {e}", M::TABLE)))?;
+            }
+            if returning {
+                insert.returning(Query::returning().columns(columns.iter().map(|c| c.name)));
+                stored.extend(session.fetch_all::<M>(&insert).await?);
+                continue;
+            }
+            let outcome = session.run::<()>(&insert).await?;
+            match key_index {
+                // The database chose the ids: read the rows back.
+                Some(k) if !keep[k] => stored.extend(
+                    read_back_ids::<M>(&mut session, chunk.len(), outcome.last_insert_id).await?,
+                ),
+                // Every column was given: the rows stored are exactly these.
+                _ => stored.extend(given),
+            }
+        }
+        session.commit().await?;
+        Ok(stored)
+    }
+
+    /// Updates the row of `M` whose primary key is `record_id` with `new_values` (a JSON map
+    /// of column → value) and returns it. Never changes the primary key or `date_created`;
+    /// stamps `date_updated`.
+    ///
+    /// # Errors
+    ///
+    /// Invalid input for an unknown column or a value of the wrong type; not found when no
+    /// row has that id.
+    pub async fn update_one<M: Model>(
+        &self,
+        record_id: impl Into<Value>,
+        new_values: serde_json::Value,
+    ) -> Result<M, DatabaseError> {
+        let dialect = self.dialect();
+        let key = single_key::<M>()?;
+        let record_id = record_id.into();
+        let serde_json::Value::Object(map) = new_values else {
+            return Err(DatabaseError::invalid_input(
+                "update_one: new_values must be a map of column names to values",
+            ));
+        };
+        let mut values: Vec<(&'static str, Value)> = Vec::with_capacity(map.len() + 1);
+        for (name, json) in &map {
+            let column = M::column(name).ok_or_else(|| {
+                DatabaseError::invalid_input(format!("{} has no column {name:?}", M::TABLE))
+            })?;
+            if column.primary_key || matches!(column.name, "pkid" | "id" | "date_created") {
+                continue;
+            }
+            let value = value_from_json(column.sql_type, column.nullable, json, dialect)
+                .map_err(|e| DatabaseError::invalid_input(format!("{}.{name}: {e}", M::TABLE)))?;
+            values.push((column.name, value));
+        }
+        M::before_update(&mut values);
+        let mut session = self.db.get_db_session().await?;
+        if !values.is_empty() {
+            let mut update = Query::update();
+            update
+                .table(M::TABLE)
+                .values(values.into_iter().map(|(c, v)| (c, Expr::val(v))))
+                .and_where(Expr::col(key.name).eq(record_id.clone()));
+            session.execute(&update).await?;
+        }
+        let mut select = M::select();
+        select.and_where(M::col(key.name).eq(record_id.clone()));
+        let updated = session.fetch_optional::<M>(&select).await?;
+        let Some(updated) = updated else {
+            return Err(not_found::<M>(key, &record_id));
+        };
+        session.commit().await?;
+        Ok(updated)
+    }
+
+    /// Deletes the row of `M` whose primary key is `record_id`.
+    ///
+    /// # Errors
+    ///
+    /// Not found when no row has that id.
+    pub async fn delete_one<M: Model>(
+        &self,
+        record_id: impl Into<Value>,
+    ) -> Result<(), DatabaseError> {
+        let key = single_key::<M>()?;
+        let record_id = record_id.into();
+        let mut delete = Query::delete();
+        delete
+            .from_table(M::TABLE)
+            .and_where(Expr::col(key.name).eq(record_id.clone()));
+        let mut session = self.db.session(false).await?;
+        match session.execute(&delete).await? {
+            0 => Err(not_found::<M>(key, &record_id)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Deletes the rows of `M` whose `id_column` is one of `ids`, in one transaction; returns
+    /// how many were deleted.
+    pub async fn delete_many<M, V, I>(&self, id_column: &str, ids: I) -> Result<u64, DatabaseError>
+    where
+        M: Model,
+        V: Into<Value>,
+        I: IntoIterator<Item = V>,
+    {
+        let column = M::column(id_column).ok_or_else(|| {
+            DatabaseError::invalid_input(format!("{} has no column {id_column:?}", M::TABLE))
+        })?;
+        let ids: Vec<Value> = ids.into_iter().map(Into::into).collect();
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let per_chunk = dialect::max_bind_parameters(self.dialect());
+        let mut session = self.db.get_db_session().await?;
+        let mut deleted = 0;
+        for chunk in ids.chunks(per_chunk) {
+            let mut delete = Query::delete();
+            delete
+                .from_table(M::TABLE)
+                .and_where(Expr::col(column.name).is_in(chunk.iter().cloned()));
+            deleted += session.execute(&delete).await?;
+        }
+        session.commit().await?;
+        Ok(deleted)
+    }
+
+    /// Each column of `M`: type on this dialect, nullable, primary key, unique, autoincrement,
+    /// default.
+    pub async fn get_columns_details<M: Model>(
+        &self,
+    ) -> Result<IndexMap<String, ColumnDetails>, DatabaseError> {
+        let dialect = self.dialect();
+        Ok(M::columns()
+            .iter()
+            .map(|c| {
+                let default = c.default.map(str::to_string).or_else(|| {
+                    c.server_default
+                        .and_then(|d| dialect::server_default_sql(dialect, d, c.sql_type))
+                        .map(str::to_string)
+                });
+                let details = ColumnDetails {
+                    sql_type: dialect::column_type_sql(dialect, c),
+                    nullable: c.nullable,
+                    primary_key: c.primary_key,
+                    unique: c.unique,
+                    autoincrement: c.auto_increment,
+                    default,
+                };
+                (c.name.to_string(), details)
+            })
+            .collect())
+    }
+
+    /// The names of `M`'s primary key columns.
+    pub async fn get_primary_keys<M: Model>(&self) -> Result<Vec<String>, DatabaseError> {
+        Ok(M::primary_keys().into_iter().map(str::to_string).collect())
+    }
+
+    /// The names of the registered tables.
+    pub async fn get_table_names(&self) -> Result<Vec<String>, DatabaseError> {
+        Ok(self
+            .db
+            .table_names()
+            .into_iter()
+            .map(str::to_string)
+            .collect())
+    }
+}
+
+/// Counts `select`'s rows on `session`.
+async fn count_in(session: &mut Session, select: &SelectStatement) -> Result<u64, DatabaseError> {
+    let mut plain = select.clone();
+    plain
+        .distinct_on(Vec::<&str>::new())
+        .reset_limit()
+        .reset_offset()
+        .clear_group_by()
+        .clear_having();
+    let mut count = if plain == *select {
+        plain
+            .clear_selects()
+            .clear_order_by()
+            .expr(Expr::cust("COUNT(*)"));
+        plain
+    } else {
+        subquery_count(select)
+    };
+    // UNIONs cannot be cleared from a statement; count them as a subquery.
+    if count
+        .render(session.config().dialect())?
+        .sql
+        .contains(" UNION ")
+    {
+        count = subquery_count(select);
+    }
+    let total: Option<i64> = session.fetch_optional(&count).await?;
+    Ok(u64::try_from(total.unwrap_or(0)).unwrap_or(0))
+}
+
+fn subquery_count(select: &SelectStatement) -> SelectStatement {
+    let mut count = Query::select();
+    count
+        .expr(Expr::cust("COUNT(*)"))
+        .from_subquery(select.clone(), "dsg_count");
+    count
+}
+
+/// Runs one statement for [`DatabaseOperations::execute_one`]/`execute_many`.
+async fn execute_in(
+    session: &mut Session,
+    statement: &(impl Statement + ?Sized),
+) -> Result<ExecuteResult, DatabaseError> {
+    let outcome = session.run::<Record>(statement).await?;
+    let rowcount = match statement.kind() {
+        StatementKind::Select => outcome.rows.len() as u64,
+        _ => outcome.rows_affected,
+    };
+    Ok(ExecuteResult {
+        rowcount,
+        inserted_primary_key: match statement.kind() {
+            StatementKind::Insert => outcome.last_insert_id,
+            _ => None,
+        },
+        rows: outcome.rows,
+    })
+}
+
+/// Reads back rows whose auto-increment ids the database chose, where the backend has no
+/// `INSERT … RETURNING`: the ids of one multi-row insert are consecutive from the first.
+async fn read_back_ids<M: Model>(
+    session: &mut Session,
+    count: usize,
+    last_insert_id: Option<i64>,
+) -> Result<Vec<M>, DatabaseError> {
+    let key = single_key::<M>()?;
+    let first = last_insert_id.ok_or_else(|| {
+        DatabaseError::not_found(format!(
+            "{}: the database reported no inserted id",
+            M::TABLE
+        ))
+    })?;
+    let last = first.saturating_add(i64::try_from(count).unwrap_or(i64::MAX) - 1);
+    let mut select = M::select();
+    select
+        .and_where(M::col(key.name).between(first, last))
+        .order_by((M::TABLE, key.name), Order::Asc);
+    session.fetch_all(&select).await
+}
+
+fn is_unset(value: &Value) -> bool {
+    matches!(
+        value,
+        Value::Int(None) | Value::Int(Some(0)) | Value::BigInt(None) | Value::BigInt(Some(0))
+    )
+}
+
+/// The one primary key column of `M`; operations by id need exactly one.
+fn single_key<M: Model>() -> Result<&'static Column, DatabaseError> {
+    let mut keys = M::columns().iter().filter(|c| c.primary_key);
+    match (keys.next(), keys.next()) {
+        (Some(key), None) => Ok(key),
+        (None, _) => Err(DatabaseError::invalid_input(format!(
+            "{} has no primary key",
+            M::TABLE
+        ))),
+        (Some(_), Some(_)) => Err(DatabaseError::invalid_input(format!(
+            "{} has a composite primary key; operations by id need a single key column",
+            M::TABLE
+        ))),
+    }
+}
+
+fn not_found<M: Model>(key: &Column, id: &Value) -> DatabaseError {
+    DatabaseError::not_found(format!(
+        "no {} row with {} = {}",
+        M::TABLE,
+        key.name,
+        show(id)
+    ))
+}
+
+/// A value as it reads in an error message.
+fn show(value: &Value) -> String {
+    match value {
+        Value::String(Some(s)) => format!("{s:?}"),
+        Value::Int(Some(n)) => n.to_string(),
+        Value::BigInt(Some(n)) => n.to_string(),
+        Value::Uuid(Some(u)) => u.to_string(),
+        other => format!("{other:?}"),
+    }
+}

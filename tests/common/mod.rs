@@ -1,0 +1,64 @@
+//! Shared test support: the backends every integration test runs on.
+//!
+//! SQLite always; PostgreSQL when `DSG_TEST_POSTGRES_URL` is set and MySQL/MariaDB when
+//! `DSG_TEST_MYSQL_URL` is set. A set URL whose server cannot be reached fails the test: it
+//! never skips.
+#![allow(dead_code)]
+
+use dsg_lib::async_database_functions::async_database::AsyncDatabase;
+use dsg_lib::async_database_functions::database_config::DBConfig;
+use serde_json::{Value, json};
+
+/// One backend to run a test on.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    /// `sqlite`, `postgres` or `mysql`.
+    pub name: &'static str,
+    /// The database URI.
+    pub uri: String,
+}
+
+/// The backends configured for this run: SQLite (in memory) always, plus the servers.
+pub fn backends() -> Vec<Backend> {
+    let mut list = vec![Backend { name: "sqlite", uri: "sqlite+aiosqlite:///:memory:?cache=shared".into() }];
+    if let Ok(uri) = std::env::var("DSG_TEST_POSTGRES_URL") {
+        if !uri.is_empty() {
+            list.push(Backend { name: "postgres", uri });
+        }
+    }
+    if let Ok(uri) = std::env::var("DSG_TEST_MYSQL_URL") {
+        if !uri.is_empty() {
+            list.push(Backend { name: "mysql", uri });
+        }
+    }
+    list
+}
+
+impl Backend {
+    /// A config map for this backend with `extra` keys merged in.
+    pub fn config_map(&self, extra: Value) -> Value {
+        let mut map = json!({ "database_uri": self.uri });
+        if let (Some(m), Some(e)) = (map.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        map
+    }
+
+    /// A database for this backend with `extra` config keys.
+    pub fn database(&self, extra: Value) -> AsyncDatabase {
+        let config = DBConfig::new(self.config_map(extra))
+            .unwrap_or_else(|e| panic!("config for {}: {e}", self.name));
+        AsyncDatabase::new(config)
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.name == "sqlite"
+    }
+}
+
+/// A table name unique to this test run, so tests can share one server database.
+pub fn unique_table(prefix: &str) -> String {
+    format!("{prefix}_{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
