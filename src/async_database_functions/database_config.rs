@@ -675,7 +675,7 @@ impl ParsedUri {
                 "database_uri: a {dialect} URI needs a host, as in {backend}://user:pass@host:port/db"
             )));
         }
-        let password = url.password().map(|p| percent_decode(p));
+        let password = url.password().map(percent_decode);
         let mut ssl_mode = None;
         let mut native = url.clone();
         native.set_query(None);

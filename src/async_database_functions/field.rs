@@ -223,12 +223,12 @@ pub(crate) fn value_from_json(
     Ok(match sql_type {
         SqlType::String(size) => {
             let s = json.as_str().ok_or_else(wrong)?;
-            if let Some(n) = size {
-                if s.chars().count() > n as usize {
-                    return Err(format!(
-                        "the value is longer than the column's {n} characters"
-                    ));
-                }
+            if let Some(n) = size
+                && s.chars().count() > n as usize
+            {
+                return Err(format!(
+                    "the value is longer than the column's {n} characters"
+                ));
             }
             s.to_string().to_value(dialect)
         }

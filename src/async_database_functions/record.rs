@@ -92,14 +92,14 @@ fn decode_dynamic(row: RowRef<'_>, index: usize) -> Result<Value, sqlx::Error> {
     let result = if ty == "BOOLEAN" || ty == "BOOL" {
         get(|r, i| bool::decode(r, i).map(Value::from))
     } else if ty.contains("INT") || ty == "SERIAL" || ty == "BIGSERIAL" {
-        get(|r, i| i64::decode(r, i).map(Value::from)).or_else(|_| get(|r, i| integer_text(r, i)))
+        get(|r, i| i64::decode(r, i).map(Value::from)).or_else(|_| get(integer_text))
     } else if ty.contains("REAL") || ty.contains("FLOAT") || ty.contains("DOUBLE") {
         get(|r, i| f64::decode(r, i).map(Value::from))
     } else if ty.contains("NUMERIC") || ty.contains("DECIMAL") {
         get(|r, i| String::decode(r, i).map(Value::from))
             .or_else(|_| get(|r, i| f64::decode(r, i).map(Value::from)))
     } else if ty.contains("JSON") {
-        get(|r, i| serde_json::Value::decode(r, i))
+        get(serde_json::Value::decode)
     } else if ty == "UUID" {
         get(|r, i| Uuid::decode(r, i).map(|u| Value::from(u.to_string())))
     } else if ty.contains("TIMESTAMPTZ") || ty == "TIMESTAMP WITH TIME ZONE" {
@@ -114,7 +114,7 @@ fn decode_dynamic(row: RowRef<'_>, index: usize) -> Result<Value, sqlx::Error> {
         get(|r, i| NaiveDate::decode(r, i).map(|d| Value::from(d.to_string())))
             .or_else(|_| get(|r, i| String::decode(r, i).map(Value::from)))
     } else if ty == "TIME" {
-        get(|r, i| time_text(r, i))
+        get(time_text)
     } else if ty.contains("BLOB") || ty.contains("BYTEA") || ty.contains("BINARY") {
         get(|r, i| Vec::<u8>::decode(r, i).map(Value::from))
     } else {

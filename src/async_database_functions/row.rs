@@ -93,6 +93,7 @@ impl<'r> RowReader<'r> {
     }
 
     /// Decodes the next column as `T`; the error names the column.
+    #[allow(clippy::should_implement_trait)]
     pub fn next<T: SqlField>(&mut self) -> Result<T, DatabaseError> {
         let index = self.next;
         self.next += 1;

@@ -49,10 +49,10 @@ impl TableDef {
             }
             if let Some(default) = column.default {
                 def.default(Expr::cust(default));
-            } else if let Some(server) = column.server_default {
-                if let Some(sql) = dialect::server_default_sql(dialect, server, column.sql_type) {
-                    def.default(Expr::cust(sql));
-                }
+            } else if let Some(server) = column.server_default
+                && let Some(sql) = dialect::server_default_sql(dialect, server, column.sql_type)
+            {
+                def.default(Expr::cust(sql));
             }
             if let (Some(comment), CommentStyle::Inline) = (column.comment, comments) {
                 def.comment(comment);

@@ -131,19 +131,19 @@ pub(super) fn classify(code: &str) -> (ErrorKind, Option<Constraint>) {
 /// MySQL quotes the offending value in its messages (`Duplicate entry 'x' for key 'k'`,
 /// `Incorrect integer value: 'x' for column ...`): drop the quoted value.
 pub(super) fn hide_values(_: ErrorKind, details: String) -> String {
-    if let Some(rest) = details.strip_prefix("Duplicate entry ") {
-        if let Some(at) = rest.rfind(" for key ") {
-            return format!("Duplicate entry (value hidden){}", &rest[at..]);
-        }
+    if let Some(rest) = details.strip_prefix("Duplicate entry ")
+        && let Some(at) = rest.rfind(" for key ")
+    {
+        return format!("Duplicate entry (value hidden){}", &rest[at..]);
     }
-    if let (Some(start), Some(end)) = (details.find(": '"), details.rfind("' for column")) {
-        if start + 3 <= end {
-            return format!(
-                "{}: (value hidden){}",
-                &details[..start],
-                &details[end + 1..]
-            );
-        }
+    if let (Some(start), Some(end)) = (details.find(": '"), details.rfind("' for column"))
+        && start + 3 <= end
+    {
+        return format!(
+            "{}: (value hidden){}",
+            &details[..start],
+            &details[end + 1..]
+        );
     }
     details
 }
