@@ -34,7 +34,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::OnceCell;
 
@@ -56,7 +56,9 @@ pub struct AsyncDatabase {
 
 struct Inner {
     config: Arc<DBConfig>,
-    pool: OnceCell<(Pool, Keeper)>,
+    pool: OnceCell<Pool>,
+    /// Holds what keeps the pool's database alive (in-memory SQLite) until `disconnect`.
+    keeper: Mutex<Option<Keeper>>,
     closed: AtomicBool,
     tables: RwLock<Vec<TableDef>>,
 }
@@ -79,6 +81,7 @@ impl AsyncDatabase {
             inner: Arc::new(Inner {
                 config: Arc::new(config),
                 pool: OnceCell::new(),
+                keeper: Mutex::new(None),
                 closed: AtomicBool::new(false),
                 tables: RwLock::new(Vec::new()),
             }),
@@ -130,12 +133,14 @@ impl AsyncDatabase {
     /// The pool, created on first use.
     async fn pool(&self) -> Result<&Pool, DatabaseError> {
         self.check_open()?;
-        let (pool, _) = self
-            .inner
+        self.inner
             .pool
-            .get_or_try_init(|| Pool::connect(&self.inner.config))
-            .await?;
-        Ok(pool)
+            .get_or_try_init(|| async {
+                let (pool, keeper) = Pool::connect(&self.inner.config).await?;
+                *self.inner.keeper.lock().unwrap_or_else(|e| e.into_inner()) = Some(keeper);
+                Ok(pool)
+            })
+            .await
     }
 
     /// A session: one pooled connection inside one transaction.
@@ -195,9 +200,16 @@ impl AsyncDatabase {
     /// once.
     pub async fn disconnect(&self) {
         self.inner.closed.store(true, Ordering::Release);
-        if let Some((pool, _keeper)) = self.inner.pool.get() {
+        if let Some(pool) = self.inner.pool.get() {
             pool.close().await;
         }
+        let keeper = self
+            .inner
+            .keeper
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(keeper);
     }
 
     /// Whether [`disconnect`](Self::disconnect) has been called.
@@ -207,10 +219,6 @@ impl AsyncDatabase {
 
     /// (open connections, idle connections) of the pool; `(0, 0)` before first use.
     pub fn pool_status(&self) -> (u32, usize) {
-        self.inner
-            .pool
-            .get()
-            .map(|(p, _)| p.stats())
-            .unwrap_or((0, 0))
+        self.inner.pool.get().map(Pool::stats).unwrap_or((0, 0))
     }
 }
