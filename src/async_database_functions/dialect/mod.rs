@@ -168,6 +168,27 @@ impl Pool {
     }
 }
 
+/// The server URI with the driver's own scheme (`postgresql+asyncpg` → `postgres`).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn native_url(config: &DBConfig, scheme: &str) -> Result<url::Url, DatabaseError> {
+    let mut url = config
+        .server_url()
+        .cloned()
+        .ok_or_else(|| DatabaseError::config("database_uri: missing server address"))?;
+    url.set_scheme(scheme)
+        .map_err(|()| DatabaseError::config("database_uri: cannot use this URI scheme"))?;
+    Ok(url)
+}
+
+/// How long to wait for a connection: `pool_timeout`, shortened by a `connect_args` timeout.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn acquire_timeout(config: &DBConfig) -> std::time::Duration {
+    match config.connect_args().timeout {
+        Some(t) => t.min(config.pool_timeout()),
+        None => config.pool_timeout(),
+    }
+}
+
 /// What running one statement produced.
 pub(crate) struct Outcome<T> {
     pub rows: Vec<T>,

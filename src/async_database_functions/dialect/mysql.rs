@@ -22,14 +22,7 @@ pub(super) const LIST_TABLES: &str = "SELECT CAST(table_name AS CHAR) FROM infor
 pub(super) const MAX_BIND_PARAMETERS: usize = 65535;
 
 pub(super) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), DatabaseError> {
-    let url = config
-        .server_url()
-        .ok_or_else(|| DatabaseError::config("database_uri: missing server address"))?;
-    let mut native = url.clone();
-    // `mysql+aiomysql` / `mysql+asyncmy` / `mariadb` → the driver's own scheme.
-    native
-        .set_scheme("mysql")
-        .map_err(|()| DatabaseError::config("database_uri: cannot use this URI scheme"))?;
+    let native = super::native_url(config, "mysql")?;
     let mut options = MySqlConnectOptions::from_str(native.as_str())
         .map_err(|e| super::map_error(config, e))?
         .statement_cache_capacity(config.query_cache_size())
@@ -51,10 +44,7 @@ pub(super) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), Databas
     let pool = MySqlPoolOptions::new()
         .max_connections(config.max_connections())
         .min_connections(0)
-        .acquire_timeout(match args.timeout {
-            Some(t) => t.min(config.pool_timeout()),
-            None => config.pool_timeout(),
-        })
+        .acquire_timeout(super::acquire_timeout(config))
         .test_before_acquire(config.pool_pre_ping())
         .max_lifetime(config.pool_recycle())
         .idle_timeout(Some(Duration::from_secs(600)))

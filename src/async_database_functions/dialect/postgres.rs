@@ -21,14 +21,7 @@ pub(super) const LIST_TABLES: &str = "SELECT table_name::text FROM information_s
 pub(super) const MAX_BIND_PARAMETERS: usize = 65535;
 
 pub(super) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), DatabaseError> {
-    let url = config
-        .server_url()
-        .ok_or_else(|| DatabaseError::config("database_uri: missing server address"))?;
-    let mut native = url.clone();
-    // `postgresql+asyncpg` / `cockroachdb+asyncpg` → the driver's own scheme.
-    native
-        .set_scheme("postgres")
-        .map_err(|()| DatabaseError::config("database_uri: cannot use this URI scheme"))?;
+    let native = super::native_url(config, "postgres")?;
     let mut options = PgConnectOptions::from_str(native.as_str())
         .map_err(|e| super::map_error(config, e))?
         .statement_cache_capacity(config.query_cache_size())
@@ -57,14 +50,10 @@ pub(super) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), Databas
     if !settings.is_empty() {
         options = options.options(settings);
     }
-    let connect_timeout = args.timeout;
     let pool = PgPoolOptions::new()
         .max_connections(config.max_connections())
         .min_connections(0)
-        .acquire_timeout(match connect_timeout {
-            Some(t) => t.min(config.pool_timeout()),
-            None => config.pool_timeout(),
-        })
+        .acquire_timeout(super::acquire_timeout(config))
         .test_before_acquire(config.pool_pre_ping())
         .max_lifetime(config.pool_recycle())
         .idle_timeout(Some(Duration::from_secs(600)))
