@@ -633,7 +633,16 @@ struct ParsedUri {
 
 impl ParsedUri {
     fn parse(uri: &str) -> Result<Self, DatabaseError> {
-        let url = Url::parse(uri).map_err(|e| {
+        // SQLAlchemy driver names may hold `_` (`oracle+cx_oracle`), which a URI scheme may
+        // not: when that is why parsing fails, parse again without the (ignored) driver.
+        let url = Url::parse(uri).or_else(|e| match uri.split_once(':') {
+            Some((scheme, rest)) if scheme.contains('+') => {
+                let backend = scheme.split('+').next().unwrap_or_default();
+                Url::parse(&format!("{backend}:{rest}")).map_err(|_| e)
+            }
+            _ => Err(e),
+        });
+        let url = url.map_err(|e| {
             DatabaseError::config(format!(
                 "database_uri is not a valid URI ({e}); expected e.g. \
                  sqlite+aiosqlite:///:memory: or postgresql+asyncpg://user:pass@host:5432/db"

@@ -484,13 +484,19 @@ impl DatabaseOperations {
 /// Counts `select`'s rows on `session`.
 async fn count_in(session: &mut Session, select: &SelectStatement) -> Result<u64, DatabaseError> {
     let mut plain = select.clone();
+    // Only plain columns keep one output row per matching row: an aggregate (`MAX(x)`) or a
+    // window function in the select list changes the row count, so it needs the subquery.
+    let mut only_columns = true;
+    plain.exprs_mut_for_each(|e| {
+        only_columns &= e.window.is_none() && matches!(e.expr, Expr::Column(_));
+    });
     plain
         .distinct_on(Vec::<&str>::new())
         .reset_limit()
         .reset_offset()
         .clear_group_by()
         .clear_having();
-    let mut count = if plain == *select {
+    let mut count = if only_columns && plain == *select {
         plain
             .clear_selects()
             .clear_order_by()

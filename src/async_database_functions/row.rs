@@ -97,6 +97,14 @@ impl<'r> RowReader<'r> {
     pub fn next<T: SqlField>(&mut self) -> Result<T, DatabaseError> {
         let index = self.next;
         self.next += 1;
+        // SQLite's driver decodes NULL as "" or 0; only an `Option` may take a NULL.
+        if !T::NULLABLE && self.row.is_null(index).unwrap_or(false) {
+            let name = self.row.column_name(index).unwrap_or("?");
+            return Err(DatabaseError::decode(format!(
+                "column {index} ({name}) is NULL; read it as Option<{}>",
+                std::any::type_name::<T>()
+            )));
+        }
         T::decode(self.row, index).map_err(|e| {
             let name = self.row.column_name(index).unwrap_or("?");
             DatabaseError::decode(format!(

@@ -91,7 +91,11 @@ impl Session {
         let rendered = statement.render(self.config.dialect())?;
         dialect::echo(&self.config, &rendered.sql, &rendered.values);
         self.in_flight = true;
-        let result = self.conn.run(rendered.sql, rendered.values).await;
+        let persistent = self.config.query_cache_size() > 0;
+        let result = self
+            .conn
+            .run(rendered.sql, rendered.values, persistent)
+            .await;
         self.in_flight = false;
         result.map_err(|e| match e {
             RunError::Driver(e) => self.error(e),

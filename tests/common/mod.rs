@@ -20,16 +20,22 @@ pub struct Backend {
 
 /// The backends configured for this run: SQLite (in memory) always, plus the servers.
 pub fn backends() -> Vec<Backend> {
-    let mut list = vec![Backend { name: "sqlite", uri: "sqlite+aiosqlite:///:memory:?cache=shared".into() }];
-    if let Ok(uri) = std::env::var("DSG_TEST_POSTGRES_URL") {
-        if !uri.is_empty() {
-            list.push(Backend { name: "postgres", uri });
-        }
+    let mut list = vec![Backend {
+        name: "sqlite",
+        uri: "sqlite+aiosqlite:///:memory:?cache=shared".into(),
+    }];
+    if let Ok(uri) = std::env::var("DSG_TEST_POSTGRES_URL")
+        && !uri.is_empty()
+    {
+        list.push(Backend {
+            name: "postgres",
+            uri,
+        });
     }
-    if let Ok(uri) = std::env::var("DSG_TEST_MYSQL_URL") {
-        if !uri.is_empty() {
-            list.push(Backend { name: "mysql", uri });
-        }
+    if let Ok(uri) = std::env::var("DSG_TEST_MYSQL_URL")
+        && !uri.is_empty()
+    {
+        list.push(Backend { name: "mysql", uri });
     }
     list
 }
@@ -60,5 +66,8 @@ impl Backend {
 
 /// A table name unique to this test run, so tests can share one server database.
 pub fn unique_table(prefix: &str) -> String {
-    format!("{prefix}_{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+    format!(
+        "{prefix}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
 }

@@ -337,8 +337,9 @@ impl Conn {
         &mut self,
         sql: String,
         values: Values,
+        persistent: bool,
     ) -> Result<Outcome<T>, RunError> {
-        per_conn!(self, c => run_on(&mut **c, sql, values).await)
+        per_conn!(self, c => run_on(&mut **c, sql, values, persistent).await)
     }
 
     /// Runs SQL without parameters (DDL, transaction control).
@@ -446,16 +447,25 @@ impl BackendResult for sqlx::mysql::MySqlQueryResult {
 
 /// The one place runtime-built SQL is handed to sqlx: statements come from sea-query or from
 /// `text()` with bound parameters, never from spliced values.
-async fn run_on<C, T>(conn: &mut C, sql: String, values: Values) -> Result<Outcome<T>, RunError>
+async fn run_on<C, T>(
+    conn: &mut C,
+    sql: String,
+    values: Values,
+    persistent: bool,
+) -> Result<Outcome<T>, RunError>
 where
     C: sqlx::Connection,
+    C::Database: sqlx_core::database::HasStatementCache,
     <C::Database as Database>::Row: BackendRow,
     <C::Database as Database>::QueryResult: BackendResult,
     SqlxValues: IntoArguments<C::Database>,
     for<'c> &'c mut C: Executor<'c, Database = C::Database>,
     T: FromRow,
 {
-    let query = sqlx::query_with::<C::Database, _>(AssertSqlSafe(sql), SqlxValues(values));
+    // Without a statement cache, prepare unnamed statements: sqlx's PostgreSQL driver would
+    // otherwise leave one named statement per query open on the server.
+    let query = sqlx::query_with::<C::Database, _>(AssertSqlSafe(sql), SqlxValues(values))
+        .persistent(persistent);
     let mut stream = conn.fetch_many(query);
     let mut outcome = Outcome {
         rows: Vec::new(),
@@ -492,6 +502,21 @@ async fn tx_rollback<C: sqlx::Connection>(conn: &mut C) -> Result<(), sqlx::Erro
 
 fn tx_start_rollback<C: sqlx::Connection>(conn: &mut C) {
     <<C::Database as Database>::TransactionManager as sqlx_core::transaction::TransactionManager>::start_rollback(conn)
+}
+
+/// Makes the pool replace, when handing it out, a connection older than `pool_recycle`, as
+/// SQLAlchemy does on checkout: sqlx enforces `max_lifetime` only on release and in a periodic
+/// reaper, so an idle connection could otherwise be handed out past its lifetime.
+pub(crate) fn recycle_on_acquire<DB: Database>(
+    options: sqlx::pool::PoolOptions<DB>,
+    recycle: Option<std::time::Duration>,
+) -> sqlx::pool::PoolOptions<DB> {
+    match recycle {
+        Some(max) => {
+            options.before_acquire(move |_, meta| Box::pin(async move { Ok(meta.age <= max) }))
+        }
+        None => options,
+    }
 }
 
 /// Integrity error kinds shared by the dialect classifiers.

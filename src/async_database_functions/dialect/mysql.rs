@@ -41,7 +41,7 @@ pub(super) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), Databas
         });
     }
     let isolation = config.isolation_level();
-    let pool = MySqlPoolOptions::new()
+    let pool = super::recycle_on_acquire(MySqlPoolOptions::new(), config.pool_recycle())
         .max_connections(config.max_connections())
         .min_connections(0)
         .acquire_timeout(super::acquire_timeout(config))

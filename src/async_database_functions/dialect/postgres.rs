@@ -50,7 +50,7 @@ pub(super) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), Databas
     if !settings.is_empty() {
         options = options.options(settings);
     }
-    let pool = PgPoolOptions::new()
+    let pool = super::recycle_on_acquire(PgPoolOptions::new(), config.pool_recycle())
         .max_connections(config.max_connections())
         .min_connections(0)
         .acquire_timeout(super::acquire_timeout(config))

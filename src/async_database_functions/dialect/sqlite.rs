@@ -55,7 +55,7 @@ pub(super) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), Databas
                 .shared_cache(true)
         }
     };
-    let mut pool = SqlitePoolOptions::new()
+    let mut pool = super::recycle_on_acquire(SqlitePoolOptions::new(), config.pool_recycle())
         .max_connections(MAX_CONNECTIONS)
         .min_connections(0)
         .acquire_timeout(config.pool_timeout())
