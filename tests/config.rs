@@ -474,11 +474,9 @@ async fn unreachable_server_error_has_no_password() {
         .await
         .expect("get_db_session on an unreachable server hung past pool_timeout");
     let err = result.expect_err("port 1 cannot be connected to");
-    assert!(
-        matches!(
-            err.kind(),
-            ErrorKind::ConnectionError | ErrorKind::PoolTimeout
-        ),
+    assert_eq!(
+        err.kind(),
+        ErrorKind::ConnectionError,
         "unexpected kind: {err}"
     );
     for shown in [
@@ -509,11 +507,9 @@ async fn wrong_credentials_on_real_postgres_error_has_no_password() {
         .await
         .expect("get_db_session with wrong credentials hung");
     let err = result.expect_err("a user that does not exist cannot log in");
-    assert!(
-        matches!(
-            err.kind(),
-            ErrorKind::ConnectionError | ErrorKind::PoolTimeout
-        ),
+    assert_eq!(
+        err.kind(),
+        ErrorKind::ConnectionError,
         "unexpected kind: {err}"
     );
     for shown in [

@@ -157,10 +157,21 @@ impl AsyncDatabase {
     /// A session with or without a transaction (single-statement reads need none).
     pub(crate) async fn session(&self, transaction: bool) -> Result<Session, DatabaseError> {
         let pool = self.pool().await?;
-        let conn = pool
-            .acquire()
-            .await
-            .map_err(|e| dialect::map_error(&self.inner.config, e))?;
+        let conn = match pool.acquire().await {
+            Ok(conn) => conn,
+            // Nothing is open, so nothing was in use: every attempt to connect failed.
+            Err(sqlx::Error::PoolTimedOut) if pool.stats().0 == 0 => {
+                return Err(DatabaseError::new(
+                    ErrorKind::ConnectionError,
+                    format!(
+                        "could not connect to {} within {:?}",
+                        self.inner.config.redacted_uri(),
+                        self.inner.config.pool_timeout()
+                    ),
+                ));
+            }
+            Err(e) => return Err(dialect::map_error(&self.inner.config, e)),
+        };
         Session::open(conn, self.inner.config.clone(), transaction).await
     }
 
