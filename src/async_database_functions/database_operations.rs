@@ -296,10 +296,17 @@ impl DatabaseOperations {
             .ok()
             .and_then(|key| columns.iter().position(|c| c.name == key.name));
 
-        let mut session = self.db.get_db_session().await?;
+        // The database chooses the ids and cannot return them: the rows are read back.
+        let read_back = !returning && key_index.is_some_and(|k| !keep[k]);
+        // One statement is atomic by itself; several need a transaction.
+        let transaction = rows.len() > per_chunk || read_back;
+
+        let mut session = self.db.session(transaction).await?;
         let mut stored = Vec::with_capacity(models.len());
         let mut models = models.into_iter();
-        for chunk in rows.chunks(per_chunk) {
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<Vec<Value>> = rows.by_ref().take(per_chunk).collect();
             let given: Vec<M> = models.by_ref().take(chunk.len()).collect();
             let mut insert = Query::insert();
             insert
@@ -307,10 +314,10 @@ impl DatabaseOperations {
                 .columns(kept.iter().map(|c| c.name));
             for row in chunk {
                 let values = row
-                    .iter()
+                    .into_iter()
                     .zip(&keep)
                     .filter(|(_, k)| **k)
-                    .map(|(v, _)| Expr::val(v.clone()));
+                    .map(|(v, _)| Expr::val(v));
                 insert
                     .values(values)
                     .map_err(|e| DatabaseError::invalid_input(format!("{}: {e}", M::TABLE)))?;
@@ -318,16 +325,15 @@ impl DatabaseOperations {
             if returning {
                 insert.returning(Query::returning().columns(columns.iter().map(|c| c.name)));
                 stored.extend(session.fetch_all::<M>(&insert).await?);
-                continue;
-            }
-            let outcome = session.run::<()>(&insert).await?;
-            match key_index {
-                // The database chose the ids: read the rows back.
-                Some(k) if !keep[k] => stored.extend(
-                    read_back_ids::<M>(&mut session, chunk.len(), outcome.last_insert_id).await?,
-                ),
+            } else if read_back {
+                let outcome = session.run::<()>(&insert).await?;
+                stored.extend(
+                    read_back_ids::<M>(&mut session, given.len(), outcome.last_insert_id).await?,
+                );
+            } else {
                 // Every column was given: the rows stored are exactly these.
-                _ => stored.extend(given),
+                session.execute(&insert).await?;
+                stored.extend(given);
             }
         }
         session.commit().await?;
@@ -368,6 +374,20 @@ impl DatabaseOperations {
             values.push((column.name, value));
         }
         M::before_update(&mut values);
+        if !values.is_empty() && dialect::update_returning(dialect) {
+            // One statement, no transaction: UPDATE … RETURNING.
+            let mut update = Query::update();
+            update
+                .table(M::TABLE)
+                .values(values.into_iter().map(|(c, v)| (c, Expr::val(v))))
+                .and_where(Expr::col(key.name).eq(record_id.clone()))
+                .returning(Query::returning().columns(M::columns().iter().map(|c| c.name)));
+            let mut session = self.db.session(false).await?;
+            return session
+                .fetch_optional::<M>(&update)
+                .await?
+                .ok_or_else(|| not_found::<M>(key, &record_id));
+        }
         let mut session = self.db.get_db_session().await?;
         if !values.is_empty() {
             let mut update = Query::update();
@@ -425,7 +445,8 @@ impl DatabaseOperations {
             return Ok(0);
         }
         let per_chunk = dialect::max_bind_parameters(self.dialect());
-        let mut session = self.db.get_db_session().await?;
+        // One statement is atomic by itself; several need a transaction.
+        let mut session = self.db.session(ids.len() > per_chunk).await?;
         let mut deleted = 0;
         for chunk in ids.chunks(per_chunk) {
             let mut delete = Query::delete();
@@ -533,7 +554,9 @@ async fn execute_in(
     let outcome = session.run::<Record>(statement).await?;
     let rowcount = match statement.kind() {
         StatementKind::Select => outcome.rows.len() as u64,
-        _ => outcome.rows_affected,
+        // A RETURNING clause gives one row per row written; MariaDB reports no affected
+        // rows for a statement that returns a result set.
+        _ => Ord::max(outcome.rows_affected, outcome.rows.len() as u64),
     };
     Ok(ExecuteResult {
         rowcount,

@@ -264,6 +264,11 @@ pub(crate) fn insert_returning(dialect: Dialect) -> bool {
     per_backend!(Backend::of(dialect), b => b::INSERT_RETURNING)
 }
 
+/// Whether `UPDATE … RETURNING` is understood (not by MySQL/MariaDB).
+pub(crate) fn update_returning(dialect: Dialect) -> bool {
+    per_backend!(Backend::of(dialect), b => b::INSERT_RETURNING)
+}
+
 /// Whether `CREATE INDEX IF NOT EXISTS` is understood.
 pub(crate) fn index_if_not_exists(dialect: Dialect) -> bool {
     per_backend!(Backend::of(dialect), b => b::INDEX_IF_NOT_EXISTS)
