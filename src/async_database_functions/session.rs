@@ -88,14 +88,36 @@ impl Session {
         &mut self,
         statement: &(impl Statement + ?Sized),
     ) -> Result<Outcome<T>, DatabaseError> {
+        let (sql, values, persistent) = self.prepare(statement)?;
+        self.in_flight = true;
+        let result = self.conn.run(sql, values, persistent).await;
+        self.finish(result)
+    }
+
+    /// Runs a query and decodes only its first row.
+    async fn first<T: FromRow>(
+        &mut self,
+        statement: &(impl Statement + ?Sized),
+    ) -> Result<Option<T>, DatabaseError> {
+        let (sql, values, persistent) = self.prepare(statement)?;
+        self.in_flight = true;
+        let result = self.conn.first(sql, values, persistent).await;
+        self.finish(result)
+    }
+
+    /// Renders `statement` for this dialect and logs it when `echo` is on.
+    fn prepare(
+        &self,
+        statement: &(impl Statement + ?Sized),
+    ) -> Result<(String, sea_query::Values, bool), DatabaseError> {
         let rendered = statement.render(self.config.dialect())?;
         dialect::echo(&self.config, &rendered.sql, &rendered.values);
-        self.in_flight = true;
         let persistent = self.config.query_cache_size() > 0;
-        let result = self
-            .conn
-            .run(rendered.sql, rendered.values, persistent)
-            .await;
+        Ok((rendered.sql, rendered.values, persistent))
+    }
+
+    /// Ends a driver call: the connection is in a known state again.
+    fn finish<T>(&mut self, result: Result<T, RunError>) -> Result<T, DatabaseError> {
         self.in_flight = false;
         result.map_err(|e| match e {
             RunError::Driver(e) => self.error(e),
@@ -124,7 +146,7 @@ impl Session {
         &mut self,
         statement: &(impl Statement + ?Sized),
     ) -> Result<Option<T>, DatabaseError> {
-        self.run(statement).await.map(|o| o.rows.into_iter().next())
+        self.first(statement).await
     }
 
     /// Runs SQL that takes no parameters (DDL, pragmas) and returns nothing.

@@ -347,6 +347,16 @@ impl Conn {
         per_conn!(self, c => run_on(&mut **c, sql, values, persistent).await)
     }
 
+    /// Runs a query and decodes only its first row (the driver stops after it).
+    pub(crate) async fn first<T: FromRow>(
+        &mut self,
+        sql: String,
+        values: Values,
+        persistent: bool,
+    ) -> Result<Option<T>, RunError> {
+        per_conn!(self, c => first_on(&mut **c, sql, values, persistent).await)
+    }
+
     /// Runs SQL without parameters (DDL, transaction control).
     pub(crate) async fn run_raw(&mut self, sql: String) -> Result<(), sqlx::Error> {
         per_conn!(self, c => c.execute(AssertSqlSafe(sql)).await.map(|_| ()))
@@ -452,6 +462,30 @@ impl BackendResult for sqlx::mysql::MySqlQueryResult {
 
 /// The one place runtime-built SQL is handed to sqlx: statements come from sea-query or from
 /// `text()` with bound parameters, never from spliced values.
+async fn first_on<C, T>(
+    conn: &mut C,
+    sql: String,
+    values: Values,
+    persistent: bool,
+) -> Result<Option<T>, RunError>
+where
+    C: sqlx::Connection,
+    C::Database: sqlx_core::database::HasStatementCache,
+    <C::Database as Database>::Row: BackendRow,
+    SqlxValues: IntoArguments<C::Database>,
+    for<'c> &'c mut C: Executor<'c, Database = C::Database>,
+    T: FromRow,
+{
+    let query = sqlx::query_with::<C::Database, _>(AssertSqlSafe(sql), SqlxValues(values))
+        .persistent(persistent);
+    match conn.fetch_optional(query).await? {
+        Some(row) => T::from_row(row.row_ref())
+            .map(Some)
+            .map_err(RunError::Decode),
+        None => Ok(None),
+    }
+}
+
 async fn run_on<C, T>(
     conn: &mut C,
     sql: String,
