@@ -8,14 +8,16 @@
 //! use dsg_lib::Model;
 //! use dsg_lib::async_database_functions::{
 //!     async_database::AsyncDatabase, base_schema::SchemaBase, database_config::DBConfig,
-//!     model::Model as _,
+//!     database_operations::DatabaseOperations, error::ErrorKind, model::Model as _,
+//!     record::Record, statement::text,
 //! };
+//! use dsg_lib::sea_query::{ExprTrait, Order};
 //!
 //! #[derive(Model, Debug, Clone)]
 //! #[model(table = "users")]
 //! struct User {
 //!     #[model(flatten)]
-//!     base: SchemaBase,
+//!     base: SchemaBase,                 // pkid (uuid string, primary key), date_created, date_updated
 //!     #[model(unique, index, size = 100)]
 //!     name: String,
 //!     color: Option<String>,
@@ -26,12 +28,42 @@
 //!     "database_uri": "sqlite+aiosqlite:///:memory:?cache=shared", "echo": false, "pool_recycle": 3600,
 //! }))?;
 //! let async_db = AsyncDatabase::new(db_config);
-//! async_db.register::<User>();
+//! async_db.register::<User>();          // the Rust form of declaring a model on `Base`
 //! async_db.create_tables().await?;
-//! # async_db.disconnect().await;
-//! # Ok::<(), dsg_lib::async_database_functions::error::DatabaseError>(())
+//! let db_ops = DatabaseOperations::new(async_db.clone());
+//!
+//! let mike = db_ops.create_one(User { base: SchemaBase::default(), name: "Mike".into(), color: Some("red".into()) }).await?;
+//! db_ops.create_one(User { base: SchemaBase::default(), name: "Sara".into(), color: None }).await?;
+//!
+//! let red: Vec<User> = db_ops.read_query(User::select().and_where(User::col("color").eq("red"))).await?;
+//! assert_eq!(red.len(), 1);
+//! let names: Vec<String> = db_ops.read_query(&text("SELECT name FROM users ORDER BY name")).await?;
+//! assert_eq!(names, ["Mike", "Sara"]);
+//! let rows: Vec<Record> = db_ops.read_query(&text("SELECT name, color FROM users WHERE name = :n").bind("n", "Sara")).await?;
+//! assert_eq!(serde_json::to_value(&rows)?, serde_json::json!([{"name": "Sara", "color": null}]));
+//!
+//! assert_eq!(db_ops.count_query(&User::select()).await?, 2);
+//! let page = db_ops.paginate_query::<User>(User::select().order_by("name", Order::Asc), 1, 1).await?;
+//! assert_eq!((page.items[0].name.as_str(), page.total, page.pages), ("Mike", 2, 2));
+//!
+//! let blue: User = db_ops.update_one::<User>(mike.base.pkid.clone(), serde_json::json!({"color": "blue"})).await?;
+//! assert_eq!(blue.color.as_deref(), Some("blue"));
+//! db_ops.delete_one::<User>(mike.base.pkid.clone()).await?;
+//! let gone = db_ops.delete_one::<User>(mike.base.pkid).await.unwrap_err();
+//! assert_eq!(gone.kind(), ErrorKind::RecordNotFound);
+//!
+//! async_db.disconnect().await;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
+//!
+//! `examples/quickstart.rs` runs the seed's whole example; the modules below document each
+//! piece: [`database_config`](async_database_functions::database_config),
+//! [`async_database`](async_database_functions::async_database),
+//! [`database_operations`](async_database_functions::database_operations),
+//! [`base_schema`](async_database_functions::base_schema),
+//! [`model`](async_database_functions::model) and
+//! [`error`](async_database_functions::error).
 
 #![warn(missing_docs)]
 

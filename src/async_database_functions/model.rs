@@ -24,6 +24,22 @@
 //! assert_eq!(names, ["pkid", "date_created", "date_updated", "name", "color"]);
 //! ```
 
+//!
+//! A field of a type that cannot be a column is a compile error at that field:
+//!
+//! ```compile_fail,E0277
+//! use dsg_lib::Model;
+//!
+//! struct Money(u128);
+//!
+//! #[derive(Model)]
+//! struct Invoice {
+//!     #[model(primary_key)]
+//!     id: i64,
+//!     total: Money, // error: `Money` cannot be a model column
+//! }
+//! ```
+
 use sea_query::{Expr, Query, SelectStatement, Value};
 
 use super::database_config::Dialect;
