@@ -16,8 +16,67 @@ use dsg_lib::async_database_functions::error::ErrorKind;
 use dsg_lib::async_database_functions::model::Model as _;
 use dsg_lib::async_database_functions::record::Record;
 use dsg_lib::async_database_functions::statement::text;
+use dsg_lib::sea_query::ExprTrait;
 use ops_support::{Check, expect_err, fresh};
 use serde_json::json;
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "ops_int_widths")]
+struct IntWidth {
+    #[model(flatten)]
+    base: SchemaBase,
+    small: i32,
+    big: i64,
+}
+
+/// The same SQL bound with an `i32` and then an `i64` (and the reverse) works on every
+/// backend: on PostgreSQL sqlx caches statements by SQL text alone (sqlx #2885), so the
+/// library binds one integer width.
+#[tokio::test]
+async fn same_sql_with_different_integer_widths() {
+    for b in common::backends() {
+        // One connection, so the second statement meets the first one's cached statement.
+        let one = if b.is_sqlite() {
+            json!({})
+        } else {
+            json!({"pool_size": 1, "max_overflow": 0})
+        };
+        let (db, ops) = fresh(&b, one, |db| {
+            db.register::<IntWidth>();
+        })
+        .await;
+        let sql = "INSERT INTO ops_int_widths (pkid, date_created, date_updated, small, big) \
+                   VALUES (:pkid, :now, :now, :small, :big)";
+        let now = Utc::now().naive_utc();
+        let insert = |small: dsg_lib::sea_query::Value, big: dsg_lib::sea_query::Value| {
+            text(sql)
+                .bind("pkid", uuid::Uuid::new_v4().to_string())
+                .bind("now", now)
+                .bind("small", small)
+                .bind("big", big)
+        };
+        ops.execute_one(&insert(3i32.into(), 4i64.into()))
+            .await
+            .unwrap_or_else(|e| panic!("[{}] i32/i64: {e}", b.name));
+        ops.execute_one(&insert(5i64.into(), 6i32.into()))
+            .await
+            .unwrap_or_else(|e| panic!("[{}] i64/i32: {e}", b.name));
+        let mut select = IntWidth::select();
+        select.and_where(IntWidth::col("small").eq(3i32));
+        let first: Vec<IntWidth> = ops.read_query(&select).await.expect("read by i32");
+        let mut select = IntWidth::select();
+        select.and_where(IntWidth::col("small").eq(5i64));
+        let second: Vec<IntWidth> = ops.read_query(&select).await.expect("read by i64");
+        assert_eq!(
+            (first.len(), first[0].big, second.len(), second[0].big),
+            (1, 4, 1, 6),
+            "[{}]",
+            b.name
+        );
+        db.drop_tables().await.expect("drop");
+        db.disconnect().await;
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // text() parameters

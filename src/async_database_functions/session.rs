@@ -110,7 +110,8 @@ impl Session {
         &self,
         statement: &(impl Statement + ?Sized),
     ) -> Result<(String, sea_query::Values, bool), DatabaseError> {
-        let rendered = statement.render(self.config.dialect())?;
+        let mut rendered = statement.render(self.config.dialect())?;
+        dialect::normalize_values(self.config.dialect(), &mut rendered.values);
         dialect::echo(&self.config, &rendered.sql, &rendered.values);
         let persistent = self.config.query_cache_size() > 0;
         Ok((rendered.sql, rendered.values, persistent))

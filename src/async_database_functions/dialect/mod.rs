@@ -269,6 +269,12 @@ pub(crate) fn update_returning(dialect: Dialect) -> bool {
     per_backend!(Backend::of(dialect), b => b::INSERT_RETURNING)
 }
 
+/// Adjusts bound values to what the backend's driver handles uniformly (see
+/// `postgres::normalize_values`).
+pub(crate) fn normalize_values(dialect: Dialect, values: &mut Values) {
+    per_backend!(Backend::of(dialect), b => b::normalize_values(values))
+}
+
 /// Whether `CREATE INDEX IF NOT EXISTS` is understood.
 pub(crate) fn index_if_not_exists(dialect: Dialect) -> bool {
     per_backend!(Backend::of(dialect), b => b::INDEX_IF_NOT_EXISTS)

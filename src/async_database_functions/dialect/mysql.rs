@@ -61,6 +61,9 @@ pub(super) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), Databas
     Ok((Pool::MySql(pool), Keeper(None)))
 }
 
+/// Nothing to adjust: the driver binds every integer width alike.
+pub(super) fn normalize_values(_: &mut sea_query::Values) {}
+
 pub(super) fn placeholder(_: usize) -> String {
     "?".into()
 }

@@ -61,6 +61,29 @@ pub(super) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), Databas
     Ok((Pool::Postgres(pool), Keeper(None)))
 }
 
+/// Binds every integer as `BIGINT` and every float as `DOUBLE PRECISION`.
+///
+/// sqlx keys its prepared-statement cache by SQL text alone, so the same SQL bound first with
+/// an `i32` and then with an `i64` fails with SQLSTATE 22P03 (sqlx #2885). PostgreSQL casts
+/// the wide value to the column's type on assignment and compares across integer widths with
+/// the index, so binding one width is always safe.
+pub(super) fn normalize_values(values: &mut sea_query::Values) {
+    use sea_query::Value;
+    for value in &mut values.0 {
+        let wide = match value {
+            Value::TinyInt(v) => Value::BigInt(v.map(i64::from)),
+            Value::SmallInt(v) => Value::BigInt(v.map(i64::from)),
+            Value::Int(v) => Value::BigInt(v.map(i64::from)),
+            Value::TinyUnsigned(v) => Value::BigInt(v.map(i64::from)),
+            Value::SmallUnsigned(v) => Value::BigInt(v.map(i64::from)),
+            Value::Unsigned(v) => Value::BigInt(v.map(i64::from)),
+            Value::Float(v) => Value::Double(v.map(f64::from)),
+            _ => continue,
+        };
+        *value = wide;
+    }
+}
+
 pub(super) fn placeholder(n: usize) -> String {
     format!("${n}")
 }

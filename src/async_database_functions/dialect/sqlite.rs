@@ -79,6 +79,9 @@ pub(super) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), Databas
     Ok((Pool::Sqlite(pool.connect_lazy_with(options)), keeper))
 }
 
+/// Nothing to adjust: the driver binds every integer width alike.
+pub(super) fn normalize_values(_: &mut sea_query::Values) {}
+
 pub(super) fn placeholder(_: usize) -> String {
     "?".into()
 }
