@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::insert;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -15,26 +17,9 @@ use dsg_lib::async_database_functions::base_schema::SchemaBase;
 use dsg_lib::async_database_functions::database_config::DBConfig;
 use dsg_lib::async_database_functions::error::{Constraint, DatabaseError, ErrorKind};
 use dsg_lib::async_database_functions::model::Model as _;
-use dsg_lib::async_database_functions::session::Session;
 use dsg_lib::async_database_functions::statement::text;
-use dsg_lib::sea_query::{Expr, ExprTrait, Order, Query};
+use dsg_lib::sea_query::{ExprTrait, Order};
 use serde_json::json;
-
-/// Inserts `model` the way the quick start does: sea-query INSERT with the model's values.
-async fn insert<M: dsg_lib::async_database_functions::model::Model>(
-    session: &mut Session,
-    model: &M,
-) -> Result<u64, DatabaseError> {
-    let dialect = session.config().dialect();
-    let mut values = Vec::new();
-    model.push_values(dialect, &mut values);
-    let mut insert = Query::insert();
-    insert
-        .into_table(M::TABLE)
-        .columns(M::columns().iter().map(|c| c.name))
-        .values_panic(values.into_iter().map(Expr::val));
-    session.execute(&insert).await
-}
 
 /// Inserts in a session of its own and commits.
 async fn insert_committed<M: dsg_lib::async_database_functions::model::Model>(

@@ -71,3 +71,19 @@ pub fn unique_table(prefix: &str) -> String {
         &uuid::Uuid::new_v4().simple().to_string()[..10]
     )
 }
+
+/// Inserts `model` the way the quick start does: sea-query INSERT with the model's values.
+pub async fn insert<M: dsg_lib::async_database_functions::model::Model>(
+    session: &mut dsg_lib::async_database_functions::session::Session,
+    model: &M,
+) -> Result<u64, dsg_lib::async_database_functions::error::DatabaseError> {
+    let dialect = session.config().dialect();
+    let mut values = Vec::new();
+    model.push_values(dialect, &mut values);
+    let mut insert = dsg_lib::sea_query::Query::insert();
+    insert
+        .into_table(M::TABLE)
+        .columns(M::columns().iter().map(|c| c.name))
+        .values_panic(values.into_iter().map(dsg_lib::sea_query::Expr::val));
+    session.execute(&insert).await
+}
