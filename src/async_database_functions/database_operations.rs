@@ -50,7 +50,7 @@ use super::model::{Column, Model};
 use super::record::Record;
 use super::row::FromRow;
 use super::session::Session;
-use super::statement::{Statement, StatementKind};
+use super::statement::{Rendered, Statement, StatementKind};
 
 /// The page size [`DatabaseOperations::paginate`] uses, as the seed.
 pub const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -517,25 +517,36 @@ async fn count_in(session: &mut Session, select: &SelectStatement) -> Result<u64
         .reset_offset()
         .clear_group_by()
         .clear_having();
-    let mut count = if only_columns && plain == *select {
+    let dialect = session.config().dialect();
+    if only_columns && plain == *select {
         plain
             .clear_selects()
             .clear_order_by()
             .expr(Expr::cust("COUNT(*)"));
-        plain
-    } else {
-        subquery_count(select)
-    };
-    // UNIONs cannot be cleared from a statement; count them as a subquery.
-    if count
-        .render(session.config().dialect())?
-        .sql
-        .contains(" UNION ")
-    {
-        count = subquery_count(select);
+        let rendered = plain.render(dialect)?;
+        // UNIONs cannot be cleared from a statement; those are counted as a subquery.
+        if !rendered.sql.contains(" UNION ") {
+            return read_count(session, &Prerendered(rendered)).await;
+        }
     }
-    let total: Option<i64> = session.fetch_optional(&count).await?;
+    read_count(session, &subquery_count(select)).await
+}
+
+async fn read_count(session: &mut Session, count: &impl Statement) -> Result<u64, DatabaseError> {
+    let total: Option<i64> = session.fetch_optional(count).await?;
     Ok(u64::try_from(total.unwrap_or(0)).unwrap_or(0))
+}
+
+/// A statement already rendered for the session's dialect, so it is not built twice.
+struct Prerendered(Rendered);
+
+impl Statement for Prerendered {
+    fn render(&self, _: Dialect) -> Result<Rendered, DatabaseError> {
+        Ok(self.0.clone())
+    }
+    fn kind(&self) -> StatementKind {
+        StatementKind::Select
+    }
 }
 
 fn subquery_count(select: &SelectStatement) -> SelectStatement {

@@ -161,26 +161,27 @@ impl Session {
 
     /// Commits the transaction and returns the connection to the pool.
     pub async fn commit(mut self) -> Result<(), DatabaseError> {
-        if self.in_transaction {
-            self.in_flight = true;
-            let result = self.conn.commit().await;
-            self.in_flight = false;
-            self.in_transaction = false;
-            result.map_err(|e| self.error(e))?;
-        }
-        Ok(())
+        self.end(true).await
     }
 
     /// Rolls the transaction back and returns the connection to the pool.
     pub async fn rollback(mut self) -> Result<(), DatabaseError> {
-        if self.in_transaction {
-            self.in_flight = true;
-            let result = self.conn.rollback().await;
-            self.in_flight = false;
-            self.in_transaction = false;
-            result.map_err(|e| self.error(e))?;
+        self.end(false).await
+    }
+
+    async fn end(&mut self, commit: bool) -> Result<(), DatabaseError> {
+        if !self.in_transaction {
+            return Ok(());
         }
-        Ok(())
+        self.in_flight = true;
+        let result = if commit {
+            self.conn.commit().await
+        } else {
+            self.conn.rollback().await
+        };
+        self.in_flight = false;
+        self.in_transaction = false;
+        result.map_err(|e| self.error(e))
     }
 }
 
