@@ -278,7 +278,7 @@ async fn introspection_matches_the_models() {
         let stamp_default = match b.name {
             "postgres" => Some("CURRENT_TIMESTAMP AT TIME ZONE 'UTC'"),
             "mysql" => Some("UTC_TIMESTAMP(6)"),
-            _ => None,
+            _ => Some("strftime('%Y-%m-%d %H:%M:%f', 'now')"),
         };
         for stamp in ["date_created", "date_updated"] {
             assert_eq!(

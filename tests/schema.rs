@@ -399,8 +399,8 @@ struct ServerDefaults {
 }
 
 #[tokio::test]
-async fn schema_base_timestamps_have_server_defaults_on_the_servers() {
-    for backend in common::backends().into_iter().filter(|b| !b.is_sqlite()) {
+async fn schema_base_timestamps_have_server_defaults_on_every_backend() {
+    for backend in common::backends() {
         let db = backend.database(json!({}));
         db.register::<ServerDefaults>();
         reset(&db, &backend).await;

@@ -135,6 +135,50 @@ pub fn split_foreign_key(s: &str) -> Option<(String, String)> {
     }
 }
 
+/// The longest table or column name accepted, in bytes: PostgreSQL's limit (63; MySQL/MariaDB
+/// allow 64, SQLite any). A longer name would be silently truncated by PostgreSQL.
+pub const MAX_IDENTIFIER_BYTES: usize = 63;
+
+/// The rule every table and column name follows, as error messages state it.
+pub const IDENTIFIER_RULE: &str = "ASCII letters, digits and `_`, not starting with a digit, \
+     at most 63 bytes";
+
+/// Why `name` is not a plain SQL identifier, or `None` when it is one.
+///
+/// Plain identifiers read the same on every dialect, quoted or not, and need no escaping in
+/// the names the library derives from them (`ix_<table>_<column>`, `fk_<table>_<column>`).
+pub fn identifier_problem(name: &str) -> Option<String> {
+    let first = name.chars().next()?;
+    if first.is_ascii_digit() {
+        return Some("it starts with a digit".into());
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
+    {
+        return Some(format!("it contains {bad:?}"));
+    }
+    if name.len() > MAX_IDENTIFIER_BYTES {
+        return Some(format!("it is {} bytes long", name.len()));
+    }
+    None
+}
+
+/// Checks that `name` is a plain SQL identifier; `what` says where it was given (for example
+/// "`table`" or "the table of `foreign_key`"), and the error points at `span`.
+pub fn check_identifier(name: &str, what: &str, span: Span) -> syn::Result<()> {
+    if name.is_empty() {
+        return Err(syn::Error::new(span, format!("{what} must not be empty")));
+    }
+    match identifier_problem(name) {
+        None => Ok(()),
+        Some(problem) => Err(syn::Error::new(
+            span,
+            format!("{what} {name:?} is not a valid SQL name ({problem}): use {IDENTIFIER_RULE}"),
+        )),
+    }
+}
+
 /// Rejects a key written twice.
 fn once<T>(slot: &Option<T>, meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<()> {
     if slot.is_some() {
@@ -152,8 +196,8 @@ fn once_flag(set: bool, meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<()
     }
 }
 
-/// A non-empty string without surrounding whitespace, for names.
-fn non_empty_name(lit: &LitStr, key: &str) -> syn::Result<String> {
+/// A table or column name: a non-empty plain SQL identifier (see [`check_identifier`]).
+fn identifier_name(lit: &LitStr, key: &str) -> syn::Result<String> {
     let value = lit.value();
     if value.trim().is_empty() {
         Err(syn::Error::new(
@@ -166,6 +210,7 @@ fn non_empty_name(lit: &LitStr, key: &str) -> syn::Result<String> {
             format!("`{key}` must not have leading or trailing whitespace"),
         ))
     } else {
+        check_identifier(&value, &format!("`{key}`"), lit.span())?;
         Ok(value)
     }
 }
@@ -217,7 +262,7 @@ pub fn parse_struct_attrs(attrs: &[Attribute]) -> syn::Result<StructAttrs> {
             "table" => {
                 once(&out.table, meta, "table")?;
                 let lit = string_value(meta, "table")?;
-                non_empty_name(&lit, "table")?;
+                identifier_name(&lit, "table")?;
                 out.table = Some(lit);
             }
             "no_table" | "column_set" => {
@@ -307,7 +352,7 @@ pub fn parse_field_attrs(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
             "column" => {
                 once(&out.column, meta, &key)?;
                 let lit = string_value(meta, &key)?;
-                out.column = Some(non_empty_name(&lit, &key)?);
+                out.column = Some(identifier_name(&lit, &key)?);
             }
             "foreign_key" => {
                 once(&out.foreign_key, meta, &key)?;
@@ -318,6 +363,8 @@ pub fn parse_field_attrs(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
                         "`foreign_key` must be of the form \"table.column\"",
                     )
                 })?;
+                check_identifier(&parts.0, "the table of `foreign_key`", lit.span())?;
+                check_identifier(&parts.1, "the column of `foreign_key`", lit.span())?;
                 out.foreign_key = Some(parts);
             }
             "size" => {
@@ -454,6 +501,55 @@ mod tests {
         }
         let e = err(field(vec![parse_quote!(#[model(foreign_key = "users")])]));
         assert!(e.contains("\"table.column\""), "{e}");
+    }
+
+    #[test]
+    fn plain_identifiers_are_accepted() {
+        let longest = "a".repeat(MAX_IDENTIFIER_BYTES);
+        for good in ["users", "_x", "A1_b2", "type", longest.as_str()] {
+            assert_eq!(identifier_problem(good), None, "{good}");
+        }
+        let a = field(vec![
+            parse_quote!(#[model(column = "Name_2", foreign_key = "t_1.pkid")]),
+        ])
+        .unwrap();
+        assert_eq!(a.column.as_deref(), Some("Name_2"));
+    }
+
+    #[test]
+    fn hostile_identifiers_are_rejected_with_the_rule() {
+        let too_long = "a".repeat(MAX_IDENTIFIER_BYTES + 1);
+        for (bad, problem) in [
+            ("we\"ird", "contains '\"'"),
+            ("it's", "contains '\\''"),
+            ("back`tick", "contains '`'"),
+            ("semi;colon", "contains ';'"),
+            ("a b", "contains ' '"),
+            ("dollar$", "contains '$'"),
+            ("caf\u{e9}", "contains '\u{e9}'"),
+            ("1st", "starts with a digit"),
+            (too_long.as_str(), "64 bytes long"),
+        ] {
+            let lit = LitStr::new(bad, Span::call_site());
+            let e = err(parse_struct_attrs(&[parse_quote!(#[model(table = #lit)])]));
+            assert!(e.contains("`table`") && e.contains(problem), "{bad}: {e}");
+            assert!(e.contains(IDENTIFIER_RULE), "{bad}: {e}");
+            let e = err(field(vec![parse_quote!(#[model(column = #lit)])]));
+            assert!(e.contains("`column`") && e.contains(problem), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn foreign_key_parts_must_be_identifiers() {
+        let e = err(field(vec![
+            parse_quote!(#[model(foreign_key = "us`ers.pkid")]),
+        ]));
+        assert!(e.contains("the table of `foreign_key`"), "{e}");
+        assert!(e.contains(IDENTIFIER_RULE), "{e}");
+        let e = err(field(vec![
+            parse_quote!(#[model(foreign_key = "users.pk'id")]),
+        ]));
+        assert!(e.contains("the column of `foreign_key`"), "{e}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, Ident, LitStr, Type};
 
-use crate::attrs::{FieldAttrs, parse_field_attrs, parse_struct_attrs};
+use crate::attrs::{FieldAttrs, check_identifier, parse_field_attrs, parse_struct_attrs};
 use crate::names::{snake_case, unraw};
 
 /// One field of the model, checked.
@@ -27,6 +27,11 @@ fn push_error(errors: &mut Option<syn::Error>, error: syn::Error) {
         Some(existing) => existing.combine(error),
         None => *errors = Some(error),
     }
+}
+
+/// `error` with `hint` appended to its message.
+fn with_hint(error: syn::Error, hint: &str) -> syn::Error {
+    syn::Error::new(error.span(), format!("{error}, {hint}"))
 }
 
 /// Expands the derive, or returns every error found in the input.
@@ -104,21 +109,61 @@ pub fn derive_model(input: &DeriveInput) -> syn::Result<TokenStream> {
             );
         }
         for field in &named.named {
+            let Some(ident) = field.ident.as_ref() else {
+                continue;
+            };
             match parse_field_attrs(&field.attrs) {
-                Ok(attrs) => fields.push(Field {
-                    ident: field.ident.as_ref().expect("named field"),
-                    ty: &field.ty,
-                    attrs,
-                }),
+                Ok(attrs) => {
+                    if attrs.flatten.is_none()
+                        && attrs.column.is_none()
+                        && let Err(e) = check_identifier(
+                            &unraw(ident),
+                            "column name (from the field name)",
+                            ident.span(),
+                        )
+                    {
+                        push_error(
+                            &mut errors,
+                            with_hint(e, "or name the column with `#[model(column = \"...\")]`"),
+                        );
+                    }
+                    fields.push(Field {
+                        ident,
+                        ty: &field.ty,
+                        attrs,
+                    });
+                }
                 Err(e) => push_error(&mut errors, e),
             }
         }
     }
 
+    // The default table name comes from the struct's name: it must be a valid name too.
+    let default_table = snake_case(&unraw(name));
+    if let Some(attrs) = &struct_attrs
+        && attrs.table.is_none()
+        && attrs.no_table.is_none()
+        && let Err(e) = check_identifier(
+            &default_table,
+            "table name (from the struct name)",
+            name.span(),
+        )
+    {
+        push_error(
+            &mut errors,
+            with_hint(e, "or name the table with `#[model(table = \"...\")]`"),
+        );
+    }
+
     if let Some(e) = errors {
         return Err(e);
     }
-    let struct_attrs = struct_attrs.expect("no errors, so parsed");
+    let Some(struct_attrs) = struct_attrs else {
+        return Err(syn::Error::new(
+            name.span(),
+            "#[derive(Model)]: invalid attributes",
+        ));
+    };
 
     let column_set = expand_column_set(name, &fields);
     if struct_attrs.no_table.is_some() {
@@ -127,7 +172,7 @@ pub fn derive_model(input: &DeriveInput) -> syn::Result<TokenStream> {
     let table = struct_attrs
         .table
         .map(|t| t.value())
-        .unwrap_or_else(|| snake_case(&unraw(name)));
+        .unwrap_or(default_table);
     let model = expand_model(name, &table);
     Ok(quote! {
         #column_set
@@ -435,6 +480,31 @@ mod tests {
         assert!(
             err(parse_quote! { struct G where i64: Copy { x: i64 } }).contains("generic models")
         );
+    }
+
+    #[test]
+    fn field_and_struct_names_must_be_identifiers() {
+        let e = err(parse_quote! {
+            #[model(table = "ok")]
+            struct S { größe: i64 }
+        });
+        assert!(e.contains("column name (from the field name)"), "{e}");
+        assert!(e.contains("#[model(column"), "{e}");
+        // Named through `column`, the field's own name does not matter.
+        expand(parse_quote! {
+            #[model(table = "ok")]
+            struct S { #[model(column = "groesse")] größe: i64 }
+        })
+        .unwrap();
+        let e = err(parse_quote! { struct Café { x: i64 } });
+        assert!(e.contains("table name (from the struct name)"), "{e}");
+        assert!(e.contains("#[model(table"), "{e}");
+        // A column set has no table; a named table needs no valid struct name.
+        expand(parse_quote! { #[model(no_table)] struct Café { x: i64 } }).unwrap();
+        expand(parse_quote! { #[model(table = "cafe")] struct Café { x: i64 } }).unwrap();
+        let long = format_ident!("{}", "A".repeat(64));
+        let e = err(parse_quote! { struct #long { x: i64 } });
+        assert!(e.contains("64 bytes long"), "{e}");
     }
 
     #[test]

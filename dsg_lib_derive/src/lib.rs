@@ -37,6 +37,17 @@ mod names;
 /// Several `#[model(...)]` attributes on one item add up. A field without any is a plain
 /// column.
 ///
+/// # Names
+///
+/// Table and column names (given with `table`, `column`, `foreign_key`, or taken from the
+/// struct and field names) must be plain SQL identifiers: ASCII letters, digits and `_`, not
+/// starting with a digit, at most 63 bytes (PostgreSQL's limit). Anything else — a quote, a
+/// backtick, a space, a non-ASCII letter — is a compile error naming the attribute and this
+/// rule. Such names read the same on every dialect and need no escaping in the index and
+/// foreign-key names the library derives from them (`ix_<table>_<column>`,
+/// `fk_<table>_<column>`; a derived name longer than 63 bytes is shortened, with a hash of
+/// the full name kept at its end so that two such names stay distinct).
+///
 /// # Example
 ///
 /// ```ignore

@@ -33,8 +33,8 @@
 //! ```
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
@@ -43,8 +43,12 @@ use super::dialect::{self, Keeper, Pool};
 use super::error::{DatabaseError, ErrorKind};
 use super::model::Model;
 use super::schema::{self, TableDef};
-use super::session::Session;
+use super::session::{Begin, Session};
 use super::statement::text;
+use super::topology::{self, Health};
+
+/// How long [`AsyncDatabase::disconnect`] waits for connections in use to come back.
+pub const DISCONNECT_GRACE: Duration = Duration::from_secs(2);
 
 /// A database: configuration, a lazily created connection pool, and the registered models.
 ///
@@ -59,7 +63,8 @@ struct Inner {
     pool: OnceCell<Pool>,
     /// Holds what keeps the pool's database alive (in-memory SQLite) until `disconnect`.
     keeper: Mutex<Option<Keeper>>,
-    closed: AtomicBool,
+    /// Closed flag, pool invalidation, connections in use: shared with sessions.
+    health: Arc<Health>,
     tables: RwLock<Vec<TableDef>>,
 }
 
@@ -69,7 +74,7 @@ impl fmt::Debug for AsyncDatabase {
             .field("config", &self.inner.config)
             .field("tables", &self.table_names())
             .field("connected", &self.inner.pool.initialized())
-            .field("closed", &self.inner.closed.load(Ordering::Acquire))
+            .field("closed", &self.inner.health.is_closed())
             .finish()
     }
 }
@@ -82,7 +87,7 @@ impl AsyncDatabase {
                 config: Arc::new(config),
                 pool: OnceCell::new(),
                 keeper: Mutex::new(None),
-                closed: AtomicBool::new(false),
+                health: Health::new(),
                 tables: RwLock::new(Vec::new()),
             }),
         }
@@ -119,24 +124,14 @@ impl AsyncDatabase {
             .clone()
     }
 
-    fn check_open(&self) -> Result<(), DatabaseError> {
-        if self.inner.closed.load(Ordering::Acquire) {
-            Err(DatabaseError::new(
-                ErrorKind::Disconnected,
-                "the database has been disconnected; create a new AsyncDatabase to reconnect",
-            ))
-        } else {
-            Ok(())
-        }
-    }
-
     /// The pool, created on first use.
     async fn pool(&self) -> Result<&Pool, DatabaseError> {
-        self.check_open()?;
+        self.inner.health.check_open()?;
         self.inner
             .pool
             .get_or_try_init(|| async {
-                let (pool, keeper) = Pool::connect(&self.inner.config).await?;
+                let (pool, keeper) =
+                    Pool::connect(&self.inner.config, self.inner.health.clone()).await?;
                 *self.inner.keeper.lock().unwrap_or_else(|e| e.into_inner()) = Some(keeper);
                 Ok(pool)
             })
@@ -154,34 +149,82 @@ impl AsyncDatabase {
         self.session(true).await
     }
 
-    /// A session with or without a transaction (single-statement reads need none).
+    /// A session with or without a transaction (single-statement reads need none). With
+    /// `isolation_level = "AUTOCOMMIT"` no session opens a transaction.
     pub(crate) async fn session(&self, transaction: bool) -> Result<Session, DatabaseError> {
+        let begin = if transaction {
+            Begin::Deferred
+        } else {
+            Begin::None
+        };
+        self.open_session(begin).await
+    }
+
+    /// A session for the library's own writes: when `transaction`, one that takes the write
+    /// lock up front on SQLite (`BEGIN IMMEDIATE`), so concurrent read-then-write
+    /// transactions wait their turn instead of failing with "database is locked".
+    pub(crate) async fn write_session(&self, transaction: bool) -> Result<Session, DatabaseError> {
+        let begin = if transaction {
+            Begin::Write
+        } else {
+            Begin::None
+        };
+        self.open_session(begin).await
+    }
+
+    async fn open_session(&self, begin: Begin) -> Result<Session, DatabaseError> {
         let pool = self.pool().await?;
-        let conn = match pool.acquire().await {
+        let config = &self.inner.config;
+        let health = &self.inner.health;
+        let (open, idle) = pool.stats();
+        // A new connection will be needed: race the pool's connect (which retries a refused
+        // port until the timeout) with a probe that reports a refused port at once.
+        let acquired =
+            if idle == 0 && open < config.max_connections() && config.server_url().is_some() {
+                tokio::select! {
+                    acquired = pool.acquire() => acquired,
+                    refused = topology::refused(config) => return Err(refused),
+                }
+            } else {
+                pool.acquire().await
+            };
+        let conn = match acquired {
             Ok(conn) => conn,
-            // Nothing is open, so nothing was in use: every attempt to connect failed.
-            Err(sqlx::Error::PoolTimedOut) if pool.stats().0 == 0 => {
+            // Not every connection was in use, so the pool was opening one, and it did not
+            // come: the server did not answer in time.
+            Err(sqlx::Error::PoolTimedOut) if health.in_use() < config.max_connections() => {
                 return Err(DatabaseError::new(
                     ErrorKind::ConnectionError,
                     format!(
-                        "could not connect to {} within {:?}",
-                        self.inner.config.redacted_uri(),
-                        self.inner.config.pool_timeout()
+                        "could not connect to {} within {:?}: the server did not answer",
+                        config.redacted_uri(),
+                        dialect::acquire_timeout(config)
                     ),
                 ));
             }
-            Err(e) => return Err(dialect::map_error(&self.inner.config, e)),
+            Err(e) => return Err(dialect::map_error(config, e)),
         };
-        Session::open(conn, self.inner.config.clone(), transaction).await
+        let begin = if config.autocommit() {
+            Begin::None
+        } else {
+            begin
+        };
+        Session::open(conn, config.clone(), health.checkout(), begin).await
     }
 
     /// Creates every registered table that does not exist yet, with its indexes, unique
     /// constraints, foreign keys and comments, referenced tables first. Calling it again is a
     /// no-op.
+    ///
+    /// Each table is created whole or not at all: if one of its statements fails (say a
+    /// `CREATE INDEX`), the table is not left behind without its indexes, and the next call
+    /// creates it again from the start. Tables created before the failing one stay.
     pub async fn create_tables(&self) -> Result<(), DatabaseError> {
         let dialect = self.inner.config.dialect();
-        let mut session = self.session(false).await?;
-        let existing: Vec<String> = session
+        // The listing's connection goes back to the pool before any table is created.
+        let existing: Vec<String> = self
+            .session(false)
+            .await?
             .fetch_all(&text(dialect::list_tables_sql(dialect)))
             .await?;
         for table in schema::dependency_order(&self.tables()) {
@@ -189,9 +232,10 @@ impl AsyncDatabase {
                 continue;
             }
             tracing::debug!(target: "dsg_lib", table = table.name, "creating table");
-            for sql in table.create_statements(dialect) {
-                session.execute_sql(&sql).await?;
-            }
+            // Each table with its indexes all or nothing: in one transaction where DDL is
+            // transactional, else undone on failure (see `TableDef::create`).
+            let session = self.session(schema::transactional_ddl(dialect)).await?;
+            table.create(session).await?;
         }
         Ok(())
     }
@@ -206,14 +250,21 @@ impl AsyncDatabase {
         Ok(())
     }
 
-    /// Closes the pool gracefully: waits for sessions in use to end, then closes every
-    /// connection. Any later call returns a [`Disconnected`](ErrorKind::Disconnected) error at
-    /// once.
+    /// Closes the pool gracefully and within a bound: at once, no new session is handed out
+    /// (those calls fail with [`Disconnected`](ErrorKind::Disconnected)) and every idle
+    /// connection is closed; then it waits at most [`DISCONNECT_GRACE`] for sessions in use to
+    /// finish their work (each connection is closed as it comes back). It returns within that
+    /// bound, even while the calling task itself holds a [`Session`].
+    ///
+    /// Once it has returned, sessions still held fail on their next call with `Disconnected`
+    /// (their transaction is rolled back and their connection closed when they are dropped).
     pub async fn disconnect(&self) {
-        self.inner.closed.store(true, Ordering::Release);
+        self.inner.health.close();
         if let Some(pool) = self.inner.pool.get() {
-            pool.close().await;
+            // The pool is marked closed at once; the wait is only for connections in use.
+            let _ = tokio::time::timeout(DISCONNECT_GRACE, pool.close()).await;
         }
+        self.inner.health.end();
         let keeper = self
             .inner
             .keeper
@@ -225,7 +276,7 @@ impl AsyncDatabase {
 
     /// Whether [`disconnect`](Self::disconnect) has been called.
     pub fn is_disconnected(&self) -> bool {
-        self.inner.closed.load(Ordering::Acquire)
+        self.inner.health.is_closed()
     }
 
     /// (open connections, idle connections) of the pool; `(0, 0)` before first use.

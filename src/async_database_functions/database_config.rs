@@ -37,7 +37,7 @@
 //! | `pool_timeout` | ✗ | ✓ | ✓ | seconds to wait for a connection (default 30) |
 //! | `connect_args` | ✓ | ✓ | ✓ | driver connect options (see [`DBConfig::new`]) |
 //! | `execution_options` | ✓ | ✓ | ✓ | `isolation_level` |
-//! | `isolation_level` | ✓ | ✓ | ✓ | every session's transaction isolation |
+//! | `isolation_level` | ✓ | ✓ | ✓ | every session's transaction isolation; `AUTOCOMMIT`: none |
 //! | `query_cache_size` | ✓ | ✓ | ✓ | prepared statement cache per connection (default 500) |
 //! | `hide_parameters` | ✓ | ✓ | ✓ | no bound values in logs or errors |
 
@@ -49,6 +49,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::error::DatabaseError;
+use super::redact::{self, percent_decode};
 
 /// The SQL dialect a [`DBConfig`] talks to.
 #[non_exhaustive]
@@ -112,6 +113,16 @@ impl fmt::Display for Dialect {
     }
 }
 
+/// The most connections one pool may open (`pool_size + max_overflow`): far above what a
+/// server accepts (PostgreSQL's default is 100), far below what would exhaust memory.
+pub const MAX_CONNECTIONS: usize = 10_000;
+/// The longest duration any key takes (a year): beyond it the drivers' deadlines overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+/// SQLite's busy timeout is a C `int` of milliseconds (about 24.8 days).
+const MAX_SQLITE_BUSY_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
+/// The most prepared statements cached per connection.
+pub const MAX_STATEMENT_CACHE: usize = 100_000;
+
 /// Keys every dialect accepts.
 const COMMON_KEYS: &[&str] = &[
     "connect_args",
@@ -146,7 +157,8 @@ impl IsolationLevel {
         }
     }
 
-    fn parse(key: &str, value: &Value, dialect: Dialect) -> Result<Self, DatabaseError> {
+    /// Reads a level; `Ok(None)` is SQLAlchemy's `AUTOCOMMIT`.
+    fn parse(key: &str, value: &Value, dialect: Dialect) -> Result<Option<Self>, DatabaseError> {
         let text = value
             .as_str()
             .ok_or_else(|| bad_value(key, value, "a string such as \"READ COMMITTED\""))?;
@@ -160,10 +172,11 @@ impl IsolationLevel {
             "READ COMMITTED" => IsolationLevel::ReadCommitted,
             "REPEATABLE READ" => IsolationLevel::RepeatableRead,
             "SERIALIZABLE" => IsolationLevel::Serializable,
+            "AUTOCOMMIT" => return Ok(None),
             _ => {
                 return Err(DatabaseError::config(format!(
                     "{key}: unknown isolation level {text:?}; expected one of READ UNCOMMITTED, \
-                     READ COMMITTED, REPEATABLE READ, SERIALIZABLE"
+                     READ COMMITTED, REPEATABLE READ, SERIALIZABLE, AUTOCOMMIT"
                 )));
             }
         };
@@ -184,7 +197,7 @@ impl IsolationLevel {
                 level.as_sql()
             )));
         }
-        Ok(level)
+        Ok(Some(level))
     }
 }
 
@@ -289,7 +302,14 @@ impl ConnectArgs {
         for (key, v) in map {
             let path = format!("connect_args.{key}");
             match key.as_str() {
-                "timeout" | "connect_timeout" => args.timeout = Some(seconds(&path, v)?),
+                "timeout" | "connect_timeout" => {
+                    // SQLite's busy timeout is a C int of milliseconds.
+                    let most = match dialect {
+                        Dialect::Sqlite => MAX_SQLITE_BUSY_TIMEOUT,
+                        _ => MAX_DURATION,
+                    };
+                    args.timeout = Some(seconds(&path, v, most)?)
+                }
                 "application_name" => args.application_name = Some(string(&path, v)?),
                 "sslmode" | "ssl_mode" => {
                     args.ssl_mode = Some(SslMode::parse(&path, &string(&path, v)?)?)
@@ -301,7 +321,9 @@ impl ConnectArgs {
                         _ => SslMode::parse(&path, &string(&path, v)?)?,
                     })
                 }
-                "statement_cache_size" => args.statement_cache_size = Some(count(&path, v)?),
+                "statement_cache_size" => {
+                    args.statement_cache_size = Some(bounded(&path, v, MAX_STATEMENT_CACHE)?)
+                }
                 "charset" => args.charset = Some(string(&path, v)?),
                 "server_settings" => {
                     let settings = v.as_object().ok_or_else(|| bad_value(&path, v, "a map"))?;
@@ -354,7 +376,8 @@ pub struct DBConfig {
     dialect: Dialect,
     url: Option<Url>,
     sqlite: Option<SqliteTarget>,
-    password: Option<String>,
+    /// The URI's password and secret query parameters, scrubbed from every message.
+    secrets: Vec<String>,
     echo: bool,
     hide_parameters: bool,
     pool_pre_ping: bool,
@@ -364,6 +387,7 @@ pub struct DBConfig {
     pool_timeout: Duration,
     query_cache_size: usize,
     isolation_level: Option<IsolationLevel>,
+    autocommit: bool,
     connect_args: ConnectArgs,
 }
 
@@ -397,7 +421,7 @@ impl DBConfig {
             dialect,
             url: parsed.url,
             sqlite: parsed.sqlite,
-            password: parsed.password,
+            secrets: parsed.secrets,
             echo: false,
             hide_parameters: false,
             pool_pre_ping: false,
@@ -407,6 +431,7 @@ impl DBConfig {
             pool_timeout: Duration::from_secs(30),
             query_cache_size: 500,
             isolation_level: None,
+            autocommit: false,
             connect_args: ConnectArgs::default(),
         };
         for (key, value) in &map {
@@ -417,14 +442,14 @@ impl DBConfig {
                 }
                 "hide_parameters" => config.hide_parameters = boolean(key, value)?,
                 "pool_pre_ping" => config.pool_pre_ping = boolean(key, value)?,
-                "pool_size" => config.pool_size = u32_value(key, value)?,
-                "max_overflow" => config.max_overflow = u32_value(key, value)?,
+                "pool_size" => config.pool_size = bounded(key, value, MAX_CONNECTIONS)?,
+                "max_overflow" => config.max_overflow = bounded(key, value, MAX_CONNECTIONS)?,
                 "pool_recycle" => config.pool_recycle = recycle(value)?,
-                "pool_timeout" => config.pool_timeout = seconds(key, value)?,
-                "query_cache_size" => config.query_cache_size = count(key, value)?,
-                "isolation_level" => {
-                    config.isolation_level = Some(IsolationLevel::parse(key, value, dialect)?)
+                "pool_timeout" => config.pool_timeout = seconds(key, value, MAX_DURATION)?,
+                "query_cache_size" => {
+                    config.query_cache_size = bounded(key, value, MAX_STATEMENT_CACHE)?
                 }
+                "isolation_level" => config.set_isolation(key, value)?,
                 "connect_args" => config.connect_args = ConnectArgs::parse(value, dialect)?,
                 "execution_options" => {
                     let options = value
@@ -432,8 +457,7 @@ impl DBConfig {
                         .ok_or_else(|| bad_value(key, value, "a map"))?;
                     for (option, v) in options {
                         if option == "isolation_level" {
-                            let path = "execution_options.isolation_level";
-                            config.isolation_level = Some(IsolationLevel::parse(path, v, dialect)?);
+                            config.set_isolation("execution_options.isolation_level", v)?;
                         } else {
                             return Err(DatabaseError::config(format!(
                                 "execution_options: unsupported option {option:?} (supported: isolation_level)"
@@ -448,6 +472,12 @@ impl DBConfig {
             return Err(DatabaseError::config(
                 "pool_size + max_overflow must be at least 1",
             ));
+        }
+        if config.max_connections() as usize > MAX_CONNECTIONS {
+            return Err(DatabaseError::config(format!(
+                "pool_size + max_overflow must be at most {MAX_CONNECTIONS}, got {}",
+                config.max_connections()
+            )));
         }
         if let Some(mode) = parsed.ssl_mode {
             config.connect_args.ssl_mode.get_or_insert(mode);
@@ -483,13 +513,7 @@ impl DBConfig {
     /// The URI with its password replaced by `***`.
     pub fn redacted_uri(&self) -> String {
         match (&self.url, &self.sqlite) {
-            (Some(url), _) => {
-                let mut url = url.clone();
-                if url.password().is_some() {
-                    let _ = url.set_password(Some("***"));
-                }
-                url.to_string()
-            }
+            (Some(url), _) => redact::redact_url(url),
             (None, Some(SqliteTarget::Memory)) => "sqlite::memory:".into(),
             (None, Some(SqliteTarget::File(path))) => format!("sqlite://{path}"),
             (None, None) => String::new(),
@@ -543,6 +567,19 @@ impl DBConfig {
         self.isolation_level
     }
 
+    /// `isolation_level = "AUTOCOMMIT"`: sessions open no transaction; each statement commits
+    /// on its own, and a session's `commit`/`rollback` only return the connection.
+    pub fn autocommit(&self) -> bool {
+        self.autocommit
+    }
+
+    fn set_isolation(&mut self, key: &str, value: &Value) -> Result<(), DatabaseError> {
+        let level = IsolationLevel::parse(key, value, self.dialect)?;
+        self.autocommit = level.is_none();
+        self.isolation_level = level;
+        Ok(())
+    }
+
     /// The parsed `connect_args`.
     pub fn connect_args(&self) -> &ConnectArgs {
         &self.connect_args
@@ -558,14 +595,10 @@ impl DBConfig {
         self.url.as_ref()
     }
 
-    /// Replaces any occurrence of the password in `text` by `***`.
+    /// Replaces any occurrence of a secret of the URI (its password, a `password=`
+    /// parameter, …) in `text` by `***`.
     pub(crate) fn scrub(&self, text: String) -> String {
-        match &self.password {
-            Some(p) if !p.is_empty() && text.contains(p.as_str()) => {
-                text.replace(p.as_str(), "***")
-            }
-            _ => text,
-        }
+        redact::scrub_secrets(text, &self.secrets)
     }
 }
 
@@ -627,7 +660,7 @@ struct ParsedUri {
     dialect: Dialect,
     url: Option<Url>,
     sqlite: Option<SqliteTarget>,
-    password: Option<String>,
+    secrets: Vec<String>,
     ssl_mode: Option<SslMode>,
 }
 
@@ -675,7 +708,7 @@ impl ParsedUri {
                 dialect,
                 url: None,
                 sqlite: Some(sqlite_target(&url)?),
-                password: None,
+                secrets: Vec::new(),
                 ssl_mode: None,
             });
         }
@@ -684,7 +717,7 @@ impl ParsedUri {
                 "database_uri: a {dialect} URI needs a host, as in {backend}://user:pass@host:port/db"
             )));
         }
-        let password = url.password().map(percent_decode);
+        let secrets = redact::url_secrets(&url);
         let mut ssl_mode = None;
         let mut native = url.clone();
         native.set_query(None);
@@ -704,7 +737,7 @@ impl ParsedUri {
             dialect,
             url: Some(native),
             sqlite: None,
-            password,
+            secrets,
             ssl_mode,
         })
     }
@@ -746,13 +779,6 @@ fn sqlite_target(url: &Url) -> Result<SqliteTarget, DatabaseError> {
         _ if memory => Ok(SqliteTarget::Memory),
         _ => Ok(SqliteTarget::File(target)),
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| text.to_string())
 }
 
 fn check_keys(map: &Map<String, Value>, dialect: Dialect) -> Result<(), DatabaseError> {
@@ -821,15 +847,33 @@ fn count(key: &str, value: &Value) -> Result<usize, DatabaseError> {
     }
 }
 
-fn u32_value(key: &str, value: &Value) -> Result<u32, DatabaseError> {
-    let n = count(key, value)?;
-    u32::try_from(n).map_err(|_| DatabaseError::config(format!("{key} is too large: {n}")))
+/// A whole number from 0 to `most`.
+fn bounded<T: TryFrom<usize>>(key: &str, value: &Value, most: usize) -> Result<T, DatabaseError> {
+    let too_large = || DatabaseError::config(format!("{key} must be at most {most}, got {value}"));
+    let n = match value.as_u64() {
+        // Above i64::MAX: refused as too large rather than as "not a whole number".
+        Some(n) => usize::try_from(n).map_err(|_| too_large())?,
+        None if value.as_f64().is_some_and(|f| f > 0.0 && f.fract() == 0.0) => {
+            return Err(too_large());
+        }
+        None => count(key, value)?,
+    };
+    if n > most {
+        return Err(too_large());
+    }
+    T::try_from(n).map_err(|_| too_large())
 }
 
-fn seconds(key: &str, value: &Value) -> Result<Duration, DatabaseError> {
+/// A positive number of seconds, at most `most`.
+fn seconds(key: &str, value: &Value, most: Duration) -> Result<Duration, DatabaseError> {
     match value.as_f64() {
-        Some(s) if s > 0.0 && s.is_finite() => Duration::try_from_secs_f64(s)
-            .map_err(|_| DatabaseError::config(format!("{key} is out of range: {s}"))),
+        Some(s) if s > 0.0 && s.is_finite() => match Duration::try_from_secs_f64(s) {
+            Ok(d) if d <= most => Ok(d),
+            _ => Err(DatabaseError::config(format!(
+                "{key} must be at most {} seconds, got {s}",
+                most.as_secs()
+            ))),
+        },
         Some(s) => Err(DatabaseError::config(format!(
             "{key} must be a positive number of seconds, got {s}"
         ))),
@@ -842,9 +886,12 @@ fn recycle(value: &Value) -> Result<Option<Duration>, DatabaseError> {
     if value.as_i64() == Some(-1) {
         return Ok(None);
     }
-    seconds("pool_recycle", value).map(Some).map_err(|_| {
-        DatabaseError::config("pool_recycle must be a positive number of seconds, or -1 for none")
-    })
+    match value.as_f64() {
+        Some(s) if s > 0.0 => seconds("pool_recycle", value, MAX_DURATION).map(Some),
+        _ => Err(DatabaseError::config(
+            "pool_recycle must be a positive number of seconds, or -1 for none",
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -44,10 +44,11 @@ use sea_query::{Expr, ExprTrait, Order, Query, SelectStatement, Value};
 use super::async_database::AsyncDatabase;
 use super::database_config::Dialect;
 use super::dialect;
-use super::error::DatabaseError;
+use super::error::{DatabaseError, ErrorKind};
 use super::field::value_from_json;
 use super::model::{Column, Model};
 use super::record::Record;
+use super::redact;
 use super::row::FromRow;
 use super::session::Session;
 use super::statement::{Rendered, Statement, StatementKind};
@@ -121,12 +122,40 @@ impl DatabaseOperations {
         self.db.config().dialect()
     }
 
+    /// "No row with this id"; the id is left out with `hide_parameters`.
+    fn not_found<M: Model>(&self, key: &Column, id: &Value) -> DatabaseError {
+        let id = if self.db.config().hide_parameters() {
+            redact::HIDDEN.to_string()
+        } else {
+            show(id)
+        };
+        DatabaseError::not_found(format!("no {} row with {} = {id}", M::TABLE, key.name))
+    }
+
     /// How many rows `select` matches. A plain filtered select is counted with
     /// `SELECT COUNT(*) … WHERE …`; one with DISTINCT, GROUP BY, HAVING, LIMIT, OFFSET or UNION
     /// is counted as a subquery.
     pub async fn count_query(&self, select: &SelectStatement) -> Result<u64, DatabaseError> {
-        let mut session = self.db.session(false).await?;
-        count_in(&mut session, select).await
+        self.read(|mut session| async move { count_in(&mut session, select).await })
+            .await
+    }
+
+    /// Runs a read on a session of its own. A read that failed because its connection was
+    /// gone (a restarted server, a killed connection: the pool is invalidated at once) is run
+    /// once more on a fresh connection; reads change nothing, so running one twice is safe.
+    async fn read<T, F, Fut>(&self, run: F) -> Result<T, DatabaseError>
+    where
+        F: Fn(Session) -> Fut,
+        Fut: std::future::Future<Output = Result<T, DatabaseError>>,
+    {
+        let session = self.db.session(false).await?;
+        match run(session).await {
+            Err(e) if e.kind() == ErrorKind::ConnectionError => {
+                tracing::debug!(target: "dsg_lib", error = %e, "read retried on a fresh connection");
+                run(self.db.session(false).await?).await
+            }
+            result => result,
+        }
     }
 
     /// One page of `select`'s rows, with the total, read on one connection.
@@ -150,18 +179,23 @@ impl DatabaseOperations {
                 "page_size must be at least 1, got {page_size}"
             )));
         }
-        let offset = (page - 1).checked_mul(page_size).ok_or_else(|| {
-            DatabaseError::invalid_input(format!("page {page} of size {page_size} is out of range"))
-        })?;
-        let mut session = self.db.session(false).await?;
-        let total = count_in(&mut session, select).await?;
-        let items = if offset >= total {
-            Vec::new()
-        } else {
-            let mut paged = select.clone();
-            paged.limit(page_size).offset(offset);
-            session.fetch_all(&paged).await?
-        };
+        // Past every possible row when it overflows: an empty page with the true total.
+        let offset = (page - 1).saturating_mul(page_size);
+        // SQLite and PostgreSQL take a signed LIMIT: a larger page size means "all".
+        let limit = Ord::min(page_size, i64::MAX as u64);
+        let (total, items) = self
+            .read(|mut session| async move {
+                let total = count_in(&mut session, select).await?;
+                let items = if offset >= total {
+                    Vec::new()
+                } else {
+                    let mut paged = select.clone();
+                    paged.limit(limit).offset(offset);
+                    session.fetch_all(&paged).await?
+                };
+                Ok((total, items))
+            })
+            .await?;
         Ok(Page {
             items,
             total,
@@ -185,8 +219,8 @@ impl DatabaseOperations {
         &self,
         select: &(impl Statement + ?Sized),
     ) -> Result<Option<T>, DatabaseError> {
-        let mut session = self.db.session(false).await?;
-        session.fetch_optional(select).await
+        self.read(|mut session| async move { session.fetch_optional(select).await })
+            .await
     }
 
     /// Every row of `select` as `T`: a model, a scalar (single column), a tuple, or a
@@ -195,8 +229,8 @@ impl DatabaseOperations {
         &self,
         select: &(impl Statement + ?Sized),
     ) -> Result<Vec<T>, DatabaseError> {
-        let mut session = self.db.session(false).await?;
-        session.fetch_all(select).await
+        self.read(|mut session| async move { session.fetch_all(select).await })
+            .await
     }
 
     /// Several named queries, all read on one connection; results keyed by name, in order.
@@ -210,13 +244,17 @@ impl DatabaseOperations {
         S: Statement,
         I: IntoIterator<Item = (K, S)>,
     {
-        let mut session = self.db.session(false).await?;
-        let mut results = IndexMap::new();
-        for (name, query) in queries {
-            let rows = session.fetch_all(&query).await?;
-            results.insert(name.into(), rows);
-        }
-        Ok(results)
+        let queries: Vec<(String, S)> = queries.into_iter().map(|(k, s)| (k.into(), s)).collect();
+        let queries = &queries;
+        self.read(|mut session| async move {
+            let mut results = IndexMap::with_capacity(queries.len());
+            for (name, query) in queries {
+                let rows = session.fetch_all(query).await?;
+                results.insert(name.clone(), rows);
+            }
+            Ok(results)
+        })
+        .await
     }
 
     /// Runs one statement and commits it. SELECTs and RETURNING clauses give their rows.
@@ -238,7 +276,7 @@ impl DatabaseOperations {
         S: Statement,
         I: IntoIterator<Item = S>,
     {
-        let mut session = self.db.get_db_session().await?;
+        let mut session = self.db.write_session(true).await?;
         let mut results = Vec::new();
         for (index, statement) in statements.into_iter().enumerate() {
             let result = execute_in(&mut session, &statement)
@@ -301,7 +339,7 @@ impl DatabaseOperations {
         // One statement is atomic by itself; several need a transaction.
         let transaction = rows.len() > per_chunk || read_back;
 
-        let mut session = self.db.session(transaction).await?;
+        let mut session = self.db.write_session(transaction).await?;
         let mut stored = Vec::with_capacity(models.len());
         let mut models = models.into_iter();
         let mut rows = rows.into_iter().peekable();
@@ -354,6 +392,7 @@ impl DatabaseOperations {
         new_values: serde_json::Value,
     ) -> Result<M, DatabaseError> {
         let dialect = self.dialect();
+        let hide = self.db.config().hide_parameters();
         let key = single_key::<M>()?;
         let record_id = record_id.into();
         let serde_json::Value::Object(map) = new_values else {
@@ -369,8 +408,15 @@ impl DatabaseOperations {
             if column.primary_key || matches!(column.name, "pkid" | "id" | "date_created") {
                 continue;
             }
-            let value = value_from_json(column.sql_type, column.nullable, json, dialect)
-                .map_err(|e| DatabaseError::invalid_input(format!("{}.{name}: {e}", M::TABLE)))?;
+            let value =
+                value_from_json(column.sql_type, column.nullable, json, dialect).map_err(|e| {
+                    let e = if hide {
+                        redact::scrub_values(e, &[super::statement::json_to_value(json.clone())])
+                    } else {
+                        e
+                    };
+                    DatabaseError::invalid_input(format!("{}.{name}: {e}", M::TABLE))
+                })?;
             values.push((column.name, value));
         }
         M::before_update(&mut values);
@@ -386,9 +432,9 @@ impl DatabaseOperations {
             return session
                 .fetch_optional::<M>(&update)
                 .await?
-                .ok_or_else(|| not_found::<M>(key, &record_id));
+                .ok_or_else(|| self.not_found::<M>(key, &record_id));
         }
-        let mut session = self.db.get_db_session().await?;
+        let mut session = self.db.write_session(true).await?;
         if !values.is_empty() {
             let mut update = Query::update();
             update
@@ -401,7 +447,7 @@ impl DatabaseOperations {
         select.and_where(M::col(key.name).eq(record_id.clone()));
         let updated = session.fetch_optional::<M>(&select).await?;
         let Some(updated) = updated else {
-            return Err(not_found::<M>(key, &record_id));
+            return Err(self.not_found::<M>(key, &record_id));
         };
         session.commit().await?;
         Ok(updated)
@@ -424,7 +470,7 @@ impl DatabaseOperations {
             .and_where(Expr::col(key.name).eq(record_id.clone()));
         let mut session = self.db.session(false).await?;
         match session.execute(&delete).await? {
-            0 => Err(not_found::<M>(key, &record_id)),
+            0 => Err(self.not_found::<M>(key, &record_id)),
             _ => Ok(()),
         }
     }
@@ -446,7 +492,7 @@ impl DatabaseOperations {
         }
         let per_chunk = dialect::max_bind_parameters(self.dialect());
         // One statement is atomic by itself; several need a transaction.
-        let mut session = self.db.session(ids.len() > per_chunk).await?;
+        let mut session = self.db.write_session(ids.len() > per_chunk).await?;
         let mut deleted = 0;
         for chunk in ids.chunks(per_chunk) {
             let mut delete = Query::delete();
@@ -622,15 +668,6 @@ fn single_key<M: Model>() -> Result<&'static Column, DatabaseError> {
             M::TABLE
         ))),
     }
-}
-
-fn not_found<M: Model>(key: &Column, id: &Value) -> DatabaseError {
-    DatabaseError::not_found(format!(
-        "no {} row with {} = {}",
-        M::TABLE,
-        key.name,
-        show(id)
-    ))
 }
 
 /// A value as it reads in an error message.

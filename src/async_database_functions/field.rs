@@ -150,6 +150,7 @@ impl SqlField for Uuid {
         match row {
             #[cfg(feature = "postgres")]
             RowRef::Postgres(r) => sqlx::Row::try_get(r, index),
+            #[allow(unreachable_patterns)]
             _ => {
                 let text: String = decode_native!(row, index)?;
                 Uuid::parse_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))

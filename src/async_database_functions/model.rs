@@ -39,6 +39,33 @@
 //!     total: Money, // error: `Money` cannot be a model column
 //! }
 //! ```
+//!
+//! Table and column names must be plain SQL identifiers (ASCII letters, digits and `_`, not
+//! starting with a digit, at most 63 bytes); anything else is a compile error naming the
+//! attribute:
+//!
+//! ```compile_fail
+//! use dsg_lib::Model;
+//!
+//! #[derive(Model)]
+//! #[model(table = "users\"; DROP TABLE users; --")] // error: `table` ... is not a valid SQL name
+//! struct User {
+//!     #[model(primary_key)]
+//!     id: i64,
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! use dsg_lib::Model;
+//!
+//! #[derive(Model)]
+//! struct Account {
+//!     #[model(primary_key)]
+//!     id: i64,
+//!     #[model(column = "o`wner")] // error: `column` ... is not a valid SQL name
+//!     owner: String,
+//! }
+//! ```
 
 use sea_query::{Expr, Query, SelectStatement, Value};
 
@@ -98,7 +125,7 @@ impl SqlType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ServerDefault {
     /// The current UTC time: `CURRENT_TIMESTAMP AT TIME ZONE 'UTC'` on PostgreSQL/CockroachDB,
-    /// `UTC_TIMESTAMP()` on MySQL/MariaDB. SQLite has none: the application stamps the value.
+    /// `UTC_TIMESTAMP(6)` on MySQL/MariaDB, `strftime('%Y-%m-%d %H:%M:%f', 'now')` on SQLite.
     CurrentUtcTimestamp,
 }
 

@@ -133,6 +133,7 @@ fn integer_text(row: RowRef<'_>, index: usize) -> Result<Value, sqlx::Error> {
     match row {
         #[cfg(feature = "mysql")]
         RowRef::MySql(r) => sqlx::Row::try_get::<u64, _>(r, index).map(Value::from),
+        #[allow(unreachable_patterns)]
         _ => i32::decode(row, index).map(Value::from),
     }
 }

@@ -5,7 +5,9 @@ use sea_query::{ColumnDef, ColumnType, Expr, ForeignKey, Index, Table};
 
 use super::database_config::Dialect;
 use super::dialect::{self, CommentStyle};
+use super::error::DatabaseError;
 use super::model::Column;
+use super::session::Session;
 
 /// A registered model's table: what `create_tables` needs to know.
 #[derive(Debug, Clone)]
@@ -24,11 +26,18 @@ impl TableDef {
     }
 
     /// The statements that create this table and its indexes and comments.
+    ///
+    /// The `CREATE TABLE` has `IF NOT EXISTS` only where DDL is transactional: on MySQL/MariaDB
+    /// a `CREATE TABLE` that succeeds must mean this call created the table, since
+    /// [`create`](Self::create) drops it again when a later statement fails.
     pub(crate) fn create_statements(&self, dialect: Dialect) -> Vec<String> {
         let comments = dialect::comment_style(dialect);
         let keys: Vec<&Column> = self.columns.iter().filter(|c| c.primary_key).collect();
         let mut table = Table::create();
-        table.table(self.name).if_not_exists();
+        table.table(self.name);
+        if transactional_ddl(dialect) {
+            table.if_not_exists();
+        }
         for column in self.columns {
             let sql_type = dialect::column_type_sql(dialect, column);
             let mut def = ColumnDef::new_with_type(column.name, ColumnType::custom(sql_type));
@@ -70,7 +79,7 @@ impl TableDef {
             if let Some((ref_table, ref_column)) = column.foreign_key {
                 table.foreign_key(
                     ForeignKey::create()
-                        .name(format!("fk_{}_{}", self.name, column.name))
+                        .name(generated_name("fk", self.name, column.name))
                         .from(self.name, column.name)
                         .to(ref_table, ref_column),
                 );
@@ -80,7 +89,7 @@ impl TableDef {
         for column in self.columns.iter().filter(|c| c.index && !c.primary_key) {
             let mut index = Index::create();
             index
-                .name(format!("ix_{}_{}", self.name, column.name))
+                .name(generated_name("ix", self.name, column.name))
                 .table(self.name)
                 .col(column.name);
             if column.unique {
@@ -106,10 +115,98 @@ impl TableDef {
         statements
     }
 
+    /// Runs [`create_statements`](Self::create_statements) on `session`, all or nothing.
+    ///
+    /// Where DDL is transactional (PostgreSQL, CockroachDB, SQLite) `session` must have been
+    /// opened in a transaction: it is committed when every statement succeeded and rolled
+    /// back otherwise, so a failing `CREATE INDEX` leaves no table behind. MySQL/MariaDB commit
+    /// each DDL statement at once: there, when a statement after the `CREATE TABLE` fails, the
+    /// table just created is dropped again (best effort), so that the next call creates it
+    /// whole instead of finding it and skipping it without its indexes.
+    ///
+    /// # Errors
+    ///
+    /// The error of the first statement that failed.
+    pub(crate) async fn create(&self, mut session: Session) -> Result<(), DatabaseError> {
+        let dialect = session.config().dialect();
+        for (index, sql) in self.create_statements(dialect).iter().enumerate() {
+            let Err(error) = session.execute_sql(sql).await else {
+                continue;
+            };
+            tracing::warn!(
+                target: "dsg_lib",
+                table = self.name,
+                "creating the table failed: {error}"
+            );
+            if transactional_ddl(dialect) {
+                // The rollback's own failure changes nothing: the connection's transaction
+                // ends with it either way, and the first error is the one to report.
+                let _ = session.rollback().await;
+            } else if index > 0
+                && let Err(cleanup) = session.execute_sql(&self.drop_statement(dialect)).await
+            {
+                tracing::warn!(
+                    target: "dsg_lib",
+                    table = self.name,
+                    "could not drop the partly created table: {cleanup}"
+                );
+            }
+            return Err(error);
+        }
+        session.commit().await
+    }
+
     /// `DROP TABLE IF EXISTS`.
     pub(crate) fn drop_statement(&self, dialect: Dialect) -> String {
         dialect::build_schema(dialect, Table::drop().table(self.name).if_exists())
     }
+}
+
+/// Whether the dialect runs DDL inside transactions (PostgreSQL, CockroachDB, SQLite), so that
+/// a table and its indexes can be created all or nothing. MySQL/MariaDB commit every DDL
+/// statement implicitly.
+pub(crate) fn transactional_ddl(dialect: Dialect) -> bool {
+    dialect::transactional_ddl(dialect)
+}
+
+/// The longest generated index or constraint name, in bytes: PostgreSQL's identifier limit
+/// (MySQL/MariaDB allow 64).
+const MAX_GENERATED_NAME: usize = 63;
+
+/// The name of an index or constraint the library creates: `<prefix>_<table>_<column>`.
+///
+/// sea-query writes these names between quotes without escaping them, so the name is made of
+/// identifier characters only: any other character becomes `_`. A name that had to change, or
+/// that is longer than [`MAX_GENERATED_NAME`] bytes (PostgreSQL would silently truncate it,
+/// MySQL refuse it), is cut and ends with a hash of the full name, so that two long names with
+/// the same beginning stay distinct. Names of models whose table and columns are plain
+/// identifiers (as `#[derive(Model)]` requires) and short enough keep the plain form.
+fn generated_name(prefix: &str, table: &str, column: &str) -> String {
+    let full = format!("{prefix}_{table}_{column}");
+    let mut name: String = full
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name != full || name.len() > MAX_GENERATED_NAME {
+        let hash = format!("_{:08x}", fnv1a(full.as_bytes()));
+        // ASCII only by now, so any byte index is a character boundary.
+        name.truncate(MAX_GENERATED_NAME - hash.len());
+        name.push_str(&hash);
+    }
+    name
+}
+
+/// 32-bit FNV-1a: a stable hash (the same in every build), for [`generated_name`].
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5_u32, |hash, b| {
+        (hash ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 fn quote_ident(name: &str) -> String {
@@ -164,5 +261,72 @@ mod tests {
             .map(|t| t.name)
             .collect();
         assert_eq!(order, ["users", "posts"]);
+    }
+
+    #[test]
+    fn generated_names_of_plain_models_keep_their_form() {
+        assert_eq!(generated_name("ix", "users", "name"), "ix_users_name");
+        assert_eq!(generated_name("fk", "posts", "user_id"), "fk_posts_user_id");
+    }
+
+    #[test]
+    fn generated_names_are_identifiers_of_at_most_63_bytes_and_distinct() {
+        let long = "t".repeat(63);
+        let names = [
+            generated_name("ix", "we\"ird", "na`me"),
+            generated_name("ix", "we_ird", "na_me"),
+            generated_name("ix", "we'ird", "na;me"),
+            generated_name("ix", &long, "a"),
+            generated_name("ix", &long, "b"),
+            generated_name("ix", "caf\u{e9}", "x"),
+        ];
+        for name in &names {
+            assert!(name.len() <= MAX_GENERATED_NAME, "{name}");
+            assert!(
+                name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+                "{name}"
+            );
+        }
+        for (i, a) in names.iter().enumerate() {
+            assert!(names[i + 1..].iter().all(|b| a != b), "{names:?}");
+        }
+    }
+
+    #[test]
+    fn hostile_names_render_escaped_on_every_dialect() {
+        let mut name = Column::new("na\"me`", SqlType::String(Some(10)));
+        name.index = true;
+        name.foreign_key = Some(("ot'her", "i\"d"));
+        let def = table("we\"ird`t", vec![name]);
+        for dialect in [Dialect::Sqlite, Dialect::Postgresql, Dialect::Mysql] {
+            let statements = def.create_statements(dialect);
+            let index = &statements[1];
+            assert!(
+                index.contains("ix_we_ird_t_na_me__"),
+                "{dialect:?}: {index}"
+            );
+            let create = &statements[0];
+            // sea-query leaves the constraint's name out on SQLite.
+            assert!(
+                dialect == Dialect::Sqlite || create.contains("fk_we_ird_t_na_me__"),
+                "{dialect:?}: {create}"
+            );
+            // Every quote inside a quoted name is doubled.
+            let quoted = if dialect.is_mysql_family() {
+                "`we\"ird``t`"
+            } else {
+                "\"we\"\"ird`t\""
+            };
+            assert!(create.contains(quoted), "{dialect:?}: {create}");
+        }
+    }
+
+    #[test]
+    fn create_table_if_not_exists_only_with_transactional_ddl() {
+        let def = table("plain", vec![Column::new("id", SqlType::BigInteger)]);
+        for dialect in [Dialect::Sqlite, Dialect::Postgresql] {
+            assert!(def.create_statements(dialect)[0].contains("IF NOT EXISTS"));
+        }
+        assert!(!def.create_statements(Dialect::Mysql)[0].contains("IF NOT EXISTS"));
     }
 }

@@ -22,9 +22,23 @@ use std::sync::Arc;
 
 use super::database_config::DBConfig;
 use super::dialect::{self, Conn, Outcome, RunError};
-use super::error::DatabaseError;
+use super::error::{DatabaseError, ErrorKind};
+use super::redact;
 use super::row::FromRow;
 use super::statement::Statement;
+use super::topology::Checkout;
+
+/// How a session starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Begin {
+    /// No transaction: each statement commits on its own.
+    None,
+    /// A transaction that takes locks as it goes (`get_db_session`).
+    Deferred,
+    /// A transaction that will write: on SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so that it waits its turn rather than failing later.
+    Write,
+}
 
 /// One pooled connection inside one transaction, from
 /// [`AsyncDatabase::get_db_session`](super::async_database::AsyncDatabase::get_db_session).
@@ -36,6 +50,8 @@ use super::statement::Statement;
 pub struct Session {
     conn: Conn,
     config: Arc<DBConfig>,
+    /// Counts the connection as in use; reaches the database's health.
+    checkout: Checkout,
     /// A transaction is open on `conn`.
     in_transaction: bool,
     /// A driver call was started and has not finished: the connection's state is unknown.
@@ -52,21 +68,23 @@ impl fmt::Debug for Session {
 }
 
 impl Session {
-    /// Wraps a connection; `transaction` begins one at once.
+    /// Wraps a connection and begins a transaction as `begin` says.
     pub(crate) async fn open(
         conn: Conn,
         config: Arc<DBConfig>,
-        transaction: bool,
+        checkout: Checkout,
+        begin: Begin,
     ) -> Result<Session, DatabaseError> {
         let mut session = Session {
             conn,
             config,
+            checkout,
             in_transaction: false,
             in_flight: false,
         };
-        if transaction {
+        if begin != Begin::None {
             session.in_flight = true;
-            let begun = session.conn.begin().await;
+            let begun = session.conn.begin(begin == Begin::Write).await;
             session.in_flight = false;
             begun.map_err(|e| session.error(e))?;
             session.in_transaction = true;
@@ -79,8 +97,19 @@ impl Session {
         &self.config
     }
 
+    /// Maps a driver error; one showing that the connection is gone invalidates the pool, so
+    /// that the other connections opened before it are not handed out again.
     fn error(&self, e: sqlx::Error) -> DatabaseError {
-        dialect::map_error(&self.config, e)
+        let error = dialect::map_error(&self.config, e);
+        if error.kind() == ErrorKind::ConnectionError {
+            self.checkout.health().invalidate();
+        }
+        error
+    }
+
+    /// Fails once `disconnect` has returned (while it waits, sessions finish their work).
+    fn check_open(&self) -> Result<(), DatabaseError> {
+        self.checkout.health().check_not_ended()
     }
 
     /// Runs one statement, decoding the rows it returns (if any) as `T`.
@@ -89,9 +118,10 @@ impl Session {
         statement: &(impl Statement + ?Sized),
     ) -> Result<Outcome<T>, DatabaseError> {
         let (sql, values, persistent) = self.prepare(statement)?;
+        let hidden = self.hidden(&values);
         self.in_flight = true;
         let result = self.conn.run(sql, values, persistent).await;
-        self.finish(result)
+        self.finish(result, hidden)
     }
 
     /// Runs a query and decodes only its first row.
@@ -99,10 +129,11 @@ impl Session {
         &mut self,
         statement: &(impl Statement + ?Sized),
     ) -> Result<Option<T>, DatabaseError> {
-        let (sql, values, persistent) = self.prepare(statement)?;
+        let (sql, values, persistent) = self.prepare_first(statement)?;
+        let hidden = self.hidden(&values);
         self.in_flight = true;
         let result = self.conn.first(sql, values, persistent).await;
-        self.finish(result)
+        self.finish(result, hidden)
     }
 
     /// Renders `statement` for this dialect and logs it when `echo` is on.
@@ -110,19 +141,61 @@ impl Session {
         &self,
         statement: &(impl Statement + ?Sized),
     ) -> Result<(String, sea_query::Values, bool), DatabaseError> {
-        let mut rendered = statement.render(self.config.dialect())?;
-        dialect::normalize_values(self.config.dialect(), &mut rendered.values);
+        self.check_open()?;
+        self.prepared(
+            statement.render(self.config.dialect())?,
+            statement.types_vary(),
+        )
+    }
+
+    /// [`prepare`](Self::prepare) for reading the first row only (`LIMIT 1` added).
+    fn prepare_first(
+        &self,
+        statement: &(impl Statement + ?Sized),
+    ) -> Result<(String, sea_query::Values, bool), DatabaseError> {
+        self.check_open()?;
+        self.prepared(
+            statement.render_first(self.config.dialect())?,
+            statement.types_vary(),
+        )
+    }
+
+    fn prepared(
+        &self,
+        mut rendered: super::statement::Rendered,
+        types_vary: bool,
+    ) -> Result<(String, sea_query::Values, bool), DatabaseError> {
+        let dialect = self.config.dialect();
+        dialect::normalize_values(dialect, &mut rendered.values)?;
+        if types_vary {
+            dialect::key_by_types(dialect, &mut rendered.sql, &rendered.values);
+        }
         dialect::echo(&self.config, &rendered.sql, &rendered.values);
         let persistent = self.config.query_cache_size() > 0;
         Ok((rendered.sql, rendered.values, persistent))
     }
 
+    /// With `hide_parameters`, the values to keep out of error details.
+    fn hidden(&self, values: &sea_query::Values) -> Option<sea_query::Values> {
+        self.config.hide_parameters().then(|| values.clone())
+    }
+
     /// Ends a driver call: the connection is in a known state again.
-    fn finish<T>(&mut self, result: Result<T, RunError>) -> Result<T, DatabaseError> {
+    fn finish<T>(
+        &mut self,
+        result: Result<T, RunError>,
+        hidden: Option<sea_query::Values>,
+    ) -> Result<T, DatabaseError> {
         self.in_flight = false;
-        result.map_err(|e| match e {
-            RunError::Driver(e) => self.error(e),
-            RunError::Decode(e) => e,
+        result.map_err(|e| {
+            let error = match e {
+                RunError::Driver(e) => self.error(e),
+                RunError::Decode(e) => e,
+            };
+            match hidden {
+                Some(values) => error.scrubbed(|text| redact::scrub_values(text, &values.0)),
+                None => error,
+            }
         })
     }
 
@@ -152,6 +225,7 @@ impl Session {
 
     /// Runs SQL that takes no parameters (DDL, pragmas) and returns nothing.
     pub async fn execute_sql(&mut self, sql: &str) -> Result<(), DatabaseError> {
+        self.check_open()?;
         dialect::echo(&self.config, sql, &sea_query::Values(Vec::new()));
         self.in_flight = true;
         let result = self.conn.run_raw(sql.to_string()).await;
@@ -159,12 +233,20 @@ impl Session {
         result.map_err(|e| self.error(e))
     }
 
-    /// Commits the transaction and returns the connection to the pool.
+    /// Commits the transaction and returns the connection to the pool. Once
+    /// [`disconnect`](super::async_database::AsyncDatabase::disconnect) has returned it fails
+    /// with a `Disconnected` error and the transaction is rolled back. Under
+    /// `isolation_level = "AUTOCOMMIT"` every statement has already committed: it only returns
+    /// the connection.
     pub async fn commit(mut self) -> Result<(), DatabaseError> {
+        if self.in_transaction {
+            self.check_open()?;
+        }
         self.end(true).await
     }
 
-    /// Rolls the transaction back and returns the connection to the pool.
+    /// Rolls the transaction back and returns the connection to the pool (under
+    /// `AUTOCOMMIT`, there is nothing to roll back).
     pub async fn rollback(mut self) -> Result<(), DatabaseError> {
         self.end(false).await
     }

@@ -22,6 +22,10 @@ use super::database_config::Dialect;
 use super::dialect;
 use super::error::DatabaseError;
 
+mod scan;
+
+use scan::{Piece, scan};
+
 /// SQL text and the values to bind to it, rendered for one dialect.
 #[derive(Debug, Clone)]
 pub struct Rendered {
@@ -55,17 +59,38 @@ pub trait Statement: Send + Sync {
 
     /// What kind of statement this is.
     fn kind(&self) -> StatementKind;
+
+    /// Renders the statement to read its first row only: a SELECT without a LIMIT gets
+    /// `LIMIT 1`, so the server stops after one row. Others render as they are.
+    fn render_first(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
+        self.render(dialect)
+    }
+
+    /// Whether the same SQL may be bound with values of different types from one run to the
+    /// next (true for [`Text`]): prepared statements are then cached per value types.
+    #[doc(hidden)]
+    fn types_vary(&self) -> bool {
+        false
+    }
+}
+
+/// Renders a sea-query statement for `dialect`.
+fn render_query(
+    dialect: Dialect,
+    statement: &impl sea_query::QueryStatementWriter,
+) -> Result<Rendered, DatabaseError> {
+    let built = dialect::build_query(dialect, statement);
+    Ok(Rendered {
+        sql: built.sql,
+        values: built.values,
+    })
 }
 
 macro_rules! query_statement {
     ($ty:ty, $kind:ident) => {
         impl Statement for $ty {
             fn render(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
-                let built = dialect::build_query(dialect, self);
-                Ok(Rendered {
-                    sql: built.sql,
-                    values: built.values,
-                })
+                render_query(dialect, self)
             }
             fn kind(&self) -> StatementKind {
                 StatementKind::$kind
@@ -74,7 +99,24 @@ macro_rules! query_statement {
     };
 }
 
-query_statement!(SelectStatement, Select);
+impl Statement for SelectStatement {
+    fn render(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
+        render_query(dialect, self)
+    }
+    fn kind(&self) -> StatementKind {
+        StatementKind::Select
+    }
+    fn render_first(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
+        let mut first = self.clone();
+        first.reset_limit();
+        if first == *self {
+            first.limit(1);
+            first.render(dialect)
+        } else {
+            self.render(dialect)
+        }
+    }
+}
 query_statement!(InsertStatement, Insert);
 query_statement!(UpdateStatement, Update);
 query_statement!(DeleteStatement, Delete);
@@ -104,8 +146,14 @@ impl<S: Statement + ?Sized> Statement for &S {
     fn render(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
         (**self).render(dialect)
     }
+    fn types_vary(&self) -> bool {
+        (**self).types_vary()
+    }
     fn kind(&self) -> StatementKind {
         (**self).kind()
+    }
+    fn render_first(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
+        (**self).render_first(dialect)
     }
 }
 
@@ -113,15 +161,24 @@ impl<S: Statement + ?Sized> Statement for Box<S> {
     fn render(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
         (**self).render(dialect)
     }
+    fn types_vary(&self) -> bool {
+        (**self).types_vary()
+    }
     fn kind(&self) -> StatementKind {
         (**self).kind()
+    }
+    fn render_first(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
+        (**self).render_first(dialect)
     }
 }
 
 /// SQL text with `:name` bind parameters — the seed's `text(...)`.
 ///
 /// Parameters are rewritten to the dialect's placeholders (`?` or `$1`) and always bound, never
-/// spliced into the SQL. `::` (a PostgreSQL cast) and text inside quotes are left alone.
+/// spliced into the SQL. `::` (a PostgreSQL cast), and a `:x` inside any quoting form or
+/// comment of the dialect the statement runs on (strings with their escapes, quoted
+/// identifiers, PostgreSQL's dollar quotes and `E'…'`, MySQL's backslash escapes and `#`
+/// comments) are left alone.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Text {
     sql: Cow<'static, str>,
@@ -172,7 +229,7 @@ impl Statement for Text {
     fn render(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
         let mut sql = String::with_capacity(self.sql.len());
         let mut values = Vec::new();
-        for piece in scan(&self.sql) {
+        for piece in scan(&self.sql, dialect) {
             match piece {
                 Piece::Sql(s) => sql.push_str(s),
                 Piece::Param(name) => {
@@ -190,6 +247,10 @@ impl Statement for Text {
             sql,
             values: Values(values),
         })
+    }
+
+    fn types_vary(&self) -> bool {
+        true
     }
 
     fn kind(&self) -> StatementKind {
@@ -225,73 +286,6 @@ pub fn json_to_value(value: serde_json::Value) -> Value {
     }
 }
 
-enum Piece<'a> {
-    Sql(&'a str),
-    Param(&'a str),
-}
-
-/// Splits SQL into literal runs and `:name` parameters, skipping quoted text, comments and
-/// `::` casts.
-fn scan(sql: &str) -> Vec<Piece<'_>> {
-    let bytes = sql.as_bytes();
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            quote @ (b'\'' | b'"' | b'`') => {
-                i += 1;
-                while i < bytes.len() {
-                    if bytes[i] == quote {
-                        if bytes.get(i + 1) == Some(&quote) {
-                            i += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
-                    i += 1;
-                }
-                i += 2;
-            }
-            b':' if bytes.get(i + 1) == Some(&b':') => i += 2,
-            b':' if bytes
-                .get(i + 1)
-                .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
-                && (i == 0 || bytes[i - 1] != b':') =>
-            {
-                let name_start = i + 1;
-                let mut end = name_start;
-                while end < bytes.len()
-                    && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_')
-                {
-                    end += 1;
-                }
-                pieces.push(Piece::Sql(&sql[start..i]));
-                pieces.push(Piece::Param(&sql[name_start..end]));
-                start = end;
-                i = end;
-            }
-            _ => i += 1,
-        }
-    }
-    if start < sql.len() {
-        pieces.push(Piece::Sql(&sql[start.min(sql.len())..]));
-    }
-    pieces
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,6 +318,16 @@ mod tests {
             rendered(&t, Dialect::Postgresql),
             "SELECT ':x', \"a:b\", 1::text -- :c\n FROM t WHERE v = $1 /* :d */"
         );
+    }
+
+    #[test]
+    fn rendering_skips_each_dialects_own_quoting() {
+        let t = text(r"SELECT 'it\'s :x', :v").bind("v", 1);
+        assert_eq!(rendered(&t, Dialect::Mysql), r"SELECT 'it\'s :x', ?");
+        let t = text("SELECT $q$ :x $q$, :v").bind("v", 1);
+        assert_eq!(rendered(&t, Dialect::Postgresql), "SELECT $q$ :x $q$, $1");
+        // SQLite has no dollar quotes: `:x` is a parameter there, and it is unbound.
+        assert!(rendered(&t, Dialect::Sqlite).contains(":x"));
     }
 
     #[test]

@@ -74,6 +74,11 @@ impl Capture {
         String::from_utf8_lossy(&std::mem::take(&mut *buf)).into_owned()
     }
 
+    /// Everything written so far, left in place.
+    pub fn peek(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
     /// Installs a subscriber writing into this capture on the current thread.
     pub fn install(&self) -> tracing::subscriber::DefaultGuard {
         let writer = self.clone();

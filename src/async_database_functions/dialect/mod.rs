@@ -23,6 +23,8 @@ use super::database_config::{DBConfig, Dialect};
 use super::error::{Constraint, DatabaseError, ErrorKind};
 use super::model::{Column, ServerDefault, SqlType};
 use super::row::{FromRow, RowRef};
+use super::topology::Health;
+use std::sync::Arc;
 
 /// The driver a dialect runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,8 +129,11 @@ macro_rules! per_conn {
 
 impl Pool {
     /// Builds the pool for `config`; no connection is opened except SQLite's in-memory keeper.
-    pub(crate) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), DatabaseError> {
-        per_backend!(Backend::of(config.dialect()), b => b::connect(config).await)
+    pub(crate) async fn connect(
+        config: &DBConfig,
+        health: Arc<Health>,
+    ) -> Result<(Pool, Keeper), DatabaseError> {
+        per_backend!(Backend::of(config.dialect()), b => b::connect(config, health).await)
     }
 
     /// Takes a connection, waiting at most `pool_timeout`.
@@ -180,12 +185,12 @@ fn native_url(config: &DBConfig, scheme: &str) -> Result<url::Url, DatabaseError
     Ok(url)
 }
 
-/// How long to wait for a connection: `pool_timeout`, shortened by a `connect_args` timeout.
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-fn acquire_timeout(config: &DBConfig) -> std::time::Duration {
+/// How long to wait for a connection: `pool_timeout`, shortened on the servers by a
+/// `connect_args` timeout (on SQLite that is the busy timeout).
+pub(crate) fn acquire_timeout(config: &DBConfig) -> std::time::Duration {
     match config.connect_args().timeout {
-        Some(t) => t.min(config.pool_timeout()),
-        None => config.pool_timeout(),
+        Some(t) if config.dialect() != Dialect::Sqlite => t.min(config.pool_timeout()),
+        _ => config.pool_timeout(),
     }
 }
 
@@ -234,6 +239,11 @@ pub(crate) fn comment_style(dialect: Dialect) -> CommentStyle {
 
 /// How a dialect stores column comments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// Each variant belongs to one backend; a build without it never constructs it.
+#[cfg_attr(
+    not(all(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
 pub(crate) enum CommentStyle {
     /// Not at all (SQLite).
     None,
@@ -271,8 +281,40 @@ pub(crate) fn update_returning(dialect: Dialect) -> bool {
 
 /// Adjusts bound values to what the backend's driver handles uniformly (see
 /// `postgres::normalize_values`).
-pub(crate) fn normalize_values(dialect: Dialect, values: &mut Values) {
+///
+/// # Errors
+///
+/// Invalid input for a value the backend cannot bind: an unsigned integer above `i64::MAX`
+/// on SQLite and PostgreSQL, whose integers are signed (the driver would panic).
+pub(crate) fn normalize_values(dialect: Dialect, values: &mut Values) -> Result<(), DatabaseError> {
+    if !per_backend!(Backend::of(dialect), b => b::UNSIGNED_64) {
+        for (n, value) in values.0.iter_mut().enumerate() {
+            if let sea_query::Value::BigUnsigned(Some(v)) = value {
+                let signed = i64::try_from(*v).map_err(|_| {
+                    DatabaseError::invalid_input(format!(
+                        "bound value {} is an unsigned integer above {}, which {dialect} cannot \
+                         store",
+                        n + 1,
+                        i64::MAX
+                    ))
+                })?;
+                *value = sea_query::Value::BigInt(Some(signed));
+            }
+        }
+    }
     per_backend!(Backend::of(dialect), b => b::normalize_values(values))
+}
+
+/// Makes `sql` name the types of `values` where the backend caches a prepared statement's
+/// parameter types with it (PostgreSQL): the same `text()` bound once with a string and once
+/// with bytes must not meet the other's cached statement.
+pub(crate) fn key_by_types(dialect: Dialect, sql: &mut String, values: &Values) {
+    per_backend!(Backend::of(dialect), b => b::key_by_types(sql, values))
+}
+
+/// Whether DDL runs inside a transaction (MySQL/MariaDB commit each DDL statement).
+pub(crate) fn transactional_ddl(dialect: Dialect) -> bool {
+    per_backend!(Backend::of(dialect), b => b::TRANSACTIONAL_DDL)
 }
 
 /// Whether `CREATE INDEX IF NOT EXISTS` is understood.
@@ -302,8 +344,8 @@ pub(crate) fn map_error(config: &DBConfig, error: sqlx::Error) -> DatabaseError 
         sqlx::Error::PoolTimedOut => DatabaseError::new(
             ErrorKind::PoolTimeout,
             format!(
-                "no connection became free within pool_timeout ({:?}); all {} are in use",
-                config.pool_timeout(),
+                "no connection became free within {:?}; all {} are in use",
+                acquire_timeout(config),
                 config.max_connections()
             ),
         ),
@@ -368,9 +410,24 @@ impl Conn {
         per_conn!(self, c => c.execute(AssertSqlSafe(sql)).await.map(|_| ()))
     }
 
-    /// Starts a transaction.
-    pub(crate) async fn begin(&mut self) -> Result<(), sqlx::Error> {
-        per_conn!(self, c => tx_begin(&mut **c).await)
+    /// Starts a transaction. With `write` on SQLite, `BEGIN IMMEDIATE`: a transaction that will write takes
+    /// the write lock up front and waits its turn (busy timeout), instead of failing later
+    /// with "database is locked" when a deferred read lock cannot be upgraded.
+    pub(crate) async fn begin(&mut self, write: bool) -> Result<(), sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(c) => tx_begin(&mut **c, write.then_some("BEGIN IMMEDIATE")).await,
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => {
+                let _ = write;
+                tx_begin(&mut **c, None).await
+            }
+            #[cfg(feature = "mysql")]
+            Conn::MySql(c) => {
+                let _ = write;
+                tx_begin(&mut **c, None).await
+            }
+        }
     }
 
     /// Commits the open transaction.
@@ -533,8 +590,13 @@ where
     Ok(outcome)
 }
 
-async fn tx_begin<C: sqlx::Connection>(conn: &mut C) -> Result<(), sqlx::Error> {
-    <<C::Database as Database>::TransactionManager as sqlx_core::transaction::TransactionManager>::begin(conn, None).await
+async fn tx_begin<C: sqlx::Connection>(
+    conn: &mut C,
+    statement: Option<&'static str>,
+) -> Result<(), sqlx::Error> {
+    use sqlx::SqlSafeStr;
+    let statement = statement.map(SqlSafeStr::into_sql_str);
+    <<C::Database as Database>::TransactionManager as sqlx_core::transaction::TransactionManager>::begin(conn, statement).await
 }
 
 async fn tx_commit<C: sqlx::Connection>(conn: &mut C) -> Result<(), sqlx::Error> {
@@ -549,19 +611,19 @@ fn tx_start_rollback<C: sqlx::Connection>(conn: &mut C) {
     <<C::Database as Database>::TransactionManager as sqlx_core::transaction::TransactionManager>::start_rollback(conn)
 }
 
-/// Makes the pool replace, when handing it out, a connection older than `pool_recycle`, as
-/// SQLAlchemy does on checkout: sqlx enforces `max_lifetime` only on release and in a periodic
-/// reaper, so an idle connection could otherwise be handed out past its lifetime.
+/// Makes the pool replace, when handing it out, a connection older than `pool_recycle` or
+/// opened before the last pool invalidation (see [`Health`]), as SQLAlchemy does on checkout:
+/// sqlx enforces `max_lifetime` only on release and in a periodic reaper, so an idle
+/// connection could otherwise be handed out past its lifetime.
 pub(crate) fn recycle_on_acquire<DB: Database>(
     options: sqlx::pool::PoolOptions<DB>,
     recycle: Option<std::time::Duration>,
+    health: Arc<Health>,
 ) -> sqlx::pool::PoolOptions<DB> {
-    match recycle {
-        Some(max) => {
-            options.before_acquire(move |_, meta| Box::pin(async move { Ok(meta.age <= max) }))
-        }
-        None => options,
-    }
+    options.before_acquire(move |_, meta| {
+        let fresh = recycle.is_none_or(|max| meta.age <= max) && !health.is_stale(meta.age);
+        Box::pin(async move { Ok(fresh) })
+    })
 }
 
 /// Integrity error kinds shared by the dialect classifiers.

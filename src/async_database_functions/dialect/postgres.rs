@@ -6,21 +6,31 @@ use std::time::Duration;
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 
+use std::sync::Arc;
+
 use super::{CommentStyle, Keeper, Pool, integrity};
 use crate::async_database_functions::database_config::{DBConfig, SslMode};
 use crate::async_database_functions::error::{Constraint, DatabaseError, ErrorKind};
 use crate::async_database_functions::model::{Column, ServerDefault, SqlType};
+use crate::async_database_functions::topology::Health;
 
 pub(super) const QUERY_BUILDER: sea_query::PostgresQueryBuilder = sea_query::PostgresQueryBuilder;
 pub(super) const COMMENT_STYLE: CommentStyle = CommentStyle::Statement;
 pub(super) const AUTO_INCREMENT_KEYWORD: bool = false;
+/// Whether the driver binds a `u64` above `i64::MAX`.
+pub(super) const UNSIGNED_64: bool = false;
 pub(super) const INSERT_RETURNING: bool = true;
+/// Whether DDL is transactional.
+pub(super) const TRANSACTIONAL_DDL: bool = true;
 pub(super) const INDEX_IF_NOT_EXISTS: bool = true;
 pub(super) const LIST_TABLES: &str = "SELECT table_name::text FROM information_schema.tables \
      WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'";
 pub(super) const MAX_BIND_PARAMETERS: usize = 65535;
 
-pub(super) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), DatabaseError> {
+pub(super) async fn connect(
+    config: &DBConfig,
+    health: Arc<Health>,
+) -> Result<(Pool, Keeper), DatabaseError> {
     let native = super::native_url(config, "postgres")?;
     let mut options = PgConnectOptions::from_str(native.as_str())
         .map_err(|e| super::map_error(config, e))?
@@ -50,7 +60,7 @@ pub(super) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), Databas
     if !settings.is_empty() {
         options = options.options(settings);
     }
-    let pool = super::recycle_on_acquire(PgPoolOptions::new(), config.pool_recycle())
+    let pool = super::recycle_on_acquire(PgPoolOptions::new(), config.pool_recycle(), health)
         .max_connections(config.max_connections())
         .min_connections(0)
         .acquire_timeout(super::acquire_timeout(config))
@@ -67,7 +77,7 @@ pub(super) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), Databas
 /// an `i32` and then with an `i64` fails with SQLSTATE 22P03 (sqlx #2885). PostgreSQL casts
 /// the wide value to the column's type on assignment and compares across integer widths with
 /// the index, so binding one width is always safe.
-pub(super) fn normalize_values(values: &mut sea_query::Values) {
+pub(super) fn normalize_values(values: &mut sea_query::Values) -> Result<(), DatabaseError> {
     use sea_query::Value;
     for value in &mut values.0 {
         let wide = match value {
@@ -82,6 +92,40 @@ pub(super) fn normalize_values(values: &mut sea_query::Values) {
         };
         *value = wide;
     }
+    Ok(())
+}
+
+/// sqlx caches a prepared statement by its SQL text, with the parameter types of its first
+/// run; binding other types later fails ("incorrect binary data format"). A comment naming
+/// the types makes each combination a statement of its own.
+pub(super) fn key_by_types(sql: &mut String, values: &sea_query::Values) {
+    use sea_query::Value;
+    if values.0.is_empty() {
+        return;
+    }
+    // In front: a comment at the end could fall inside a trailing `--` comment.
+    let mut key = String::with_capacity(values.0.len() + 12);
+    key.push_str("/* dsg:");
+    for value in &values.0 {
+        key.push(match value {
+            Value::Bool(_) => 'b',
+            Value::BigInt(_) | Value::BigUnsigned(_) => 'i',
+            Value::Double(_) => 'f',
+            Value::String(_) | Value::Char(_) => 's',
+            Value::Bytes(_) => 'x',
+            Value::Json(_) => 'j',
+            Value::Uuid(_) => 'u',
+            Value::ChronoDate(_) => 'd',
+            Value::ChronoTime(_) => 't',
+            Value::ChronoDateTime(_) => 'm',
+            Value::ChronoDateTimeUtc(_)
+            | Value::ChronoDateTimeLocal(_)
+            | Value::ChronoDateTimeWithTimeZone(_) => 'z',
+            _ => '?',
+        });
+    }
+    key.push_str(" */ ");
+    sql.insert_str(0, &key);
 }
 
 pub(super) fn placeholder(n: usize) -> String {

@@ -6,16 +6,23 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{ConnectOptions, Connection};
 
+use std::sync::Arc;
+
 use super::{CommentStyle, Keeper, Pool, integrity};
 use crate::async_database_functions::database_config::{DBConfig, IsolationLevel, SqliteTarget};
 use crate::async_database_functions::error::{Constraint, DatabaseError, ErrorKind};
 use crate::async_database_functions::model::{Column, ServerDefault, SqlType};
+use crate::async_database_functions::topology::Health;
 
 pub(super) const QUERY_BUILDER: sea_query::SqliteQueryBuilder = sea_query::SqliteQueryBuilder;
 pub(super) const COMMENT_STYLE: CommentStyle = CommentStyle::None;
 /// Whether sea-query's auto-increment keyword applies (else the type carries it).
 pub(super) const AUTO_INCREMENT_KEYWORD: bool = true;
+/// Whether the driver binds a `u64` above `i64::MAX`.
+pub(super) const UNSIGNED_64: bool = false;
 pub(super) const INSERT_RETURNING: bool = true;
+/// Whether DDL is transactional.
+pub(super) const TRANSACTIONAL_DDL: bool = true;
 pub(super) const INDEX_IF_NOT_EXISTS: bool = true;
 pub(super) const LIST_TABLES: &str =
     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'";
@@ -29,7 +36,10 @@ const MAX_CONNECTIONS: u32 = 5;
 
 static MEMORY_DATABASES: AtomicU64 = AtomicU64::new(0);
 
-pub(super) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), DatabaseError> {
+pub(super) async fn connect(
+    config: &DBConfig,
+    health: Arc<Health>,
+) -> Result<(Pool, Keeper), DatabaseError> {
     let args = config.connect_args();
     let mut options = SqliteConnectOptions::new()
         .foreign_keys(true)
@@ -55,12 +65,13 @@ pub(super) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), Databas
                 .shared_cache(true)
         }
     };
-    let mut pool = super::recycle_on_acquire(SqlitePoolOptions::new(), config.pool_recycle())
-        .max_connections(MAX_CONNECTIONS)
-        .min_connections(0)
-        .acquire_timeout(config.pool_timeout())
-        .test_before_acquire(config.pool_pre_ping())
-        .max_lifetime(config.pool_recycle());
+    let mut pool =
+        super::recycle_on_acquire(SqlitePoolOptions::new(), config.pool_recycle(), health)
+            .max_connections(MAX_CONNECTIONS)
+            .min_connections(0)
+            .acquire_timeout(config.pool_timeout())
+            .test_before_acquire(config.pool_pre_ping())
+            .max_lifetime(config.pool_recycle());
     // The keeper below holds the in-memory database; the pool may still reap its own idle
     // connections freely.
     if !memory {
@@ -79,8 +90,28 @@ pub(super) async fn connect(config: &DBConfig) -> Result<(Pool, Keeper), Databas
     Ok((Pool::Sqlite(pool.connect_lazy_with(options)), keeper))
 }
 
-/// Nothing to adjust: the driver binds every integer width alike.
-pub(super) fn normalize_values(_: &mut sea_query::Values) {}
+/// Refuses NaN, which SQLite would store as NULL (silently on a nullable column). The driver
+/// binds every integer width alike.
+pub(super) fn normalize_values(values: &mut sea_query::Values) -> Result<(), DatabaseError> {
+    use sea_query::Value;
+    for (n, value) in values.0.iter().enumerate() {
+        let nan = match value {
+            Value::Double(Some(v)) => v.is_nan(),
+            Value::Float(Some(v)) => v.is_nan(),
+            _ => false,
+        };
+        if nan {
+            return Err(DatabaseError::invalid_input(format!(
+                "bound value {} is NaN, which sqlite cannot store (it would become NULL)",
+                n + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Statements are prepared per connection and bound per run: nothing to key.
+pub(super) fn key_by_types(_: &mut String, _: &sea_query::Values) {}
 
 pub(super) fn placeholder(_: usize) -> String {
     "?".into()
@@ -102,9 +133,14 @@ pub(super) fn type_sql(column: &Column) -> String {
     }
 }
 
-/// SQLite has no UTC-now default in the seed: the application stamps the value.
-pub(super) fn server_default_sql(_: ServerDefault, _: SqlType) -> Option<&'static str> {
-    None
+/// The current UTC time as text in the form the driver writes and reads timestamps
+/// (`2024-05-01 12:34:56.789`, milliseconds), so that a row inserted without its timestamps
+/// (by `text()`, a hand-built insert or another client) gets them, as on the servers. The
+/// library itself still stamps the rows it inserts, to the microsecond.
+pub(super) fn server_default_sql(default: ServerDefault, _: SqlType) -> Option<&'static str> {
+    match default {
+        ServerDefault::CurrentUtcTimestamp => Some("strftime('%Y-%m-%d %H:%M:%f', 'now')"),
+    }
 }
 
 /// Extended result codes: <https://www.sqlite.org/rescode.html>.

@@ -1,0 +1,217 @@
+//! Topology: the servers behind an [`AsyncDatabase`](super::async_database::AsyncDatabase)
+//! and what the crate knows of their health.
+//!
+//! Today one server per database. What is tracked:
+//! - **Pool invalidation** (SQLAlchemy's "invalidate on disconnect"): the first error showing
+//!   that a server connection is gone marks every connection opened before it as stale; stale
+//!   idle connections are closed instead of being handed out, so a restarted server or a mass
+//!   kill of connections costs at most the one operation that was in flight.
+//! - **Fail fast when refused**: when a new connection is needed and the server's port refuses
+//!   connections, the caller gets a [`ConnectionError`](super::error::ErrorKind::ConnectionError)
+//!   at once, instead of waiting out `pool_timeout` while the driver retries.
+//! - **Closed**: once `disconnect()` begins no session is handed out; once it returns, every
+//!   call, including those of sessions still held, fails at once with
+//!   [`Disconnected`](super::error::ErrorKind::Disconnected).
+//! - **In use**: how many connections are checked out, which tells a full pool (a pool
+//!   timeout) from a server that does not answer (a connection error).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use url::{Host, Url};
+
+use super::database_config::{DBConfig, Dialect};
+use super::error::{DatabaseError, ErrorKind};
+
+/// Health of the one server of a database, shared by its pool and its sessions.
+#[derive(Debug)]
+pub(crate) struct Health {
+    /// The origin of `invalidated_at`.
+    epoch: Instant,
+    /// Nanoseconds after `epoch` of the last invalidation, plus one; 0 for never.
+    invalidated_at: AtomicU64,
+    /// `disconnect` began: no new session.
+    closed: AtomicBool,
+    /// `disconnect` returned: sessions still held fail on their next call.
+    ended: AtomicBool,
+    in_use: AtomicU32,
+}
+
+impl Health {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Health {
+            epoch: Instant::now(),
+            invalidated_at: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
+            in_use: AtomicU32::new(0),
+        })
+    }
+
+    /// Marks every connection opened until now as stale.
+    pub(crate) fn invalidate(&self) {
+        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.invalidated_at
+            .fetch_max(now.saturating_add(1), Ordering::AcqRel);
+    }
+
+    /// Whether a connection of age `age` was opened before the last invalidation.
+    pub(crate) fn is_stale(&self, age: Duration) -> bool {
+        let at = self.invalidated_at.load(Ordering::Acquire);
+        if at == 0 {
+            return false;
+        }
+        let invalidated = self.epoch + Duration::from_nanos(at - 1);
+        match Instant::now().checked_sub(age) {
+            Some(opened) => opened <= invalidated,
+            None => true,
+        }
+    }
+
+    /// `disconnect` began: no new session.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// `disconnect` returned: the sessions still held fail on their next call.
+    pub(crate) fn end(&self) {
+        self.ended.store(true, Ordering::Release);
+    }
+
+    /// `Err(Disconnected)` once `disconnect` has returned (for sessions already held).
+    pub(crate) fn check_not_ended(&self) -> Result<(), DatabaseError> {
+        if self.ended.load(Ordering::Acquire) {
+            Err(disconnected())
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// `Err(Disconnected)` once the database is closed.
+    pub(crate) fn check_open(&self) -> Result<(), DatabaseError> {
+        if self.is_closed() {
+            Err(disconnected())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// How many connections are checked out now.
+    pub(crate) fn in_use(&self) -> u32 {
+        self.in_use.load(Ordering::Acquire)
+    }
+
+    /// Counts a connection as checked out until the guard is dropped.
+    pub(crate) fn checkout(self: &Arc<Self>) -> Checkout {
+        self.in_use.fetch_add(1, Ordering::AcqRel);
+        Checkout(self.clone())
+    }
+}
+
+fn disconnected() -> DatabaseError {
+    DatabaseError::new(
+        ErrorKind::Disconnected,
+        "the database has been disconnected; create a new AsyncDatabase to reconnect",
+    )
+}
+
+/// A checked-out connection, counted in [`Health::in_use`] while it lives.
+#[derive(Debug)]
+pub(crate) struct Checkout(Arc<Health>);
+
+impl Checkout {
+    pub(crate) fn health(&self) -> &Health {
+        &self.0
+    }
+}
+
+impl Drop for Checkout {
+    fn drop(&mut self) {
+        self.0.in_use.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Resolves only when the server's port refuses connections, with the error to report;
+/// otherwise never (so it can race the pool's own connect, which retries a refused port until
+/// `pool_timeout`).
+pub(crate) async fn refused(config: &DBConfig) -> DatabaseError {
+    match probe(config).await {
+        Some(e) => e,
+        None => std::future::pending().await,
+    }
+}
+
+async fn probe(config: &DBConfig) -> Option<DatabaseError> {
+    let url = config.server_url()?;
+    let port = url.port().unwrap_or(default_port(config.dialect())?);
+    if uses_socket(url) {
+        return None;
+    }
+    let result = match url.host()? {
+        Host::Domain(name) => tokio::net::TcpStream::connect((name, port)).await,
+        Host::Ipv4(ip) => tokio::net::TcpStream::connect((ip, port)).await,
+        Host::Ipv6(ip) => tokio::net::TcpStream::connect((ip, port)).await,
+    };
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Some(DatabaseError::new(
+            ErrorKind::ConnectionError,
+            format!(
+                "could not connect to {}: connection refused ({e})",
+                config.redacted_uri()
+            ),
+        )),
+        _ => None,
+    }
+}
+
+/// A Unix socket named in the URI (`?host=/run/postgresql`, `?socket=…`).
+fn uses_socket(url: &Url) -> bool {
+    url.query_pairs()
+        .any(|(k, v)| (k == "host" && v.starts_with('/')) || k == "socket")
+}
+
+fn default_port(dialect: Dialect) -> Option<u16> {
+    if dialect.is_postgres_wire() {
+        Some(if dialect == Dialect::Cockroachdb {
+            26257
+        } else {
+            5432
+        })
+    } else if dialect.is_mysql_family() {
+        Some(3306)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_opened_before_an_invalidation_are_stale() {
+        let health = Health::new();
+        assert!(!health.is_stale(Duration::from_secs(3600)));
+        std::thread::sleep(Duration::from_millis(5));
+        health.invalidate();
+        assert!(health.is_stale(Duration::from_millis(2)));
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(!health.is_stale(Duration::from_millis(1)));
+    }
+
+    #[test]
+    fn checkouts_are_counted() {
+        let health = Health::new();
+        let a = health.checkout();
+        let b = health.checkout();
+        assert_eq!(health.in_use(), 2);
+        drop(a);
+        drop(b);
+        assert_eq!(health.in_use(), 0);
+    }
+}
