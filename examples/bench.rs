@@ -1,229 +1,660 @@
-//! Side-by-side timing of dsg_lib operations and the same work written by hand with sqlx, in
-//! one run, printing medians and the ratio (ours / sqlx).
+//! The benchmark: every workload through dsg_lib and through hand-written sqlx 0.9 doing the
+//! same work the best way sqlx allows, alternated in one run, with medians, spreads and the
+//! ratio ours / sqlx. Then, in a separate process each, the peak RSS of reading 100 000 rows
+//! into the typed model on both sides.
 //!
 //! ```sh
-//! cargo run --release --example bench                        # SQLite in memory
-//! DSG_BENCH_URI=postgres://postgres@127.0.0.1:5432/test cargo run --release --example bench
+//! cargo run --release --example bench                                   # SQLite in memory
+//! cargo run --release --example bench -- --uri postgres://postgres@127.0.0.1:5432/test
+//! cargo run --release --example bench -- --uri mysql://root@127.0.0.1:3306/test --rows 10000
+//! cargo run --release --example bench -- --quick                        # under 30 s, for CI
 //! ```
 //!
-//! Both sides use one pool each with the same settings (no test before acquire), the same SQL
-//! shape, and alternate rounds so
-//! that machine noise falls on both alike.
+//! The model is the seed's user (`SchemaBase` + unique indexed `name VARCHAR(100)` + `color`).
+//! Both sides have one pool each with the same settings (no test before acquire), their own
+//! table of the same shape, the same data, and alternate rounds (the first side alternates
+//! too), so that machine noise falls on both alike.
 
 use std::time::{Duration, Instant};
 
+use chrono::NaiveDateTime;
 use dsg_lib::Model;
 use dsg_lib::async_database_functions::{
     async_database::AsyncDatabase, base_schema::SchemaBase, database_config::DBConfig,
     database_operations::DatabaseOperations, error::DatabaseError, model::Model as _,
+    statement::text,
 };
-use dsg_lib::sea_query::ExprTrait;
-use sqlx::Row;
+use dsg_lib::sea_query::{ExprTrait, Order};
+use futures_util::StreamExt;
 
 #[derive(Model, Debug, Clone)]
 #[model(table = "bench_users")]
 struct User {
     #[model(flatten)]
     base: SchemaBase,
-    #[model(size = 100)]
+    #[model(unique, index, size = 100)]
     name: String,
     color: Option<String>,
-    age: i64,
 }
 
-const ROWS: usize = 1000;
-const ROUNDS: usize = 15;
-const PER_ROUND: usize = 200;
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
+/// The same table shape for the hand-written side (created by the library on the servers).
+#[derive(Model, Debug, Clone)]
+#[model(table = "bench_sqlx_users")]
+struct SqlxTable {
+    #[model(flatten)]
+    base: SchemaBase,
+    #[model(unique, index, size = 100)]
+    name: String,
+    color: Option<String>,
 }
 
-async fn time<F, Fut>(n: usize, mut f: F) -> Duration
-where
-    F: FnMut(usize) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let start = Instant::now();
-    for i in 0..n {
-        f(i).await;
-    }
-    start.elapsed() / n as u32
+/// What the hand-written side decodes a row into.
+#[allow(dead_code)]
+#[derive(Debug)]
+struct Row {
+    pkid: String,
+    date_created: NaiveDateTime,
+    date_updated: NaiveDateTime,
+    name: String,
+    color: Option<String>,
 }
 
-macro_rules! pair {
-    ($label:expr, $ours:expr, $theirs:expr) => {{
-        let mut ours = Vec::new();
-        let mut theirs = Vec::new();
-        for _ in 0..ROUNDS {
-            ours.push(time(PER_ROUND, $ours).await);
-            theirs.push(time(PER_ROUND, $theirs).await);
+macro_rules! from_row {
+    ($row:ty) => {
+        impl<'r> sqlx::FromRow<'r, $row> for Row {
+            fn from_row(row: &'r $row) -> Result<Self, sqlx::Error> {
+                use sqlx::Row as _;
+                Ok(Row {
+                    pkid: row.try_get(0)?,
+                    date_created: row.try_get(1)?,
+                    date_updated: row.try_get(2)?,
+                    name: row.try_get(3)?,
+                    color: row.try_get(4)?,
+                })
+            }
         }
-        let (o, t) = (median(ours), median(theirs));
-        println!(
-            "{:<28} dsg_lib {:>9.1} µs   sqlx {:>9.1} µs   ratio {:.3}",
-            $label,
-            o.as_secs_f64() * 1e6,
-            t.as_secs_f64() * 1e6,
-            o.as_secs_f64() / t.as_secs_f64()
-        );
+    };
+}
+from_row!(sqlx::sqlite::SqliteRow);
+from_row!(sqlx::postgres::PgRow);
+from_row!(sqlx::mysql::MySqlRow);
+
+const COLUMNS: &str = "pkid, date_created, date_updated, name, color";
+/// The SQLite DDL the library emits for this model (the sqlx side's in-memory copy).
+const SQLITE_DDL: &[&str] = &[
+    "CREATE TABLE bench_sqlx_users (pkid VARCHAR(36) NOT NULL PRIMARY KEY, \
+     date_created DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')), \
+     date_updated DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')), \
+     name VARCHAR(100) NOT NULL, color TEXT NULL)",
+    "CREATE INDEX ix_bench_sqlx_users_date_created ON bench_sqlx_users (date_created)",
+    "CREATE INDEX ix_bench_sqlx_users_date_updated ON bench_sqlx_users (date_updated)",
+    "CREATE UNIQUE INDEX ix_bench_sqlx_users_name ON bench_sqlx_users (name)",
+];
+
+struct Args {
+    uri: String,
+    rows: usize,
+    point_ops: usize,
+    rounds: usize,
+    rss_rows: usize,
+    /// Run only the workloads whose label contains this (for profiling).
+    only: Option<String>,
+    /// Internal: run one side's RSS measurement in this process.
+    rss_child: Option<String>,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        uri: std::env::var("DSG_BENCH_URI").unwrap_or_else(|_| "sqlite::memory:".into()),
+        rows: 10_000,
+        point_ops: 1_000,
+        rounds: 7,
+        rss_rows: 100_000,
+        only: None,
+        rss_child: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--uri" => args.uri = it.next().expect("--uri URI"),
+            "--rows" => args.rows = it.next().and_then(|n| n.parse().ok()).expect("--rows N"),
+            "--rounds" => args.rounds = it.next().and_then(|n| n.parse().ok()).expect("--rounds N"),
+            "--quick" => {
+                args.rows = 2_000;
+                args.point_ops = 200;
+                args.rounds = 3;
+                args.rss_rows = 20_000;
+            }
+            "--rss-child" => args.rss_child = it.next(),
+            "--only" => args.only = it.next(),
+            "--rss-rows" => {
+                args.rss_rows = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--rss-rows N")
+            }
+            other => panic!("unknown argument {other}; see the top of examples/bench.rs"),
+        }
+    }
+    args
+}
+
+/// The hand-written side's pool.
+enum Sqlx {
+    Sqlite(sqlx::SqlitePool),
+    Pg(sqlx::PgPool),
+    My(sqlx::MySqlPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool and `$db` to its database type.
+macro_rules! with_pool {
+    ($sqlx:expr, $pool:ident, $db:ident => $body:expr) => {
+        match $sqlx {
+            Sqlx::Sqlite($pool) => {
+                type $db = sqlx::Sqlite;
+                $body
+            }
+            Sqlx::Pg($pool) => {
+                type $db = sqlx::Postgres;
+                $body
+            }
+            Sqlx::My($pool) => {
+                type $db = sqlx::MySql;
+                $body
+            }
+        }
+    };
+}
+
+impl Sqlx {
+    /// `?` placeholders, rewritten to `$n` for PostgreSQL.
+    fn sql(&self, sql: &str) -> String {
+        match self {
+            Sqlx::Pg(_) => {
+                let mut out = String::new();
+                let mut n = 0;
+                for c in sql.chars() {
+                    if c == '?' {
+                        n += 1;
+                        out.push_str(&format!("${n}"));
+                    } else {
+                        out.push(c);
+                    }
+                }
+                out
+            }
+            _ => sql.to_string(),
+        }
+    }
+
+    fn max_binds(&self) -> usize {
+        match self {
+            Sqlx::Sqlite(_) => 32_766,
+            _ => 65_535,
+        }
+    }
+}
+
+async fn sqlx_pool(uri: &str, memory: bool) -> Result<Sqlx, sqlx::Error> {
+    Ok(if uri.starts_with("sqlite") {
+        let url = if memory {
+            format!(
+                "sqlite:file:bench-sqlx-{}?mode=memory&cache=shared",
+                std::process::id()
+            )
+        } else {
+            uri.replace("sqlite:///", "sqlite://")
+        };
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(5)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .test_before_acquire(false)
+            .connect(&url)
+            .await?;
+        Sqlx::Sqlite(pool)
+    } else if uri.starts_with("postgres") {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(15)
+            .test_before_acquire(false)
+            .connect(uri)
+            .await?;
+        Sqlx::Pg(pool)
+    } else {
+        let pool = sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(15)
+            .test_before_acquire(false)
+            .connect(&uri.replace("mariadb://", "mysql://"))
+            .await?;
+        Sqlx::My(pool)
+    })
+}
+
+fn users(n: usize, round: usize) -> Vec<User> {
+    (0..n)
+        .map(|i| User {
+            base: SchemaBase::default(),
+            name: format!("user-{round}-{i}"),
+            color: Some(["red", "blue", "green"][i % 3].into()),
+        })
+        .collect()
+}
+
+fn stats(samples: &mut [Duration]) -> (f64, f64, f64) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    (
+        ms(samples[samples.len() / 2]),
+        ms(samples[0]),
+        ms(samples[samples.len() - 1]),
+    )
+}
+
+fn report(label: &str, ours: &mut [Duration], theirs: &mut [Duration]) {
+    let (o, omin, omax) = stats(ours);
+    let (t, tmin, tmax) = stats(theirs);
+    println!(
+        "{label:<34} {o:>9.2} ms [{omin:>8.2}–{omax:<8.2}]  {t:>9.2} ms [{tmin:>8.2}–{tmax:<8.2}]  {:>6.2}×",
+        o / t
+    );
+}
+
+fn e(err: sqlx::Error) -> DatabaseError {
+    DatabaseError::invalid_input(format!("hand-written sqlx: {err}"))
+}
+
+/// Times `ours` and `theirs` alternately, `rounds` times each, the first side alternating.
+macro_rules! pair {
+    ($args:expr, $label:expr, $ours:expr, $theirs:expr) => {{
+        let label: &str = $label;
+        if $args
+            .only
+            .as_deref()
+            .is_none_or(|only| label.contains(only) || label.starts_with("create_many"))
+        {
+            let mut ours = Vec::new();
+            let mut theirs = Vec::new();
+            for round in 0..$args.rounds {
+                for side in [round % 2, 1 - round % 2] {
+                    if side == 0 {
+                        ours.push($ours(round).await?);
+                    } else {
+                        theirs.push($theirs(round).await?);
+                    }
+                }
+            }
+            report(label, &mut ours, &mut theirs);
+        }
     }};
 }
 
-/// The pairs, generic over the hand-written pool's backend by macro (sqlx's generic bounds
-/// would dwarf the benchmark).
-macro_rules! run_pairs {
-    ($pool:expr, $ops:expr, $ids:expr, $p:literal) => {{
-        let pool = &$pool;
-        let ops = &$ops;
-        let ids = &$ids;
-        pair!(
-            "read_one_record (by pkid)",
-            |i| async move {
-                let u: Option<User> = ops
-                    .read_one_record(User::select().and_where(User::col("pkid").eq(ids[i % ids.len()].as_str())))
-                    .await
-                    .expect("read");
-                assert!(u.is_some());
-            },
-            |i| async move {
-                let row = sqlx::query(concat!(
-                    "SELECT pkid, date_created, date_updated, name, color, age FROM bench_users WHERE pkid = ",
-                    $p
-                ))
-                .bind(ids[i % ids.len()].as_str())
-                .fetch_optional(pool)
-                .await
-                .expect("read");
-                let row = row.expect("row");
-                let _: (String, chrono::NaiveDateTime, chrono::NaiveDateTime, String, Option<String>, i64) = (
-                    row.get(0),
-                    row.get(1),
-                    row.get(2),
-                    row.get(3),
-                    row.get(4),
-                    row.get(5),
-                );
-            }
-        );
-        pair!(
-            "read_query (100 rows)",
-            |_| async move {
-                let mut select = User::select();
-                select.and_where(User::col("age").lt(100));
-                let u: Vec<User> = ops.read_query(&select).await.expect("read");
-                assert_eq!(u.len(), 100);
-            },
-            |_| async move {
-                let rows = sqlx::query(concat!(
-                    "SELECT pkid, date_created, date_updated, name, color, age FROM bench_users WHERE age < ",
-                    $p
-                ))
-                .bind(100_i64)
-                .fetch_all(pool)
-                .await
-                .expect("read");
-                let users: Vec<(String, chrono::NaiveDateTime, chrono::NaiveDateTime, String, Option<String>, i64)> = rows
-                    .iter()
-                    .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5)))
-                    .collect();
-                assert_eq!(users.len(), 100);
-            }
-        );
-        pair!(
-            "count_query (filtered)",
-            |_| async move {
-                let mut select = User::select();
-                select.and_where(User::col("color").eq("red"));
-                assert!(ops.count_query(&select).await.expect("count") > 0);
-            },
-            |_| async move {
-                let n: i64 = sqlx::query_scalar(concat!("SELECT COUNT(*) FROM bench_users WHERE color = ", $p))
-                    .bind("red")
-                    .fetch_one(pool)
-                    .await
-                    .expect("count");
-                assert!(n > 0);
-            }
-        );
-    }};
-}
-
-#[tokio::main(flavor = "current_thread")]
+#[tokio::main]
 async fn main() -> Result<(), DatabaseError> {
-    let uri = std::env::var("DSG_BENCH_URI").unwrap_or_else(|_| "sqlite::memory:".into());
+    let args = args();
+    if let Some(side) = &args.rss_child {
+        return rss_child(&args, side).await;
+    }
+    let db = AsyncDatabase::new(DBConfig::new(
+        serde_json::json!({ "database_uri": args.uri }),
+    )?);
+    db.register::<User>();
+    let memory = db.config().dialect().name() == "sqlite";
+    let ops = DatabaseOperations::new(db.clone());
+    let sqlx = sqlx_pool(&args.uri, memory).await.map_err(e)?;
+    if memory {
+        if let Sqlx::Sqlite(pool) = &sqlx {
+            for ddl in SQLITE_DDL {
+                sqlx::query(*ddl).execute(pool).await.map_err(e)?;
+            }
+        }
+    } else {
+        db.register::<SqlxTable>();
+    }
+    db.drop_tables().await?;
+    db.create_tables().await?;
+
+    println!(
+        "{} — {} rows, {} point operations, {} rounds each side, alternating",
+        db.config().dialect(),
+        args.rows,
+        args.point_ops,
+        args.rounds
+    );
+    println!(
+        "{:<34} {:>9} {:<21}  {:>9} {:<21}  {:>7}",
+        "workload", "dsg_lib", " [min–max]", "sqlx", " [min–max]", "ratio"
+    );
+
+    let sqlx = &sqlx;
+    let ops = &ops;
+    let n = args.rows;
+
+    // create_many: the table is emptied (untimed) before every sample.
+    pair!(
+        args,
+        &format!("create_many of {n}"),
+        |round: usize| async move {
+            ops.execute_one(&text("DELETE FROM bench_users")).await?;
+            let data = users(n, round);
+            let start = Instant::now();
+            ops.create_many(data).await?;
+            Ok::<_, DatabaseError>(start.elapsed())
+        },
+        |round: usize| async move {
+            let data = users(n, round);
+            with_pool!(sqlx, pool, DB => {
+                sqlx::query("DELETE FROM bench_sqlx_users").execute(pool).await.map_err(e)?;
+                let start = Instant::now();
+                let mut tx = pool.begin().await.map_err(e)?;
+                for chunk in data.chunks(sqlx.max_binds() / 5) {
+                    let mut insert = sqlx::QueryBuilder::<DB>::new(format!("INSERT INTO bench_sqlx_users ({COLUMNS}) "));
+                    insert.push_values(chunk, |mut row, u| {
+                        row.push_bind(u.base.pkid.clone())
+                            .push_bind(u.base.date_created.naive_utc())
+                            .push_bind(u.base.date_updated.naive_utc())
+                            .push_bind(u.name.clone())
+                            .push_bind(u.color.clone());
+                    });
+                    insert.build().execute(&mut *tx).await.map_err(e)?;
+                }
+                tx.commit().await.map_err(e)?;
+                Ok::<_, DatabaseError>(start.elapsed())
+            })
+        }
+    );
+    let ids: Vec<String> = ops
+        .read_query(&text("SELECT pkid FROM bench_users"))
+        .await?;
+    let sqlx_ids: Vec<String> = with_pool!(sqlx, pool, DB => {
+        sqlx::query_scalar::<DB, String>("SELECT pkid FROM bench_sqlx_users").fetch_all(pool).await.map_err(e)?
+    });
+    let (ids, sqlx_ids) = (&ids, &sqlx_ids);
+
+    pair!(
+        args,
+        &format!("read_query of all {n}"),
+        |_| async move {
+            let start = Instant::now();
+            let rows: Vec<User> = ops.read_query(&User::select()).await?;
+            assert_eq!(rows.len(), n);
+            Ok::<_, DatabaseError>(start.elapsed())
+        },
+        |_| async move {
+            let sql = format!("SELECT {COLUMNS} FROM bench_sqlx_users");
+            with_pool!(sqlx, pool, DB => {
+                let start = Instant::now();
+                let rows: Vec<Row> = sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(pool).await.map_err(e)?;
+                assert_eq!(rows.len(), n);
+                Ok::<_, DatabaseError>(start.elapsed())
+            })
+        }
+    );
+
+    pair!(
+        args,
+        "count_query with a filter",
+        |_| async move {
+            let mut select = User::select();
+            select.and_where(User::col("color").eq("red"));
+            let start = Instant::now();
+            let total = ops.count_query(&select).await?;
+            assert!(total > 0);
+            Ok::<_, DatabaseError>(start.elapsed())
+        },
+        |_| async move {
+            let sql = sqlx.sql("SELECT COUNT(*) FROM bench_sqlx_users WHERE color = ?");
+            with_pool!(sqlx, pool, DB => {
+                let start = Instant::now();
+                let total: i64 = sqlx::query_scalar::<DB, i64>(sqlx::AssertSqlSafe(sql.as_str())).bind("red").fetch_one(pool).await.map_err(e)?;
+                assert!(total > 0);
+                Ok::<_, DatabaseError>(start.elapsed())
+            })
+        }
+    );
+
+    pair!(
+        args,
+        "paginate_query page 5 of 100",
+        |_| async move {
+            let mut select = User::select();
+            select.order_by("name", Order::Asc);
+            let start = Instant::now();
+            let page = ops.paginate_query::<User>(&select, 5, 100).await?;
+            assert_eq!(page.items.len(), Ord::min(100, n.saturating_sub(400)));
+            Ok::<_, DatabaseError>(start.elapsed())
+        },
+        |_| async move {
+            let sql = sqlx.sql(&format!(
+                "SELECT {COLUMNS} FROM bench_sqlx_users ORDER BY name LIMIT ? OFFSET ?"
+            ));
+            with_pool!(sqlx, pool, DB => {
+                let start = Instant::now();
+                let mut conn = pool.acquire().await.map_err(e)?;
+                let total: i64 = sqlx::query_scalar::<DB, i64>("SELECT COUNT(*) FROM bench_sqlx_users")
+                    .fetch_one(&mut *conn).await.map_err(e)?;
+                let rows: Vec<Row> = sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(sql.as_str())).bind(100_i64).bind(400_i64)
+                    .fetch_all(&mut *conn).await.map_err(e)?;
+                assert!(total > 0);
+                assert_eq!(rows.len(), Ord::min(100, n.saturating_sub(400)));
+                Ok::<_, DatabaseError>(start.elapsed())
+            })
+        }
+    );
+
+    let point = args.point_ops;
+    pair!(
+        args,
+        &format!("{point} × read_one_record by pkid"),
+        |_| async move {
+            let start = Instant::now();
+            for i in 0..point {
+                let mut select = User::select();
+                select.and_where(User::col("pkid").eq(ids[i % ids.len()].as_str()));
+                let user: Option<User> = ops.read_one_record(&select).await?;
+                assert!(user.is_some());
+            }
+            Ok::<_, DatabaseError>(start.elapsed())
+        },
+        |_| async move {
+            let sql = sqlx.sql(&format!(
+                "SELECT {COLUMNS} FROM bench_sqlx_users WHERE pkid = ?"
+            ));
+            with_pool!(sqlx, pool, DB => {
+                let start = Instant::now();
+                for i in 0..point {
+                    let row: Option<Row> = sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(sql.as_str()))
+                        .bind(sqlx_ids[i % sqlx_ids.len()].as_str())
+                        .fetch_optional(pool).await.map_err(e)?;
+                    assert!(row.is_some());
+                }
+                Ok::<_, DatabaseError>(start.elapsed())
+            })
+        }
+    );
+
+    pair!(
+        args,
+        &format!("{point} × update_one by pkid"),
+        |round: usize| async move {
+            let start = Instant::now();
+            for i in 0..point {
+                let color = format!("c{round}-{i}");
+                let user: User = ops
+                    .update_one::<User>(
+                        ids[i % ids.len()].clone(),
+                        serde_json::json!({ "color": color }),
+                    )
+                    .await?;
+                assert_eq!(user.color.as_deref(), Some(color.as_str()));
+            }
+            Ok::<_, DatabaseError>(start.elapsed())
+        },
+        |round: usize| async move {
+            // The same work: stamp date_updated, and return the stored row.
+            let returning = !matches!(sqlx, Sqlx::My(_));
+            let update = sqlx.sql(&if returning {
+                format!("UPDATE bench_sqlx_users SET color = ?, date_updated = ? WHERE pkid = ? RETURNING {COLUMNS}")
+            } else {
+                "UPDATE bench_sqlx_users SET color = ?, date_updated = ? WHERE pkid = ?".to_string()
+            });
+            let select = sqlx.sql(&format!(
+                "SELECT {COLUMNS} FROM bench_sqlx_users WHERE pkid = ?"
+            ));
+            with_pool!(sqlx, pool, DB => {
+                let start = Instant::now();
+                for i in 0..point {
+                    let color = format!("c{round}-{i}");
+                    let id = sqlx_ids[i % sqlx_ids.len()].as_str();
+                    let now = chrono::Utc::now().naive_utc();
+                    let row: Option<Row> = if returning {
+                        sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(update.as_str())).bind(color.as_str()).bind(now).bind(id)
+                            .fetch_optional(pool).await.map_err(e)?
+                    } else {
+                        // No UPDATE … RETURNING: the update and the read back in one
+                        // transaction, so the row read is the one written (as the library).
+                        let mut tx = pool.begin().await.map_err(e)?;
+                        sqlx::query::<DB>(sqlx::AssertSqlSafe(update.as_str())).bind(color.as_str()).bind(now).bind(id)
+                            .execute(&mut *tx).await.map_err(e)?;
+                        let row = sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(select.as_str())).bind(id)
+                            .fetch_optional(&mut *tx).await.map_err(e)?;
+                        tx.commit().await.map_err(e)?;
+                        row
+                    };
+                    assert_eq!(row.and_then(|r| r.color).as_deref(), Some(color.as_str()));
+                }
+                Ok::<_, DatabaseError>(start.elapsed())
+            })
+        }
+    );
+
+    pair!(
+        args,
+        &format!("{point} point reads, 16 in flight"),
+        |_| async move {
+            let start = Instant::now();
+            let found = futures_util::stream::iter(0..point)
+                .map(|i| async move {
+                    let mut select = User::select();
+                    select.and_where(User::col("pkid").eq(ids[i % ids.len()].as_str()));
+                    ops.read_one_record::<User>(&select).await
+                })
+                .buffer_unordered(16)
+                .filter(|r| std::future::ready(matches!(r, Ok(Some(_)))))
+                .count()
+                .await;
+            assert_eq!(found, point);
+            Ok::<_, DatabaseError>(start.elapsed())
+        },
+        |_| async move {
+            let sql = sqlx.sql(&format!(
+                "SELECT {COLUMNS} FROM bench_sqlx_users WHERE pkid = ?"
+            ));
+            let sql = &sql;
+            with_pool!(sqlx, pool, DB => {
+                let start = Instant::now();
+                let found = futures_util::stream::iter(0..point)
+                    .map(|i| async move {
+                        sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(sql.as_str()))
+                            .bind(sqlx_ids[i % sqlx_ids.len()].as_str())
+                            .fetch_optional(pool).await
+                    })
+                    .buffer_unordered(16)
+                    .filter(|r| std::future::ready(matches!(r, Ok(Some(_)))))
+                    .count()
+                    .await;
+                assert_eq!(found, point);
+                Ok::<_, DatabaseError>(start.elapsed())
+            })
+        }
+    );
+
+    db.drop_tables().await?;
+    db.disconnect().await;
+    if args.only.is_some() {
+        return Ok(());
+    }
+    rss(&args).await
+}
+
+/// Peak RSS of reading `rss_rows` rows into the typed model, each side in a process of its own.
+async fn rss(args: &Args) -> Result<(), DatabaseError> {
+    // In-memory databases are private to a process: the children share a temporary file.
+    let file = std::env::temp_dir().join(format!("dsg-bench-rss-{}.db", std::process::id()));
+    let uri = if args.uri.starts_with("sqlite") {
+        format!("sqlite:///{}", file.display())
+    } else {
+        args.uri.clone()
+    };
     let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({ "database_uri": uri }))?);
     db.register::<User>();
     db.drop_tables().await?;
     db.create_tables().await?;
     let ops = DatabaseOperations::new(db.clone());
-    let users: Vec<User> = (0..ROWS)
-        .map(|i| User {
-            base: SchemaBase::default(),
-            name: format!("user{i}"),
-            color: Some(["red", "blue", "green"][i % 3].into()),
-            age: i as i64,
-        })
-        .collect();
-    let users = ops.create_many(users).await?;
-    let ids: Vec<String> = users.iter().map(|u| u.base.pkid.clone()).collect();
-    println!(
-        "{} — {} rows, {} rounds × {} calls, medians per call",
-        db.config().dialect(),
-        ROWS,
-        ROUNDS,
-        PER_ROUND
-    );
-
-    // The hand-written side: its own pool on the same database.
-    match db.config().dialect().name() {
-        "sqlite" => {
-            // An in-memory database is private to its pool; give sqlx its own copy.
-            let pool = sqlx::sqlite::SqlitePoolOptions::new()
-                .max_connections(5)
-                .test_before_acquire(false)
-                .connect("sqlite::memory:")
-                .await
-                .map_err(|e| DatabaseError::invalid_input(e.to_string()))?;
-            sqlx::query("CREATE TABLE bench_users (pkid VARCHAR(36) PRIMARY KEY, date_created DATETIME NOT NULL, date_updated DATETIME NOT NULL, name VARCHAR(100) NOT NULL, color TEXT, age INTEGER NOT NULL)")
-                .execute(&pool)
-                .await
-                .map_err(|e| DatabaseError::invalid_input(e.to_string()))?;
-            for u in &users {
-                sqlx::query("INSERT INTO bench_users VALUES (?, ?, ?, ?, ?, ?)")
-                    .bind(&u.base.pkid)
-                    .bind(u.base.date_created.naive_utc())
-                    .bind(u.base.date_updated.naive_utc())
-                    .bind(&u.name)
-                    .bind(&u.color)
-                    .bind(u.age)
-                    .execute(&pool)
-                    .await
-                    .map_err(|e| DatabaseError::invalid_input(e.to_string()))?;
-            }
-            run_pairs!(pool, ops, ids, "?");
-        }
-        "postgresql" | "cockroachdb" => {
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(15)
-                .test_before_acquire(false)
-                .connect(&std::env::var("DSG_BENCH_URI").unwrap_or_default())
-                .await
-                .map_err(|e| DatabaseError::invalid_input(e.to_string()))?;
-            run_pairs!(pool, ops, ids, "$1");
-        }
-        _ => {
-            let pool = sqlx::mysql::MySqlPoolOptions::new()
-                .max_connections(15)
-                .test_before_acquire(false)
-                .connect(&std::env::var("DSG_BENCH_URI").unwrap_or_default())
-                .await
-                .map_err(|e| DatabaseError::invalid_input(e.to_string()))?;
-            run_pairs!(pool, ops, ids, "?");
-        }
+    for chunk in 0..args.rss_rows.div_ceil(10_000) {
+        let rows = Ord::min(10_000, args.rss_rows - chunk * 10_000);
+        ops.create_many(users(rows, 1_000 + chunk)).await?;
     }
+    let mut peaks = Vec::new();
+    for side in ["dsg_lib", "sqlx"] {
+        let out = std::process::Command::new(std::env::current_exe().map_err(io)?)
+            .args(["--uri", &uri, "--rss-child", side])
+            .args(["--rss-rows", &args.rss_rows.to_string()])
+            .output()
+            .map_err(io)?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let kb: u64 = text.trim().parse().map_err(|_| {
+            DatabaseError::invalid_input(format!(
+                "rss child {side} failed: {text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        })?;
+        peaks.push(kb);
+    }
+    println!(
+        "peak RSS reading {} rows into the model: dsg_lib {:.1} MiB, sqlx {:.1} MiB, {:.2}×",
+        args.rss_rows,
+        peaks[0] as f64 / 1024.0,
+        peaks[1] as f64 / 1024.0,
+        peaks[0] as f64 / peaks[1] as f64
+    );
     db.drop_tables().await?;
     db.disconnect().await;
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(file.with_extension("db-wal"));
+    let _ = std::fs::remove_file(file.with_extension("db-shm"));
+    Ok(())
+}
+
+fn io(err: std::io::Error) -> DatabaseError {
+    DatabaseError::invalid_input(err.to_string())
+}
+
+/// One side of the RSS measurement: read every row into the model, print the peak RSS (KiB).
+async fn rss_child(args: &Args, side: &str) -> Result<(), DatabaseError> {
+    let rows = if side == "dsg_lib" {
+        let db = AsyncDatabase::new(DBConfig::new(
+            serde_json::json!({ "database_uri": args.uri }),
+        )?);
+        let users: Vec<User> = DatabaseOperations::new(db.clone())
+            .read_query(&User::select())
+            .await?;
+        users.len()
+    } else {
+        let sqlx = sqlx_pool(&args.uri, false).await.map_err(e)?;
+        let sql = format!("SELECT {COLUMNS} FROM bench_users");
+        with_pool!(&sqlx, pool, DB => {
+            let rows: Vec<Row> = sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(pool).await.map_err(e)?;
+            rows.len()
+        })
+    };
+    assert_eq!(rows, args.rss_rows);
+    let status = std::fs::read_to_string("/proc/self/status").map_err(io)?;
+    let peak = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    println!("{peak}");
     Ok(())
 }

@@ -69,17 +69,31 @@
 
 extern crate self as dsg_lib;
 
+// Without a backend there is nothing to build: one clear error instead of hundreds.
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!(
+    "dsg_lib needs at least one backend feature: enable `sqlite`, `postgres` or `mysql` \
+     (e.g. `dsg_lib = { version = \"0.1\", default-features = false, features = [\"sqlite\"] }`)"
+);
+
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub mod async_database_functions;
 
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use async_database_functions::async_database::AsyncDatabase;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use async_database_functions::base_schema::SchemaBase;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use async_database_functions::database_config::DBConfig;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use async_database_functions::error::{DatabaseError, ErrorKind};
 /// `#[derive(Model)]`: see [`async_database_functions::model`].
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use dsg_lib_derive::Model;
 pub use sea_query;
 
 /// What `#[derive(Model)]` expands to refers to; not a public API.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 #[doc(hidden)]
 pub mod __private {
     pub use crate::async_database_functions::database_config::Dialect;

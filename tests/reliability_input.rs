@@ -80,6 +80,10 @@ const KNOWN_KEYS: &[&str] = &[
     "statement_cache_size",
     "charset",
     "server_settings",
+    "slow_statement_ms",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
 ];
 
 /// A key: a known one most of the time, else anything.
@@ -273,6 +277,7 @@ fn sqlite_entry() -> impl Strategy<Value = (String, Value)> {
         flag().prop_map(|v| ("hide_parameters".to_string(), v)),
         number().prop_map(|v| ("pool_recycle".to_string(), v)),
         number().prop_map(|v| ("query_cache_size".to_string(), v)),
+        number().prop_map(|v| ("slow_statement_ms".to_string(), v)),
         isolation().prop_map(|v| ("isolation_level".to_string(), v)),
         isolation().prop_map(|v| (
             "execution_options".to_string(),

@@ -45,6 +45,7 @@ use super::model::Model;
 use super::schema::{self, TableDef};
 use super::session::{Begin, Session};
 use super::statement::text;
+use super::telemetry::PoolStats;
 use super::topology::{self, Health};
 
 /// How long [`AsyncDatabase::disconnect`] waits for connections in use to come back.
@@ -177,22 +178,24 @@ impl AsyncDatabase {
         let config = &self.inner.config;
         let health = &self.inner.health;
         let (open, idle) = pool.stats();
+        let max = pool.max_connections();
+        let waiting = health.wait();
         // A new connection will be needed: race the pool's connect (which retries a refused
         // port until the timeout) with a probe that reports a refused port at once.
-        let acquired =
-            if idle == 0 && open < config.max_connections() && config.server_url().is_some() {
-                tokio::select! {
-                    acquired = pool.acquire() => acquired,
-                    refused = topology::refused(config) => return Err(refused),
-                }
-            } else {
-                pool.acquire().await
-            };
+        let acquired = if idle == 0 && open < max && config.server_url().is_some() {
+            tokio::select! {
+                acquired = pool.acquire() => acquired,
+                refused = topology::refused(config) => return Err(refused),
+            }
+        } else {
+            pool.acquire().await
+        };
+        drop(waiting);
         let conn = match acquired {
             Ok(conn) => conn,
             // Not every connection was in use, so the pool was opening one, and it did not
             // come: the server did not answer in time.
-            Err(sqlx::Error::PoolTimedOut) if health.in_use() < config.max_connections() => {
+            Err(sqlx::Error::PoolTimedOut) if health.in_use() < max => {
                 return Err(DatabaseError::new(
                     ErrorKind::ConnectionError,
                     format!(
@@ -279,8 +282,33 @@ impl AsyncDatabase {
         self.inner.health.is_closed()
     }
 
-    /// (open connections, idle connections) of the pool; `(0, 0)` before first use.
+    /// (open connections, idle connections) of the pool; `(0, 0)` before first use. See
+    /// [`pool_stats`](Self::pool_stats) for the whole picture.
     pub fn pool_status(&self) -> (u32, usize) {
         self.inner.pool.get().map(Pool::stats).unwrap_or((0, 0))
+    }
+
+    /// The pool's state now: connections open, idle, in use, callers waiting, and the most
+    /// it opens. Cheap (a few atomic reads), for a metrics exporter or a readiness endpoint;
+    /// all zero but `max` before first use.
+    ///
+    /// The numbers are read one after the other while other tasks use the pool, so they may
+    /// disagree by the connections that changed hands in between.
+    pub fn pool_stats(&self) -> PoolStats {
+        let health = &self.inner.health;
+        let (size, idle, max) = match self.inner.pool.get() {
+            Some(pool) => {
+                let (size, idle) = pool.stats();
+                (size, idle, pool.max_connections())
+            }
+            None => (0, 0, dialect::max_connections(&self.inner.config)),
+        };
+        PoolStats {
+            size,
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            in_use: health.in_use(),
+            waiting: health.waiting(),
+            max,
+        }
     }
 }

@@ -25,6 +25,46 @@
 //! # Ok::<(), dsg_lib::async_database_functions::error::DatabaseError>(())
 //! ```
 //!
+//! # From where services keep it
+//!
+//! From the environment, [`DBConfig::from_env`] reads `DATABASE_URL` and `DSG_DB_*` variables
+//! (`DSG_DB_POOL_SIZE=10`); [`DBConfig::from_vars`] does the same over any list of variables.
+//! From a file, let serde read the map and hand it to [`DBConfig::from_serializable`] (or
+//! [`DBConfig::new`] for JSON): the same keys, the same validation.
+//!
+//! ```
+//! use dsg_lib::async_database_functions::database_config::DBConfig;
+//!
+//! # let dir = std::env::temp_dir().join(format!("dsg-config-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir).unwrap();
+//! // config.toml — a `[database]` table beside the service's other settings.
+//! let toml_path = dir.join("config.toml");
+//! std::fs::write(&toml_path, r#"
+//! [database]
+//! database_uri = "postgresql+asyncpg://app:s3cret@db.internal:5432/app"
+//! pool_size = 10
+//! max_overflow = 5
+//! pool_pre_ping = true
+//! connect_args = { timeout = 5, application_name = "users-api" }
+//! "#).unwrap();
+//! let file: toml::Table = toml::from_str(&std::fs::read_to_string(&toml_path).unwrap()).unwrap();
+//! let config = DBConfig::from_serializable(&file["database"])?;
+//! assert_eq!((config.pool_size(), config.max_connections()), (10, 15));
+//! assert!(!format!("{config:?}").contains("s3cret"));
+//!
+//! // config.json — the Python service's config map, as it was.
+//! let json_path = dir.join("config.json");
+//! std::fs::write(&json_path, r#"{"database_uri": "sqlite+aiosqlite:///:memory:?cache=shared",
+//!                                 "echo": false, "future": true, "pool_recycle": 3600}"#).unwrap();
+//! let map: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+//! let config = DBConfig::new(map)?;
+//! assert_eq!(config.dialect().name(), "sqlite");
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! # Ok::<(), dsg_lib::async_database_functions::error::DatabaseError>(())
+//! ```
+//!
+//! # Keys
+//!
 //! | key | SQLite | PostgreSQL / CockroachDB | MySQL / MariaDB | effect |
 //! |---|---|---|---|---|
 //! | `database_uri` | ✓ | ✓ | ✓ | required; SQLAlchemy or native form |
@@ -40,6 +80,7 @@
 //! | `isolation_level` | ✓ | ✓ | ✓ | every session's transaction isolation; `AUTOCOMMIT`: none |
 //! | `query_cache_size` | ✓ | ✓ | ✓ | prepared statement cache per connection (default 500) |
 //! | `hide_parameters` | ✓ | ✓ | ✓ | no bound values in logs or errors |
+//! | `slow_statement_ms` | ✓ | ✓ | ✓ | warn (target `dsg_lib::sql`) of statements slower than this; off by default |
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -130,6 +171,7 @@ const COMMON_KEYS: &[&str] = &[
     "isolation_level",
     "query_cache_size",
     "hide_parameters",
+    "slow_statement_ms",
 ];
 
 /// A transaction isolation level, applied to every session.
@@ -266,6 +308,43 @@ pub struct ConnectArgs {
     pub charset: Option<String>,
     /// `server_settings` (asyncpg): session parameters set on every connection.
     pub server_settings: Vec<(String, String)>,
+    /// `sslrootcert` (PostgreSQL, MySQL/MariaDB): the CA certificate(s) that `verify-ca` and
+    /// `verify-full` trust, instead of the bundled public roots (with the `tls-native-tls`
+    /// feature: besides the system's trusted roots).
+    pub ssl_root_cert: Option<PemSource>,
+    /// `sslcert`: the client certificate, for servers that authenticate clients by certificate.
+    pub ssl_cert: Option<PemSource>,
+    /// `sslkey`: the client certificate's private key (never shown by `Debug` when inline).
+    pub ssl_key: Option<PemSource>,
+}
+
+/// A certificate or key from `connect_args`: the path of a PEM file, or the PEM text itself
+/// (text starting with `-----BEGIN`), as a service reading its secrets from the environment
+/// has it. `Debug` shows a path but never inline PEM text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PemSource(String);
+
+impl PemSource {
+    /// The path, or the PEM text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this is PEM text rather than a path.
+    pub fn is_inline(&self) -> bool {
+        let text = self.0.trim();
+        text.starts_with("-----BEGIN") && text.ends_with("-----")
+    }
+}
+
+impl fmt::Debug for PemSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_inline() {
+            f.write_str("<inline PEM>")
+        } else {
+            write!(f, "{:?}", self.0)
+        }
+    }
 }
 
 impl ConnectArgs {
@@ -280,6 +359,9 @@ impl ConnectArgs {
         "charset",
         "server_settings",
         "check_same_thread",
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
     ];
 
     fn parse(value: &Value, dialect: Dialect) -> Result<Self, DatabaseError> {
@@ -325,6 +407,9 @@ impl ConnectArgs {
                     args.statement_cache_size = Some(bounded(&path, v, MAX_STATEMENT_CACHE)?)
                 }
                 "charset" => args.charset = Some(string(&path, v)?),
+                "sslrootcert" => args.ssl_root_cert = Some(PemSource(string(&path, v)?)),
+                "sslcert" => args.ssl_cert = Some(PemSource(string(&path, v)?)),
+                "sslkey" => args.ssl_key = Some(PemSource(string(&path, v)?)),
                 "server_settings" => {
                     let settings = v.as_object().ok_or_else(|| bad_value(&path, v, "a map"))?;
                     for (name, setting) in settings {
@@ -356,6 +441,23 @@ impl ConnectArgs {
             return Err(DatabaseError::config(format!(
                 "connect_args.server_settings is only supported on PostgreSQL, not {dialect}"
             )));
+        }
+        let tls_files = [
+            ("sslrootcert", args.ssl_root_cert.is_some()),
+            ("sslcert", args.ssl_cert.is_some()),
+            ("sslkey", args.ssl_key.is_some()),
+        ];
+        if let Some((key, _)) = tls_files.iter().find(|(_, set)| *set)
+            && dialect == Dialect::Sqlite
+        {
+            return Err(DatabaseError::config(format!(
+                "connect_args.{key} is only supported on PostgreSQL and MySQL/MariaDB, not {dialect}"
+            )));
+        }
+        if args.ssl_cert.is_some() != args.ssl_key.is_some() {
+            return Err(DatabaseError::config(
+                "connect_args.sslcert and connect_args.sslkey go together: give both or neither",
+            ));
         }
         if args.charset.is_some() && !dialect.is_mysql_family() {
             return Err(DatabaseError::config(format!(
@@ -389,6 +491,7 @@ pub struct DBConfig {
     isolation_level: Option<IsolationLevel>,
     autocommit: bool,
     connect_args: ConnectArgs,
+    slow_statement: Option<Duration>,
 }
 
 impl DBConfig {
@@ -396,7 +499,8 @@ impl DBConfig {
     /// `HashMap<String, serde_json::Value>`).
     ///
     /// `connect_args` takes `timeout`/`connect_timeout` (seconds), `application_name`
-    /// (PostgreSQL), `sslmode` (or `ssl_mode`, `ssl`), `statement_cache_size`, `charset`
+    /// (PostgreSQL), `sslmode` (or `ssl_mode`, `ssl`), `sslrootcert`, `sslcert` and `sslkey`
+    /// (PostgreSQL, MySQL/MariaDB: a PEM file path or PEM text), `statement_cache_size`, `charset`
     /// (MySQL/MariaDB), `server_settings` (PostgreSQL) and `check_same_thread` (accepted for
     /// porting, no effect). `execution_options` takes `isolation_level`.
     ///
@@ -433,6 +537,7 @@ impl DBConfig {
             isolation_level: None,
             autocommit: false,
             connect_args: ConnectArgs::default(),
+            slow_statement: None,
         };
         for (key, value) in &map {
             match key.as_str() {
@@ -450,6 +555,19 @@ impl DBConfig {
                     config.query_cache_size = bounded(key, value, MAX_STATEMENT_CACHE)?
                 }
                 "isolation_level" => config.set_isolation(key, value)?,
+                "slow_statement_ms" => {
+                    let ms = value
+                        .as_f64()
+                        .ok_or_else(|| bad_value(key, value, "a number of milliseconds"))?;
+                    let threshold = seconds(key, &Value::from(ms / 1000.0), MAX_DURATION)
+                        .map_err(|_| {
+                            DatabaseError::config(format!(
+                                "{key} must be a positive number of milliseconds, at most {}, got {ms}",
+                                MAX_DURATION.as_millis()
+                            ))
+                        })?;
+                    config.slow_statement = Some(threshold);
+                }
                 "connect_args" => config.connect_args = ConnectArgs::parse(value, dialect)?,
                 "execution_options" => {
                     let options = value
@@ -580,6 +698,12 @@ impl DBConfig {
         Ok(())
     }
 
+    /// `slow_statement_ms`: statements slower than this are logged at `WARN`; `None` (the
+    /// default) for no timing at all.
+    pub fn slow_statement_threshold(&self) -> Option<Duration> {
+        self.slow_statement
+    }
+
     /// The parsed `connect_args`.
     pub fn connect_args(&self) -> &ConnectArgs {
         &self.connect_args
@@ -617,6 +741,7 @@ impl fmt::Debug for DBConfig {
             .field("query_cache_size", &self.query_cache_size)
             .field("isolation_level", &self.isolation_level)
             .field("connect_args", &self.connect_args)
+            .field("slow_statement", &self.slow_statement)
             .finish()
     }
 }
@@ -893,6 +1018,9 @@ fn recycle(value: &Value) -> Result<Option<Duration>, DatabaseError> {
         )),
     }
 }
+
+mod env;
+pub use env::{DATABASE_URL, ENV_PREFIX};
 
 #[cfg(test)]
 mod tests {

@@ -42,6 +42,7 @@ use indexmap::IndexMap;
 use sea_query::{Expr, ExprTrait, Order, Query, SelectStatement, Value};
 
 use super::async_database::AsyncDatabase;
+use super::bulk_insert::BulkInsert;
 use super::database_config::Dialect;
 use super::dialect;
 use super::error::{DatabaseError, ErrorKind};
@@ -52,6 +53,7 @@ use super::redact;
 use super::row::FromRow;
 use super::session::Session;
 use super::statement::{Rendered, Statement, StatementKind};
+use super::telemetry::{Rows, operation_span, traced};
 
 /// The page size [`DatabaseOperations::paginate`] uses, as the seed.
 pub const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -136,6 +138,11 @@ impl DatabaseOperations {
     /// `SELECT COUNT(*) … WHERE …`; one with DISTINCT, GROUP BY, HAVING, LIMIT, OFFSET or UNION
     /// is counted as a subquery.
     pub async fn count_query(&self, select: &SelectStatement) -> Result<u64, DatabaseError> {
+        let span = operation_span!("count_query", self.db.config(), None);
+        traced(span, self.count_query_untraced(select), |_| Rows::None).await
+    }
+
+    async fn count_query_untraced(&self, select: &SelectStatement) -> Result<u64, DatabaseError> {
         self.read(|mut session| async move { count_in(&mut session, select).await })
             .await
     }
@@ -169,13 +176,28 @@ impl DatabaseOperations {
         page: u64,
         page_size: u64,
     ) -> Result<Page<T>, DatabaseError> {
+        let span = operation_span!("paginate_query", self.db.config(), None);
+        traced(
+            span,
+            self.paginate_query_untraced::<T>(select, page, page_size),
+            |p| Rows::returned(p.items.len()),
+        )
+        .await
+    }
+
+    async fn paginate_query_untraced<T: FromRow>(
+        &self,
+        select: &SelectStatement,
+        page: u64,
+        page_size: u64,
+    ) -> Result<Page<T>, DatabaseError> {
         if page < 1 {
-            return Err(DatabaseError::invalid_input(format!(
+            return Err(DatabaseError::invalid_pagination(format!(
                 "page must be at least 1, got {page}"
             )));
         }
         if page_size < 1 {
-            return Err(DatabaseError::invalid_input(format!(
+            return Err(DatabaseError::invalid_pagination(format!(
                 "page_size must be at least 1, got {page_size}"
             )));
         }
@@ -211,11 +233,35 @@ impl DatabaseOperations {
         select: &SelectStatement,
         page: u64,
     ) -> Result<Page<T>, DatabaseError> {
-        self.paginate_query(select, page, DEFAULT_PAGE_SIZE).await
+        let span = operation_span!("paginate", self.db.config(), None);
+        traced(span, self.paginate_untraced::<T>(select, page), |p| {
+            Rows::returned(p.items.len())
+        })
+        .await
+    }
+
+    async fn paginate_untraced<T: FromRow>(
+        &self,
+        select: &SelectStatement,
+        page: u64,
+    ) -> Result<Page<T>, DatabaseError> {
+        self.paginate_query_untraced(select, page, DEFAULT_PAGE_SIZE)
+            .await
     }
 
     /// The first row of `select`, or `None` when nothing matches.
     pub async fn read_one_record<T: FromRow>(
+        &self,
+        select: &(impl Statement + ?Sized),
+    ) -> Result<Option<T>, DatabaseError> {
+        let span = operation_span!("read_one_record", self.db.config(), None);
+        traced(span, self.read_one_record_untraced::<T>(select), |r| {
+            Rows::returned(usize::from(r.is_some()))
+        })
+        .await
+    }
+
+    async fn read_one_record_untraced<T: FromRow>(
         &self,
         select: &(impl Statement + ?Sized),
     ) -> Result<Option<T>, DatabaseError> {
@@ -229,12 +275,42 @@ impl DatabaseOperations {
         &self,
         select: &(impl Statement + ?Sized),
     ) -> Result<Vec<T>, DatabaseError> {
+        let span = operation_span!("read_query", self.db.config(), None);
+        traced(span, self.read_query_untraced::<T>(select), |rows| {
+            Rows::returned(rows.len())
+        })
+        .await
+    }
+
+    async fn read_query_untraced<T: FromRow>(
+        &self,
+        select: &(impl Statement + ?Sized),
+    ) -> Result<Vec<T>, DatabaseError> {
         self.read(|mut session| async move { session.fetch_all(select).await })
             .await
     }
 
     /// Several named queries, all read on one connection; results keyed by name, in order.
     pub async fn read_multi_query<T, K, S, I>(
+        &self,
+        queries: I,
+    ) -> Result<IndexMap<String, Vec<T>>, DatabaseError>
+    where
+        T: FromRow,
+        K: Into<String>,
+        S: Statement,
+        I: IntoIterator<Item = (K, S)>,
+    {
+        let span = operation_span!("read_multi_query", self.db.config(), None);
+        traced(
+            span,
+            self.read_multi_query_untraced::<T, K, S, I>(queries),
+            |m| Rows::returned(m.values().map(Vec::len).sum()),
+        )
+        .await
+    }
+
+    async fn read_multi_query_untraced<T, K, S, I>(
         &self,
         queries: I,
     ) -> Result<IndexMap<String, Vec<T>>, DatabaseError>
@@ -262,6 +338,18 @@ impl DatabaseOperations {
         &self,
         statement: &(impl Statement + ?Sized),
     ) -> Result<ExecuteResult, DatabaseError> {
+        let span = operation_span!("execute_one", self.db.config(), None);
+        // The kind is read only when a subscriber listens: the closure runs only then.
+        traced(span, self.execute_one_untraced(statement), |r| {
+            statement_rows(r, statement.kind() == StatementKind::Select)
+        })
+        .await
+    }
+
+    async fn execute_one_untraced(
+        &self,
+        statement: &(impl Statement + ?Sized),
+    ) -> Result<ExecuteResult, DatabaseError> {
         let mut session = self.db.session(false).await?;
         execute_in(&mut session, statement).await
     }
@@ -269,6 +357,23 @@ impl DatabaseOperations {
     /// Runs every statement in order in one transaction. If one fails, none takes effect and
     /// the error's [`statement_index`](DatabaseError::statement_index) says which.
     pub async fn execute_many<S, I>(
+        &self,
+        statements: I,
+    ) -> Result<Vec<ExecuteResult>, DatabaseError>
+    where
+        S: Statement,
+        I: IntoIterator<Item = S>,
+    {
+        let span = operation_span!("execute_many", self.db.config(), None);
+        traced(
+            span,
+            self.execute_many_untraced::<S, I>(statements),
+            |results| batch_rows(results),
+        )
+        .await
+    }
+
+    async fn execute_many_untraced<S, I>(
         &self,
         statements: I,
     ) -> Result<Vec<ExecuteResult>, DatabaseError>
@@ -290,7 +395,15 @@ impl DatabaseOperations {
 
     /// Inserts `model` and returns it as stored (defaults and auto-increment id filled in).
     pub async fn create_one<M: Model>(&self, model: M) -> Result<M, DatabaseError> {
-        let mut stored = self.create_many(vec![model]).await?;
+        let span = operation_span!("create_one", self.db.config(), Some(M::TABLE));
+        traced(span, self.create_one_untraced::<M>(model), |_| {
+            Rows::affected(1)
+        })
+        .await
+    }
+
+    async fn create_one_untraced<M: Model>(&self, model: M) -> Result<M, DatabaseError> {
+        let mut stored = self.create_many_untraced(vec![model]).await?;
         stored.pop().ok_or_else(|| {
             DatabaseError::not_found(format!("the new {} row was not read back", M::TABLE))
         })
@@ -298,7 +411,18 @@ impl DatabaseOperations {
 
     /// Inserts every model in one transaction, as multi-row inserts kept under the backend's
     /// bind-parameter limit, and returns them as stored. One bad row stores none.
-    pub async fn create_many<M: Model>(&self, mut models: Vec<M>) -> Result<Vec<M>, DatabaseError> {
+    pub async fn create_many<M: Model>(&self, models: Vec<M>) -> Result<Vec<M>, DatabaseError> {
+        let span = operation_span!("create_many", self.db.config(), Some(M::TABLE));
+        traced(span, self.create_many_untraced::<M>(models), |stored| {
+            Rows::affected(stored.len())
+        })
+        .await
+    }
+
+    async fn create_many_untraced<M: Model>(
+        &self,
+        mut models: Vec<M>,
+    ) -> Result<Vec<M>, DatabaseError> {
         if models.is_empty() {
             return Ok(Vec::new());
         }
@@ -307,20 +431,25 @@ impl DatabaseOperations {
             model.before_insert();
         }
         let columns = M::columns();
-        let rows: Vec<Vec<Value>> = models
-            .iter()
-            .map(|m| {
-                let mut values = Vec::with_capacity(columns.len());
-                m.push_values(dialect, &mut values);
-                values
-            })
-            .collect();
         // Auto-increment columns left unset (NULL or 0) in every row are left to the database.
-        let keep: Vec<bool> = columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| !(c.auto_increment && rows.iter().all(|r| is_unset(&r[i]))))
-            .collect();
+        let keep: Vec<bool> = if columns.iter().any(|c| c.auto_increment) {
+            let rows: Vec<Vec<Value>> = models
+                .iter()
+                .map(|m| {
+                    let mut values = Vec::with_capacity(columns.len());
+                    m.push_values(dialect, &mut values);
+                    values
+                })
+                .collect();
+            columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| !(c.auto_increment && rows.iter().all(|r| is_unset(&r[i]))))
+                .collect()
+        } else {
+            vec![true; columns.len()]
+        };
+        let every_column = keep.iter().all(|k| *k);
         let kept: Vec<&Column> = columns
             .iter()
             .zip(&keep)
@@ -328,7 +457,10 @@ impl DatabaseOperations {
             .map(|(c, _)| c)
             .collect();
         let per_chunk = (dialect::max_bind_parameters(dialect) / kept.len().max(1)).max(1);
-        let returning = dialect::insert_returning(dialect);
+        // Only what the database generates is read back: an auto-increment key left unset.
+        // Every other value is the one given, so the given models are the rows stored.
+        let generated = keep.iter().any(|k| !k);
+        let returning = generated && dialect::insert_returning(dialect);
 
         let key_index = single_key::<M>()
             .ok()
@@ -337,40 +469,48 @@ impl DatabaseOperations {
         // The database chooses the ids and cannot return them: the rows are read back.
         let read_back = !returning && key_index.is_some_and(|k| !keep[k]);
         // One statement is atomic by itself; several need a transaction.
-        let transaction = rows.len() > per_chunk || read_back;
+        let transaction = models.len() > per_chunk || read_back;
 
         let mut session = self.db.write_session(transaction).await?;
         let mut stored = Vec::with_capacity(models.len());
-        let mut models = models.into_iter();
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<Vec<Value>> = rows.by_ref().take(per_chunk).collect();
-            let given: Vec<M> = models.by_ref().take(chunk.len()).collect();
-            let mut insert = Query::insert();
-            insert
-                .into_table(M::TABLE)
-                .columns(kept.iter().map(|c| c.name));
-            for row in chunk {
-                let values = row
-                    .into_iter()
-                    .zip(&keep)
-                    .filter(|(_, k)| **k)
-                    .map(|(v, _)| Expr::val(v));
-                insert
-                    .values(values)
-                    .map_err(|e| DatabaseError::invalid_input(format!("{}: {e}", M::TABLE)))?;
+        let mut models = models.into_iter().peekable();
+        let kept: Vec<&'static Column> = kept;
+        let mut row = Vec::with_capacity(columns.len());
+        while models.peek().is_some() {
+            let given: Vec<M> = models.by_ref().take(per_chunk).collect();
+            let mut insert = BulkInsert::new(M::TABLE, kept.clone());
+            for model in &given {
+                if every_column {
+                    model.push_values(dialect, insert.values_mut());
+                } else {
+                    row.clear();
+                    model.push_values(dialect, &mut row);
+                    insert.row(
+                        row.drain(..)
+                            .zip(&keep)
+                            .filter(|(_, k)| **k)
+                            .map(|(v, _)| v),
+                    );
+                }
             }
             if returning {
-                insert.returning(Query::returning().columns(columns.iter().map(|c| c.name)));
-                stored.extend(session.fetch_all::<M>(&insert).await?);
+                insert.returning(columns.iter().map(|c| c.name));
+                let outcome = session
+                    .run_rendered::<M>(insert.into_rendered(dialect))
+                    .await?;
+                stored.extend(outcome.rows);
             } else if read_back {
-                let outcome = session.run::<()>(&insert).await?;
+                let outcome = session
+                    .run_rendered::<()>(insert.into_rendered(dialect))
+                    .await?;
                 stored.extend(
                     read_back_ids::<M>(&mut session, given.len(), outcome.last_insert_id).await?,
                 );
             } else {
                 // Every column was given: the rows stored are exactly these.
-                session.execute(&insert).await?;
+                session
+                    .run_rendered::<()>(insert.into_rendered(dialect))
+                    .await?;
                 stored.extend(given);
             }
         }
@@ -382,11 +522,29 @@ impl DatabaseOperations {
     /// of column → value) and returns it. Never changes the primary key or `date_created`;
     /// stamps `date_updated`.
     ///
+    /// One statement (`UPDATE … RETURNING`) on SQLite and PostgreSQL. MySQL/MariaDB have no
+    /// `UPDATE … RETURNING`: there the update and the read back run in one transaction, so the
+    /// row returned is always the one this call wrote.
+    ///
     /// # Errors
     ///
     /// Invalid input for an unknown column or a value of the wrong type; not found when no
     /// row has that id.
     pub async fn update_one<M: Model>(
+        &self,
+        record_id: impl Into<Value>,
+        new_values: serde_json::Value,
+    ) -> Result<M, DatabaseError> {
+        let span = operation_span!("update_one", self.db.config(), Some(M::TABLE));
+        traced(
+            span,
+            self.update_one_untraced::<M>(record_id, new_values),
+            |_| Rows::affected(1),
+        )
+        .await
+    }
+
+    async fn update_one_untraced<M: Model>(
         &self,
         record_id: impl Into<Value>,
         new_values: serde_json::Value,
@@ -434,6 +592,9 @@ impl DatabaseOperations {
                 .await?
                 .ok_or_else(|| self.not_found::<M>(key, &record_id));
         }
+        // No UPDATE … RETURNING (MySQL/MariaDB): the update and the read back in one
+        // transaction, so that the row returned is the one this call wrote, even when other
+        // clients write the same row at the same time.
         let mut session = self.db.write_session(true).await?;
         if !values.is_empty() {
             let mut update = Query::update();
@@ -462,6 +623,17 @@ impl DatabaseOperations {
         &self,
         record_id: impl Into<Value>,
     ) -> Result<(), DatabaseError> {
+        let span = operation_span!("delete_one", self.db.config(), Some(M::TABLE));
+        traced(span, self.delete_one_untraced::<M>(record_id), |_| {
+            Rows::affected(1)
+        })
+        .await
+    }
+
+    async fn delete_one_untraced<M: Model>(
+        &self,
+        record_id: impl Into<Value>,
+    ) -> Result<(), DatabaseError> {
         let key = single_key::<M>()?;
         let record_id = record_id.into();
         let mut delete = Query::delete();
@@ -478,6 +650,25 @@ impl DatabaseOperations {
     /// Deletes the rows of `M` whose `id_column` is one of `ids`, in one transaction; returns
     /// how many were deleted.
     pub async fn delete_many<M, V, I>(&self, id_column: &str, ids: I) -> Result<u64, DatabaseError>
+    where
+        M: Model,
+        V: Into<Value>,
+        I: IntoIterator<Item = V>,
+    {
+        let span = operation_span!("delete_many", self.db.config(), Some(M::TABLE));
+        traced(
+            span,
+            self.delete_many_untraced::<M, V, I>(id_column, ids),
+            |n| Rows::Affected(*n),
+        )
+        .await
+    }
+
+    async fn delete_many_untraced<M, V, I>(
+        &self,
+        id_column: &str,
+        ids: I,
+    ) -> Result<u64, DatabaseError>
     where
         M: Model,
         V: Into<Value>,
@@ -510,6 +701,16 @@ impl DatabaseOperations {
     pub async fn get_columns_details<M: Model>(
         &self,
     ) -> Result<IndexMap<String, ColumnDetails>, DatabaseError> {
+        let span = operation_span!("get_columns_details", self.db.config(), Some(M::TABLE));
+        traced(span, self.get_columns_details_untraced::<M>(), |_| {
+            Rows::None
+        })
+        .await
+    }
+
+    async fn get_columns_details_untraced<M: Model>(
+        &self,
+    ) -> Result<IndexMap<String, ColumnDetails>, DatabaseError> {
         let dialect = self.dialect();
         Ok(M::columns()
             .iter()
@@ -534,11 +735,21 @@ impl DatabaseOperations {
 
     /// The names of `M`'s primary key columns.
     pub async fn get_primary_keys<M: Model>(&self) -> Result<Vec<String>, DatabaseError> {
+        let span = operation_span!("get_primary_keys", self.db.config(), Some(M::TABLE));
+        traced(span, self.get_primary_keys_untraced::<M>(), |_| Rows::None).await
+    }
+
+    async fn get_primary_keys_untraced<M: Model>(&self) -> Result<Vec<String>, DatabaseError> {
         Ok(M::primary_keys().into_iter().map(str::to_string).collect())
     }
 
     /// The names of the registered tables.
     pub async fn get_table_names(&self) -> Result<Vec<String>, DatabaseError> {
+        let span = operation_span!("get_table_names", self.db.config(), None);
+        traced(span, self.get_table_names_untraced(), |_| Rows::None).await
+    }
+
+    async fn get_table_names_untraced(&self) -> Result<Vec<String>, DatabaseError> {
         Ok(self
             .db
             .table_names()
@@ -546,6 +757,30 @@ impl DatabaseOperations {
             .map(str::to_string)
             .collect())
     }
+}
+
+/// The rows [`DatabaseOperations::execute_one`] reports to its span.
+fn statement_rows(result: &ExecuteResult, select: bool) -> Rows {
+    if select {
+        Rows::returned(result.rows.len())
+    } else {
+        Rows::Both {
+            affected: result.rowcount,
+            returned: result.rows.len() as u64,
+        }
+    }
+}
+
+/// The rows [`DatabaseOperations::execute_many`] reports to its span: rows returned by every
+/// statement, rows affected by those that return none.
+fn batch_rows(results: &[ExecuteResult]) -> Rows {
+    let returned = results.iter().map(|r| r.rows.len() as u64).sum();
+    let affected = results
+        .iter()
+        .filter(|r| r.rows.is_empty())
+        .map(|r| r.rowcount)
+        .sum();
+    Rows::Both { affected, returned }
 }
 
 /// Counts `select`'s rows on `session`.

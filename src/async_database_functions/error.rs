@@ -14,8 +14,69 @@
 //!     serde_json::json!({"error": "RecordNotFound", "details": "no users row with pkid 42"}),
 //! );
 //! ```
+//!
+//! # The Python library's error strings
+//!
+//! By default the `"error"` value is the name of the [`ErrorKind`]. A service ported from
+//! Python whose API clients match on the Python library's strings (`"Record not found"`,
+//! `"IntegrityError"`, …) picks those instead with [`ErrorStyle::Python`]: per error with
+//! [`DatabaseError::with_style`], or as a one-off JSON value with
+//! [`DatabaseError::to_python_value`]. The `details` text is the same in both styles.
+//!
+//! ```
+//! use dsg_lib::async_database_functions::error::{DatabaseError, ErrorStyle};
+//!
+//! let err = DatabaseError::not_found("no users row with pkid = 42");
+//! assert_eq!(
+//!     serde_json::to_value(err.clone().with_style(ErrorStyle::Python)).unwrap(),
+//!     serde_json::json!({"error": "Record not found", "details": "no users row with pkid = 42"}),
+//! );
+//! assert_eq!(err.to_python_value()["error"], "Record not found");
+//! ```
+//!
+//! The mapping, from the Python library's `handle_exceptions` and its explicit results:
+//!
+//! | [`ErrorKind`] | Python `"error"` | HTTP status ([`ErrorKind::http_status`]) |
+//! |---|---|---|
+//! | `RecordNotFound` | `Record not found` | 404 |
+//! | `InvalidInput` from `paginate_query` (page or page size below 1) | `Invalid pagination parameters` | 422 |
+//! | `InvalidInput` (any other) | `SQLAlchemyError` | 422 |
+//! | `IntegrityError` | `IntegrityError` | 409 |
+//! | `PoolTimeout`, `ConnectionError`, `Disconnected`, `SerializationFailure` | `SQLAlchemyError` | 503 |
+//! | `DatabaseError` | `SQLAlchemyError` | 500 |
+//! | `ConfigurationError`, `DecodeError` | `General Exception` | 500 |
+//!
+//! Why a style on the error rather than a configuration key: an error is a value that is
+//! serialised far from the [`DBConfig`](super::database_config::DBConfig) it came from (an
+//! HTTP handler, a log line, a queue), and errors are also made without any configuration
+//! (a config that failed to parse). The style belongs to whoever writes the wire format, so
+//! the service chooses it at its one error-to-response place (the `axum` feature's
+//! `python_errors` middleware does it for a whole router).
+//!
+//! # The driver's error, the constraint, the table
+//!
+//! [`std::error::Error::source`] gives the driver's error (a [`sqlx::Error`]) of an error that
+//! came from the driver, so it can be downcast for backend-specific fields. It is left out
+//! (`None`) when the configuration sets `hide_parameters`, since the driver's own messages
+//! and fields can quote bound values, and when its text would show a secret of the URI.
+//!
+//! An integrity error names what it violated where the backend says, without parsing three
+//! message formats: [`DatabaseError::constraint_name`], [`DatabaseError::table`] and
+//! [`DatabaseError::columns`].
+//!
+//! | backend | `constraint_name` | `table` | `columns` |
+//! |---|---|---|---|
+//! | PostgreSQL | unique, foreign key, check, exclusion | ✓ | unique and foreign key (the key's columns), not null |
+//! | MySQL / MariaDB | unique (`for key 'users.ix_users_name'`), foreign key, check | unique (MySQL 8), foreign key, check (MariaDB) | foreign key, not null |
+//! | SQLite | named CHECK constraints, unique expression indexes | unique, not null | unique (`UNIQUE constraint failed: users.name`), not null |
+//!
+//! SQLite reports the columns of a violated unique constraint, not its name: tell a
+//! duplicate `name` from a duplicate `email` there with `columns()`, or portably with
+//! [`DatabaseError::violates`], which matches a constraint name or a column.
 
+use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::ser::SerializeStruct;
 
@@ -65,11 +126,74 @@ impl ErrorKind {
             ErrorKind::DatabaseError => "DatabaseError",
         }
     }
+
+    /// The HTTP status a service answers with for this kind of failure: 404 not found, 409
+    /// integrity (a duplicate, a missing parent row), 422 invalid input, 503 when the database
+    /// cannot be had now (pool timeout, connection lost, disconnected, a serialization failure
+    /// that a retry may get past), 500 for the rest.
+    ///
+    /// A plain number, so that any web framework can use it; the `axum` feature's
+    /// `IntoResponse` for [`DatabaseError`] answers with it.
+    ///
+    /// ```
+    /// use dsg_lib::async_database_functions::error::ErrorKind;
+    ///
+    /// assert_eq!(ErrorKind::RecordNotFound.http_status(), 404);
+    /// assert_eq!(ErrorKind::IntegrityError.http_status(), 409);
+    /// assert_eq!(ErrorKind::PoolTimeout.http_status(), 503);
+    /// ```
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::RecordNotFound => 404,
+            ErrorKind::IntegrityError => 409,
+            ErrorKind::InvalidInput => 422,
+            ErrorKind::PoolTimeout
+            | ErrorKind::ConnectionError
+            | ErrorKind::Disconnected
+            | ErrorKind::SerializationFailure => 503,
+            ErrorKind::ConfigurationError | ErrorKind::DecodeError | ErrorKind::DatabaseError => {
+                500
+            }
+        }
+    }
 }
 
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Which strings a [`DatabaseError`] serialises as its `"error"` value (see the
+/// [module docs](self) for the mapping table).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ErrorStyle {
+    /// The [`ErrorKind`] names: `RecordNotFound`, `IntegrityError`, `InvalidInput`, … (the
+    /// default).
+    #[default]
+    Kinds,
+    /// The Python dsg_lib's strings: `Record not found`, `Invalid pagination parameters`,
+    /// `IntegrityError`, `SQLAlchemyError`, `General Exception`.
+    Python,
+}
+
+impl ErrorStyle {
+    /// Reads a style by name: `kinds` (or `rust`, `default`) or `python`, any case.
+    ///
+    /// ```
+    /// use dsg_lib::async_database_functions::error::ErrorStyle;
+    ///
+    /// assert_eq!(ErrorStyle::parse("python"), Some(ErrorStyle::Python));
+    /// assert_eq!(ErrorStyle::parse("Kinds"), Some(ErrorStyle::Kinds));
+    /// assert_eq!(ErrorStyle::parse("xml"), None);
+    /// ```
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "kinds" | "kind" | "rust" | "default" => Some(ErrorStyle::Kinds),
+            "python" => Some(ErrorStyle::Python),
+            _ => None,
+        }
     }
 }
 
@@ -87,14 +211,34 @@ pub enum Constraint {
     Check,
 }
 
+/// What a backend reports about the violated constraint (see [`DatabaseError::constraint_name`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ConstraintInfo {
+    pub name: Option<String>,
+    pub table: Option<String>,
+    pub columns: Vec<String>,
+}
+
+/// The driver's error behind a [`DatabaseError`].
+type Source = Arc<dyn StdError + Send + Sync + 'static>;
+
 /// The error of every fallible call in this crate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Clone`, and comparable with `==`: two errors are equal when everything but the
+/// driver's error ([`source`](std::error::Error::source)) is.
+#[derive(Clone)]
 pub struct DatabaseError {
     kind: ErrorKind,
     details: String,
     code: Option<String>,
     constraint: Option<Constraint>,
+    info: Option<Box<ConstraintInfo>>,
     statement_index: Option<usize>,
+    style: ErrorStyle,
+    /// Set only for `paginate_query`'s own page checks (the Python library's
+    /// "Invalid pagination parameters").
+    pagination: bool,
+    source: Option<Source>,
 }
 
 impl DatabaseError {
@@ -105,7 +249,11 @@ impl DatabaseError {
             details: details.into(),
             code: None,
             constraint: None,
+            info: None,
             statement_index: None,
+            style: ErrorStyle::Kinds,
+            pagination: false,
+            source: None,
         }
     }
 
@@ -117,6 +265,14 @@ impl DatabaseError {
     /// An invalid-input error.
     pub fn invalid_input(details: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidInput, details)
+    }
+
+    /// An invalid-input error about a page number or page size; in the Python style its
+    /// `"error"` is `Invalid pagination parameters`.
+    pub fn invalid_pagination(details: impl Into<String>) -> Self {
+        let mut error = Self::invalid_input(details);
+        error.pagination = true;
+        error
     }
 
     /// A record-not-found error.
@@ -145,6 +301,33 @@ impl DatabaseError {
         self
     }
 
+    /// Records what the backend said about the violated constraint (integrity errors only).
+    pub(crate) fn with_constraint_info(mut self, info: ConstraintInfo) -> Self {
+        if self.kind == ErrorKind::IntegrityError && info != ConstraintInfo::default() {
+            self.info = Some(Box::new(info));
+        }
+        self
+    }
+
+    /// Keeps the driver's error as [`source`](std::error::Error::source), unless it may carry
+    /// what must not leak: any bound value when `hide_parameters` is set, or a secret of the
+    /// URI in its text (`scrub` replaces secrets; text it changes holds one).
+    pub(crate) fn with_driver_source(
+        mut self,
+        error: sqlx::Error,
+        hide_parameters: bool,
+        scrub: impl Fn(String) -> String,
+    ) -> Self {
+        if hide_parameters {
+            return self;
+        }
+        let clean = |text: String| scrub(text.clone()) == text;
+        if clean(error.to_string()) && clean(format!("{error:?}")) {
+            self.source = Some(Arc::new(error));
+        }
+        self
+    }
+
     /// Marks the error as raised by statement `index` of a batch (see `execute_many`).
     pub(crate) fn at_statement(mut self, index: usize) -> Self {
         if self.statement_index.is_none() {
@@ -152,6 +335,17 @@ impl DatabaseError {
             self.statement_index = Some(index);
         }
         self
+    }
+
+    /// The same error, serialised in `style` (see the [module docs](self)).
+    pub fn with_style(mut self, style: ErrorStyle) -> Self {
+        self.style = style;
+        self
+    }
+
+    /// The style this error serialises in.
+    pub fn style(&self) -> ErrorStyle {
+        self.style
     }
 
     /// What kind of failure this is.
@@ -176,6 +370,41 @@ impl DatabaseError {
         self.constraint
     }
 
+    /// The name of the violated constraint or unique index, where the backend reports it
+    /// (PostgreSQL; MySQL/MariaDB's `for key '…'`; SQLite only for named CHECK constraints
+    /// and unique expression indexes). See the [module docs](self) for what each backend
+    /// gives.
+    ///
+    /// ```
+    /// # use dsg_lib::async_database_functions::error::DatabaseError;
+    /// fn is_duplicate_name(err: &DatabaseError) -> bool {
+    ///     err.is_unique_violation() && err.violates("ix_users_name")
+    /// }
+    /// # assert!(!is_duplicate_name(&DatabaseError::not_found("x")));
+    /// ```
+    pub fn constraint_name(&self) -> Option<&str> {
+        self.info.as_ref()?.name.as_deref()
+    }
+
+    /// The table of the violated constraint, where the backend reports it.
+    pub fn table(&self) -> Option<&str> {
+        self.info.as_ref()?.table.as_deref()
+    }
+
+    /// The columns of the violated constraint, where the backend reports them (SQLite's
+    /// `UNIQUE constraint failed: users.name` gives `["name"]`); empty otherwise.
+    pub fn columns(&self) -> &[String] {
+        self.info.as_ref().map_or(&[], |info| &info.columns)
+    }
+
+    /// Whether this integrity error is about `name`: the violated constraint's name, or, for
+    /// a single-column constraint, its column. Whichever the backend reports, so
+    /// `err.violates("ix_users_email") || err.violates("email")` tells a duplicate email on
+    /// every backend.
+    pub fn violates(&self, name: &str) -> bool {
+        self.constraint_name() == Some(name) || matches!(self.columns(), [column] if column == name)
+    }
+
     /// For an error raised inside `execute_many`, the index of the statement that failed.
     pub fn statement_index(&self) -> Option<usize> {
         self.statement_index
@@ -190,6 +419,78 @@ impl DatabaseError {
     pub fn is_retryable(&self) -> bool {
         self.kind == ErrorKind::SerializationFailure
     }
+
+    /// The HTTP status for this error: [`ErrorKind::http_status`] of its kind.
+    pub fn http_status(&self) -> u16 {
+        self.kind.http_status()
+    }
+
+    /// The `"error"` string the Python dsg_lib gives for this failure (see the table in the
+    /// [module docs](self)).
+    pub fn python_error(&self) -> &'static str {
+        match self.kind {
+            ErrorKind::RecordNotFound => "Record not found",
+            ErrorKind::InvalidInput if self.pagination => "Invalid pagination parameters",
+            ErrorKind::IntegrityError => "IntegrityError",
+            ErrorKind::ConfigurationError | ErrorKind::DecodeError => "General Exception",
+            ErrorKind::InvalidInput
+            | ErrorKind::PoolTimeout
+            | ErrorKind::ConnectionError
+            | ErrorKind::Disconnected
+            | ErrorKind::SerializationFailure
+            | ErrorKind::DatabaseError => "SQLAlchemyError",
+        }
+    }
+
+    /// The `"error"` string in this error's [style](Self::style).
+    pub fn error_name(&self) -> &'static str {
+        match self.style {
+            ErrorStyle::Kinds => self.kind.as_str(),
+            ErrorStyle::Python => self.python_error(),
+        }
+    }
+
+    /// The error as the Python library returns it: `{"error": <Python string>, "details": …}`.
+    pub fn to_python_value(&self) -> serde_json::Value {
+        serde_json::json!({ "error": self.python_error(), "details": self.details })
+    }
+}
+
+impl PartialEq for DatabaseError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && self.details == other.details
+            && self.code == other.code
+            && self.constraint == other.constraint
+            && self.info == other.info
+            && self.statement_index == other.statement_index
+            && self.style == other.style
+            && self.pagination == other.pagination
+    }
+}
+
+impl Eq for DatabaseError {}
+
+impl fmt::Debug for DatabaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("DatabaseError");
+        s.field("kind", &self.kind)
+            .field("details", &self.details)
+            .field("code", &self.code)
+            .field("constraint", &self.constraint);
+        if let Some(info) = &self.info {
+            s.field("constraint_name", &info.name)
+                .field("table", &info.table)
+                .field("columns", &info.columns);
+        }
+        s.field("statement_index", &self.statement_index);
+        if self.style != ErrorStyle::Kinds {
+            s.field("style", &self.style);
+        }
+        // The driver's error by its message only: its Debug form can be long.
+        s.field("source", &self.source.as_ref().map(|e| e.to_string()))
+            .finish()
+    }
 }
 
 impl fmt::Display for DatabaseError {
@@ -198,14 +499,29 @@ impl fmt::Display for DatabaseError {
     }
 }
 
-impl std::error::Error for DatabaseError {}
+impl StdError for DatabaseError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}
 
 impl serde::Serialize for DatabaseError {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut s = serializer.serialize_struct("DatabaseError", 2)?;
-        s.serialize_field("error", self.kind.as_str())?;
+        s.serialize_field("error", self.error_name())?;
         s.serialize_field("details", &self.details)?;
         s.end()
+    }
+}
+
+/// Splits `users.name` into (`users`, `name`); a name without a dot is a column alone.
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+pub(crate) fn split_qualified(name: &str) -> (Option<&str>, &str) {
+    match name.split_once('.') {
+        Some((table, column)) => (Some(table), column),
+        None => (None, name),
     }
 }
 
@@ -229,5 +545,94 @@ mod tests {
         assert!(err.is_unique_violation());
         assert!(!err.is_retryable());
         assert!(!DatabaseError::not_found("x").is_unique_violation());
+    }
+
+    #[test]
+    fn python_strings_follow_the_python_library() {
+        let python = |e: DatabaseError| e.with_style(ErrorStyle::Python).error_name();
+        assert_eq!(python(DatabaseError::not_found("x")), "Record not found");
+        assert_eq!(
+            python(DatabaseError::invalid_pagination("page must be at least 1")),
+            "Invalid pagination parameters"
+        );
+        assert_eq!(
+            python(DatabaseError::new(ErrorKind::IntegrityError, "dup")),
+            "IntegrityError"
+        );
+        for kind in [
+            ErrorKind::InvalidInput,
+            ErrorKind::PoolTimeout,
+            ErrorKind::ConnectionError,
+            ErrorKind::Disconnected,
+            ErrorKind::SerializationFailure,
+            ErrorKind::DatabaseError,
+        ] {
+            assert_eq!(python(DatabaseError::new(kind, "x")), "SQLAlchemyError");
+        }
+        assert_eq!(python(DatabaseError::config("x")), "General Exception");
+        assert_eq!(python(DatabaseError::decode("x")), "General Exception");
+        // The default style is unchanged: the kind names.
+        assert_eq!(
+            serde_json::to_value(DatabaseError::invalid_pagination("p")).unwrap()["error"],
+            "InvalidInput"
+        );
+        assert_eq!(
+            DatabaseError::not_found("no row").to_python_value(),
+            serde_json::json!({"error": "Record not found", "details": "no row"})
+        );
+    }
+
+    #[test]
+    fn equality_ignores_the_driver_error_but_not_the_style() {
+        let plain = DatabaseError::new(ErrorKind::ConnectionError, "gone");
+        let with_source =
+            plain
+                .clone()
+                .with_driver_source(sqlx::Error::Protocol("gone".into()), false, |t| t);
+        assert!(with_source.source().is_some());
+        assert_eq!(plain, with_source);
+        assert_ne!(plain.clone(), plain.with_style(ErrorStyle::Python));
+    }
+
+    #[test]
+    fn the_driver_error_is_left_out_when_it_could_leak() {
+        let err = || DatabaseError::new(ErrorKind::ConnectionError, "failed");
+        let hidden = err().with_driver_source(sqlx::Error::Protocol("x".into()), true, |t| t);
+        assert!(hidden.source().is_none());
+        let secret = err().with_driver_source(
+            sqlx::Error::Protocol("bad password hunter2".into()),
+            false,
+            |t| t.replace("hunter2", "***"),
+        );
+        assert!(secret.source().is_none());
+        assert!(!format!("{secret:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn violates_matches_a_name_or_a_single_column() {
+        let err = DatabaseError::new(ErrorKind::IntegrityError, "dup").with_constraint_info(
+            ConstraintInfo {
+                name: None,
+                table: Some("users".into()),
+                columns: vec!["email".into()],
+            },
+        );
+        assert!(err.violates("email"));
+        assert!(!err.violates("name"));
+        assert_eq!(err.table(), Some("users"));
+        // Only integrity errors carry constraint details.
+        let other = DatabaseError::not_found("x").with_constraint_info(ConstraintInfo {
+            name: Some("ix".into()),
+            ..ConstraintInfo::default()
+        });
+        assert_eq!(other.constraint_name(), None);
+    }
+
+    #[test]
+    fn http_statuses() {
+        assert_eq!(ErrorKind::InvalidInput.http_status(), 422);
+        assert_eq!(ErrorKind::ConnectionError.http_status(), 503);
+        assert_eq!(ErrorKind::DatabaseError.http_status(), 500);
+        assert_eq!(DatabaseError::config("x").http_status(), 500);
     }
 }

@@ -2,11 +2,14 @@
 
 pub mod async_database;
 pub mod base_schema;
+pub(crate) mod bulk_insert;
 pub mod database_config;
 pub mod database_operations;
 pub(crate) mod dialect;
 pub mod error;
 pub mod field;
+#[cfg(feature = "axum")]
+pub mod http;
 pub mod model;
 pub mod record;
 pub(crate) mod redact;
@@ -14,4 +17,5 @@ pub mod row;
 pub(crate) mod schema;
 pub mod session;
 pub mod statement;
+pub mod telemetry;
 pub(crate) mod topology;

@@ -26,6 +26,7 @@ use super::error::{DatabaseError, ErrorKind};
 use super::redact;
 use super::row::FromRow;
 use super::statement::Statement;
+use super::telemetry::{self, SlowTimer};
 use super::topology::Checkout;
 
 /// How a session starts.
@@ -117,10 +118,31 @@ impl Session {
         &mut self,
         statement: &(impl Statement + ?Sized),
     ) -> Result<Outcome<T>, DatabaseError> {
-        let (sql, values, persistent) = self.prepare(statement)?;
+        let prepared = self.prepare(statement)?;
+        self.run_prepared(prepared).await
+    }
+
+    /// Runs SQL already rendered for this dialect, taking its values (bulk inserts: tens of
+    /// thousands of values are not copied).
+    pub(crate) async fn run_rendered<T: FromRow>(
+        &mut self,
+        rendered: super::statement::Rendered,
+    ) -> Result<Outcome<T>, DatabaseError> {
+        self.check_open()?;
+        let prepared = self.prepared(rendered, false)?;
+        self.run_prepared(prepared).await
+    }
+
+    async fn run_prepared<T: FromRow>(
+        &mut self,
+        (sql, values, persistent): (String, sea_query::Values, bool),
+    ) -> Result<Outcome<T>, DatabaseError> {
         let hidden = self.hidden(&values);
+        let timer = SlowTimer::start(&self.config);
+        let timed_sql = timer.is_on().then(|| sql.clone());
         self.in_flight = true;
         let result = self.conn.run(sql, values, persistent).await;
+        timer.finish(timed_sql.as_deref());
         self.finish(result, hidden)
     }
 
@@ -131,8 +153,11 @@ impl Session {
     ) -> Result<Option<T>, DatabaseError> {
         let (sql, values, persistent) = self.prepare_first(statement)?;
         let hidden = self.hidden(&values);
+        let timer = SlowTimer::start(&self.config);
+        let timed_sql = timer.is_on().then(|| sql.clone());
         self.in_flight = true;
         let result = self.conn.first(sql, values, persistent).await;
+        timer.finish(timed_sql.as_deref());
         self.finish(result, hidden)
     }
 
@@ -167,10 +192,11 @@ impl Session {
     ) -> Result<(String, sea_query::Values, bool), DatabaseError> {
         let dialect = self.config.dialect();
         dialect::normalize_values(dialect, &mut rendered.values)?;
+        // Logged as written: without the type key below.
+        telemetry::echo(&self.config, &rendered.sql, &rendered.values.0);
         if types_vary {
             dialect::key_by_types(dialect, &mut rendered.sql, &rendered.values);
         }
-        dialect::echo(&self.config, &rendered.sql, &rendered.values);
         let persistent = self.config.query_cache_size() > 0;
         Ok((rendered.sql, rendered.values, persistent))
     }
@@ -226,10 +252,12 @@ impl Session {
     /// Runs SQL that takes no parameters (DDL, pragmas) and returns nothing.
     pub async fn execute_sql(&mut self, sql: &str) -> Result<(), DatabaseError> {
         self.check_open()?;
-        dialect::echo(&self.config, sql, &sea_query::Values(Vec::new()));
+        telemetry::echo(&self.config, sql, &[]);
+        let timer = SlowTimer::start(&self.config);
         self.in_flight = true;
         let result = self.conn.run_raw(sql.to_string()).await;
         self.in_flight = false;
+        timer.finish(Some(sql));
         result.map_err(|e| self.error(e))
     }
 

@@ -14,6 +14,8 @@
 //!   [`Disconnected`](super::error::ErrorKind::Disconnected).
 //! - **In use**: how many connections are checked out, which tells a full pool (a pool
 //!   timeout) from a server that does not answer (a connection error).
+//! - **Waiting**: how many callers are waiting for a connection (for
+//!   [`PoolStats`](super::telemetry::PoolStats)).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -36,6 +38,7 @@ pub(crate) struct Health {
     /// `disconnect` returned: sessions still held fail on their next call.
     ended: AtomicBool,
     in_use: AtomicU32,
+    waiting: AtomicU32,
 }
 
 impl Health {
@@ -46,6 +49,7 @@ impl Health {
             closed: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             in_use: AtomicU32::new(0),
+            waiting: AtomicU32::new(0),
         })
     }
 
@@ -106,6 +110,17 @@ impl Health {
         self.in_use.load(Ordering::Acquire)
     }
 
+    /// How many callers are waiting for a connection now.
+    pub(crate) fn waiting(&self) -> u32 {
+        self.waiting.load(Ordering::Acquire)
+    }
+
+    /// Counts the caller as waiting for a connection until the guard is dropped.
+    pub(crate) fn wait(&self) -> Waiting<'_> {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        Waiting(self)
+    }
+
     /// Counts a connection as checked out until the guard is dropped.
     pub(crate) fn checkout(self: &Arc<Self>) -> Checkout {
         self.in_use.fetch_add(1, Ordering::AcqRel);
@@ -133,6 +148,17 @@ impl Checkout {
 impl Drop for Checkout {
     fn drop(&mut self) {
         self.0.in_use.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A caller waiting for a connection, counted in [`Health::waiting`] while it lives (also when
+/// the wait is cancelled).
+#[derive(Debug)]
+pub(crate) struct Waiting<'a>(&'a Health);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -213,5 +239,14 @@ mod tests {
         drop(a);
         drop(b);
         assert_eq!(health.in_use(), 0);
+    }
+
+    #[test]
+    fn waiters_are_counted() {
+        let health = Health::new();
+        let a = health.wait();
+        assert_eq!(health.waiting(), 1);
+        drop(a);
+        assert_eq!(health.waiting(), 0);
     }
 }

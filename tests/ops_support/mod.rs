@@ -85,7 +85,8 @@ impl Capture {
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
             .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
+            // `echo` logs statements at DEBUG.
+            .with_max_level(tracing::Level::DEBUG)
             .finish();
         tracing::subscriber::set_default(subscriber)
     }

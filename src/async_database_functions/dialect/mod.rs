@@ -20,6 +20,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Database, Either, Executor, IntoArguments};
 
 use super::database_config::{DBConfig, Dialect};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use super::database_config::{PemSource, SslMode};
 use super::error::{Constraint, DatabaseError, ErrorKind};
 use super::model::{Column, ServerDefault, SqlType};
 use super::row::{FromRow, RowRef};
@@ -160,6 +162,18 @@ impl Pool {
         }
     }
 
+    /// The most connections this pool opens.
+    pub(crate) fn max_connections(&self) -> u32 {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => p.options().get_max_connections(),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => p.options().get_max_connections(),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => p.options().get_max_connections(),
+        }
+    }
+
     /// (open connections, idle connections).
     pub(crate) fn stats(&self) -> (u32, usize) {
         match self {
@@ -183,6 +197,77 @@ fn native_url(config: &DBConfig, scheme: &str) -> Result<url::Url, DatabaseError
     url.set_scheme(scheme)
         .map_err(|()| DatabaseError::config("database_uri: cannot use this URI scheme"))?;
     Ok(url)
+}
+
+/// The TLS settings of a server connection, checked before the pool is built.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) struct Tls<'a> {
+    /// The mode to ask the driver for; `None` leaves the driver's default (`prefer`).
+    pub mode: Option<SslMode>,
+    pub root_cert: Option<&'a PemSource>,
+    pub client_cert: Option<&'a PemSource>,
+    pub client_key: Option<&'a PemSource>,
+}
+
+/// Reads `connect_args`' TLS keys. As libpq does, `require` with a `sslrootcert` verifies the
+/// server's certificate against it (`verify-ca`): a root given is never silently ignored.
+///
+/// # Errors
+///
+/// A configuration error when the mode needs TLS and this build has none (neither the
+/// `tls-rustls` nor the `tls-native-tls` feature), or a certificate or key file cannot be
+/// read: the key and the path are named, where the driver would fail later without them.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) fn tls(config: &DBConfig) -> Result<Tls<'_>, DatabaseError> {
+    let args = config.connect_args();
+    let mode = match args.ssl_mode {
+        Some(SslMode::Require) if args.ssl_root_cert.is_some() => Some(SslMode::VerifyCa),
+        mode => mode,
+    };
+    let needs_tls = matches!(
+        mode,
+        Some(SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull)
+    );
+    if needs_tls && !cfg!(any(feature = "tls-rustls", feature = "tls-native-tls")) {
+        return Err(DatabaseError::config(
+            "connect_args.sslmode asks for TLS, but this build of dsg_lib has none: enable the \
+             `tls-rustls` (default) or `tls-native-tls` feature",
+        ));
+    }
+    let files = [
+        ("sslrootcert", &args.ssl_root_cert),
+        ("sslcert", &args.ssl_cert),
+        ("sslkey", &args.ssl_key),
+    ];
+    for (key, source) in files {
+        if let Some(source) = source.as_ref().filter(|s| !s.is_inline()) {
+            std::fs::File::open(source.as_str()).map_err(|e| {
+                DatabaseError::config(format!(
+                    "connect_args.{key}: cannot read {:?}: {e}",
+                    source.as_str()
+                ))
+            })?;
+        }
+    }
+    Ok(Tls {
+        mode,
+        root_cert: args.ssl_root_cert.as_ref(),
+        client_cert: args.ssl_cert.as_ref(),
+        client_key: args.ssl_key.as_ref(),
+    })
+}
+
+/// What to check when the driver refused the server's certificate (rustls: "invalid peer
+/// certificate"; OpenSSL: "certificate verify failed"). Only a hint in the details: the kind
+/// stays a connection error.
+fn tls_hint(text: &str) -> &'static str {
+    if text.contains("invalid peer certificate") || text.contains("certificate verify failed") {
+        " (TLS: the server's certificate was not accepted; check connect_args.sslrootcert, \
+         the CA that signed the server's certificate, and sslmode: verify-full also checks the \
+         host name)"
+    } else {
+        ""
+    }
 }
 
 /// How long to wait for a connection: `pool_timeout`, shortened on the servers by a
@@ -258,6 +343,43 @@ pub(crate) fn list_tables_sql(dialect: Dialect) -> &'static str {
     per_backend!(Backend::of(dialect), b => b::LIST_TABLES)
 }
 
+/// The dialect's faster form of a multi-row insert, if it has one: SQL and values.
+pub(crate) fn unnest_insert(
+    dialect: Dialect,
+    table: &str,
+    columns: &[&Column],
+    values: &[sea_query::Value],
+    returning: &[&str],
+) -> Option<(String, Values)> {
+    match Backend::of(dialect) {
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => postgres::unnest_insert(table, columns, values, returning),
+        #[allow(unreachable_patterns)]
+        _ => {
+            let _ = (table, columns, values, returning);
+            None
+        }
+    }
+}
+
+/// Appends `name` quoted as an identifier (quotes inside doubled).
+pub(crate) fn push_ident(dialect: Dialect, sql: &mut String, name: &str) {
+    let quote = per_backend!(Backend::of(dialect), b => b::IDENT_QUOTE);
+    sql.push(quote);
+    for c in name.chars() {
+        if c == quote {
+            sql.push(quote);
+        }
+        sql.push(c);
+    }
+    sql.push(quote);
+}
+
+/// Appends the placeholder of the `n`th (1-based) bound value, without allocating.
+pub(crate) fn push_placeholder(dialect: Dialect, sql: &mut String, n: usize) {
+    per_backend!(Backend::of(dialect), b => b::push_placeholder(sql, n))
+}
+
 /// The placeholder of the `n`th (1-based) bound value.
 pub(crate) fn placeholder(dialect: Dialect, n: usize) -> String {
     per_backend!(Backend::of(dialect), b => b::placeholder(n))
@@ -323,11 +445,12 @@ pub(crate) fn index_if_not_exists(dialect: Dialect) -> bool {
 }
 
 /// Turns a driver error into a [`DatabaseError`], deciding the kind from the error code.
-/// The password is scrubbed from the text.
+/// The password is scrubbed from the text; the driver's error is kept as the `source()`
+/// where it cannot leak (see `DatabaseError::with_driver_source`).
 pub(crate) fn map_error(config: &DBConfig, error: sqlx::Error) -> DatabaseError {
-    let error = match error {
+    let mapped = match &error {
         sqlx::Error::Database(db) => {
-            let code = per_backend!(Backend::of(config.dialect()), b => b::error_code(&*db));
+            let code = per_backend!(Backend::of(config.dialect()), b => b::error_code(&**db));
             let (kind, constraint) = match &code {
                 Some(code) => per_backend!(Backend::of(config.dialect()), b => b::classify(code)),
                 None => (ErrorKind::DatabaseError, None),
@@ -340,13 +463,16 @@ pub(crate) fn map_error(config: &DBConfig, error: sqlx::Error) -> DatabaseError 
             DatabaseError::new(kind, details)
                 .with_code(code)
                 .with_constraint(constraint)
+                .with_constraint_info(
+                    per_backend!(Backend::of(config.dialect()), b => b::constraint_info(&**db)),
+                )
         }
         sqlx::Error::PoolTimedOut => DatabaseError::new(
             ErrorKind::PoolTimeout,
             format!(
                 "no connection became free within {:?}; all {} are in use",
                 acquire_timeout(config),
-                config.max_connections()
+                max_connections(config)
             ),
         ),
         sqlx::Error::PoolClosed => DatabaseError::new(
@@ -358,7 +484,7 @@ pub(crate) fn map_error(config: &DBConfig, error: sqlx::Error) -> DatabaseError 
         | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed) => DatabaseError::new(
             ErrorKind::ConnectionError,
-            format!("connection failed: {e}"),
+            format!("connection failed: {e}{}", tls_hint(&e.to_string())),
         ),
         e @ sqlx::Error::Configuration(_) => DatabaseError::config(e.to_string()),
         e @ (sqlx::Error::ColumnDecode { .. }
@@ -369,19 +495,20 @@ pub(crate) fn map_error(config: &DBConfig, error: sqlx::Error) -> DatabaseError 
         sqlx::Error::RowNotFound => DatabaseError::not_found("no row matched"),
         e => DatabaseError::new(ErrorKind::DatabaseError, e.to_string()),
     };
-    error.scrubbed(|text| config.scrub(text))
+    mapped
+        .scrubbed(|text| config.scrub(text))
+        .with_driver_source(error, config.hide_parameters(), |text| config.scrub(text))
 }
 
-/// Logs a statement (target `dsg_lib::sql`) when `echo` is on; values only without
-/// `hide_parameters`.
-pub(crate) fn echo(config: &DBConfig, sql: &str, values: &Values) {
-    if config.echo() {
-        if config.hide_parameters() || values.0.is_empty() {
-            tracing::info!(target: "dsg_lib::sql", "{sql}");
-        } else {
-            tracing::info!(target: "dsg_lib::sql", "{sql} -- parameters: {:?}", values.0);
-        }
-    }
+/// A bound value as a SQL literal of `dialect` (`'red'`, `42`, `NULL`), for statement logs.
+pub(crate) fn value_sql(dialect: Dialect, value: &sea_query::Value) -> String {
+    use sea_query::QueryBuilder;
+    per_backend!(Backend::of(dialect), b => b::QUERY_BUILDER.value_to_string(value))
+}
+
+/// The most connections a pool of `config` opens.
+pub(crate) fn max_connections(config: &DBConfig) -> u32 {
+    per_backend!(Backend::of(config.dialect()), b => b::max_connections(config))
 }
 
 impl Conn {

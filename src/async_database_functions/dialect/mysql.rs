@@ -20,6 +20,8 @@ pub(super) const COMMENT_STYLE: CommentStyle = CommentStyle::Inline;
 pub(super) const AUTO_INCREMENT_KEYWORD: bool = true;
 /// Whether the driver binds a `u64` above `i64::MAX`.
 pub(super) const UNSIGNED_64: bool = true;
+/// How identifiers are quoted.
+pub(super) const IDENT_QUOTE: char = '`';
 pub(super) const INSERT_RETURNING: bool = false;
 /// Whether DDL is transactional.
 pub(super) const TRANSACTIONAL_DDL: bool = false;
@@ -27,6 +29,11 @@ pub(super) const INDEX_IF_NOT_EXISTS: bool = false;
 pub(super) const LIST_TABLES: &str = "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
      WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'";
 pub(super) const MAX_BIND_PARAMETERS: usize = 65535;
+
+/// The most connections a pool opens: `pool_size + max_overflow`.
+pub(super) fn max_connections(config: &DBConfig) -> u32 {
+    config.max_connections()
+}
 
 pub(super) async fn connect(
     config: &DBConfig,
@@ -41,7 +48,8 @@ pub(super) async fn connect(
     if let Some(charset) = &args.charset {
         options = options.charset(charset);
     }
-    if let Some(mode) = args.ssl_mode {
+    let tls = super::tls(config)?;
+    if let Some(mode) = tls.mode {
         options = options.ssl_mode(match mode {
             SslMode::Disable => MySqlSslMode::Disabled,
             SslMode::Allow | SslMode::Prefer => MySqlSslMode::Preferred,
@@ -50,9 +58,30 @@ pub(super) async fn connect(
             SslMode::VerifyFull => MySqlSslMode::VerifyIdentity,
         });
     }
+    if let Some(root) = tls.root_cert {
+        options = if root.is_inline() {
+            options.ssl_ca_from_pem(root.as_str().as_bytes().to_vec())
+        } else {
+            options.ssl_ca(root.as_str())
+        };
+    }
+    if let Some(cert) = tls.client_cert {
+        options = if cert.is_inline() {
+            options.ssl_client_cert_from_pem(cert.as_str())
+        } else {
+            options.ssl_client_cert(cert.as_str())
+        };
+    }
+    if let Some(key) = tls.client_key {
+        options = if key.is_inline() {
+            options.ssl_client_key_from_pem(key.as_str())
+        } else {
+            options.ssl_client_key(key.as_str())
+        };
+    }
     let isolation = config.isolation_level();
     let pool = super::recycle_on_acquire(MySqlPoolOptions::new(), config.pool_recycle(), health)
-        .max_connections(config.max_connections())
+        .max_connections(max_connections(config))
         .min_connections(0)
         .acquire_timeout(super::acquire_timeout(config))
         .test_before_acquire(config.pool_pre_ping())
@@ -78,6 +107,10 @@ pub(super) fn normalize_values(_: &mut sea_query::Values) -> Result<(), Database
 
 /// Prepared statements are re-described on every execution: nothing to key.
 pub(super) fn key_by_types(_: &mut String, _: &sea_query::Values) {}
+
+pub(super) fn push_placeholder(sql: &mut String, _: usize) {
+    sql.push('?');
+}
 
 pub(super) fn placeholder(_: usize) -> String {
     "?".into()
@@ -179,6 +212,97 @@ pub(super) fn hide_values(_: ErrorKind, details: String) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// What MySQL/MariaDB's message says of the violated constraint: `… for key
+/// 'users.ix_users_name'` (MySQL 8: table and key) or `for key 'ix_users_name'` (MariaDB), a
+/// foreign key's `(`db`.`child`, CONSTRAINT `fk` FOREIGN KEY (`col`) …)`, `Column 'x' cannot be
+/// null`, `Check constraint 'ck' is violated.` (MySQL) and ``CONSTRAINT `ck` failed for
+/// `db`.`t` `` (MariaDB). The quoted value of a duplicate entry is never read.
+pub(super) fn constraint_info(
+    db: &dyn sqlx::error::DatabaseError,
+) -> crate::async_database_functions::error::ConstraintInfo {
+    constraint_in_message(db.message())
+}
+
+fn constraint_in_message(message: &str) -> crate::async_database_functions::error::ConstraintInfo {
+    use crate::async_database_functions::error::{ConstraintInfo, split_qualified};
+    let mut info = ConstraintInfo::default();
+    let owned = |s: &str| Some(s.to_string());
+    if let Some(at) = message.rfind(" for key '") {
+        let key = &message[at + " for key '".len()..];
+        let key = key.strip_suffix('\'').unwrap_or(key);
+        let (table, name) = split_qualified(key);
+        info.table = table.map(str::to_string);
+        info.name = owned(name);
+    } else if let Some((_, rest)) = message.split_once("foreign key constraint fails (") {
+        if let Some((table, rest)) = rest.split_once(", CONSTRAINT ") {
+            info.table = backticked(table).last().map(|t| t.to_string());
+            info.name = backticked(rest).first().map(|n| n.to_string());
+            if let Some((_, keys)) = rest.split_once(" FOREIGN KEY (") {
+                let keys = keys.split_once(')').map_or(keys, |(k, _)| k);
+                info.columns = backticked(keys).into_iter().map(str::to_string).collect();
+            }
+        }
+    } else if let Some(column) = message
+        .strip_prefix("Column '")
+        .and_then(|rest| rest.strip_suffix("' cannot be null"))
+    {
+        info.columns.push(column.to_string());
+    } else if let Some(name) = message
+        .strip_prefix("Check constraint '")
+        .and_then(|rest| rest.split_once("' is violated"))
+    {
+        info.name = owned(name.0);
+    } else if let Some((name, table)) = message
+        .strip_prefix("CONSTRAINT ")
+        .and_then(|rest| rest.split_once(" failed for "))
+    {
+        info.name = backticked(name).first().map(|n| n.to_string());
+        info.table = backticked(table).last().map(|t| t.to_string());
+    }
+    info
+}
+
+/// The `` `quoted` `` identifiers in `text`, in order.
+fn backticked(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
+
+#[cfg(test)]
+mod constraint_tests {
+    use super::constraint_in_message as parse;
+
+    #[test]
+    fn duplicate_keys_name_the_key_and_table_never_the_value() {
+        let info = parse("Duplicate entry 'for key ''x' for key 'users.ix_users_name'");
+        assert_eq!(info.name.as_deref(), Some("ix_users_name"));
+        assert_eq!(info.table.as_deref(), Some("users"));
+        let info = parse("Duplicate entry 'x' for key 'ix_users_name'");
+        assert_eq!(info.name.as_deref(), Some("ix_users_name"));
+        assert_eq!(info.table, None);
+    }
+
+    #[test]
+    fn foreign_keys_not_null_and_checks() {
+        let info = parse(
+            "Cannot add or update a child row: a foreign key constraint fails (`test`.`posts`, \
+             CONSTRAINT `fk_posts_user` FOREIGN KEY (`user_id`) REFERENCES `users` (`pkid`))",
+        );
+        assert_eq!(info.table.as_deref(), Some("posts"));
+        assert_eq!(info.name.as_deref(), Some("fk_posts_user"));
+        assert_eq!(info.columns, ["user_id"]);
+        assert_eq!(parse("Column 'name' cannot be null").columns, ["name"]);
+        assert_eq!(
+            parse("Check constraint 'ck_age' is violated.")
+                .name
+                .as_deref(),
+            Some("ck_age")
+        );
+        let info = parse("CONSTRAINT `ck_age` failed for `test`.`people`");
+        assert_eq!(info.name.as_deref(), Some("ck_age"));
+        assert_eq!(info.table.as_deref(), Some("people"));
+    }
 }
 
 #[cfg(test)]

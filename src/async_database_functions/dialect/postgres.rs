@@ -19,6 +19,8 @@ pub(super) const COMMENT_STYLE: CommentStyle = CommentStyle::Statement;
 pub(super) const AUTO_INCREMENT_KEYWORD: bool = false;
 /// Whether the driver binds a `u64` above `i64::MAX`.
 pub(super) const UNSIGNED_64: bool = false;
+/// How identifiers are quoted.
+pub(super) const IDENT_QUOTE: char = '"';
 pub(super) const INSERT_RETURNING: bool = true;
 /// Whether DDL is transactional.
 pub(super) const TRANSACTIONAL_DDL: bool = true;
@@ -26,6 +28,11 @@ pub(super) const INDEX_IF_NOT_EXISTS: bool = true;
 pub(super) const LIST_TABLES: &str = "SELECT table_name::text FROM information_schema.tables \
      WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'";
 pub(super) const MAX_BIND_PARAMETERS: usize = 65535;
+
+/// The most connections a pool opens: `pool_size + max_overflow`.
+pub(super) fn max_connections(config: &DBConfig) -> u32 {
+    config.max_connections()
+}
 
 pub(super) async fn connect(
     config: &DBConfig,
@@ -40,7 +47,8 @@ pub(super) async fn connect(
     if let Some(name) = &args.application_name {
         options = options.application_name(name);
     }
-    if let Some(mode) = args.ssl_mode {
+    let tls = super::tls(config)?;
+    if let Some(mode) = tls.mode {
         options = options.ssl_mode(match mode {
             SslMode::Disable => PgSslMode::Disable,
             SslMode::Allow => PgSslMode::Allow,
@@ -49,6 +57,27 @@ pub(super) async fn connect(
             SslMode::VerifyCa => PgSslMode::VerifyCa,
             SslMode::VerifyFull => PgSslMode::VerifyFull,
         });
+    }
+    if let Some(root) = tls.root_cert {
+        options = if root.is_inline() {
+            options.ssl_root_cert_from_pem(root.as_str().as_bytes().to_vec())
+        } else {
+            options.ssl_root_cert(root.as_str())
+        };
+    }
+    if let Some(cert) = tls.client_cert {
+        options = if cert.is_inline() {
+            options.ssl_client_cert_from_pem(cert.as_str())
+        } else {
+            options.ssl_client_cert(cert.as_str())
+        };
+    }
+    if let Some(key) = tls.client_key {
+        options = if key.is_inline() {
+            options.ssl_client_key_from_pem(key.as_str())
+        } else {
+            options.ssl_client_key(key.as_str())
+        };
     }
     let mut settings = args.server_settings.clone();
     if let Some(level) = config.isolation_level() {
@@ -61,7 +90,7 @@ pub(super) async fn connect(
         options = options.options(settings);
     }
     let pool = super::recycle_on_acquire(PgPoolOptions::new(), config.pool_recycle(), health)
-        .max_connections(config.max_connections())
+        .max_connections(max_connections(config))
         .min_connections(0)
         .acquire_timeout(super::acquire_timeout(config))
         .test_before_acquire(config.pool_pre_ping())
@@ -128,6 +157,11 @@ pub(super) fn key_by_types(sql: &mut String, values: &sea_query::Values) {
     sql.insert_str(0, &key);
 }
 
+pub(super) fn push_placeholder(sql: &mut String, n: usize) {
+    use std::fmt::Write as _;
+    let _ = write!(sql, "${n}");
+}
+
 pub(super) fn placeholder(n: usize) -> String {
     format!("${n}")
 }
@@ -187,5 +221,243 @@ pub(super) fn hide_values(kind: ErrorKind, details: String) -> String {
     match (kind, details.find(": ")) {
         (ErrorKind::InvalidInput, Some(at)) => format!("{} (value hidden)", &details[..at]),
         _ => details,
+    }
+}
+
+/// PostgreSQL names the violated constraint and its table in the error's fields; the key's
+/// columns come from the part of `detail` before the values (`Key (name)=(…) already
+/// exists.`), and a not-null violation names its column.
+pub(super) fn constraint_info(
+    db: &dyn sqlx::error::DatabaseError,
+) -> crate::async_database_functions::error::ConstraintInfo {
+    let mut info = crate::async_database_functions::error::ConstraintInfo {
+        name: db.constraint().map(str::to_string),
+        table: db.table().map(str::to_string),
+        columns: Vec::new(),
+    };
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        if let Some(column) = pg.column() {
+            info.columns.push(column.to_string());
+        } else if let Some(detail) = pg.detail() {
+            info.columns = key_columns(detail);
+        }
+    }
+    info
+}
+
+/// `Key (a, b)=(1, 2) already exists.` → `[a, b]`; the values are not read.
+fn key_columns(detail: &str) -> Vec<String> {
+    detail
+        .strip_prefix("Key (")
+        .and_then(|rest| rest.split_once(")=("))
+        .map(|(columns, _)| {
+            columns
+                .split(", ")
+                .map(|c| c.trim_matches('"').to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The bulk form of `INSERT … VALUES`: one array per column,
+/// `INSERT INTO t (a, b) SELECT * FROM UNNEST($1::text[], $2::timestamp[])`. The SQL has one
+/// parameter per column whatever the row count, so it is parsed and planned once and cached;
+/// each array is bound as PostgreSQL's array text form (a bound value, never spliced SQL).
+/// `None` when a value has no array form here (the caller falls back to `VALUES`).
+pub(super) fn unnest_insert(
+    table: &str,
+    columns: &[&Column],
+    values: &[sea_query::Value],
+    returning: &[&str],
+) -> Option<(String, sea_query::Values)> {
+    use std::fmt::Write as _;
+    let width = columns.len();
+    if width == 0 || !values.len().is_multiple_of(width) {
+        return None;
+    }
+    let rows = values.len() / width;
+    let mut arrays: Vec<String> = (0..width)
+        .map(|_| String::with_capacity(rows * 24 + 2))
+        .collect();
+    for array in &mut arrays {
+        array.push('{');
+    }
+    for (i, value) in values.iter().enumerate() {
+        let array = &mut arrays[i % width];
+        if i >= width {
+            array.push(',');
+        }
+        push_array_element(array, value)?;
+    }
+    let mut sql = String::with_capacity(64 + width * 32);
+    sql.push_str("INSERT INTO ");
+    push_quoted(&mut sql, table);
+    sql.push_str(" (");
+    for (i, column) in columns.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        push_quoted(&mut sql, column.name);
+    }
+    sql.push_str(") SELECT * FROM UNNEST(");
+    for (i, column) in columns.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let _ = write!(sql, "${}::{}[]", i + 1, array_type(column.sql_type));
+    }
+    sql.push(')');
+    if !returning.is_empty() {
+        sql.push_str(" RETURNING ");
+        for (i, column) in returning.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            push_quoted(&mut sql, column);
+        }
+    }
+    let values = arrays
+        .into_iter()
+        .map(|mut a| {
+            a.push('}');
+            sea_query::Value::String(Some(a))
+        })
+        .collect();
+    Some((sql, sea_query::Values(values)))
+}
+
+fn push_quoted(sql: &mut String, name: &str) {
+    sql.push('"');
+    sql.push_str(&name.replace('"', "\"\""));
+    sql.push('"');
+}
+
+/// The element type of a column's array (identity columns cast as their plain type).
+fn array_type(ty: SqlType) -> &'static str {
+    match ty {
+        SqlType::String(_) => "text",
+        SqlType::Integer => "integer",
+        SqlType::BigInteger => "bigint",
+        SqlType::Double => "double precision",
+        SqlType::Boolean => "boolean",
+        SqlType::TimestampUtc | SqlType::Timestamp => "timestamp",
+        SqlType::Date => "date",
+        SqlType::Uuid => "uuid",
+        SqlType::Json => "jsonb",
+        SqlType::Bytes => "bytea",
+    }
+}
+
+/// Appends `value` as an element of an array's text form; `None` for a value without one.
+fn push_array_element(array: &mut String, value: &sea_query::Value) -> Option<()> {
+    use sea_query::Value;
+    use std::fmt::Write as _;
+    match value {
+        Value::Bool(None)
+        | Value::TinyInt(None)
+        | Value::SmallInt(None)
+        | Value::Int(None)
+        | Value::BigInt(None)
+        | Value::Double(None)
+        | Value::Float(None)
+        | Value::String(None)
+        | Value::Uuid(None)
+        | Value::Json(None)
+        | Value::Bytes(None)
+        | Value::ChronoDate(None)
+        | Value::ChronoDateTime(None) => array.push_str("NULL"),
+        Value::Bool(Some(b)) => array.push(if *b { 't' } else { 'f' }),
+        Value::TinyInt(Some(n)) => write!(array, "{n}").ok()?,
+        Value::SmallInt(Some(n)) => write!(array, "{n}").ok()?,
+        Value::Int(Some(n)) => write!(array, "{n}").ok()?,
+        Value::BigInt(Some(n)) => write!(array, "{n}").ok()?,
+        // `{:?}` keeps full precision; NaN and infinities in PostgreSQL's spelling.
+        Value::Double(Some(f)) if f.is_finite() => write!(array, "{f:?}").ok()?,
+        Value::Double(Some(f)) if f.is_nan() => array.push_str("NaN"),
+        Value::Double(Some(f)) => array.push_str(if *f > 0.0 { "Infinity" } else { "-Infinity" }),
+        Value::String(Some(s)) => push_array_text(array, s),
+        Value::Uuid(Some(u)) => write!(array, "{u}").ok()?,
+        Value::Json(Some(j)) => push_array_text(array, &j.to_string()),
+        Value::Bytes(Some(b)) => {
+            // bytea's hex form, its backslash escaped for the array.
+            array.push_str("\"\\\\x");
+            for byte in b.iter() {
+                write!(array, "{byte:02x}").ok()?;
+            }
+            array.push('"');
+        }
+        Value::ChronoDate(Some(d)) => write!(array, "{d}").ok()?,
+        Value::ChronoDateTime(Some(t)) => {
+            array.push('"');
+            push_timestamp(array, t)?;
+            array.push('"');
+        }
+        _ => return None,
+    }
+    Some(())
+}
+
+/// A text element, double-quoted with `"` and `\` escaped (so `NULL`, commas and braces stay
+/// text).
+fn push_array_text(array: &mut String, text: &str) {
+    array.push('"');
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            array.push('\\');
+        }
+        array.push(c);
+    }
+    array.push('"');
+}
+
+/// Appends `"YYYY-MM-DD HH:MM:SS.ffffff"` (chrono's formatter costs more than the insert).
+fn push_timestamp(array: &mut String, t: &chrono::NaiveDateTime) -> Option<()> {
+    use chrono::{Datelike, Timelike};
+    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+    // A leap second's nanoseconds run past 1e9; PostgreSQL has none.
+    let micros = (t.nanosecond() % 1_000_000_000) / 1_000;
+    let parts = [
+        (year, 4, '-'),
+        (t.month(), 2, '-'),
+        (t.day(), 2, ' '),
+        (t.hour(), 2, ':'),
+        (t.minute(), 2, ':'),
+        (t.second(), 2, '.'),
+        (micros, 6, '"'),
+    ];
+    for (n, width, after) in parts {
+        push_digits(array, n, width);
+        if after != '"' {
+            array.push(after);
+        }
+    }
+    Some(())
+}
+
+/// Appends `n` as exactly `width` decimal digits, zero-padded.
+fn push_digits(out: &mut String, mut n: u32, width: usize) {
+    let mut buf = [b'0'; 10];
+    for slot in buf[..width].iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    for b in &buf[..width] {
+        out.push(char::from(*b));
+    }
+}
+
+#[cfg(test)]
+mod constraint_tests {
+    #[test]
+    fn key_columns_come_from_the_detail_without_values() {
+        assert_eq!(
+            super::key_columns("Key (name)=(Mike) already exists."),
+            ["name"]
+        );
+        assert_eq!(
+            super::key_columns("Key (a, b)=(1, 2) is not present in table \"t\"."),
+            ["a", "b"]
+        );
+        assert!(super::key_columns("Failing row contains (x).").is_empty());
     }
 }

@@ -20,6 +20,8 @@ pub(super) const COMMENT_STYLE: CommentStyle = CommentStyle::None;
 pub(super) const AUTO_INCREMENT_KEYWORD: bool = true;
 /// Whether the driver binds a `u64` above `i64::MAX`.
 pub(super) const UNSIGNED_64: bool = false;
+/// How identifiers are quoted.
+pub(super) const IDENT_QUOTE: char = '"';
 pub(super) const INSERT_RETURNING: bool = true;
 /// Whether DDL is transactional.
 pub(super) const TRANSACTIONAL_DDL: bool = true;
@@ -35,6 +37,11 @@ const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_CONNECTIONS: u32 = 5;
 
 static MEMORY_DATABASES: AtomicU64 = AtomicU64::new(0);
+
+/// The most connections a pool opens: a fixed number (SQLite takes no pool size keys).
+pub(super) fn max_connections(_: &DBConfig) -> u32 {
+    MAX_CONNECTIONS
+}
 
 pub(super) async fn connect(
     config: &DBConfig,
@@ -113,6 +120,10 @@ pub(super) fn normalize_values(values: &mut sea_query::Values) -> Result<(), Dat
 /// Statements are prepared per connection and bound per run: nothing to key.
 pub(super) fn key_by_types(_: &mut String, _: &sea_query::Values) {}
 
+pub(super) fn push_placeholder(sql: &mut String, _: usize) {
+    sql.push('?');
+}
+
 pub(super) fn placeholder(_: usize) -> String {
     "?".into()
 }
@@ -166,4 +177,75 @@ pub(super) fn classify(code: &str) -> (ErrorKind, Option<Constraint>) {
 /// SQLite's messages do not quote bound values.
 pub(super) fn hide_values(_: ErrorKind, details: String) -> String {
     details
+}
+
+/// What SQLite's message says of the violated constraint: `UNIQUE constraint failed:
+/// users.name` and `NOT NULL constraint failed: users.name` (table and columns; SQLite does not
+/// name a unique constraint), `UNIQUE constraint failed: index 'ix_name'` (an expression
+/// index) and `CHECK constraint failed: ck_name` (a named check).
+pub(super) fn constraint_info(
+    db: &dyn sqlx::error::DatabaseError,
+) -> crate::async_database_functions::error::ConstraintInfo {
+    constraint_in_message(db.message())
+}
+
+fn constraint_in_message(message: &str) -> crate::async_database_functions::error::ConstraintInfo {
+    use crate::async_database_functions::error::{ConstraintInfo, split_qualified};
+    let mut info = ConstraintInfo::default();
+    let Some((head, rest)) = message.split_once(" constraint failed: ") else {
+        return info;
+    };
+    let rest = rest.trim();
+    let identifier = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_');
+    if let Some(index) = rest
+        .strip_prefix("index '")
+        .and_then(|r| r.strip_suffix('\''))
+    {
+        info.name = Some(index.to_string());
+    } else if head.ends_with("CHECK") {
+        // An unnamed check is reported by its expression: not a name.
+        info.name = identifier(rest).then(|| rest.to_string());
+    } else {
+        for item in rest.split(", ") {
+            let (table, column) = split_qualified(item);
+            if let Some(table) = table {
+                info.table.get_or_insert_with(|| table.to_string());
+            }
+            info.columns.push(column.to_string());
+        }
+    }
+    info
+}
+
+#[cfg(test)]
+mod constraint_tests {
+    use super::constraint_in_message;
+
+    #[test]
+    fn unique_and_not_null_give_table_and_columns() {
+        let info = constraint_in_message("UNIQUE constraint failed: users.name");
+        assert_eq!(info.table.as_deref(), Some("users"));
+        assert_eq!(info.columns, ["name"]);
+        assert_eq!(info.name, None);
+        let info = constraint_in_message("UNIQUE constraint failed: t.a, t.b");
+        assert_eq!(info.columns, ["a", "b"]);
+        let info = constraint_in_message("NOT NULL constraint failed: users.color");
+        assert_eq!(info.columns, ["color"]);
+    }
+
+    #[test]
+    fn named_checks_and_expression_indexes_give_the_name() {
+        let info = constraint_in_message("CHECK constraint failed: ck_age");
+        assert_eq!(info.name.as_deref(), Some("ck_age"));
+        assert_eq!(
+            constraint_in_message("CHECK constraint failed: age > 0").name,
+            None
+        );
+        let info = constraint_in_message("UNIQUE constraint failed: index 'ix_lower_email'");
+        assert_eq!(info.name.as_deref(), Some("ix_lower_email"));
+        assert_eq!(
+            constraint_in_message("FOREIGN KEY constraint failed"),
+            Default::default()
+        );
+    }
 }
