@@ -60,8 +60,9 @@ pub trait Statement: Send + Sync {
     /// What kind of statement this is.
     fn kind(&self) -> StatementKind;
 
-    /// Renders the statement to read its first row only: a SELECT without a LIMIT gets
-    /// `LIMIT 1`, so the server stops after one row. Others render as they are.
+    /// Renders the statement to read its first row only: on the servers a SELECT without a
+    /// LIMIT gets `LIMIT 1`, so the server stops after one row (SQLite's driver stops stepping
+    /// after the first row by itself). Others render as they are.
     fn render_first(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
         self.render(dialect)
     }
@@ -107,14 +108,25 @@ impl Statement for SelectStatement {
         StatementKind::Select
     }
     fn render_first(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
-        let mut first = self.clone();
-        first.reset_limit();
-        if first == *self {
-            first.limit(1);
-            first.render(dialect)
-        } else {
-            self.render(dialect)
+        let mut rendered = render_query(dialect, self)?;
+        // A constant, appended only to a statement with no LIMIT and no locking clause of its
+        // own (those come last; a LIMIT in a subquery also leaves the statement as it is).
+        if dialect::limit_first_row(dialect) {
+            let sql = &rendered.sql;
+            let own_end = [
+                " LIMIT ",
+                " FOR UPDATE",
+                " FOR SHARE",
+                " FOR NO KEY",
+                " FOR KEY",
+            ]
+            .iter()
+            .any(|clause| sql.contains(clause));
+            if !own_end {
+                rendered.sql.push_str(" LIMIT 1");
+            }
         }
+        Ok(rendered)
     }
 }
 query_statement!(InsertStatement, Insert);

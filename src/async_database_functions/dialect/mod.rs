@@ -434,6 +434,12 @@ pub(crate) fn key_by_types(dialect: Dialect, sql: &mut String, values: &Values) 
     per_backend!(Backend::of(dialect), b => b::key_by_types(sql, values))
 }
 
+/// Whether a read of one row needs `LIMIT 1` for the server to stop producing rows (not on
+/// SQLite, whose driver stops stepping after the first row).
+pub(crate) fn limit_first_row(dialect: Dialect) -> bool {
+    per_backend!(Backend::of(dialect), b => b::LIMIT_FIRST_ROW)
+}
+
 /// Whether DDL runs inside a transaction (MySQL/MariaDB commit each DDL statement).
 pub(crate) fn transactional_ddl(dialect: Dialect) -> bool {
     per_backend!(Backend::of(dialect), b => b::TRANSACTIONAL_DDL)

@@ -25,6 +25,8 @@ pub(super) const IDENT_QUOTE: char = '`';
 pub(super) const INSERT_RETURNING: bool = false;
 /// Whether DDL is transactional.
 pub(super) const TRANSACTIONAL_DDL: bool = false;
+/// Whether reading one row needs `LIMIT 1` for the server to stop.
+pub(super) const LIMIT_FIRST_ROW: bool = true;
 pub(super) const INDEX_IF_NOT_EXISTS: bool = false;
 pub(super) const LIST_TABLES: &str = "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
      WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'";

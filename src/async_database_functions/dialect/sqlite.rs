@@ -25,6 +25,8 @@ pub(super) const IDENT_QUOTE: char = '"';
 pub(super) const INSERT_RETURNING: bool = true;
 /// Whether DDL is transactional.
 pub(super) const TRANSACTIONAL_DDL: bool = true;
+/// Whether reading one row needs `LIMIT 1` for the server to stop.
+pub(super) const LIMIT_FIRST_ROW: bool = false;
 pub(super) const INDEX_IF_NOT_EXISTS: bool = true;
 pub(super) const LIST_TABLES: &str =
     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'";
