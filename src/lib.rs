@@ -57,13 +57,36 @@
 //! # }).unwrap();
 //! ```
 //!
-//! `examples/quickstart.rs` runs the seed's whole example; the modules below document each
-//! piece: [`database_config`](async_database_functions::database_config),
-//! [`async_database`](async_database_functions::async_database),
-//! [`database_operations`](async_database_functions::database_operations),
-//! [`base_schema`](async_database_functions::base_schema),
-//! [`model`](async_database_functions::model) and
-//! [`error`](async_database_functions::error).
+//! `examples/quickstart.rs` runs the seed's whole example, and `examples/service` an axum
+//! service on the crate.
+//!
+//! # Map of the crate
+//!
+//! The seed's four pieces, under [`async_database_functions`]:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`database_config`](async_database_functions::database_config) | [`DBConfig`]: the config map, validated per dialect; `from_env` |
+//! | [`async_database`](async_database_functions::async_database) | [`AsyncDatabase`]: the lazy pool, registered models, sessions, `disconnect`, pool stats |
+//! | [`database_operations`](async_database_functions::database_operations) | `DatabaseOperations`: count, paginate, read, execute, create, update, delete, introspection |
+//! | [`base_schema`](async_database_functions::base_schema) | [`SchemaBase`]: `pkid`, `date_created`, `date_updated` |
+//!
+//! And what they are built from:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`model`](async_database_functions::model) | the `Model` trait `#[derive(Model)]` implements, column metadata |
+//! | [`field`](async_database_functions::field), [`row`](async_database_functions::row), [`record`](async_database_functions::record) | Rust types ↔ columns, typed row decoding, the dynamic `Record` |
+//! | [`statement`](async_database_functions::statement) | what runs: sea-query statements and `text()` with `:name` parameters |
+//! | [`session`](async_database_functions::session) | `Session`: one connection in one transaction |
+//! | [`error`](async_database_functions::error) | [`DatabaseError`] and its [`ErrorKind`]s, HTTP statuses, Python-style strings |
+//! | [`telemetry`](async_database_functions::telemetry) | tracing spans per operation (OpenTelemetry fields), echo, slow statements, `PoolStats` |
+//! | `http` (feature `axum`) | `IntoResponse` for errors and pages |
+//!
+//! Inside, not public: `dialect/` (everything that differs between backends, and the one
+//! executor that talks to the drivers), `topology` (the servers' health: pool invalidation,
+//! fail-fast on a refused port, closing), `schema` (DDL from models), `bulk_insert` (the
+//! multi-row inserts of `create_many`), `redact` (secrets and bound values kept out of output).
 
 #![warn(missing_docs)]
 
