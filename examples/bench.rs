@@ -10,6 +10,9 @@
 //! cargo run --release --example bench -- --quick                        # under 30 s, for CI
 //! ```
 //!
+//! The last row compares the library with itself: point reads with no tracing subscriber (as
+//! in every other row) and with one listening, to show what the spans cost when nobody listens.
+//!
 //! The model is the seed's user (`SchemaBase` + unique indexed `name VARCHAR(100)` + `color`).
 //! Both sides have one pool each with the same settings (no test before acquire), their own
 //! table of the same shape, the same data, and alternate rounds (the first side alternates
@@ -566,6 +569,39 @@ async fn main() -> Result<(), DatabaseError> {
                 assert_eq!(found, point);
                 Ok::<_, DatabaseError>(start.elapsed())
             })
+        }
+    );
+
+    // What the tracing spans cost: the same point reads with no subscriber (every row above)
+    // and with one listening at INFO. Without a subscriber a span is a disabled handle.
+    pair!(
+        args,
+        &format!("{point} × read_one_record, spans off/on"),
+        |_| async move {
+            let start = Instant::now();
+            for i in 0..point {
+                let mut select = User::select();
+                select.and_where(User::col("pkid").eq(ids[i % ids.len()].as_str()));
+                let user: Option<User> = ops.read_one_record(&select).await?;
+                assert!(user.is_some());
+            }
+            Ok::<_, DatabaseError>(start.elapsed())
+        },
+        |_| async move {
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(std::io::sink)
+                .with_max_level(tracing::Level::INFO)
+                .finish();
+            // The reads below run on this thread (the runtime's block_on thread).
+            let _listening = tracing::subscriber::set_default(subscriber);
+            let start = Instant::now();
+            for i in 0..point {
+                let mut select = User::select();
+                select.and_where(User::col("pkid").eq(ids[i % ids.len()].as_str()));
+                let user: Option<User> = ops.read_one_record(&select).await?;
+                assert!(user.is_some());
+            }
+            Ok::<_, DatabaseError>(start.elapsed())
         }
     );
 

@@ -269,6 +269,60 @@ impl DatabaseOperations {
             .await
     }
 
+    /// The row of `M` whose primary key is `record_id`, or `None` when there is none.
+    ///
+    /// ```
+    /// use dsg_lib::prelude::*;
+    ///
+    /// #[derive(Model, Debug, Clone)]
+    /// #[model(table = "read_by_pk_doc")]
+    /// struct Color {
+    ///     #[model(flatten)]
+    ///     base: SchemaBase,
+    ///     #[model(size = 50)]
+    ///     name: String,
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+    /// db.register::<Color>();
+    /// db.create_tables().await?;
+    /// let ops = DatabaseOperations::new(db);
+    /// let red = ops.create_one(Color { base: SchemaBase::default(), name: "red".into() }).await?;
+    ///
+    /// let found: Option<Color> = ops.read_by_pk::<Color>(red.base.pkid.clone()).await?;
+    /// assert_eq!(found.map(|c| c.name).as_deref(), Some("red"));
+    /// assert!(ops.read_by_pk::<Color>("no-such-id").await?.is_none());
+    /// # Ok::<(), DatabaseError>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Invalid input when `M` has no primary key or a composite one.
+    pub async fn read_by_pk<M: Model>(
+        &self,
+        record_id: impl Into<Value>,
+    ) -> Result<Option<M>, DatabaseError> {
+        let span = operation_span!("read_by_pk", self.db.config(), Some(M::TABLE));
+        traced(span, self.read_by_pk_untraced::<M>(record_id), |r| {
+            Rows::returned(usize::from(r.is_some()))
+        })
+        .await
+    }
+
+    async fn read_by_pk_untraced<M: Model>(
+        &self,
+        record_id: impl Into<Value>,
+    ) -> Result<Option<M>, DatabaseError> {
+        let key = single_key::<M>()?;
+        let mut select = M::select();
+        select.and_where(M::col(key.name).eq(record_id.into()));
+        let select = &select;
+        self.read(|mut session| async move { session.fetch_optional(select).await })
+            .await
+    }
+
     /// Every row of `select` as `T`: a model, a scalar (single column), a tuple, or a
     /// [`Record`].
     pub async fn read_query<T: FromRow>(
