@@ -114,6 +114,14 @@ pub use async_database_functions::error::{DatabaseError, ErrorKind};
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use dsg_lib_derive::Model;
 pub use sea_query;
+/// sqlx, the driver layer underneath, for going down to it: run your own queries on the pool
+/// [`AsyncDatabase::sqlx_pool`] (or `sqlite_pool`, `pg_pool`, `mysql_pool`) gives, or
+/// implement a column type.
+pub use sqlx;
+
+/// `use dsg_lib::prelude::*;`: the derive, the traits, the seed's types, `text`, the errors.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub mod prelude;
 
 /// What `#[derive(Model)]` expands to refers to; not a public API.
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]

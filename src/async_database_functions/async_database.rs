@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
-use super::database_config::DBConfig;
+use super::database_config::{DBConfig, Dialect};
 use super::dialect::{self, Keeper, Pool};
 use super::error::{DatabaseError, ErrorKind};
 use super::model::Model;
@@ -47,6 +47,22 @@ use super::session::{Begin, Session};
 use super::statement::text;
 use super::telemetry::PoolStats;
 use super::topology::{self, Health};
+
+/// The sqlx pool underneath an [`AsyncDatabase`], by backend: see
+/// [`AsyncDatabase::sqlx_pool`]. Each variant exists when its backend's feature is on.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SqlxPool {
+    /// SQLite.
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+    /// PostgreSQL and CockroachDB.
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+    /// MySQL and MariaDB.
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlPool),
+}
 
 /// How long [`AsyncDatabase::disconnect`] waits for connections in use to come back.
 pub const DISCONNECT_GRACE: Duration = Duration::from_secs(2);
@@ -280,6 +296,106 @@ impl AsyncDatabase {
     /// Whether [`disconnect`](Self::disconnect) has been called.
     pub fn is_disconnected(&self) -> bool {
         self.inner.health.is_closed()
+    }
+
+    /// The sqlx pool underneath, for going down to [`sqlx`] when this crate runs out (e.g.
+    /// `sqlx::query_as!`), created on first use like every other call. The per-backend
+    /// accessors (`sqlite_pool`, `pg_pool`, `mysql_pool`) give the concrete pool directly.
+    ///
+    /// The pool is the same one the library uses (same connections, same in-memory SQLite
+    /// database), but statements run on it directly bypass this crate: no `echo` logging, no
+    /// `hide_parameters` redaction, no tracing spans, no `isolation_level`, no
+    /// [`DatabaseError`] mapping, and the connections taken are not counted in
+    /// [`pool_stats`](Self::pool_stats)' `in_use`. Once [`disconnect`](Self::disconnect) has
+    /// run, the pool is closed for these handles too.
+    ///
+    /// ```
+    /// use dsg_lib::prelude::*;
+    /// use dsg_lib::async_database_functions::async_database::SqlxPool;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+    /// match db.sqlx_pool().await? {
+    ///     SqlxPool::Sqlite(pool) => {
+    ///         let one: i64 = dsg_lib::sqlx::query_scalar("SELECT 1").fetch_one(&pool).await?;
+    ///         assert_eq!(one, 1);
+    ///     }
+    ///     _ => unreachable!("a SQLite URI"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`get_db_session`](Self::get_db_session): the pool cannot be built, or
+    /// [`Disconnected`](ErrorKind::Disconnected).
+    pub async fn sqlx_pool(&self) -> Result<SqlxPool, DatabaseError> {
+        Ok(match self.pool().await? {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => SqlxPool::Sqlite(p.clone()),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => SqlxPool::Postgres(p.clone()),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => SqlxPool::MySql(p.clone()),
+        })
+    }
+
+    /// The SQLite pool underneath, or `None` when this database is not SQLite; see
+    /// [`sqlx_pool`](Self::sqlx_pool) for what running statements on it bypasses.
+    ///
+    /// # Errors
+    ///
+    /// As [`sqlx_pool`](Self::sqlx_pool).
+    #[cfg(feature = "sqlite")]
+    #[allow(unreachable_patterns)] // `_` is unreachable when this is the one backend built
+    pub async fn sqlite_pool(&self) -> Result<Option<sqlx::SqlitePool>, DatabaseError> {
+        if self.config().dialect() != Dialect::Sqlite {
+            return Ok(None);
+        }
+        Ok(match self.sqlx_pool().await? {
+            SqlxPool::Sqlite(p) => Some(p),
+            _ => None,
+        })
+    }
+
+    /// The PostgreSQL (or CockroachDB) pool underneath, or `None` on another backend; see
+    /// [`sqlx_pool`](Self::sqlx_pool) for what running statements on it bypasses.
+    ///
+    /// # Errors
+    ///
+    /// As [`sqlx_pool`](Self::sqlx_pool).
+    #[cfg(feature = "postgres")]
+    #[allow(unreachable_patterns)] // `_` is unreachable when this is the one backend built
+    pub async fn pg_pool(&self) -> Result<Option<sqlx::PgPool>, DatabaseError> {
+        if !matches!(
+            self.config().dialect(),
+            Dialect::Postgresql | Dialect::Cockroachdb
+        ) {
+            return Ok(None);
+        }
+        Ok(match self.sqlx_pool().await? {
+            SqlxPool::Postgres(p) => Some(p),
+            _ => None,
+        })
+    }
+
+    /// The MySQL/MariaDB pool underneath, or `None` on another backend; see
+    /// [`sqlx_pool`](Self::sqlx_pool) for what running statements on it bypasses.
+    ///
+    /// # Errors
+    ///
+    /// As [`sqlx_pool`](Self::sqlx_pool).
+    #[cfg(feature = "mysql")]
+    #[allow(unreachable_patterns)] // `_` is unreachable when this is the one backend built
+    pub async fn mysql_pool(&self) -> Result<Option<sqlx::MySqlPool>, DatabaseError> {
+        if !matches!(self.config().dialect(), Dialect::Mysql | Dialect::Mariadb) {
+            return Ok(None);
+        }
+        Ok(match self.sqlx_pool().await? {
+            SqlxPool::MySql(p) => Some(p),
+            _ => None,
+        })
     }
 
     /// (open connections, idle connections) of the pool; `(0, 0)` before first use. See
