@@ -2,11 +2,20 @@
 //!
 //! It brings `Model`, both the derive and the trait whose methods (`User::select()`,
 //! `User::col(..)`, `User::TABLE`) the derive implements (they share the name, as serde's
-//! `Serialize` does: a derive and a trait live in different namespaces), and [`ColumnSet`];
-//! the seed's four types ([`DBConfig`], [`AsyncDatabase`], [`DatabaseOperations`],
-//! [`SchemaBase`]); [`Session`]; [`text`]; the result types [`Record`] and [`Page`]; the
-//! errors [`DatabaseError`] and [`ErrorKind`]; and sea-query's [`ExprTrait`] (`.eq(..)`,
-//! `.like(..)`, …) and [`Order`].
+//! `Serialize` does: a derive and a trait live in different namespaces), and
+//! [`ColumnSet`](crate::async_database_functions::model::ColumnSet); the seed's four types
+//! ([`DBConfig`](crate::DBConfig), [`AsyncDatabase`](crate::AsyncDatabase),
+//! [`DatabaseOperations`](crate::async_database_functions::database_operations::DatabaseOperations),
+//! [`SchemaBase`](crate::SchemaBase)); [`Session`](crate::async_database_functions::session::Session);
+//! [`text`](crate::async_database_functions::statement::text); the result types
+//! [`Record`](crate::async_database_functions::record::Record) and
+//! [`Page`](crate::async_database_functions::database_operations::Page); the errors
+//! [`DatabaseError`](crate::DatabaseError) and [`ErrorKind`](crate::ErrorKind); typed columns
+//! ([`Col`](crate::async_database_functions::model::Col),
+//! [`SchemaBaseColumns`](crate::async_database_functions::base_schema::SchemaBaseColumns));
+//! [`TxFuture`](crate::async_database_functions::transaction::TxFuture) for transaction
+//! closures; and sea-query's [`ExprTrait`](sea_query::ExprTrait) (`.eq(..)`, `.like(..)`, …)
+//! and [`Order`](sea_query::Order).
 //!
 //! `#[derive(Model)]` and a bound `M: Model` both work with the prelude alone:
 //!
@@ -73,13 +82,14 @@
 //! ```
 
 pub use crate::async_database_functions::async_database::AsyncDatabase;
-pub use crate::async_database_functions::base_schema::SchemaBase;
+pub use crate::async_database_functions::base_schema::{SchemaBase, SchemaBaseColumns};
 pub use crate::async_database_functions::database_config::DBConfig;
 pub use crate::async_database_functions::database_operations::{DatabaseOperations, Page};
 pub use crate::async_database_functions::error::{DatabaseError, ErrorKind};
-pub use crate::async_database_functions::model::{ColumnSet, Model};
+pub use crate::async_database_functions::model::{Col, ColumnSet, Model};
 pub use crate::async_database_functions::record::Record;
 pub use crate::async_database_functions::session::Session;
 pub use crate::async_database_functions::statement::text;
+pub use crate::async_database_functions::transaction::TxFuture;
 pub use dsg_lib_derive::Model;
 pub use sea_query::{ExprTrait, Order};

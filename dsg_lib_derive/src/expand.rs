@@ -174,9 +174,11 @@ pub fn derive_model(input: &DeriveInput) -> syn::Result<TokenStream> {
         .map(|t| t.value())
         .unwrap_or(default_table);
     let model = expand_model(name, &table);
+    let typed = expand_typed_columns(name, &input.vis, &fields)?;
     Ok(quote! {
         #column_set
         #model
+        #typed
     })
 }
 
@@ -279,6 +281,12 @@ fn expand_column_set(name: &Ident, fields: &[Field<'_>]) -> TokenStream {
                 <#ty as #p::ColumnSet>::before_update(__values);
             }
         });
+        let defaults = flattened.iter().map(|f| {
+            let ty = f.ty;
+            quote_spanned! {ty.span()=>
+                <#ty as #p::ColumnSet>::insert_defaults(__dialect, __given, __out);
+            }
+        });
         quote! {
             fn before_insert(&mut self) {
                 #(#inserts)*
@@ -289,12 +297,29 @@ fn expand_column_set(name: &Ident, fields: &[Field<'_>]) -> TokenStream {
             ) {
                 #(#updates)*
             }
+
+            fn insert_defaults(
+                __dialect: #p::Dialect,
+                __given: &[&'static str],
+                __out: &mut ::std::vec::Vec<(&'static str, #p::Value)>,
+            ) {
+                #(#defaults)*
+            }
         }
     };
+    let model_path = quote!(::dsg_lib::async_database_functions::model);
+    let markers = flattened.iter().map(|f| {
+        let ty = f.ty;
+        quote_spanned! {ty.span()=>
+            #[automatically_derived]
+            impl #model_path::Flattens<#ty> for #name {}
+        }
+    });
 
     let capacity = fields.len();
     quote! {
         #(#assertions)*
+        #(#markers)*
 
         #[automatically_derived]
         impl #p::ColumnSet for #name {
@@ -362,6 +387,81 @@ fn field_assertion(f: &Field<'_>, p: &TokenStream) -> TokenStream {
         #type_check
         #size_check
     }
+}
+
+/// The typed columns of a model's own fields: `pub const NAME: Col<Self>` for field `name`.
+///
+/// Flattened columns come from their set's trait (`SchemaBaseColumns`), through `Flattens`.
+fn expand_typed_columns(
+    name: &Ident,
+    vis: &syn::Visibility,
+    fields: &[Field<'_>],
+) -> syn::Result<TokenStream> {
+    let model_path = quote!(::dsg_lib::async_database_functions::model);
+    let mut errors = None;
+    let mut seen: Vec<(String, &Ident)> = Vec::new();
+    let mut consts = Vec::new();
+    for f in fields.iter().filter(|f| !f.is_flatten()) {
+        let field = unraw(f.ident);
+        let const_name = const_name(&field);
+        if RESERVED_CONSTS.contains(&const_name.as_str()) {
+            push_error(
+                &mut errors,
+                syn::Error::new(
+                    f.ident.span(),
+                    format!(
+                        "field `{field}` would give the typed column `{name}::{const_name}`, which \
+                         clashes with `Model::{const_name}`; rename the field and keep the \
+                         column name with `#[model(column = \"{field}\")]`"
+                    ),
+                ),
+            );
+            continue;
+        }
+        if let Some((_, other)) = seen.iter().find(|(c, _)| *c == const_name) {
+            push_error(
+                &mut errors,
+                syn::Error::new(
+                    f.ident.span(),
+                    format!(
+                        "fields `{}` and `{field}` would both give the typed column \
+                         `{name}::{const_name}`; rename one of them",
+                        unraw(other)
+                    ),
+                ),
+            );
+            continue;
+        }
+        seen.push((const_name.clone(), f.ident));
+        let column = f.attrs.column.clone().unwrap_or_else(|| field.clone());
+        let ident = format_ident!("{}", const_name, span = f.ident.span());
+        let doc = format!("The column `{column}` (field `{field}`).");
+        consts.push(quote! {
+            #[doc = #doc]
+            #vis const #ident: #model_path::Col<Self> = #model_path::Col::new(
+                <Self as ::dsg_lib::__private::Model>::TABLE,
+                #column,
+            );
+        });
+    }
+    if let Some(e) = errors {
+        return Err(e);
+    }
+    Ok(quote! {
+        #[automatically_derived]
+        #[allow(dead_code)]
+        impl #name {
+            #(#consts)*
+        }
+    })
+}
+
+/// Associated consts of `Model` a typed column must not shadow.
+const RESERVED_CONSTS: &[&str] = &["TABLE"];
+
+/// The name of a field's typed column: the field name in upper case.
+fn const_name(field: &str) -> String {
+    field.to_uppercase()
 }
 
 /// `impl Model` and `impl FromRow`.
@@ -465,6 +565,41 @@ mod tests {
                 "< Base as :: dsg_lib :: __private :: ColumnSet > :: before_update (__values)"
             ),
             "{out}"
+        );
+    }
+
+    #[test]
+    fn typed_columns() {
+        let out = expand(parse_quote! {
+            #[model(table = "users")]
+            pub struct User {
+                #[model(flatten)] base: Base,
+                name: String,
+                #[model(column = "type")] kind: String,
+                r#select: i64,
+            }
+        })
+        .unwrap();
+        assert!(out.contains("pub const NAME :"), "{out}");
+        assert!(out.contains("pub const KIND :"), "{out}");
+        assert!(out.contains("\"type\""), "{out}");
+        assert!(out.contains("pub const SELECT :"), "{out}");
+        assert!(!out.contains("const BASE"), "{out}");
+        assert!(out.contains("Flattens < Base > for User"), "{out}");
+        // A column set has no table, so no typed columns of its own.
+        let out = expand(parse_quote! { #[model(no_table)] struct B { x: i64 } }).unwrap();
+        assert!(!out.contains("const X"), "{out}");
+    }
+
+    #[test]
+    fn typed_column_clashes() {
+        let e = err(parse_quote! { struct S { table: String } });
+        assert!(e.contains("clashes with `Model::TABLE`"), "{e}");
+        assert!(e.contains("#[model(column = \"table\")]"), "{e}");
+        let e = err(parse_quote! { struct S { ab: i64, #[model(column = "x")] aB: i64 } });
+        assert!(
+            e.contains("would both give the typed column `S::AB`"),
+            "{e}"
         );
     }
 

@@ -8,7 +8,7 @@ mod attrs;
 mod expand;
 mod names;
 
-/// Derives `ColumnSet`, `Model` and `FromRow` for a struct with named fields: each field is a
+/// Derives `ColumnSet`, `Model`, `FromRow` and typed column consts for a struct with named fields: each field is a
 /// column, in declaration order.
 ///
 /// A field's type must implement `SqlField` (`String`, `i32`, `i64`, `f64`, `bool`,
@@ -47,6 +47,16 @@ mod names;
 /// foreign-key names the library derives from them (`ix_<table>_<column>`,
 /// `fk_<table>_<column>`; a derived name longer than 63 bytes is shortened, with a hash of
 /// the full name kept at its end so that two such names stay distinct).
+///
+/// # Typed columns
+///
+/// A model (not a `no_table` set) also gets, for each of its own fields, an associated const
+/// `Col<Self>` named after the field in upper case (`User::NAME` for `name`, with the
+/// struct's visibility), usable wherever sea-query takes a column; each flattened set gets
+/// `Flattens<Set>` implemented, which brings the set's typed columns (for `SchemaBase`:
+/// `User::PKID`, `User::DATE_CREATED`, `User::DATE_UPDATED` through `SchemaBaseColumns`).
+/// A field named `table` (its const would shadow `Model::TABLE`) and two fields with the same
+/// upper-case name are compile errors.
 ///
 /// # Example
 ///

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::database_config::Dialect;
 use super::error::DatabaseError;
 use super::field::SqlField;
-use super::model::{Column, ColumnSet, ServerDefault, SqlType};
+use super::model::{Col, Column, ColumnSet, Flattens, Model, ServerDefault, SqlType};
 use super::row::RowReader;
 
 /// The columns every seed model has: `pkid`, `date_created`, `date_updated`.
@@ -111,4 +111,52 @@ impl ColumnSet for SchemaBase {
         values.retain(|(name, _)| !matches!(*name, "pkid" | "date_created" | "date_updated"));
         values.push(("date_updated", now().to_value(Dialect::Sqlite)));
     }
+
+    fn insert_defaults(
+        dialect: Dialect,
+        given: &[&'static str],
+        out: &mut Vec<(&'static str, Value)>,
+    ) {
+        if !given.contains(&"pkid") {
+            out.push(("pkid", Uuid::new_v4().to_string().to_value(dialect)));
+        }
+        let now = now();
+        for name in ["date_created", "date_updated"] {
+            if !given.contains(&name) {
+                out.push((name, now.to_value(dialect)));
+            }
+        }
+    }
 }
+
+/// The typed columns of [`SchemaBase`], for every model that flattens it: `User::PKID`,
+/// `User::DATE_CREATED`, `User::DATE_UPDATED` (bring the trait into scope).
+///
+/// ```
+/// use dsg_lib::Model;
+/// use dsg_lib::async_database_functions::base_schema::{SchemaBase, SchemaBaseColumns};
+/// use dsg_lib::async_database_functions::model::Model as _;
+/// use dsg_lib::sea_query::{ExprTrait, Order};
+///
+/// #[derive(Model, Debug, Clone)]
+/// #[model(table = "notes")]
+/// struct Note {
+///     #[model(flatten)]
+///     base: SchemaBase,
+///     body: String,
+/// }
+///
+/// assert_eq!(Note::PKID.name(), "pkid");
+/// let mut select = Note::select();
+/// select.and_where(Note::PKID.eq("some-id")).order_by(Note::DATE_CREATED, Order::Desc);
+/// ```
+pub trait SchemaBaseColumns: Model + Flattens<SchemaBase> {
+    /// `pkid`.
+    const PKID: Col<Self> = Col::new(Self::TABLE, "pkid");
+    /// `date_created`.
+    const DATE_CREATED: Col<Self> = Col::new(Self::TABLE, "date_created");
+    /// `date_updated`.
+    const DATE_UPDATED: Col<Self> = Col::new(Self::TABLE, "date_updated");
+}
+
+impl<M: Model + Flattens<SchemaBase>> SchemaBaseColumns for M {}

@@ -39,21 +39,19 @@
 //! ```
 
 use indexmap::IndexMap;
-use sea_query::{Expr, ExprTrait, Order, Query, SelectStatement, Value};
+use sea_query::{Expr, ExprTrait, Query, SelectStatement, Value};
 
 use super::async_database::AsyncDatabase;
-use super::bulk_insert::BulkInsert;
 use super::database_config::Dialect;
 use super::dialect;
 use super::error::{DatabaseError, ErrorKind};
-use super::field::value_from_json;
-use super::model::{Column, Model};
+use super::model::Model;
 use super::record::Record;
-use super::redact;
 use super::row::FromRow;
 use super::session::Session;
 use super::statement::{Rendered, Statement, StatementKind};
 use super::telemetry::{Rows, operation_span, traced};
+use super::writes::{self, single_key};
 
 /// The page size [`DatabaseOperations::paginate`] uses, as the seed.
 pub const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -122,16 +120,6 @@ impl DatabaseOperations {
 
     fn dialect(&self) -> Dialect {
         self.db.config().dialect()
-    }
-
-    /// "No row with this id"; the id is left out with `hide_parameters`.
-    fn not_found<M: Model>(&self, key: &Column, id: &Value) -> DatabaseError {
-        let id = if self.db.config().hide_parameters() {
-            redact::HIDDEN.to_string()
-        } else {
-            show(id)
-        };
-        DatabaseError::not_found(format!("no {} row with {} = {id}", M::TABLE, key.name))
     }
 
     /// How many rows `select` matches. A plain filtered select is counted with
@@ -480,94 +468,12 @@ impl DatabaseOperations {
         if models.is_empty() {
             return Ok(Vec::new());
         }
-        let dialect = self.dialect();
-        for model in &mut models {
-            model.before_insert();
-        }
-        let columns = M::columns();
-        // Auto-increment columns left unset (NULL or 0) in every row are left to the database.
-        let keep: Vec<bool> = if columns.iter().any(|c| c.auto_increment) {
-            let rows: Vec<Vec<Value>> = models
-                .iter()
-                .map(|m| {
-                    let mut values = Vec::with_capacity(columns.len());
-                    m.push_values(dialect, &mut values);
-                    values
-                })
-                .collect();
-            columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| !(c.auto_increment && rows.iter().all(|r| is_unset(&r[i]))))
-                .collect()
-        } else {
-            vec![true; columns.len()]
-        };
-        let every_column = keep.iter().all(|k| *k);
-        let kept: Vec<&Column> = columns
-            .iter()
-            .zip(&keep)
-            .filter(|(_, k)| **k)
-            .map(|(c, _)| c)
-            .collect();
-        let per_chunk = (dialect::max_bind_parameters(dialect) / kept.len().max(1)).max(1);
-        // Only what the database generates is read back: an auto-increment key left unset.
-        // Every other value is the one given, so the given models are the rows stored.
-        let generated = keep.iter().any(|k| !k);
-        let returning = generated && dialect::insert_returning(dialect);
-
-        let key_index = single_key::<M>()
-            .ok()
-            .and_then(|key| columns.iter().position(|c| c.name == key.name));
-
-        // The database chooses the ids and cannot return them: the rows are read back.
-        let read_back = !returning && key_index.is_some_and(|k| !keep[k]);
-        // One statement is atomic by itself; several need a transaction.
-        let transaction = models.len() > per_chunk || read_back;
-
-        let mut session = self.db.write_session(transaction).await?;
-        let mut stored = Vec::with_capacity(models.len());
-        let mut models = models.into_iter().peekable();
-        let kept: Vec<&'static Column> = kept;
-        let mut row = Vec::with_capacity(columns.len());
-        while models.peek().is_some() {
-            let given: Vec<M> = models.by_ref().take(per_chunk).collect();
-            let mut insert = BulkInsert::new(M::TABLE, kept.clone());
-            for model in &given {
-                if every_column {
-                    model.push_values(dialect, insert.values_mut());
-                } else {
-                    row.clear();
-                    model.push_values(dialect, &mut row);
-                    insert.row(
-                        row.drain(..)
-                            .zip(&keep)
-                            .filter(|(_, k)| **k)
-                            .map(|(v, _)| v),
-                    );
-                }
-            }
-            if returning {
-                insert.returning(columns.iter().map(|c| c.name));
-                let outcome = session
-                    .run_rendered::<M>(insert.into_rendered(dialect))
-                    .await?;
-                stored.extend(outcome.rows);
-            } else if read_back {
-                let outcome = session
-                    .run_rendered::<()>(insert.into_rendered(dialect))
-                    .await?;
-                stored.extend(
-                    read_back_ids::<M>(&mut session, given.len(), outcome.last_insert_id).await?,
-                );
-            } else {
-                // Every column was given: the rows stored are exactly these.
-                session
-                    .run_rendered::<()>(insert.into_rendered(dialect))
-                    .await?;
-                stored.extend(given);
-            }
-        }
+        let plan = writes::InsertPlan::new::<M>(self.dialect(), &mut models);
+        let mut session = self
+            .db
+            .write_session(plan.needs_transaction(models.len()))
+            .await?;
+        let stored = writes::insert_in(&mut session, &plan, models).await?;
         session.commit().await?;
         Ok(stored)
     }
@@ -603,67 +509,13 @@ impl DatabaseOperations {
         record_id: impl Into<Value>,
         new_values: serde_json::Value,
     ) -> Result<M, DatabaseError> {
-        let dialect = self.dialect();
-        let hide = self.db.config().hide_parameters();
-        let key = single_key::<M>()?;
-        let record_id = record_id.into();
-        let serde_json::Value::Object(map) = new_values else {
-            return Err(DatabaseError::invalid_input(
-                "update_one: new_values must be a map of column names to values",
-            ));
-        };
-        let mut values: Vec<(&'static str, Value)> = Vec::with_capacity(map.len() + 1);
-        for (name, json) in &map {
-            let column = M::column(name).ok_or_else(|| {
-                DatabaseError::invalid_input(format!("{} has no column {name:?}", M::TABLE))
-            })?;
-            if column.primary_key || matches!(column.name, "pkid" | "id" | "date_created") {
-                continue;
-            }
-            let value =
-                value_from_json(column.sql_type, column.nullable, json, dialect).map_err(|e| {
-                    let e = if hide {
-                        redact::scrub_values(e, &[super::statement::json_to_value(json.clone())])
-                    } else {
-                        e
-                    };
-                    DatabaseError::invalid_input(format!("{}.{name}: {e}", M::TABLE))
-                })?;
-            values.push((column.name, value));
-        }
-        M::before_update(&mut values);
-        if !values.is_empty() && dialect::update_returning(dialect) {
-            // One statement, no transaction: UPDATE … RETURNING.
-            let mut update = Query::update();
-            update
-                .table(M::TABLE)
-                .values(values.into_iter().map(|(c, v)| (c, Expr::val(v))))
-                .and_where(Expr::col(key.name).eq(record_id.clone()))
-                .returning(Query::returning().columns(M::columns().iter().map(|c| c.name)));
-            let mut session = self.db.session(false).await?;
-            return session
-                .fetch_optional::<M>(&update)
-                .await?
-                .ok_or_else(|| self.not_found::<M>(key, &record_id));
-        }
-        // No UPDATE … RETURNING (MySQL/MariaDB): the update and the read back in one
-        // transaction, so that the row returned is the one this call wrote, even when other
-        // clients write the same row at the same time.
-        let mut session = self.db.write_session(true).await?;
-        if !values.is_empty() {
-            let mut update = Query::update();
-            update
-                .table(M::TABLE)
-                .values(values.into_iter().map(|(c, v)| (c, Expr::val(v))))
-                .and_where(Expr::col(key.name).eq(record_id.clone()));
-            session.execute(&update).await?;
-        }
-        let mut select = M::select();
-        select.and_where(M::col(key.name).eq(record_id.clone()));
-        let updated = session.fetch_optional::<M>(&select).await?;
-        let Some(updated) = updated else {
-            return Err(self.not_found::<M>(key, &record_id));
-        };
+        let update = writes::UpdatePlan::new::<M>(self.db.config(), record_id.into(), new_values)?;
+        // With UPDATE … RETURNING one statement is atomic by itself; without it (MySQL/MariaDB)
+        // the update and the read back run in one transaction, so that the row returned is the
+        // one this call wrote, even when other clients write the same row at the same time.
+        let transaction = !update.single_statement();
+        let mut session = self.db.write_session(transaction).await?;
+        let updated = writes::update_in::<M>(&mut session, update).await?;
         session.commit().await?;
         Ok(updated)
     }
@@ -688,17 +540,8 @@ impl DatabaseOperations {
         &self,
         record_id: impl Into<Value>,
     ) -> Result<(), DatabaseError> {
-        let key = single_key::<M>()?;
-        let record_id = record_id.into();
-        let mut delete = Query::delete();
-        delete
-            .from_table(M::TABLE)
-            .and_where(Expr::col(key.name).eq(record_id.clone()));
         let mut session = self.db.session(false).await?;
-        match session.execute(&delete).await? {
-            0 => Err(self.not_found::<M>(key, &record_id)),
-            _ => Ok(()),
-        }
+        writes::delete_in::<M>(&mut session, record_id.into()).await
     }
 
     /// Deletes the rows of `M` whose `id_column` is one of `ids`, in one transaction; returns
@@ -912,60 +755,4 @@ async fn execute_in(
         },
         rows: outcome.rows,
     })
-}
-
-/// Reads back rows whose auto-increment ids the database chose, where the backend has no
-/// `INSERT … RETURNING`: the ids of one multi-row insert are consecutive from the first.
-async fn read_back_ids<M: Model>(
-    session: &mut Session,
-    count: usize,
-    last_insert_id: Option<i64>,
-) -> Result<Vec<M>, DatabaseError> {
-    let key = single_key::<M>()?;
-    let first = last_insert_id.ok_or_else(|| {
-        DatabaseError::not_found(format!(
-            "{}: the database reported no inserted id",
-            M::TABLE
-        ))
-    })?;
-    let last = first.saturating_add(i64::try_from(count).unwrap_or(i64::MAX) - 1);
-    let mut select = M::select();
-    select
-        .and_where(M::col(key.name).between(first, last))
-        .order_by((M::TABLE, key.name), Order::Asc);
-    session.fetch_all(&select).await
-}
-
-fn is_unset(value: &Value) -> bool {
-    matches!(
-        value,
-        Value::Int(None) | Value::Int(Some(0)) | Value::BigInt(None) | Value::BigInt(Some(0))
-    )
-}
-
-/// The one primary key column of `M`; operations by id need exactly one.
-fn single_key<M: Model>() -> Result<&'static Column, DatabaseError> {
-    let mut keys = M::columns().iter().filter(|c| c.primary_key);
-    match (keys.next(), keys.next()) {
-        (Some(key), None) => Ok(key),
-        (None, _) => Err(DatabaseError::invalid_input(format!(
-            "{} has no primary key",
-            M::TABLE
-        ))),
-        (Some(_), Some(_)) => Err(DatabaseError::invalid_input(format!(
-            "{} has a composite primary key; operations by id need a single key column",
-            M::TABLE
-        ))),
-    }
-}
-
-/// A value as it reads in an error message.
-fn show(value: &Value) -> String {
-    match value {
-        Value::String(Some(s)) => format!("{s:?}"),
-        Value::Int(Some(n)) => n.to_string(),
-        Value::BigInt(Some(n)) => n.to_string(),
-        Value::Uuid(Some(u)) => u.to_string(),
-        other => format!("{other:?}"),
-    }
 }

@@ -25,6 +25,92 @@
 //! ```
 
 //!
+//! # Typed columns
+//!
+//! The derive gives each column of a model's own fields an associated const of type
+//! [`Col`], named after the field in upper case (`User::NAME` for `name`, also when the column
+//! is renamed with `#[model(column = "...")]`); the columns of a flattened
+//! [`SchemaBase`](super::base_schema::SchemaBase) come from the trait
+//! [`SchemaBaseColumns`](super::base_schema::SchemaBaseColumns) (`User::PKID`,
+//! `User::DATE_CREATED`, `User::DATE_UPDATED`). A `Col` goes wherever sea-query takes a
+//! column, and `ExprTrait`'s methods apply to it; [`Model::col`] stays for names known only
+//! at run time. [`Model::insert`], [`Model::update`] and [`Model::delete`] build statements
+//! on the model's table, with its defaults:
+//!
+//! ```
+//! use dsg_lib::Model;
+//! use dsg_lib::async_database_functions::async_database::AsyncDatabase;
+//! use dsg_lib::async_database_functions::base_schema::{SchemaBase, SchemaBaseColumns};
+//! use dsg_lib::async_database_functions::database_config::DBConfig;
+//! use dsg_lib::async_database_functions::database_operations::DatabaseOperations;
+//! use dsg_lib::async_database_functions::error::DatabaseError;
+//! use dsg_lib::async_database_functions::model::Model as _;
+//! use dsg_lib::sea_query::{Expr, ExprTrait, Order};
+//!
+//! #[derive(Model, Debug, Clone)]
+//! #[model(table = "users")]
+//! struct User {
+//!     #[model(flatten)]
+//!     base: SchemaBase,
+//!     #[model(unique, size = 100)]
+//!     name: String,
+//!     color: Option<String>,
+//! }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({
+//!     "database_uri": "sqlite+aiosqlite:///:memory:?cache=shared",
+//! }))?);
+//! db.register::<User>();
+//! db.create_tables().await?;
+//! let ops = DatabaseOperations::new(db);
+//!
+//! // INSERT with a fresh pkid and date_created / date_updated stamped now.
+//! ops.execute_one(User::insert().value(User::NAME, "Mike").value(User::COLOR, "red")).await?;
+//! ops.execute_one(User::insert().values([(User::NAME, "Ann"), (User::COLOR, "blue")])).await?;
+//!
+//! let red: Vec<User> = ops
+//!     .read_query(User::select().and_where(User::COLOR.eq("red")).order_by(User::NAME, Order::Asc))
+//!     .await?;
+//! assert_eq!(red[0].name, "Mike");
+//!
+//! // UPDATE … SET date_updated = now, color = 'green' WHERE pkid = …
+//! let done = ops
+//!     .execute_one(User::update().value(User::COLOR, "green").and_where(User::PKID.eq(red[0].base.pkid.clone())))
+//!     .await?;
+//! assert_eq!(done.rowcount, 1);
+//!
+//! let gone = ops.execute_one(User::delete().and_where(Expr::col(User::NAME).eq("Ann"))).await?;
+//! assert_eq!(gone.rowcount, 1);
+//! # Ok::<(), DatabaseError>(())
+//! # }).unwrap();
+//! ```
+//!
+//! A misspelt column is a compile error:
+//!
+//! ```compile_fail,E0599
+//! use dsg_lib::Model;
+//! use dsg_lib::async_database_functions::model::Model as _;
+//! use dsg_lib::sea_query::ExprTrait;
+//!
+//! #[derive(Model)]
+//! #[model(table = "users")]
+//! struct User {
+//!     #[model(primary_key)]
+//!     id: i64,
+//!     color: Option<String>,
+//! }
+//!
+//! let mut select = User::select();
+//! select.and_where(User::COLOUR.eq("red")); // error: no associated item named `COLOUR`
+//! ```
+//!
+//! The consts are inherent items of the model, so a field whose const would shadow
+//! `Model::TABLE` (a field named `table`) is a compile error that says to rename the field
+//! and keep the column with `#[model(column = "table")]`; so are two fields with the same
+//! upper-case name. Fields named like the trait's methods (`select`, `columns`) are fine:
+//! methods are lower case.
+//!
 //! A field of a type that cannot be a column is a compile error at that field:
 //!
 //! ```compile_fail,E0277
@@ -67,11 +153,18 @@
 //! }
 //! ```
 
-use sea_query::{Expr, Query, SelectStatement, Value};
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use sea_query::{
+    DeleteStatement, Expr, Iden, InsertStatement, Query, SelectStatement, UpdateStatement, Value,
+};
 
 use super::database_config::Dialect;
 use super::error::DatabaseError;
 use super::row::{FromRow, RowReader};
+use super::statement::{Rendered, Statement, StatementKind};
 
 /// The portable SQL type of a column; each dialect renders it (see `dialect/`).
 #[non_exhaustive]
@@ -194,7 +287,23 @@ pub trait ColumnSet: Sized {
 
     /// Called on the new values before an update by the library (stamps `date_updated`).
     fn before_update(_values: &mut Vec<(&'static str, Value)>) {}
+
+    /// Pushes the client-side defaults of the columns an insert does not name (`given`):
+    /// [`SchemaBase`](super::base_schema::SchemaBase) gives a fresh `pkid` and stamps
+    /// `date_created` / `date_updated`. Used by [`Model::insert`].
+    fn insert_defaults(
+        _dialect: Dialect,
+        _given: &[&'static str],
+        _out: &mut Vec<(&'static str, Value)>,
+    ) {
+    }
 }
+
+/// Marks a model (or column set) that flattens the column set `S`; `#[derive(Model)]`
+/// implements it for every `#[model(flatten)]` field. Traits of typed columns for a column
+/// set, such as [`SchemaBaseColumns`](super::base_schema::SchemaBaseColumns), are implemented
+/// for every model that flattens it.
+pub trait Flattens<S: ColumnSet> {}
 
 /// A model: a [`ColumnSet`] stored in a table. Derive it with `#[derive(Model)]`.
 pub trait Model: ColumnSet + FromRow + Send + Sync + Unpin + 'static {
@@ -231,5 +340,319 @@ pub trait Model: ColumnSet + FromRow + Send + Sync + Unpin + 'static {
     /// The column with this name, if the model has it.
     fn column(name: &str) -> Option<&'static Column> {
         Self::columns().iter().find(|c| c.name == name)
+    }
+
+    /// `INSERT INTO <table>` as a [`ModelInsert`]: name the values with
+    /// [`value`](ModelInsert::value) / [`values`](ModelInsert::values), or add whole models
+    /// with [`model`](ModelInsert::model). Columns left out get the model's client-side
+    /// defaults (with [`SchemaBase`](super::base_schema::SchemaBase): a fresh `pkid`,
+    /// `date_created` and `date_updated` stamped now), as the Python library's
+    /// `insert(User).values(...)` does; the rest are left to the database.
+    fn insert() -> ModelInsert<Self> {
+        ModelInsert::new()
+    }
+
+    /// `UPDATE <table> SET date_updated = <now>` for a model with
+    /// [`SchemaBase`](super::base_schema::SchemaBase) (a plain `UPDATE <table>` otherwise): add
+    /// the new values and a `where` clause, as with sea-query. Do not set `date_updated`
+    /// again: it is already set.
+    fn update() -> UpdateStatement {
+        let mut stamps = Vec::new();
+        Self::before_update(&mut stamps);
+        let mut update = Query::update();
+        update
+            .table(Self::TABLE)
+            .values(stamps.into_iter().map(|(c, v)| (c, Expr::val(v))));
+        update
+    }
+
+    /// `DELETE FROM <table>`: add a `where` clause, as with sea-query (without one, every row
+    /// is deleted).
+    fn delete() -> DeleteStatement {
+        let mut delete = Query::delete();
+        delete.from_table(Self::TABLE);
+        delete
+    }
+}
+
+/// A typed column of model `M`, generated by `#[derive(Model)]` as an associated const
+/// (`User::NAME`) so that a misspelt column is a compile error.
+///
+/// It is a sea-query identifier ([`Iden`]), usable wherever sea-query takes a column
+/// (`Expr::col(User::NAME)`, `.order_by(User::NAME, Order::Asc)`, `.column(User::NAME)`,
+/// `.value(User::NAME, ..)`), where it renders unqualified (`"name"`); and it converts into
+/// an [`Expr`] of the table-qualified column (`"users"."name"`, like [`Model::col`]), so the
+/// methods of sea-query's `ExprTrait` apply to it directly: `User::NAME.eq("Mike")`.
+pub struct Col<M> {
+    table: &'static str,
+    name: &'static str,
+    model: PhantomData<fn() -> M>,
+}
+
+impl<M> Col<M> {
+    /// The column `name` of `table`; the derive makes these, with `M::TABLE`.
+    #[doc(hidden)]
+    pub const fn new(table: &'static str, name: &'static str) -> Self {
+        Col {
+            table,
+            name,
+            model: PhantomData,
+        }
+    }
+
+    /// The column's name in the database.
+    pub const fn name(self) -> &'static str {
+        self.name
+    }
+
+    /// The table of the column.
+    pub const fn table(self) -> &'static str {
+        self.table
+    }
+
+    /// `(table, column)`, a sea-query column reference qualified with the table, for joins:
+    /// `Expr::col(User::NAME.qualified())`.
+    pub const fn qualified(self) -> (&'static str, &'static str) {
+        (self.table, self.name)
+    }
+
+    /// The table-qualified column as an [`Expr`].
+    pub fn expr(self) -> Expr {
+        Expr::col(self.qualified())
+    }
+}
+
+impl<M> Clone for Col<M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M> Copy for Col<M> {}
+
+impl<M> PartialEq for Col<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.table == other.table && self.name == other.name
+    }
+}
+
+impl<M> Eq for Col<M> {}
+
+impl<M> std::hash::Hash for Col<M> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.table.hash(state);
+        self.name.hash(state);
+    }
+}
+
+impl<M> fmt::Debug for Col<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Col({}.{})", self.table, self.name)
+    }
+}
+
+impl<M> Iden for Col<M> {
+    fn quoted(&self) -> Cow<'static, str> {
+        // The derive only accepts plain identifiers: nothing to escape.
+        Iden::quoted(&self.name)
+    }
+
+    fn unquoted(&self) -> &str {
+        self.name
+    }
+}
+
+impl<M> From<Col<M>> for Expr {
+    fn from(col: Col<M>) -> Self {
+        col.expr()
+    }
+}
+
+/// One row of a [`ModelInsert`].
+enum InsertRow<M> {
+    /// Named values; the rest get defaults.
+    Values(Vec<(&'static str, Expr)>),
+    /// A whole model, stamped by `before_insert`.
+    Model(Box<M>),
+}
+
+/// `INSERT INTO <M's table>` with the model's defaults applied, made by [`Model::insert`].
+/// It is a [`Statement`]: run it with `execute_one` / `execute_many` or in a session.
+///
+/// Every row must name the same columns. [`statement`](ModelInsert::statement) gives the
+/// sea-query [`InsertStatement`] for one dialect, to add what this builder does not
+/// (`on_conflict`, `returning`).
+pub struct ModelInsert<M> {
+    rows: Vec<InsertRow<M>>,
+}
+
+impl<M> fmt::Debug for ModelInsert<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ModelInsert")
+            .field("rows", &self.rows.len())
+            .finish()
+    }
+}
+
+impl<M: Model> Default for ModelInsert<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: Model> ModelInsert<M> {
+    /// An insert of no rows yet.
+    pub fn new() -> Self {
+        ModelInsert { rows: Vec::new() }
+    }
+
+    /// Sets `column` to `value` in the current row (the last one started by
+    /// [`values`](Self::values), or a new row).
+    pub fn value(&mut self, column: Col<M>, value: impl Into<Expr>) -> &mut Self {
+        match self.rows.last_mut() {
+            Some(InsertRow::Values(values)) => values.push((column.name, value.into())),
+            _ => self
+                .rows
+                .push(InsertRow::Values(vec![(column.name, value.into())])),
+        }
+        self
+    }
+
+    /// Adds a row of `(column, value)` pairs.
+    pub fn values<V: Into<Expr>>(
+        &mut self,
+        values: impl IntoIterator<Item = (Col<M>, V)>,
+    ) -> &mut Self {
+        self.rows.push(InsertRow::Values(
+            values
+                .into_iter()
+                .map(|(c, v)| (c.name, v.into()))
+                .collect(),
+        ));
+        self
+    }
+
+    /// Adds `model` as a row, stamped as `create_one` stamps it (`date_created` and
+    /// `date_updated` now).
+    pub fn model(&mut self, mut model: M) -> &mut Self {
+        model.before_insert();
+        self.rows.push(InsertRow::Model(Box::new(model)));
+        self
+    }
+
+    /// Adds every model as a row; see [`model`](Self::model).
+    pub fn models(&mut self, models: impl IntoIterator<Item = M>) -> &mut Self {
+        for model in models {
+            self.model(model);
+        }
+        self
+    }
+
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether there is no row.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The sea-query statement for `dialect`, defaults applied.
+    ///
+    /// # Errors
+    ///
+    /// Invalid input when there is no row, a row names a column twice, or rows name
+    /// different columns.
+    pub fn statement(&self, dialect: Dialect) -> Result<InsertStatement, DatabaseError> {
+        let mut rows: Vec<Vec<(&'static str, Expr)>> = Vec::with_capacity(self.rows.len());
+        for row in &self.rows {
+            match row {
+                InsertRow::Values(values) => {
+                    let mut row = values.clone();
+                    let given: Vec<&'static str> = row.iter().map(|(c, _)| *c).collect();
+                    for (i, name) in given.iter().enumerate() {
+                        if given[..i].contains(name) {
+                            return Err(DatabaseError::invalid_input(format!(
+                                "insert into {}: column {name:?} is given twice",
+                                M::TABLE
+                            )));
+                        }
+                    }
+                    let mut defaults = Vec::new();
+                    M::insert_defaults(dialect, &given, &mut defaults);
+                    row.extend(
+                        defaults
+                            .into_iter()
+                            .filter(|(c, _)| !given.contains(c))
+                            .map(|(c, v)| (c, Expr::val(v))),
+                    );
+                    rows.push(row);
+                }
+                InsertRow::Model(model) => {
+                    let mut values = Vec::with_capacity(M::columns().len());
+                    model.push_values(dialect, &mut values);
+                    rows.push(
+                        M::columns()
+                            .iter()
+                            .zip(values)
+                            // An auto-increment column left unset is left to the database.
+                            .filter(|(c, v)| !(c.auto_increment && is_unset(v)))
+                            .map(|(c, v)| (c.name, Expr::val(v)))
+                            .collect(),
+                    );
+                }
+            }
+        }
+        let Some(first) = rows.first() else {
+            return Err(DatabaseError::invalid_input(format!(
+                "insert into {}: no row to insert",
+                M::TABLE
+            )));
+        };
+        // The model's column order, then any other name (the database reports it).
+        let mut columns: Vec<&'static str> = M::columns()
+            .iter()
+            .map(|c| c.name)
+            .filter(|n| first.iter().any(|(c, _)| c == n))
+            .collect();
+        for (c, _) in first {
+            if !columns.contains(c) {
+                columns.push(c);
+            }
+        }
+        let mut insert = Query::insert();
+        insert.into_table(M::TABLE).columns(columns.iter().copied());
+        for mut row in rows {
+            if row.len() != columns.len() || row.iter().any(|(c, _)| !columns.contains(c)) {
+                return Err(DatabaseError::invalid_input(format!(
+                    "insert into {}: every row must give the same columns",
+                    M::TABLE
+                )));
+            }
+            row.sort_by_key(|(c, _)| columns.iter().position(|n| n == c));
+            insert
+                .values(row.into_iter().map(|(_, v)| v))
+                .map_err(|e| DatabaseError::invalid_input(e.to_string()))?;
+        }
+        Ok(insert)
+    }
+}
+
+/// NULL or zero: an auto-increment key the database is to fill.
+fn is_unset(value: &Value) -> bool {
+    matches!(
+        value,
+        Value::Int(None | Some(0)) | Value::BigInt(None | Some(0))
+    )
+}
+
+impl<M: Model> Statement for ModelInsert<M> {
+    fn render(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
+        self.statement(dialect)?.render(dialect)
+    }
+
+    fn kind(&self) -> StatementKind {
+        StatementKind::Insert
     }
 }

@@ -769,3 +769,57 @@ pub(crate) fn integrity(constraint: Constraint) -> (ErrorKind, Option<Constraint
 pub(crate) fn auto_increment_keyword(dialect: Dialect) -> bool {
     per_backend!(Backend::of(dialect), b => b::AUTO_INCREMENT_KEYWORD)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Streaming reads (`DatabaseOperations::read_stream`, see `stream.rs`).
+
+impl Conn {
+    /// Runs a query and hands each row, decoded as `T`, to `each` as it arrives: no more than
+    /// the row being handed over is held. `each` returns `false` to stop early; then
+    /// `Ok(false)` is returned and the rest of the result is left unread on the connection.
+    pub(crate) async fn for_each<T, F, Fut>(
+        &mut self,
+        sql: String,
+        values: Values,
+        persistent: bool,
+        each: F,
+    ) -> Result<bool, RunError>
+    where
+        T: FromRow,
+        F: FnMut(T) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        per_conn!(self, c => for_each_on(&mut **c, sql, values, persistent, each).await)
+    }
+}
+
+async fn for_each_on<C, T, F, Fut>(
+    conn: &mut C,
+    sql: String,
+    values: Values,
+    persistent: bool,
+    mut each: F,
+) -> Result<bool, RunError>
+where
+    C: sqlx::Connection,
+    C::Database: sqlx_core::database::HasStatementCache,
+    <C::Database as Database>::Row: BackendRow,
+    SqlxValues: IntoArguments<C::Database>,
+    for<'c> &'c mut C: Executor<'c, Database = C::Database>,
+    T: FromRow,
+    F: FnMut(T) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let query = sqlx::query_with::<C::Database, _>(AssertSqlSafe(sql), SqlxValues(values))
+        .persistent(persistent);
+    let mut stream = conn.fetch(query);
+    while let Some(row) = stream.try_next().await? {
+        let value = T::from_row(row.row_ref()).map_err(RunError::Decode)?;
+        // The driver's row is dropped before the consumer is awaited.
+        drop(row);
+        if !each(value).await {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}

@@ -1,0 +1,201 @@
+//! Typed operations inside a caller's transaction, the closure helper
+//! [`AsyncDatabase::transaction`], and savepoints.
+//!
+//! ```
+//! use dsg_lib::prelude::*;
+//!
+//! #[derive(Model, Debug, Clone)]
+//! #[model(table = "tx_doc_accounts")]
+//! struct Account {
+//!     #[model(flatten)]
+//!     base: SchemaBase,
+//!     #[model(unique, size = 50)]
+//!     name: String,
+//!     balance: i64,
+//! }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+//! db.register::<Account>();
+//! db.create_tables().await?;
+//! let ops = DatabaseOperations::new(db.clone());
+//! let a = ops.create_one(Account { base: SchemaBase::default(), name: "a".into(), balance: 10 }).await?;
+//! let b = ops.create_one(Account { base: SchemaBase::default(), name: "b".into(), balance: 0 }).await?;
+//!
+//! // Both updates commit together, or neither does.
+//! let (a_id, b_id) = (a.base.pkid.clone(), b.base.pkid.clone());
+//! db.transaction(|tx| {
+//!     let (a_id, b_id) = (a_id.clone(), b_id.clone());
+//!     Box::pin(async move {
+//!         tx.update_one::<Account>(a_id, serde_json::json!({"balance": 5})).await?;
+//!         tx.update_one::<Account>(b_id, serde_json::json!({"balance": 5})).await?;
+//!         Ok(())
+//!     })
+//! })
+//! .await?;
+//! let b: Option<Account> = ops.read_by_pk::<Account>(b.base.pkid).await?;
+//! assert_eq!(b.map(|b| b.balance), Some(5));
+//! # Ok::<(), DatabaseError>(())
+//! # }).unwrap();
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sea_query::{ExprTrait, Value};
+
+use super::async_database::AsyncDatabase;
+use super::error::DatabaseError;
+use super::model::Model;
+use super::session::Session;
+use super::writes;
+
+/// How many times [`AsyncDatabase::transaction`] runs its closure when it keeps failing with a
+/// serialization failure or deadlock.
+pub const TRANSACTION_ATTEMPTS: u32 = 3;
+
+/// What the closures of [`AsyncDatabase::transaction`] and [`Session::savepoint`] return: a
+/// boxed future borrowing the session, `Box::pin(async move { … })`. Boxed (as in sqlx and
+/// SeaORM) so that the whole call stays `Send` and can run in `tokio::spawn` or an axum
+/// handler.
+pub type TxFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, DatabaseError>> + Send + 'c>>;
+
+/// The first pause before running a failed transaction again; it doubles each time, jittered.
+const RETRY_BASE_DELAY: Duration = Duration::from_millis(5);
+
+static SAVEPOINTS: AtomicU64 = AtomicU64::new(0);
+
+impl Session {
+    /// Inserts `model` in this session's transaction and returns it as stored.
+    pub async fn create_one<M: Model>(&mut self, model: M) -> Result<M, DatabaseError> {
+        let mut stored = self.create_many(vec![model]).await?;
+        stored.pop().ok_or_else(|| {
+            DatabaseError::not_found(format!("the new {} row was not read back", M::TABLE))
+        })
+    }
+
+    /// Inserts `models` in this session's transaction (multi-row inserts under the backend's
+    /// bind limit) and returns them as stored.
+    pub async fn create_many<M: Model>(
+        &mut self,
+        mut models: Vec<M>,
+    ) -> Result<Vec<M>, DatabaseError> {
+        if models.is_empty() {
+            return Ok(Vec::new());
+        }
+        let plan = writes::InsertPlan::new::<M>(self.config().dialect(), &mut models);
+        writes::insert_in(self, &plan, models).await
+    }
+
+    /// Updates the row of `M` whose key is `record_id` in this session's transaction, as
+    /// [`DatabaseOperations::update_one`](super::database_operations::DatabaseOperations::update_one)
+    /// does (never the key or `date_created`; `date_updated` stamped), and returns it.
+    pub async fn update_one<M: Model>(
+        &mut self,
+        record_id: impl Into<Value>,
+        new_values: serde_json::Value,
+    ) -> Result<M, DatabaseError> {
+        let plan = writes::UpdatePlan::new::<M>(self.config(), record_id.into(), new_values)?;
+        writes::update_in::<M>(self, plan).await
+    }
+
+    /// Deletes the row of `M` whose key is `record_id` in this session's transaction.
+    ///
+    /// # Errors
+    ///
+    /// Not found when no row has that id.
+    pub async fn delete_one<M: Model>(
+        &mut self,
+        record_id: impl Into<Value>,
+    ) -> Result<(), DatabaseError> {
+        writes::delete_in::<M>(self, record_id.into()).await
+    }
+
+    /// The row of `M` whose key is `record_id`, read in this session's transaction.
+    pub async fn read_by_pk<M: Model>(
+        &mut self,
+        record_id: impl Into<Value>,
+    ) -> Result<Option<M>, DatabaseError> {
+        let key = writes::single_key::<M>()?;
+        let mut select = M::select();
+        select.and_where(M::col(key.name).eq(record_id.into()));
+        self.fetch_optional(&select).await
+    }
+
+    /// Runs `f` inside a savepoint of this session's transaction: released when `f` returns
+    /// `Ok`, rolled back to when it returns `Err` (the error is returned, and the rest of the
+    /// transaction goes on). Savepoints nest.
+    pub async fn savepoint<T, F>(&mut self, f: F) -> Result<T, DatabaseError>
+    where
+        F: for<'c> FnOnce(&'c mut Session) -> TxFuture<'c, T>,
+    {
+        let name = format!("dsg_sp_{}", SAVEPOINTS.fetch_add(1, Ordering::Relaxed));
+        self.execute_sql(&format!("SAVEPOINT {name}")).await?;
+        match f(self).await {
+            Ok(value) => {
+                self.execute_sql(&format!("RELEASE SAVEPOINT {name}"))
+                    .await?;
+                Ok(value)
+            }
+            Err(error) => {
+                self.execute_sql(&format!("ROLLBACK TO SAVEPOINT {name}"))
+                    .await?;
+                self.execute_sql(&format!("RELEASE SAVEPOINT {name}"))
+                    .await?;
+                Err(error)
+            }
+        }
+    }
+}
+
+impl AsyncDatabase {
+    /// Runs `f` in one transaction: committed when `f` returns `Ok`, rolled back when it returns
+    /// `Err` (or panics, or the future is dropped). A transaction that fails with a
+    /// serialization failure or deadlock (PostgreSQL 40001/40P01, MySQL 1213/1205, SQLite busy)
+    /// is run again from the start, up to [`TRANSACTION_ATTEMPTS`] times in all with a short
+    /// jittered pause, so `f` must be safe to run more than once. On SQLite the transaction
+    /// takes the write lock up front (`BEGIN IMMEDIATE`).
+    ///
+    /// # Errors
+    ///
+    /// The error `f` returned, or the commit's; after the last attempt, the retryable error with
+    /// the number of attempts in its details.
+    pub async fn transaction<T, F>(&self, mut f: F) -> Result<T, DatabaseError>
+    where
+        F: for<'c> FnMut(&'c mut Session) -> TxFuture<'c, T>,
+    {
+        let mut attempt = 1;
+        loop {
+            let result: Result<T, DatabaseError> = async {
+                let mut session = self.write_session(true).await?;
+                let value = f(&mut session).await?;
+                session.commit().await?;
+                Ok(value)
+            }
+            .await;
+            match result {
+                Err(error) if error.is_retryable() && attempt < TRANSACTION_ATTEMPTS => {
+                    tracing::debug!(target: "dsg_lib", attempt, %error, "transaction run again");
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(error) if error.is_retryable() => {
+                    return Err(error.scrubbed(|details| {
+                        format!("{details} (gave up after {attempt} attempts)")
+                    }));
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// The pause before attempt `attempt + 1`: the base doubled per attempt, with up to as much
+/// again of random jitter, so that conflicting transactions do not meet again in step.
+fn backoff(attempt: u32) -> Duration {
+    let base = RETRY_BASE_DELAY * 2u32.saturating_pow(attempt.saturating_sub(1));
+    let jitter = (uuid::Uuid::new_v4().as_u128() % 1_000) as u32;
+    base + base * jitter / 1_000
+}

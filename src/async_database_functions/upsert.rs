@@ -1,0 +1,229 @@
+//! Upsert: [`DatabaseOperations::upsert_one`] and [`DatabaseOperations::upsert_many`].
+//!
+//! Insert, or on a primary-key conflict update every other column (never `date_created`;
+//! `date_updated` stamped), returning the stored rows: `INSERT … ON CONFLICT (key) DO UPDATE
+//! SET col = excluded.col … RETURNING …` on SQLite and PostgreSQL, `INSERT … ON DUPLICATE
+//! KEY UPDATE col = VALUES(col)` and a read back in the same transaction on MySQL/MariaDB.
+
+use std::collections::HashMap;
+
+use sea_query::{Condition, Expr, ExprTrait, OnConflict, Query, Value};
+
+use super::async_database::AsyncDatabase;
+use super::database_operations::DatabaseOperations;
+use super::dialect;
+use super::error::{Constraint, DatabaseError, ErrorKind};
+use super::model::{Column, Model};
+use super::telemetry::{Rows, operation_span, traced};
+
+impl DatabaseOperations {
+    /// Inserts `model`, or, when a row with its primary key exists, updates every other
+    /// column of that row from it, keeping the row's `date_created` and stamping
+    /// `date_updated`; returns the row as stored.
+    ///
+    /// ```
+    /// use dsg_lib::prelude::*;
+    ///
+    /// #[derive(Model, Debug, Clone)]
+    /// #[model(table = "upsert_doc")]
+    /// struct Color {
+    ///     #[model(flatten)]
+    ///     base: SchemaBase,
+    ///     #[model(size = 50)]
+    ///     name: String,
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+    /// db.register::<Color>();
+    /// db.create_tables().await?;
+    /// let ops = DatabaseOperations::new(db);
+    ///
+    /// let red = ops.upsert_one(Color { base: SchemaBase::default(), name: "red".into() }).await?;
+    /// let renamed = ops.upsert_one(Color { name: "crimson".into(), ..red.clone() }).await?;
+    /// assert_eq!(renamed.base.pkid, red.base.pkid);
+    /// assert_eq!(renamed.base.date_created, red.base.date_created);
+    /// assert_eq!(ops.read_query::<Color>(&Color::select()).await?.len(), 1);
+    /// # Ok::<(), DatabaseError>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Invalid input when `M` has no primary key or the model's auto-increment key is unset;
+    /// an integrity error when the row conflicts on another unique column (also on
+    /// MySQL/MariaDB, where `ON DUPLICATE KEY UPDATE` would otherwise update that other row).
+    pub async fn upsert_one<M: Model>(&self, model: M) -> Result<M, DatabaseError> {
+        let span = operation_span!("upsert_one", self.database().config(), Some(M::TABLE));
+        let run = async {
+            let mut stored = upsert_in::<M>(self.database(), vec![model]).await?;
+            stored.pop().ok_or_else(|| {
+                DatabaseError::not_found(format!("the upserted {} row was not read back", M::TABLE))
+            })
+        };
+        traced(span, run, |_| Rows::affected(1)).await
+    }
+
+    /// [`upsert_one`](Self::upsert_one) for many models, in one transaction (chunked under
+    /// the backend's bind-parameter limit, as `create_many`): one failing row stores none.
+    /// Returns the rows as stored, in the order given. A primary key given twice in one call
+    /// is refused by PostgreSQL; give each row once.
+    pub async fn upsert_many<M: Model>(&self, models: Vec<M>) -> Result<Vec<M>, DatabaseError> {
+        let span = operation_span!("upsert_many", self.database().config(), Some(M::TABLE));
+        traced(span, upsert_in::<M>(self.database(), models), |stored| {
+            Rows::affected(stored.len())
+        })
+        .await
+    }
+}
+
+async fn upsert_in<M: Model>(
+    db: &AsyncDatabase,
+    mut models: Vec<M>,
+) -> Result<Vec<M>, DatabaseError> {
+    if models.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dialect = db.config().dialect();
+    let columns = M::columns();
+    let keys: Vec<usize> = (0..columns.len())
+        .filter(|&i| columns[i].primary_key)
+        .collect();
+    if keys.is_empty() {
+        return Err(DatabaseError::invalid_input(format!(
+            "upsert: {} has no primary key",
+            M::TABLE
+        )));
+    }
+    let key_names: Vec<&'static str> = keys.iter().map(|&i| columns[i].name).collect();
+    // Every other column is updated on a conflict, except the creation stamp. A table of
+    // keys alone "updates" its key to itself, so that the row is still returned.
+    let mut updated: Vec<&'static str> = columns
+        .iter()
+        .filter(|c| !c.primary_key && c.name != "date_created")
+        .map(|c| c.name)
+        .collect();
+    if updated.is_empty() {
+        updated.clone_from(&key_names);
+    }
+
+    for model in &mut models {
+        model.before_insert();
+    }
+    let rows: Vec<Vec<Value>> = models
+        .iter()
+        .map(|m| {
+            let mut values = Vec::with_capacity(columns.len());
+            m.push_values(dialect, &mut values);
+            values
+        })
+        .collect();
+    drop(models);
+    for row in &rows {
+        if keys
+            .iter()
+            .any(|&i| columns[i].auto_increment && is_unset(&row[i]))
+        {
+            return Err(DatabaseError::invalid_input(format!(
+                "upsert: every {} row needs its primary key ({})",
+                M::TABLE,
+                key_names.join(", ")
+            )));
+        }
+    }
+
+    let per_chunk = (dialect::max_bind_parameters(dialect) / columns.len().max(1)).max(1);
+    let returning = dialect::insert_returning(dialect);
+    // One statement is atomic by itself; several, or a write and its read back, need a
+    // transaction.
+    let mut session = db
+        .write_session(!returning || rows.len() > per_chunk)
+        .await?;
+    let mut stored = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(per_chunk) {
+        let mut insert = Query::insert();
+        insert
+            .into_table(M::TABLE)
+            .columns(columns.iter().map(|c| c.name));
+        for row in chunk {
+            insert
+                .values(row.iter().cloned().map(Expr::val))
+                .map_err(|e| DatabaseError::invalid_input(format!("upsert: {e}")))?;
+        }
+        insert.on_conflict(
+            OnConflict::columns(key_names.iter().copied())
+                .update_columns(updated.iter().copied())
+                .to_owned(),
+        );
+        let found: Vec<M> = if returning {
+            insert.returning(Query::returning().columns(columns.iter().map(|c| c.name)));
+            session.fetch_all(&insert).await?
+        } else {
+            session.execute(&insert).await?;
+            let mut select = M::select();
+            if let [key] = keys[..] {
+                // A flat `IN (…)`: thousands of ORed conditions nest too deep to render.
+                select.and_where(
+                    M::col(columns[key].name).is_in(chunk.iter().map(|row| row[key].clone())),
+                );
+            } else {
+                let mut any = Condition::any();
+                for row in chunk {
+                    let mut all = Condition::all();
+                    for &i in &keys {
+                        all = all.add(M::col(columns[i].name).eq(row[i].clone()));
+                    }
+                    any = any.add(all);
+                }
+                select.cond_where(any);
+            }
+            session.fetch_all(&select).await?
+        };
+        stored.extend(in_given_order::<M>(dialect, columns, &keys, chunk, found)?);
+    }
+    session.commit().await?;
+    Ok(stored)
+}
+
+/// The rows read back, in the order of the rows given. A row given whose key was not stored
+/// is a conflict on another unique column: on MySQL/MariaDB `ON DUPLICATE KEY UPDATE` updated
+/// that other row instead (the caller's transaction is then rolled back).
+fn in_given_order<M: Model>(
+    dialect: super::database_config::Dialect,
+    columns: &[Column],
+    keys: &[usize],
+    given: &[Vec<Value>],
+    found: Vec<M>,
+) -> Result<Vec<M>, DatabaseError> {
+    let key_of = |row: &[Value]| format!("{:?}", keys.iter().map(|&i| &row[i]).collect::<Vec<_>>());
+    let mut by_key: HashMap<String, M> = HashMap::with_capacity(found.len());
+    let mut values = Vec::with_capacity(columns.len());
+    for model in found {
+        values.clear();
+        model.push_values(dialect, &mut values);
+        by_key.insert(key_of(&values), model);
+    }
+    given
+        .iter()
+        .map(|row| {
+            by_key.remove(&key_of(row)).ok_or_else(|| {
+                DatabaseError::new(
+                    ErrorKind::IntegrityError,
+                    format!(
+                        "upsert into {}: a row conflicts with another row on a unique column \
+                         other than the primary key",
+                        M::TABLE
+                    ),
+                )
+                .with_constraint(Some(Constraint::Unique))
+            })
+        })
+        .collect()
+}
+
+fn is_unset(value: &Value) -> bool {
+    matches!(
+        value,
+        Value::Int(None) | Value::Int(Some(0)) | Value::BigInt(None) | Value::BigInt(Some(0))
+    )
+}

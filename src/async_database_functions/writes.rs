@@ -1,0 +1,316 @@
+//! The library's writes on one [`Session`]: insert, update and delete of models. The same code
+//! runs for `DatabaseOperations` (which opens a session of its own, with a transaction where one
+//! statement is not enough) and for a caller's own session or transaction
+//! ([`Session::create_one`] and the others), so typed writes commit or roll back together.
+
+use sea_query::{Expr, ExprTrait, Order, Query, Value};
+
+use super::bulk_insert::BulkInsert;
+use super::database_config::{DBConfig, Dialect};
+use super::dialect;
+use super::error::DatabaseError;
+use super::field::value_from_json;
+use super::model::{Column, Model};
+use super::redact;
+use super::session::Session;
+
+/// How a batch of models is inserted: which columns are sent, how many rows per statement,
+/// and what is read back.
+pub(crate) struct InsertPlan {
+    dialect: Dialect,
+    /// Per column of the model: sent (`false`: an auto-increment key left to the database).
+    keep: Vec<bool>,
+    kept: Vec<&'static Column>,
+    every_column: bool,
+    per_chunk: usize,
+    returning: bool,
+    read_back: bool,
+}
+
+impl InsertPlan {
+    /// Stamps the models (`before_insert`) and plans their insert.
+    pub(crate) fn new<M: Model>(dialect: Dialect, models: &mut [M]) -> Self {
+        for model in models.iter_mut() {
+            model.before_insert();
+        }
+        let columns = M::columns();
+        // Auto-increment columns left unset (NULL or 0) in every row are left to the database.
+        let keep: Vec<bool> = if columns.iter().any(|c| c.auto_increment) {
+            let rows: Vec<Vec<Value>> = models
+                .iter()
+                .map(|m| {
+                    let mut values = Vec::with_capacity(columns.len());
+                    m.push_values(dialect, &mut values);
+                    values
+                })
+                .collect();
+            columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| !(c.auto_increment && rows.iter().all(|r| is_unset(&r[i]))))
+                .collect()
+        } else {
+            vec![true; columns.len()]
+        };
+        let kept: Vec<&'static Column> = columns
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(c, _)| c)
+            .collect();
+        let per_chunk = (dialect::max_bind_parameters(dialect) / kept.len().max(1)).max(1);
+        // Only what the database generates is read back: an auto-increment key left unset.
+        // Every other value is the one given, so the given models are the rows stored.
+        let generated = keep.iter().any(|k| !k);
+        let returning = generated && dialect::insert_returning(dialect);
+        let key_index = single_key::<M>()
+            .ok()
+            .and_then(|key| columns.iter().position(|c| c.name == key.name));
+        // The database chooses the ids and cannot return them: the rows are read back.
+        let read_back = !returning && key_index.is_some_and(|k| !keep[k]);
+        InsertPlan {
+            dialect,
+            every_column: !generated,
+            keep,
+            kept,
+            per_chunk,
+            returning,
+            read_back,
+        }
+    }
+
+    /// Whether inserting `rows` rows takes more than one statement (and so a transaction).
+    pub(crate) fn needs_transaction(&self, rows: usize) -> bool {
+        rows > self.per_chunk || self.read_back
+    }
+}
+
+/// Inserts `models` on `session` as `plan` says, and returns them as stored.
+pub(crate) async fn insert_in<M: Model>(
+    session: &mut Session,
+    plan: &InsertPlan,
+    models: Vec<M>,
+) -> Result<Vec<M>, DatabaseError> {
+    let dialect = plan.dialect;
+    let mut stored = Vec::with_capacity(models.len());
+    let mut models = models.into_iter().peekable();
+    let mut row = Vec::with_capacity(plan.keep.len());
+    while models.peek().is_some() {
+        let given: Vec<M> = models.by_ref().take(plan.per_chunk).collect();
+        let mut insert = BulkInsert::new(M::TABLE, plan.kept.clone());
+        for model in &given {
+            if plan.every_column {
+                model.push_values(dialect, insert.values_mut());
+            } else {
+                row.clear();
+                model.push_values(dialect, &mut row);
+                insert.row(
+                    row.drain(..)
+                        .zip(&plan.keep)
+                        .filter(|(_, k)| **k)
+                        .map(|(v, _)| v),
+                );
+            }
+        }
+        if plan.returning {
+            insert.returning(M::columns().iter().map(|c| c.name));
+            let outcome = session
+                .run_rendered::<M>(insert.into_rendered(dialect))
+                .await?;
+            stored.extend(outcome.rows);
+        } else if plan.read_back {
+            let outcome = session
+                .run_rendered::<()>(insert.into_rendered(dialect))
+                .await?;
+            stored.extend(read_back_ids::<M>(session, given.len(), outcome.last_insert_id).await?);
+        } else {
+            // Every column was given: the rows stored are exactly these.
+            session
+                .run_rendered::<()>(insert.into_rendered(dialect))
+                .await?;
+            stored.extend(given);
+        }
+    }
+    Ok(stored)
+}
+
+/// An update of one row by its key, validated against the model.
+pub(crate) struct UpdatePlan {
+    key: &'static Column,
+    record_id: Value,
+    values: Vec<(&'static str, Value)>,
+    returning: bool,
+}
+
+impl UpdatePlan {
+    /// Checks `new_values` (a JSON map of column → value) against `M`: never the primary key
+    /// or `date_created`; `date_updated` is stamped.
+    pub(crate) fn new<M: Model>(
+        config: &DBConfig,
+        record_id: Value,
+        new_values: serde_json::Value,
+    ) -> Result<Self, DatabaseError> {
+        let dialect = config.dialect();
+        let hide = config.hide_parameters();
+        let key = single_key::<M>()?;
+        let serde_json::Value::Object(map) = new_values else {
+            return Err(DatabaseError::invalid_input(
+                "update_one: new_values must be a map of column names to values",
+            ));
+        };
+        let mut values: Vec<(&'static str, Value)> = Vec::with_capacity(map.len() + 1);
+        for (name, json) in &map {
+            let column = M::column(name).ok_or_else(|| {
+                DatabaseError::invalid_input(format!("{} has no column {name:?}", M::TABLE))
+            })?;
+            if column.primary_key || matches!(column.name, "pkid" | "id" | "date_created") {
+                continue;
+            }
+            let value =
+                value_from_json(column.sql_type, column.nullable, json, dialect).map_err(|e| {
+                    let e = if hide {
+                        redact::scrub_values(e, &[super::statement::json_to_value(json.clone())])
+                    } else {
+                        e
+                    };
+                    DatabaseError::invalid_input(format!("{}.{name}: {e}", M::TABLE))
+                })?;
+            values.push((column.name, value));
+        }
+        M::before_update(&mut values);
+        let returning = !values.is_empty() && dialect::update_returning(dialect);
+        Ok(UpdatePlan {
+            key,
+            record_id,
+            values,
+            returning,
+        })
+    }
+
+    /// One statement (`UPDATE … RETURNING`); else an update and a read back, which belong in
+    /// one transaction.
+    pub(crate) fn single_statement(&self) -> bool {
+        self.returning
+    }
+}
+
+/// Runs `plan` on `session` and returns the row as stored.
+pub(crate) async fn update_in<M: Model>(
+    session: &mut Session,
+    plan: UpdatePlan,
+) -> Result<M, DatabaseError> {
+    let UpdatePlan {
+        key,
+        record_id,
+        values,
+        returning,
+    } = plan;
+    if returning {
+        let mut update = Query::update();
+        update
+            .table(M::TABLE)
+            .values(values.into_iter().map(|(c, v)| (c, Expr::val(v))))
+            .and_where(Expr::col(key.name).eq(record_id.clone()))
+            .returning(Query::returning().columns(M::columns().iter().map(|c| c.name)));
+        return session
+            .fetch_optional::<M>(&update)
+            .await?
+            .ok_or_else(|| not_found::<M>(session.config(), key, &record_id));
+    }
+    if !values.is_empty() {
+        let mut update = Query::update();
+        update
+            .table(M::TABLE)
+            .values(values.into_iter().map(|(c, v)| (c, Expr::val(v))))
+            .and_where(Expr::col(key.name).eq(record_id.clone()));
+        session.execute(&update).await?;
+    }
+    let mut select = M::select();
+    select.and_where(M::col(key.name).eq(record_id.clone()));
+    session
+        .fetch_optional::<M>(&select)
+        .await?
+        .ok_or_else(|| not_found::<M>(session.config(), key, &record_id))
+}
+
+/// Deletes the row of `M` whose key is `record_id` on `session`.
+pub(crate) async fn delete_in<M: Model>(
+    session: &mut Session,
+    record_id: Value,
+) -> Result<(), DatabaseError> {
+    let key = single_key::<M>()?;
+    let mut delete = Query::delete();
+    delete
+        .from_table(M::TABLE)
+        .and_where(Expr::col(key.name).eq(record_id.clone()));
+    match session.execute(&delete).await? {
+        0 => Err(not_found::<M>(session.config(), key, &record_id)),
+        _ => Ok(()),
+    }
+}
+
+/// "No row with this id"; the id is left out with `hide_parameters`.
+pub(crate) fn not_found<M: Model>(config: &DBConfig, key: &Column, id: &Value) -> DatabaseError {
+    let id = if config.hide_parameters() {
+        redact::HIDDEN.to_string()
+    } else {
+        show(id)
+    };
+    DatabaseError::not_found(format!("no {} row with {} = {id}", M::TABLE, key.name))
+}
+
+/// Reads back rows whose auto-increment ids the database chose, where the backend has no
+/// `INSERT … RETURNING`: the ids of one multi-row insert are consecutive from the first.
+async fn read_back_ids<M: Model>(
+    session: &mut Session,
+    count: usize,
+    last_insert_id: Option<i64>,
+) -> Result<Vec<M>, DatabaseError> {
+    let key = single_key::<M>()?;
+    let first = last_insert_id.ok_or_else(|| {
+        DatabaseError::not_found(format!(
+            "{}: the database reported no inserted id",
+            M::TABLE
+        ))
+    })?;
+    let last = first.saturating_add(i64::try_from(count).unwrap_or(i64::MAX) - 1);
+    let mut select = M::select();
+    select
+        .and_where(M::col(key.name).between(first, last))
+        .order_by((M::TABLE, key.name), Order::Asc);
+    session.fetch_all(&select).await
+}
+
+fn is_unset(value: &Value) -> bool {
+    matches!(
+        value,
+        Value::Int(None) | Value::Int(Some(0)) | Value::BigInt(None) | Value::BigInt(Some(0))
+    )
+}
+
+/// The one primary key column of `M`; operations by id need exactly one.
+pub(crate) fn single_key<M: Model>() -> Result<&'static Column, DatabaseError> {
+    let mut keys = M::columns().iter().filter(|c| c.primary_key);
+    match (keys.next(), keys.next()) {
+        (Some(key), None) => Ok(key),
+        (None, _) => Err(DatabaseError::invalid_input(format!(
+            "{} has no primary key",
+            M::TABLE
+        ))),
+        (Some(_), Some(_)) => Err(DatabaseError::invalid_input(format!(
+            "{} has a composite primary key; operations by id need a single key column",
+            M::TABLE
+        ))),
+    }
+}
+
+/// A value as it reads in an error message.
+fn show(value: &Value) -> String {
+    match value {
+        Value::String(Some(s)) => format!("{s:?}"),
+        Value::Int(Some(n)) => n.to_string(),
+        Value::BigInt(Some(n)) => n.to_string(),
+        Value::Uuid(Some(u)) => u.to_string(),
+        other => format!("{other:?}"),
+    }
+}
