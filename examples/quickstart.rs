@@ -4,13 +4,8 @@
 //! Set `DSG_QUICKSTART_URI` to run the same steps against another database, e.g.
 //! `postgres://postgres@127.0.0.1:5432/test`.
 
-use dsg_lib::Model;
-use dsg_lib::async_database_functions::{
-    async_database::AsyncDatabase, base_schema::SchemaBase, database_config::DBConfig,
-    database_operations::DatabaseOperations, error::DatabaseError, model::Model as _,
-    record::Record, statement::text,
-};
-use dsg_lib::sea_query::{ExprTrait, Order, Query};
+use dsg_lib::prelude::*;
+use dsg_lib::sea_query::Query;
 
 #[derive(Model, Debug, Clone)]
 #[model(table = "quickstart_users")]
@@ -105,7 +100,7 @@ async fn main() -> Result<(), DatabaseError> {
         .and_where(User::col("color").is_not_null())
         .order_by("color", Order::Asc);
     let multi = db_ops
-        .read_multi_query::<Record, _, _, _>([("names", names), ("colors", colors)])
+        .read_multi_query::<Record>([("names", names), ("colors", colors)])
         .await?;
     println!(
         "read_multi_query: {}",

@@ -637,7 +637,7 @@ async fn read_multi_query_keys_results_by_name_in_insertion_order() {
         let mut nothing = MultiKind::select();
         nothing.and_where(MultiKind::col("score").lt(0));
         let results = ops
-            .read_multi_query::<MultiKind, _, _, _>(vec![
+            .read_multi_query::<MultiKind>(vec![
                 ("zeta_active", active),
                 ("alpha_inactive", inactive),
                 ("mid_none", nothing),
@@ -669,7 +669,7 @@ async fn read_multi_query_keys_results_by_name_in_insertion_order() {
             .and_where(MultiKind::col("score").gte(2))
             .order_by((K, "score"), Order::Asc);
         let results = ops
-            .read_multi_query::<Record, _, _, _>([("items", items), ("kinds", kinds)])
+            .read_multi_query::<Record>([("items", items), ("kinds", kinds)])
             .await
             .check(ctx);
         assert_eq!(

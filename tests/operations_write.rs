@@ -579,7 +579,7 @@ async fn delete_one_and_delete_many_remove_rows() {
 
         // By primary key: only the rows that exist count.
         let deleted = ops
-            .delete_many::<DelUser, _, _>(
+            .delete_many::<DelUser>(
                 "pkid",
                 [pkid(0), pkid(1), pkid(2), pkid(3), "missing".into()],
             )
@@ -588,7 +588,7 @@ async fn delete_one_and_delete_many_remove_rows() {
         assert_eq!(deleted, 3, "[{ctx}]");
         // By another column.
         let deleted = ops
-            .delete_many::<DelUser, _, _>("color", ["red"])
+            .delete_many::<DelUser>("color", ["red"])
             .await
             .check(ctx);
         assert_eq!(deleted, 3, "[{ctx}] d4, d6, d8");
@@ -599,19 +599,13 @@ async fn delete_one_and_delete_many_remove_rows() {
         assert_eq!(left, ["d5", "d7", "d9"], "[{ctx}]");
 
         let err = expect_err(
-            ops.delete_many::<DelUser, _, _>("no_such_column", ["x"])
-                .await,
+            ops.delete_many::<DelUser>("no_such_column", ["x"]).await,
             ErrorKind::InvalidInput,
             ctx,
         );
         assert!(err.details().contains("no_such_column"), "[{ctx}] {err}");
         let none: [&str; 0] = [];
-        assert_eq!(
-            ops.delete_many::<DelUser, _, _>("pkid", none)
-                .await
-                .check(ctx),
-            0
-        );
+        assert_eq!(ops.delete_many::<DelUser>("pkid", none).await.check(ctx), 0);
         assert_eq!(ops.count_query(&DelUser::select()).await.check(ctx), 3);
         db.disconnect().await;
     }
@@ -651,10 +645,7 @@ async fn delete_many_takes_70_000_ids_in_one_call() {
             .filter(|p| *p != keep)
             .collect();
         assert_eq!(ids.len(), 70_000);
-        let deleted = ops
-            .delete_many::<DelBulk, _, _>("pkid", ids)
-            .await
-            .check(ctx);
+        let deleted = ops.delete_many::<DelBulk>("pkid", ids).await.check(ctx);
         assert_eq!(deleted, 70_000, "[{ctx}]");
         let left: Vec<String> = ops
             .read_query(&text("SELECT pkid FROM ops_del_bulk"))

@@ -333,3 +333,13 @@ async fn raw_sqlx_on_the_pool_sees_rows_the_library_wrote() {
         assert_eq!(err.kind(), ErrorKind::Disconnected, "[{ctx}]");
     }
 }
+
+#[test]
+fn text_takes_a_borrowed_str() {
+    let table = String::from("users");
+    let sql = format!("SELECT name FROM {table} WHERE color = :c");
+    let statement = text(sql.as_str()).bind("c", "red");
+    assert_eq!(statement.sql(), "SELECT name FROM users WHERE color = :c");
+    drop(sql);
+    assert!(statement.sql().starts_with("SELECT"));
+}

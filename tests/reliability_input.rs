@@ -1087,7 +1087,7 @@ async fn user_strings_never_run_as_sql() {
             "name; DROP TABLE rel_inj_users; --",
         ] {
             let err = expect_err(
-                ops.delete_many::<InjUser, _, _>(column, ["alice"]).await,
+                ops.delete_many::<InjUser>(column, ["alice"]).await,
                 ErrorKind::InvalidInput,
                 ctx,
             );
@@ -1097,7 +1097,7 @@ async fn user_strings_never_run_as_sql() {
             );
         }
         let deleted = ops
-            .delete_many::<InjUser, _, _>("name", ["' OR '1'='1", "alice' --", "%", "bob\0"])
+            .delete_many::<InjUser>("name", ["' OR '1'='1", "alice' --", "%", "bob\0"])
             .await;
         // PostgreSQL refuses the NUL as invalid input; elsewhere nothing matches.
         match deleted {
@@ -1259,7 +1259,7 @@ async fn hostile_table_and_column_names_are_quoted_in_every_statement() {
             .check(ctx);
         assert_eq!(updated.label, "two", "[{ctx}]");
         assert_eq!(
-            ops.delete_many::<Hostile, _, _>(HOSTILE_COLUMN, ["two"])
+            ops.delete_many::<Hostile>(HOSTILE_COLUMN, ["two"])
                 .await
                 .check(ctx),
             1,

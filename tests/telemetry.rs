@@ -294,7 +294,7 @@ async fn every_operation_runs_in_one_span_named_after_it_with_the_db_fields() {
         check(&recorder.only_span("paginate", ctx), None, Some("3"), None);
 
         let multi = ops
-            .read_multi_query::<TelUser, _, _, _>([("red", red.clone()), ("all", by_name.clone())])
+            .read_multi_query::<TelUser>([("red", red.clone()), ("all", by_name.clone())])
             .await
             .check(ctx);
         assert_eq!(multi.len(), 2);
@@ -355,7 +355,7 @@ async fn every_operation_runs_in_one_span_named_after_it_with_the_db_fields() {
         );
 
         let deleted = ops
-            .delete_many::<TelUser, _, _>("name", ["Sara", "Ann", "Nobody"])
+            .delete_many::<TelUser>("name", ["Sara", "Ann", "Nobody"])
             .await
             .check(ctx);
         assert_eq!(deleted, 2);

@@ -333,20 +333,14 @@ impl DatabaseOperations {
     }
 
     /// Several named queries, all read on one connection; results keyed by name, in order.
-    pub async fn read_multi_query<T, K, S, I>(
+    pub async fn read_multi_query<T: FromRow>(
         &self,
-        queries: I,
-    ) -> Result<IndexMap<String, Vec<T>>, DatabaseError>
-    where
-        T: FromRow,
-        K: Into<String>,
-        S: Statement,
-        I: IntoIterator<Item = (K, S)>,
-    {
+        queries: impl IntoIterator<Item = (impl Into<String>, impl Statement)>,
+    ) -> Result<IndexMap<String, Vec<T>>, DatabaseError> {
         let span = operation_span!("read_multi_query", self.db.config(), None);
         traced(
             span,
-            self.read_multi_query_untraced::<T, K, S, I>(queries),
+            self.read_multi_query_untraced::<T, _, _, _>(queries),
             |m| Rows::returned(m.values().map(Vec::len).sum()),
         )
         .await
@@ -546,16 +540,15 @@ impl DatabaseOperations {
 
     /// Deletes the rows of `M` whose `id_column` is one of `ids`, in one transaction; returns
     /// how many were deleted.
-    pub async fn delete_many<M, V, I>(&self, id_column: &str, ids: I) -> Result<u64, DatabaseError>
-    where
-        M: Model,
-        V: Into<Value>,
-        I: IntoIterator<Item = V>,
-    {
+    pub async fn delete_many<M: Model>(
+        &self,
+        id_column: &str,
+        ids: impl IntoIterator<Item = impl Into<Value>>,
+    ) -> Result<u64, DatabaseError> {
         let span = operation_span!("delete_many", self.db.config(), Some(M::TABLE));
         traced(
             span,
-            self.delete_many_untraced::<M, V, I>(id_column, ids),
+            self.delete_many_untraced::<M, _, _>(id_column, ids),
             |n| Rows::Affected(*n),
         )
         .await

@@ -197,11 +197,42 @@ pub struct Text {
     values: HashMap<String, Value>,
 }
 
-/// Builds a [`Text`] statement.
-pub fn text(sql: impl Into<Cow<'static, str>>) -> Text {
+/// Builds a [`Text`] statement from any string: `&'static str`, a borrowed `&str` (copied),
+/// `String` or `Cow<'static, str>`.
+pub fn text(sql: impl IntoSqlText) -> Text {
     Text {
-        sql: sql.into(),
+        sql: sql.into_sql_text(),
         values: HashMap::new(),
+    }
+}
+
+/// What [`text`] takes: anything that reads as SQL text.
+pub trait IntoSqlText {
+    /// The text, owned or `'static`.
+    fn into_sql_text(self) -> Cow<'static, str>;
+}
+
+impl IntoSqlText for &str {
+    fn into_sql_text(self) -> Cow<'static, str> {
+        Cow::Owned(self.to_owned())
+    }
+}
+
+impl IntoSqlText for String {
+    fn into_sql_text(self) -> Cow<'static, str> {
+        Cow::Owned(self)
+    }
+}
+
+impl IntoSqlText for &String {
+    fn into_sql_text(self) -> Cow<'static, str> {
+        Cow::Owned(self.clone())
+    }
+}
+
+impl IntoSqlText for Cow<'static, str> {
+    fn into_sql_text(self) -> Cow<'static, str> {
+        self
     }
 }
 
