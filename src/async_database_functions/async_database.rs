@@ -38,8 +38,8 @@ use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
-use super::database_config::{DBConfig, Dialect};
-use super::dialect::{self, Keeper, Pool};
+use super::database_config::DBConfig;
+use super::dialect::{self, Backend, Keeper, Pool};
 use super::error::{DatabaseError, ErrorKind};
 use super::model::Model;
 use super::schema::{self, TableDef};
@@ -350,7 +350,7 @@ impl AsyncDatabase {
     #[cfg(feature = "sqlite")]
     #[allow(unreachable_patterns)] // `_` is unreachable when this is the one backend built
     pub async fn sqlite_pool(&self) -> Result<Option<sqlx::SqlitePool>, DatabaseError> {
-        if self.config().dialect() != Dialect::Sqlite {
+        if Backend::of(self.config().dialect()) != Backend::Sqlite {
             return Ok(None);
         }
         Ok(match self.sqlx_pool().await? {
@@ -368,10 +368,7 @@ impl AsyncDatabase {
     #[cfg(feature = "postgres")]
     #[allow(unreachable_patterns)] // `_` is unreachable when this is the one backend built
     pub async fn pg_pool(&self) -> Result<Option<sqlx::PgPool>, DatabaseError> {
-        if !matches!(
-            self.config().dialect(),
-            Dialect::Postgresql | Dialect::Cockroachdb
-        ) {
+        if Backend::of(self.config().dialect()) != Backend::Postgres {
             return Ok(None);
         }
         Ok(match self.sqlx_pool().await? {
@@ -389,7 +386,7 @@ impl AsyncDatabase {
     #[cfg(feature = "mysql")]
     #[allow(unreachable_patterns)] // `_` is unreachable when this is the one backend built
     pub async fn mysql_pool(&self) -> Result<Option<sqlx::MySqlPool>, DatabaseError> {
-        if !matches!(self.config().dialect(), Dialect::Mysql | Dialect::Mariadb) {
+        if Backend::of(self.config().dialect()) != Backend::MySql {
             return Ok(None);
         }
         Ok(match self.sqlx_pool().await? {

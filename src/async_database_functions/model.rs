@@ -640,7 +640,7 @@ impl<M: Model> ModelInsert<M> {
 }
 
 /// NULL or zero: an auto-increment key the database is to fill.
-fn is_unset(value: &Value) -> bool {
+pub(crate) fn is_unset(value: &Value) -> bool {
     matches!(
         value,
         Value::Int(None | Some(0)) | Value::BigInt(None | Some(0))

@@ -22,7 +22,7 @@ use super::database_config::Dialect;
 use super::dialect;
 use super::error::DatabaseError;
 
-mod scan;
+pub(crate) mod scan;
 
 use scan::{Piece, scan};
 
@@ -282,7 +282,7 @@ impl Statement for Text {
                         ))
                     })?;
                     values.push(value.clone());
-                    sql.push_str(&dialect::placeholder(dialect, values.len()));
+                    dialect::push_placeholder(dialect, &mut sql, values.len());
                 }
             }
         }

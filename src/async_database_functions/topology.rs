@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use url::{Host, Url};
 
-use super::database_config::{DBConfig, Dialect};
+use super::database_config::DBConfig;
 use super::error::{DatabaseError, ErrorKind};
 
 /// Health of the one server of a database, shared by its pool and its sessions.
@@ -174,7 +174,9 @@ pub(crate) async fn refused(config: &DBConfig) -> DatabaseError {
 
 async fn probe(config: &DBConfig) -> Option<DatabaseError> {
     let url = config.server_url()?;
-    let port = url.port().unwrap_or(default_port(config.dialect())?);
+    let port = url
+        .port()
+        .unwrap_or(super::dialect::default_port(config.dialect())?);
     if uses_socket(url) {
         return None;
     }
@@ -199,20 +201,6 @@ async fn probe(config: &DBConfig) -> Option<DatabaseError> {
 fn uses_socket(url: &Url) -> bool {
     url.query_pairs()
         .any(|(k, v)| (k == "host" && v.starts_with('/')) || k == "socket")
-}
-
-fn default_port(dialect: Dialect) -> Option<u16> {
-    if dialect.is_postgres_wire() {
-        Some(if dialect == Dialect::Cockroachdb {
-            26257
-        } else {
-            5432
-        })
-    } else if dialect.is_mysql_family() {
-        Some(3306)
-    } else {
-        None
-    }
 }
 
 #[cfg(test)]

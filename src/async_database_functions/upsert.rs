@@ -13,7 +13,7 @@ use super::async_database::AsyncDatabase;
 use super::database_operations::DatabaseOperations;
 use super::dialect;
 use super::error::{Constraint, DatabaseError, ErrorKind};
-use super::model::{Column, Model};
+use super::model::{Column, Model, is_unset};
 use super::telemetry::{Rows, operation_span, traced};
 
 impl DatabaseOperations {
@@ -219,11 +219,4 @@ fn in_given_order<M: Model>(
             })
         })
         .collect()
-}
-
-fn is_unset(value: &Value) -> bool {
-    matches!(
-        value,
-        Value::Int(None) | Value::Int(Some(0)) | Value::BigInt(None) | Value::BigInt(Some(0))
-    )
 }

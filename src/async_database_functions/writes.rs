@@ -10,7 +10,7 @@ use super::database_config::{DBConfig, Dialect};
 use super::dialect;
 use super::error::DatabaseError;
 use super::field::value_from_json;
-use super::model::{Column, Model};
+use super::model::{Column, Model, is_unset};
 use super::redact;
 use super::session::Session;
 
@@ -279,13 +279,6 @@ async fn read_back_ids<M: Model>(
         .and_where(M::col(key.name).between(first, last))
         .order_by((M::TABLE, key.name), Order::Asc);
     session.fetch_all(&select).await
-}
-
-fn is_unset(value: &Value) -> bool {
-    matches!(
-        value,
-        Value::Int(None) | Value::Int(Some(0)) | Value::BigInt(None) | Value::BigInt(Some(0))
-    )
 }
 
 /// The one primary key column of `M`; operations by id need exactly one.

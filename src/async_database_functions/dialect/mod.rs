@@ -380,11 +380,6 @@ pub(crate) fn push_placeholder(dialect: Dialect, sql: &mut String, n: usize) {
     per_backend!(Backend::of(dialect), b => b::push_placeholder(sql, n))
 }
 
-/// The placeholder of the `n`th (1-based) bound value.
-pub(crate) fn placeholder(dialect: Dialect, n: usize) -> String {
-    per_backend!(Backend::of(dialect), b => b::placeholder(n))
-}
-
 /// The most values one statement may bind.
 pub(crate) fn max_bind_parameters(dialect: Dialect) -> usize {
     per_backend!(Backend::of(dialect), b => b::MAX_BIND_PARAMETERS)
@@ -438,6 +433,23 @@ pub(crate) fn key_by_types(dialect: Dialect, sql: &mut String, values: &Values) 
 /// SQLite, whose driver stops stepping after the first row).
 pub(crate) fn limit_first_row(dialect: Dialect) -> bool {
     per_backend!(Backend::of(dialect), b => b::LIMIT_FIRST_ROW)
+}
+
+/// The server's port when the URI names none (`None` for SQLite).
+pub(crate) fn default_port(dialect: Dialect) -> Option<u16> {
+    match Backend::of(dialect) {
+        #[cfg(feature = "postgres")]
+        Backend::Postgres if dialect == Dialect::Cockroachdb => Some(26257),
+        #[allow(unreachable_patterns)]
+        backend => per_backend!(backend, b => b::DEFAULT_PORT),
+    }
+}
+
+/// Which lexical rules `text()`'s `:name` scanner follows for `dialect`.
+pub(crate) fn text_syntax(
+    dialect: Dialect,
+) -> crate::async_database_functions::statement::scan::Syntax {
+    per_backend!(Backend::of(dialect), b => b::TEXT_SYNTAX)
 }
 
 /// Whether DDL runs inside a transaction (MySQL/MariaDB commit each DDL statement).

@@ -27,6 +27,11 @@ pub(super) const INSERT_RETURNING: bool = false;
 pub(super) const TRANSACTIONAL_DDL: bool = false;
 /// Whether reading one row needs `LIMIT 1` for the server to stop.
 pub(super) const LIMIT_FIRST_ROW: bool = true;
+/// The server's port when the URI names none.
+pub(super) const DEFAULT_PORT: Option<u16> = Some(3306);
+/// The quoting and comment forms `text()`'s `:name` scanner skips.
+pub(super) const TEXT_SYNTAX: crate::async_database_functions::statement::scan::Syntax =
+    crate::async_database_functions::statement::scan::Syntax::MYSQL;
 pub(super) const INDEX_IF_NOT_EXISTS: bool = false;
 pub(super) const LIST_TABLES: &str = "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
      WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'";
@@ -112,10 +117,6 @@ pub(super) fn key_by_types(_: &mut String, _: &sea_query::Values) {}
 
 pub(super) fn push_placeholder(sql: &mut String, _: usize) {
     sql.push('?');
-}
-
-pub(super) fn placeholder(_: usize) -> String {
-    "?".into()
 }
 
 pub(super) fn type_sql(column: &Column) -> String {

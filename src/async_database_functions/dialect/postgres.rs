@@ -9,7 +9,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use std::sync::Arc;
 
 use super::{CommentStyle, Keeper, Pool, integrity};
-use crate::async_database_functions::database_config::{DBConfig, SslMode};
+use crate::async_database_functions::database_config::{DBConfig, Dialect, SslMode};
 use crate::async_database_functions::error::{Constraint, DatabaseError, ErrorKind};
 use crate::async_database_functions::model::{Column, ServerDefault, SqlType};
 use crate::async_database_functions::topology::Health;
@@ -26,6 +26,11 @@ pub(super) const INSERT_RETURNING: bool = true;
 pub(super) const TRANSACTIONAL_DDL: bool = true;
 /// Whether reading one row needs `LIMIT 1` for the server to stop.
 pub(super) const LIMIT_FIRST_ROW: bool = true;
+/// The server's port when the URI names none.
+pub(super) const DEFAULT_PORT: Option<u16> = Some(5432);
+/// The quoting and comment forms `text()`'s `:name` scanner skips.
+pub(super) const TEXT_SYNTAX: crate::async_database_functions::statement::scan::Syntax =
+    crate::async_database_functions::statement::scan::Syntax::POSTGRES;
 pub(super) const INDEX_IF_NOT_EXISTS: bool = true;
 pub(super) const LIST_TABLES: &str = "SELECT table_name::text FROM information_schema.tables \
      WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'";
@@ -164,10 +169,6 @@ pub(super) fn push_placeholder(sql: &mut String, n: usize) {
     let _ = write!(sql, "${n}");
 }
 
-pub(super) fn placeholder(n: usize) -> String {
-    format!("${n}")
-}
-
 pub(super) fn type_sql(column: &Column) -> String {
     match column.sql_type {
         SqlType::String(Some(n)) => format!("VARCHAR({n})"),
@@ -293,13 +294,13 @@ pub(super) fn unnest_insert(
     }
     let mut sql = String::with_capacity(64 + width * 32);
     sql.push_str("INSERT INTO ");
-    push_quoted(&mut sql, table);
+    super::push_ident(Dialect::Postgresql, &mut sql, table);
     sql.push_str(" (");
     for (i, column) in columns.iter().enumerate() {
         if i > 0 {
             sql.push_str(", ");
         }
-        push_quoted(&mut sql, column.name);
+        super::push_ident(Dialect::Postgresql, &mut sql, column.name);
     }
     sql.push_str(") SELECT * FROM UNNEST(");
     for (i, column) in columns.iter().enumerate() {
@@ -315,7 +316,7 @@ pub(super) fn unnest_insert(
             if i > 0 {
                 sql.push_str(", ");
             }
-            push_quoted(&mut sql, column);
+            super::push_ident(Dialect::Postgresql, &mut sql, column);
         }
     }
     let values = arrays
@@ -326,12 +327,6 @@ pub(super) fn unnest_insert(
         })
         .collect();
     Some((sql, sea_query::Values(values)))
-}
-
-fn push_quoted(sql: &mut String, name: &str) {
-    sql.push('"');
-    sql.push_str(&name.replace('"', "\"\""));
-    sql.push('"');
 }
 
 /// The element type of a column's array (identity columns cast as their plain type).

@@ -27,6 +27,11 @@ pub(super) const INSERT_RETURNING: bool = true;
 pub(super) const TRANSACTIONAL_DDL: bool = true;
 /// Whether reading one row needs `LIMIT 1` for the server to stop.
 pub(super) const LIMIT_FIRST_ROW: bool = false;
+/// The server's port when the URI names none.
+pub(super) const DEFAULT_PORT: Option<u16> = None;
+/// The quoting and comment forms `text()`'s `:name` scanner skips.
+pub(super) const TEXT_SYNTAX: crate::async_database_functions::statement::scan::Syntax =
+    crate::async_database_functions::statement::scan::Syntax::SQLITE;
 pub(super) const INDEX_IF_NOT_EXISTS: bool = true;
 pub(super) const LIST_TABLES: &str =
     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'";
@@ -124,10 +129,6 @@ pub(super) fn key_by_types(_: &mut String, _: &sea_query::Values) {}
 
 pub(super) fn push_placeholder(sql: &mut String, _: usize) {
     sql.push('?');
-}
-
-pub(super) fn placeholder(_: usize) -> String {
-    "?".into()
 }
 
 pub(super) fn type_sql(column: &Column) -> String {

@@ -14,6 +14,7 @@
 //! The scanner never fails and never panics, whatever the input.
 
 use crate::async_database_functions::database_config::Dialect;
+use crate::async_database_functions::dialect;
 
 /// A piece of SQL text: a literal run, or a `:name` parameter (its name without the colon).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +25,7 @@ pub(super) enum Piece<'a> {
 
 /// The lexical rules of a dialect that decide where a `:name` cannot be a parameter.
 #[derive(Debug, Clone, Copy)]
-struct Syntax {
+pub(crate) struct Syntax {
     /// `\` escapes the next character in `'…'` and `"…"` (MySQL/MariaDB).
     backslash_strings: bool,
     /// `E'…'` strings, where `\` escapes (PostgreSQL).
@@ -45,8 +46,13 @@ struct Syntax {
     executable_comments: bool,
 }
 
+// Each set of rules belongs to one backend; a build without it never uses it.
+#[cfg_attr(
+    not(all(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
 impl Syntax {
-    const SQLITE: Syntax = Syntax {
+    pub(crate) const SQLITE: Syntax = Syntax {
         backslash_strings: false,
         escape_strings: false,
         dollar_quotes: false,
@@ -58,7 +64,7 @@ impl Syntax {
         executable_comments: false,
     };
 
-    const POSTGRES: Syntax = Syntax {
+    pub(crate) const POSTGRES: Syntax = Syntax {
         escape_strings: true,
         dollar_quotes: true,
         backticks: false,
@@ -67,7 +73,7 @@ impl Syntax {
         ..Syntax::SQLITE
     };
 
-    const MYSQL: Syntax = Syntax {
+    pub(crate) const MYSQL: Syntax = Syntax {
         backslash_strings: true,
         backticks: true,
         brackets: false,
@@ -76,23 +82,13 @@ impl Syntax {
         executable_comments: true,
         ..Syntax::SQLITE
     };
-
-    fn of(dialect: Dialect) -> Syntax {
-        if dialect.is_mysql_family() {
-            Syntax::MYSQL
-        } else if dialect.is_postgres_wire() {
-            Syntax::POSTGRES
-        } else {
-            Syntax::SQLITE
-        }
-    }
 }
 
 /// Splits `sql` into literal runs and `:name` parameters, by the rules of `dialect`.
 ///
 /// Writing the pieces back in order (a parameter as `:` and its name) gives `sql` again.
 pub(super) fn scan(sql: &str, dialect: Dialect) -> Vec<Piece<'_>> {
-    scan_with(sql, Syntax::of(dialect))
+    scan_with(sql, dialect::text_syntax(dialect))
 }
 
 fn scan_with(sql: &str, syntax: Syntax) -> Vec<Piece<'_>> {
