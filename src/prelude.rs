@@ -83,7 +83,9 @@
 
 pub use crate::async_database_functions::async_database::AsyncDatabase;
 pub use crate::async_database_functions::base_schema::{SchemaBase, SchemaBaseColumns};
-pub use crate::async_database_functions::database_config::DBConfig;
+pub use crate::async_database_functions::database_config::{
+    DBConfig, RetryPolicy, TargetSessionAttrs,
+};
 pub use crate::async_database_functions::database_operations::{DatabaseOperations, Page};
 pub use crate::async_database_functions::error::{DatabaseError, ErrorKind};
 pub use crate::async_database_functions::model::{Col, ColumnSet, Model};

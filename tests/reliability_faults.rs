@@ -413,11 +413,12 @@ async fn kill_while_writing(
     (result, until_kill, killed.elapsed())
 }
 
-/// A pool of one connection on `backend`.
+/// A pool of one connection on `backend`, without re-running of failed transactions (so
+/// that a killed one fails).
 fn single_connection(backend: &Backend, app: &str) -> Value {
     pool_config(
         backend,
-        json!({ "pool_size": 1, "max_overflow": 0, "pool_timeout": 10 }),
+        json!({ "pool_size": 1, "max_overflow": 0, "pool_timeout": 10, "retry": false }),
         app,
     )
 }
@@ -487,6 +488,52 @@ async fn a_connection_killed_mid_execute_many_stores_nothing() {
         let (result, until_kill, to_error) = kill_while_writing(&admin, id, &label, work).await;
         eprintln!("[{label}] killed after {until_kill:.1?}, error {to_error:.1?} later");
         after_kill(&label, result, &admin, &ops, &table).await;
+        admin.execute(format!("DROP TABLE {table}")).await;
+        within(30, format!("[{label}] disconnect"), db.disconnect()).await;
+        admin.disconnect().await;
+    }
+}
+
+/// With the default `retry`, a transaction whose connection was killed before its commit was
+/// sent is run again on a new connection: the batch is stored exactly once.
+#[tokio::test]
+async fn a_connection_killed_mid_execute_many_is_run_again_once() {
+    const STATEMENTS: i64 = 20_000;
+    for backend in servers() {
+        let label = format!("{} execute_many of {STATEMENTS}, retried", backend.name);
+        let table = common::unique_table("t_rel_kill_retry");
+        let admin = Admin::new(&backend);
+        admin
+            .execute(format!(
+                "CREATE TABLE {table} (id BIGINT PRIMARY KEY, note VARCHAR(40))"
+            ))
+            .await;
+        let config = pool_config(
+            &backend,
+            json!({ "pool_size": 1, "max_overflow": 0, "pool_timeout": 10 }),
+            &unique_app("dsg-rel-kill-retry"),
+        );
+        let db = backend.database(config);
+        let ops = DatabaseOperations::new(db.clone());
+        let id = open_connections(&db, &backend, 1).await[0];
+        let sql = format!("INSERT INTO {table} (id, note) VALUES (:id, :note)");
+        let statements: Vec<_> = (0..STATEMENTS)
+            .map(|i| text(sql.clone()).bind("id", i).bind("note", "kill me"))
+            .collect();
+        let work = {
+            let ops = ops.clone();
+            async move { ops.execute_many(statements).await.map(|r| r.len()) }
+        };
+        let (result, until_kill, to_end) = kill_while_writing(&admin, id, &label, work).await;
+        eprintln!("[{label}] killed after {until_kill:.1?}, done {to_end:.1?} later");
+        let n = result.unwrap_or_else(|e| panic!("[{label}] not run again: {e}"));
+        assert_eq!(n, STATEMENTS as usize, "[{label}]");
+        assert_eq!(
+            admin.count(&table).await,
+            STATEMENTS,
+            "[{label}] stored once"
+        );
+        assert_eq!(db.retries(), 1, "[{label}] one run again");
         admin.execute(format!("DROP TABLE {table}")).await;
         within(30, format!("[{label}] disconnect"), db.disconnect()).await;
         admin.disconnect().await;

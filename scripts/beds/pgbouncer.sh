@@ -92,7 +92,7 @@ auth_file = $DIR/userlist.txt
 admin_users = postgres
 pool_mode = transaction
 max_client_conn = 500
-default_pool_size = 40
+default_pool_size = 8
 ; sqlx sends extra_float_digits in the startup packet; pgbouncer would reject it
 ignore_startup_parameters = extra_float_digits
 logfile = $LOGFILE

@@ -40,13 +40,14 @@ use tokio::sync::OnceCell;
 
 use super::database_config::DBConfig;
 use super::dialect::{self, Backend, Keeper, Pool};
-use super::error::{DatabaseError, ErrorKind};
+use super::error::DatabaseError;
 use super::model::Model;
 use super::schema::{self, TableDef};
 use super::session::{Begin, Session};
 use super::statement::text;
 use super::telemetry::PoolStats;
-use super::topology::{self, Health};
+use super::topology::retry::Attempts;
+use super::topology::{Health, Hosts};
 
 /// The sqlx pool underneath an [`AsyncDatabase`], by backend: see
 /// [`AsyncDatabase::sqlx_pool`]. Each variant exists when its backend's feature is on.
@@ -77,9 +78,10 @@ pub struct AsyncDatabase {
 
 struct Inner {
     config: Arc<DBConfig>,
-    pool: OnceCell<Pool>,
+    /// One pool per host of the URI (one for SQLite).
+    hosts: OnceCell<Hosts>,
     /// Holds what keeps the pool's database alive (in-memory SQLite) until `disconnect`.
-    keeper: Mutex<Option<Keeper>>,
+    keeper: Mutex<Option<Vec<Keeper>>>,
     /// Closed flag, pool invalidation, connections in use: shared with sessions.
     health: Arc<Health>,
     tables: RwLock<Vec<TableDef>>,
@@ -90,7 +92,7 @@ impl fmt::Debug for AsyncDatabase {
         f.debug_struct("AsyncDatabase")
             .field("config", &self.inner.config)
             .field("tables", &self.table_names())
-            .field("connected", &self.inner.pool.initialized())
+            .field("connected", &self.inner.hosts.initialized())
             .field("closed", &self.inner.health.is_closed())
             .finish()
     }
@@ -102,7 +104,7 @@ impl AsyncDatabase {
         AsyncDatabase {
             inner: Arc::new(Inner {
                 config: Arc::new(config),
-                pool: OnceCell::new(),
+                hosts: OnceCell::new(),
                 keeper: Mutex::new(None),
                 health: Health::new(),
                 tables: RwLock::new(Vec::new()),
@@ -141,27 +143,48 @@ impl AsyncDatabase {
             .clone()
     }
 
-    /// The pool, created on first use.
-    async fn pool(&self) -> Result<&Pool, DatabaseError> {
+    /// The pools, created on first use.
+    async fn hosts(&self) -> Result<&Hosts, DatabaseError> {
         self.inner.health.check_open()?;
         self.inner
-            .pool
+            .hosts
             .get_or_try_init(|| async {
-                let (pool, keeper) =
-                    Pool::connect(&self.inner.config, self.inner.health.clone()).await?;
-                *self.inner.keeper.lock().unwrap_or_else(|e| e.into_inner()) = Some(keeper);
-                Ok(pool)
+                let (hosts, keepers) =
+                    Hosts::connect(&self.inner.config, &self.inner.health).await?;
+                *self.inner.keeper.lock().unwrap_or_else(|e| e.into_inner()) = Some(keepers);
+                Ok(hosts)
             })
             .await
+    }
+
+    /// The pool of the first host (the only one but for multi-host URIs).
+    async fn pool(&self) -> Result<&Pool, DatabaseError> {
+        self.hosts()
+            .await?
+            .first()
+            .ok_or_else(|| DatabaseError::config("database_uri: no host"))
+    }
+
+    /// The runs of one transaction under the `retry` policy (see `topology::retry`).
+    pub(crate) fn attempts(&self) -> Attempts<'_> {
+        Attempts::new(self.inner.config.retry(), &self.inner.health)
+    }
+
+    /// How many transactions were run again after a retryable failure (a serialization
+    /// failure, a deadlock, a cluster's certification conflict, a connection lost before the
+    /// commit), by the operations and by [`transaction`](Self::transaction), since this
+    /// database was created. See the `retry` configuration key.
+    pub fn retries(&self) -> u64 {
+        self.inner.health.retries()
     }
 
     /// A session: one pooled connection inside one transaction.
     ///
     /// # Errors
     ///
-    /// [`PoolTimeout`](ErrorKind::PoolTimeout) when no connection is free within
-    /// `pool_timeout`, [`ConnectionError`](ErrorKind::ConnectionError) when the server cannot
-    /// be reached, [`Disconnected`](ErrorKind::Disconnected) after [`disconnect`](Self::disconnect).
+    /// [`PoolTimeout`](super::error::ErrorKind::PoolTimeout) when no connection is free within
+    /// `pool_timeout`, [`ConnectionError`](super::error::ErrorKind::ConnectionError) when the server cannot
+    /// be reached, [`Disconnected`](super::error::ErrorKind::Disconnected) after [`disconnect`](Self::disconnect).
     pub async fn get_db_session(&self) -> Result<Session, DatabaseError> {
         self.session(true).await
     }
@@ -190,45 +213,19 @@ impl AsyncDatabase {
     }
 
     async fn open_session(&self, begin: Begin) -> Result<Session, DatabaseError> {
-        let pool = self.pool().await?;
+        let hosts = self.hosts().await?;
         let config = &self.inner.config;
-        let health = &self.inner.health;
-        let (open, idle) = pool.stats();
-        let max = pool.max_connections();
-        let waiting = health.wait();
-        // A new connection will be needed: race the pool's connect (which retries a refused
-        // port until the timeout) with a probe that reports a refused port at once.
-        let acquired = if idle == 0 && open < max && config.server_url().is_some() {
-            tokio::select! {
-                acquired = pool.acquire() => acquired,
-                refused = topology::refused(config) => return Err(refused),
-            }
-        } else {
-            pool.acquire().await
-        };
-        drop(waiting);
-        let conn = match acquired {
-            Ok(conn) => conn,
-            // Not every connection was in use, so the pool was opening one, and it did not
-            // come: the server did not answer in time.
-            Err(sqlx::Error::PoolTimedOut) if health.in_use() < max => {
-                return Err(DatabaseError::new(
-                    ErrorKind::ConnectionError,
-                    format!(
-                        "could not connect to {} within {:?}: the server did not answer",
-                        config.redacted_uri(),
-                        dialect::acquire_timeout(config)
-                    ),
-                ));
-            }
-            Err(e) => return Err(dialect::map_error(config, e)),
-        };
+        let (conn, checkout) = hosts.acquire(config, &self.inner.health).await?;
         let begin = if config.autocommit() {
             Begin::None
+        } else if config.transaction_pooling() && begin == Begin::None {
+            // Behind a transaction-pooling proxy a statement's parse and its execution reach
+            // the same server connection only inside a transaction.
+            Begin::Deferred
         } else {
             begin
         };
-        Session::open(conn, config.clone(), health.checkout(), begin).await
+        Session::open(conn, config.clone(), checkout, begin).await
     }
 
     /// Creates every registered table that does not exist yet, with its indexes, unique
@@ -266,11 +263,12 @@ impl AsyncDatabase {
         for table in schema::dependency_order(&self.tables()).iter().rev() {
             session.execute_sql(&table.drop_statement(dialect)).await?;
         }
-        Ok(())
+        // Commits only where every session is a transaction (`transaction_pooling`).
+        session.commit().await
     }
 
     /// Closes the pool gracefully and within a bound: at once, no new session is handed out
-    /// (those calls fail with [`Disconnected`](ErrorKind::Disconnected)) and every idle
+    /// (those calls fail with [`Disconnected`](super::error::ErrorKind::Disconnected)) and every idle
     /// connection is closed; then it waits at most [`DISCONNECT_GRACE`] for sessions in use to
     /// finish their work (each connection is closed as it comes back). It returns within that
     /// bound, even while the calling task itself holds a [`Session`].
@@ -279,9 +277,9 @@ impl AsyncDatabase {
     /// (their transaction is rolled back and their connection closed when they are dropped).
     pub async fn disconnect(&self) {
         self.inner.health.close();
-        if let Some(pool) = self.inner.pool.get() {
-            // The pool is marked closed at once; the wait is only for connections in use.
-            let _ = tokio::time::timeout(DISCONNECT_GRACE, pool.close()).await;
+        if let Some(hosts) = self.inner.hosts.get() {
+            // The pools are marked closed at once; the wait is only for connections in use.
+            let _ = tokio::time::timeout(DISCONNECT_GRACE, hosts.close()).await;
         }
         self.inner.health.end();
         let keeper = self
@@ -329,7 +327,7 @@ impl AsyncDatabase {
     /// # Errors
     ///
     /// As [`get_db_session`](Self::get_db_session): the pool cannot be built, or
-    /// [`Disconnected`](ErrorKind::Disconnected).
+    /// [`Disconnected`](super::error::ErrorKind::Disconnected).
     pub async fn sqlx_pool(&self) -> Result<SqlxPool, DatabaseError> {
         Ok(match self.pool().await? {
             #[cfg(feature = "sqlite")]
@@ -398,7 +396,7 @@ impl AsyncDatabase {
     /// (open connections, idle connections) of the pool; `(0, 0)` before first use. See
     /// [`pool_stats`](Self::pool_stats) for the whole picture.
     pub fn pool_status(&self) -> (u32, usize) {
-        self.inner.pool.get().map(Pool::stats).unwrap_or((0, 0))
+        self.inner.hosts.get().map(Hosts::stats).unwrap_or((0, 0))
     }
 
     /// The pool's state now: connections open, idle, in use, callers waiting, and the most
@@ -409,10 +407,10 @@ impl AsyncDatabase {
     /// disagree by the connections that changed hands in between.
     pub fn pool_stats(&self) -> PoolStats {
         let health = &self.inner.health;
-        let (size, idle, max) = match self.inner.pool.get() {
-            Some(pool) => {
-                let (size, idle) = pool.stats();
-                (size, idle, pool.max_connections())
+        let (size, idle, max) = match self.inner.hosts.get() {
+            Some(hosts) => {
+                let (size, idle) = hosts.stats();
+                (size, idle, hosts.max_connections(&self.inner.config))
             }
             None => (0, 0, dialect::max_connections(&self.inner.config)),
         };

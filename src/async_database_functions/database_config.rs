@@ -81,6 +81,28 @@
 //! | `query_cache_size` | ✓ | ✓ | ✓ | prepared statement cache per connection (default 500) |
 //! | `hide_parameters` | ✓ | ✓ | ✓ | no bound values in logs or errors |
 //! | `slow_statement_ms` | ✓ | ✓ | ✓ | warn (target `dsg_lib::sql`) of statements slower than this; off by default |
+//! | `retry` | ✓ | ✓ | ✓ | re-running of transactions that failed retryably ([`RetryPolicy`]; default 3 runs) |
+//! | `transaction_pooling` | ✗ | ✓ | ✗ | behind a transaction-pooling proxy (pgbouncer): no named prepared statements, every session in a transaction |
+//!
+//! # Several servers
+//!
+//! A server URI may name several hosts, as libpq and the MariaDB connectors do:
+//! `mysql://root@10.0.0.1:3306,10.0.0.2:3306/app` (a multi-primary cluster: sessions are
+//! spread over the live hosts) or
+//! `postgresql://u@h1:5432,h2:5432/app?target_session_attrs=read-write` (failover: the first
+//! host that is a primary). See [`TargetSessionAttrs`] and the crate's "Scaling out" docs.
+//!
+//! ```
+//! use dsg_lib::async_database_functions::database_config::{DBConfig, TargetSessionAttrs};
+//!
+//! let config = DBConfig::new(serde_json::json!({
+//!     "database_uri": "postgresql://app:s3cret@10.0.0.1:5432,10.0.0.2:5433/app?target_session_attrs=read-write",
+//! }))?;
+//! assert_eq!(config.hosts(), ["10.0.0.1:5432", "10.0.0.2:5433"]);
+//! assert_eq!(config.target_session_attrs(), TargetSessionAttrs::ReadWrite);
+//! assert!(!config.to_string().contains("s3cret"));
+//! # Ok::<(), dsg_lib::async_database_functions::error::DatabaseError>(())
+//! ```
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -91,6 +113,13 @@ use url::Url;
 
 use super::error::DatabaseError;
 use super::redact::{self, percent_decode};
+
+mod hosts;
+mod retry;
+
+pub(crate) use hosts::Role;
+pub use hosts::TargetSessionAttrs;
+pub use retry::RetryPolicy;
 
 /// The SQL dialect a [`DBConfig`] talks to.
 #[non_exhaustive]
@@ -172,6 +201,8 @@ const COMMON_KEYS: &[&str] = &[
     "query_cache_size",
     "hide_parameters",
     "slow_statement_ms",
+    "retry",
+    "transaction_pooling",
 ];
 
 /// A transaction isolation level, applied to every session.
@@ -477,9 +508,14 @@ impl ConnectArgs {
 pub struct DBConfig {
     dialect: Dialect,
     url: Option<Url>,
+    /// Every host of a multi-host URI, the first (`url`) included; empty for SQLite.
+    urls: Vec<Url>,
+    target_session_attrs: TargetSessionAttrs,
     sqlite: Option<SqliteTarget>,
     /// The URI's password and secret query parameters, scrubbed from every message.
     secrets: Vec<String>,
+    retry: RetryPolicy,
+    transaction_pooling: bool,
     echo: bool,
     hide_parameters: bool,
     pool_pre_ping: bool,
@@ -523,9 +559,13 @@ impl DBConfig {
 
         let mut config = DBConfig {
             dialect,
-            url: parsed.url,
+            url: parsed.urls.first().cloned(),
+            urls: parsed.urls,
+            target_session_attrs: parsed.target_session_attrs,
             sqlite: parsed.sqlite,
             secrets: parsed.secrets,
+            retry: RetryPolicy::default(),
+            transaction_pooling: false,
             echo: false,
             hide_parameters: false,
             pool_pre_ping: false,
@@ -546,6 +586,8 @@ impl DBConfig {
                     boolean(key, value)?;
                 }
                 "hide_parameters" => config.hide_parameters = boolean(key, value)?,
+                "retry" => config.retry = RetryPolicy::parse(value)?,
+                "transaction_pooling" => config.transaction_pooling = boolean(key, value)?,
                 "pool_pre_ping" => config.pool_pre_ping = boolean(key, value)?,
                 "pool_size" => config.pool_size = bounded(key, value, MAX_CONNECTIONS)?,
                 "max_overflow" => config.max_overflow = bounded(key, value, MAX_CONNECTIONS)?,
@@ -600,6 +642,7 @@ impl DBConfig {
         if let Some(mode) = parsed.ssl_mode {
             config.connect_args.ssl_mode.get_or_insert(mode);
         }
+        config.check_transaction_pooling()?;
         Ok(config)
     }
 
@@ -628,9 +671,68 @@ impl DBConfig {
         self.dialect
     }
 
+    /// `transaction_pooling` works only where every session can be a transaction and nothing
+    /// is set per connection at startup (a pooler hands the server connection to other clients).
+    fn check_transaction_pooling(&self) -> Result<(), DatabaseError> {
+        if !self.transaction_pooling {
+            return Ok(());
+        }
+        let clash = if !self.dialect.is_postgres_wire() {
+            format!("is only supported on PostgreSQL, not {}", self.dialect)
+        } else if self.autocommit {
+            "needs transactions: isolation_level AUTOCOMMIT cannot be used with it".into()
+        } else if self.isolation_level.is_some() {
+            "cannot be used with isolation_level: a pooler does not pass startup options on; \
+             set default_transaction_isolation on the database or role instead"
+                .into()
+        } else if !self.connect_args.server_settings.is_empty() {
+            "cannot be used with connect_args.server_settings: a pooler does not pass startup \
+             options on; set them on the database or role instead"
+                .into()
+        } else {
+            return Ok(());
+        };
+        Err(DatabaseError::config(format!(
+            "transaction_pooling {clash}"
+        )))
+    }
+
+    /// How transactions that failed retryably are run again (the `retry` key).
+    pub fn retry(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    /// `transaction_pooling`: the server is behind a transaction-pooling proxy (pgbouncer with
+    /// `pool_mode = transaction`, PgCat, Supavisor, …). Then no named prepared statement is
+    /// used (the statement cache is off) and every session, reads included, runs in a
+    /// transaction, so that each statement's parse and execution reach the same server
+    /// connection.
+    pub fn transaction_pooling(&self) -> bool {
+        self.transaction_pooling
+    }
+
+    /// Which hosts of the URI a session may use (`?target_session_attrs=`; `any` by default).
+    pub fn target_session_attrs(&self) -> TargetSessionAttrs {
+        self.target_session_attrs
+    }
+
+    /// The hosts of the URI as `host:port` (the port only when the URI gives one), in order;
+    /// empty for SQLite.
+    pub fn hosts(&self) -> Vec<String> {
+        self.urls.iter().map(host_label).collect()
+    }
+
+    /// Every server URI, one per host (with the password). Crate-internal: never logged.
+    pub(crate) fn server_urls(&self) -> &[Url] {
+        &self.urls
+    }
+
     /// The URI with its password replaced by `***`.
     pub fn redacted_uri(&self) -> String {
         match (&self.url, &self.sqlite) {
+            (Some(url), _) if self.urls.len() > 1 => {
+                redact::redact_url(url).replacen(&host_label(url), &self.hosts().join(","), 1)
+            }
             (Some(url), _) => redact::redact_url(url),
             (None, Some(SqliteTarget::Memory)) => "sqlite::memory:".into(),
             (None, Some(SqliteTarget::File(path))) => format!("sqlite://{path}"),
@@ -675,6 +777,9 @@ impl DBConfig {
 
     /// Prepared statements cached per connection (0 disables the cache).
     pub fn query_cache_size(&self) -> usize {
+        if self.transaction_pooling {
+            return 0;
+        }
         self.connect_args
             .statement_cache_size
             .unwrap_or(self.query_cache_size)
@@ -783,14 +888,35 @@ impl<S: std::hash::BuildHasher> From<HashMap<String, Value, S>> for ConfigMap {
 /// The parts of a URI that matter.
 struct ParsedUri {
     dialect: Dialect,
-    url: Option<Url>,
+    /// One per host; empty for SQLite.
+    urls: Vec<Url>,
+    target_session_attrs: TargetSessionAttrs,
     sqlite: Option<SqliteTarget>,
     secrets: Vec<String>,
     ssl_mode: Option<SslMode>,
 }
 
 impl ParsedUri {
+    /// Parses a URI, with several hosts (`h1:1,h2:2`) where it names a server.
     fn parse(uri: &str) -> Result<Self, DatabaseError> {
+        let sqlite = uri
+            .get(..6)
+            .is_some_and(|s| s.eq_ignore_ascii_case("sqlite"));
+        let uris = if sqlite {
+            vec![uri.to_string()]
+        } else {
+            hosts::split_hosts(uri)?
+        };
+        let mut uris = uris.iter();
+        let mut parsed = Self::parse_one(uris.next().map_or(uri, String::as_str))?;
+        for other in uris {
+            let more = Self::parse_one(other)?;
+            parsed.urls.extend(more.urls);
+        }
+        Ok(parsed)
+    }
+
+    fn parse_one(uri: &str) -> Result<Self, DatabaseError> {
         // SQLAlchemy driver names may hold `_` (`oracle+cx_oracle`), which a URI scheme may
         // not: when that is why parsing fails, parse again without the (ignored) driver.
         let url = Url::parse(uri).or_else(|e| match uri.split_once(':') {
@@ -831,7 +957,8 @@ impl ParsedUri {
         if dialect == Dialect::Sqlite {
             return Ok(ParsedUri {
                 dialect,
-                url: None,
+                urls: Vec::new(),
+                target_session_attrs: TargetSessionAttrs::Any,
                 sqlite: Some(sqlite_target(&url)?),
                 secrets: Vec::new(),
                 ssl_mode: None,
@@ -844,6 +971,7 @@ impl ParsedUri {
         }
         let secrets = redact::url_secrets(&url);
         let mut ssl_mode = None;
+        let mut target_session_attrs = TargetSessionAttrs::Any;
         let mut native = url.clone();
         native.set_query(None);
         let mut kept: Vec<(String, String)> = Vec::new();
@@ -852,6 +980,7 @@ impl ParsedUri {
                 "sslmode" | "ssl_mode" | "ssl-mode" => {
                     ssl_mode = Some(SslMode::parse("database_uri sslmode", &v)?)
                 }
+                "target_session_attrs" => target_session_attrs = TargetSessionAttrs::parse(&v)?,
                 _ => kept.push((k.into_owned(), v.into_owned())),
             }
         }
@@ -860,11 +989,21 @@ impl ParsedUri {
         }
         Ok(ParsedUri {
             dialect,
-            url: Some(native),
+            urls: vec![native],
+            target_session_attrs,
             sqlite: None,
             secrets,
             ssl_mode,
         })
+    }
+}
+
+/// `host:port` of a server URI (the port only when given), without user or password.
+fn host_label(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
     }
 }
 

@@ -51,6 +51,7 @@ use super::row::FromRow;
 use super::session::Session;
 use super::statement::{Rendered, Statement, StatementKind};
 use super::telemetry::{Rows, operation_span, traced};
+use super::topology::retry::retrying;
 use super::writes::{self, single_key};
 
 /// The page size [`DatabaseOperations::paginate`] uses, as the seed.
@@ -386,8 +387,13 @@ impl DatabaseOperations {
         &self,
         statement: &(impl Statement + ?Sized),
     ) -> Result<ExecuteResult, DatabaseError> {
-        let mut session = self.db.session(false).await?;
-        execute_in(&mut session, statement).await
+        retrying!(self.db, async {
+            let mut session = self.db.write_session(false).await?;
+            let result = execute_in(&mut session, statement).await?;
+            // Commits only where a session is a transaction (`transaction_pooling`).
+            session.commit().await?;
+            Ok(result)
+        })
     }
 
     /// Runs every statement in order in one transaction. If one fails, none takes effect and
@@ -417,16 +423,19 @@ impl DatabaseOperations {
         S: Statement,
         I: IntoIterator<Item = S>,
     {
-        let mut session = self.db.write_session(true).await?;
-        let mut results = Vec::new();
-        for (index, statement) in statements.into_iter().enumerate() {
-            let result = execute_in(&mut session, &statement)
-                .await
-                .map_err(|e| e.at_statement(index))?;
-            results.push(result);
-        }
-        session.commit().await?;
-        Ok(results)
+        let statements: Vec<S> = statements.into_iter().collect();
+        retrying!(self.db, async {
+            let mut session = self.db.write_session(true).await?;
+            let mut results = Vec::with_capacity(statements.len());
+            for (index, statement) in statements.iter().enumerate() {
+                let result = execute_in(&mut session, statement)
+                    .await
+                    .map_err(|e| e.at_statement(index))?;
+                results.push(result);
+            }
+            session.commit().await?;
+            Ok(results)
+        })
     }
 
     /// Inserts `model` and returns it as stored (defaults and auto-increment id filled in).
@@ -463,13 +472,16 @@ impl DatabaseOperations {
             return Ok(Vec::new());
         }
         let plan = writes::InsertPlan::new::<M>(self.dialect(), &mut models);
-        let mut session = self
-            .db
-            .write_session(plan.needs_transaction(models.len()))
-            .await?;
-        let stored = writes::insert_in(&mut session, &plan, models).await?;
-        session.commit().await?;
-        Ok(stored)
+        let stored = retrying!(self.db, async {
+            let mut session = self
+                .db
+                .write_session(plan.needs_transaction(models.len()))
+                .await?;
+            let stored = writes::insert_in(&mut session, &plan, &models).await?;
+            session.commit().await?;
+            Ok(stored)
+        })?;
+        Ok(stored.unwrap_or(models))
     }
 
     /// Updates the row of `M` whose primary key is `record_id` with `new_values` (a JSON map
@@ -508,10 +520,12 @@ impl DatabaseOperations {
         // the update and the read back run in one transaction, so that the row returned is the
         // one this call wrote, even when other clients write the same row at the same time.
         let transaction = !update.single_statement();
-        let mut session = self.db.write_session(transaction).await?;
-        let updated = writes::update_in::<M>(&mut session, update).await?;
-        session.commit().await?;
-        Ok(updated)
+        retrying!(self.db, async {
+            let mut session = self.db.write_session(transaction).await?;
+            let updated = writes::update_in::<M>(&mut session, &update).await?;
+            session.commit().await?;
+            Ok(updated)
+        })
     }
 
     /// Deletes the row of `M` whose primary key is `record_id`.
@@ -534,8 +548,12 @@ impl DatabaseOperations {
         &self,
         record_id: impl Into<Value>,
     ) -> Result<(), DatabaseError> {
-        let mut session = self.db.session(false).await?;
-        writes::delete_in::<M>(&mut session, record_id.into()).await
+        let record_id = record_id.into();
+        retrying!(self.db, async {
+            let mut session = self.db.write_session(false).await?;
+            writes::delete_in::<M>(&mut session, &record_id).await?;
+            session.commit().await
+        })
     }
 
     /// Deletes the rows of `M` whose `id_column` is one of `ids`, in one transaction; returns
@@ -573,17 +591,19 @@ impl DatabaseOperations {
         }
         let per_chunk = dialect::max_bind_parameters(self.dialect());
         // One statement is atomic by itself; several need a transaction.
-        let mut session = self.db.write_session(ids.len() > per_chunk).await?;
-        let mut deleted = 0;
-        for chunk in ids.chunks(per_chunk) {
-            let mut delete = Query::delete();
-            delete
-                .from_table(M::TABLE)
-                .and_where(Expr::col(column.name).is_in(chunk.iter().cloned()));
-            deleted += session.execute(&delete).await?;
-        }
-        session.commit().await?;
-        Ok(deleted)
+        retrying!(self.db, async {
+            let mut session = self.db.write_session(ids.len() > per_chunk).await?;
+            let mut deleted = 0;
+            for chunk in ids.chunks(per_chunk) {
+                let mut delete = Query::delete();
+                delete
+                    .from_table(M::TABLE)
+                    .and_where(Expr::col(column.name).is_in(chunk.iter().cloned()));
+                deleted += session.execute(&delete).await?;
+            }
+            session.commit().await?;
+            Ok(deleted)
+        })
     }
 
     /// Each column of `M`: type on this dialect, nullable, primary key, unique, autoincrement,

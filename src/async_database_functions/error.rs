@@ -238,6 +238,8 @@ pub struct DatabaseError {
     /// Set only for `paginate_query`'s own page checks (the Python library's
     /// "Invalid pagination parameters").
     pagination: bool,
+    /// A connection was lost while a commit was under way (see `is_outcome_unknown`).
+    outcome_unknown: bool,
     source: Option<Source>,
 }
 
@@ -253,6 +255,7 @@ impl DatabaseError {
             statement_index: None,
             style: ErrorStyle::Kinds,
             pagination: false,
+            outcome_unknown: false,
             source: None,
         }
     }
@@ -415,6 +418,25 @@ impl DatabaseError {
         self.kind == ErrorKind::IntegrityError && self.constraint == Some(Constraint::Unique)
     }
 
+    /// True when the connection was lost while a `COMMIT`, or a statement outside a
+    /// transaction (which commits by itself), was under way: whether it took effect is not
+    /// known, so the library never runs it again by itself. Check before running it again.
+    pub fn is_outcome_unknown(&self) -> bool {
+        self.outcome_unknown
+    }
+
+    /// Marks a lost connection whose commit may or may not have happened; `during_commit`
+    /// says so in the details (a `COMMIT` was under way, not a statement of its own).
+    pub(crate) fn with_outcome_unknown(mut self, during_commit: bool) -> Self {
+        if during_commit && !self.outcome_unknown {
+            self.details.push_str(
+                " (the connection was lost during COMMIT: whether the transaction committed is unknown)",
+            );
+        }
+        self.outcome_unknown = true;
+        self
+    }
+
     /// True for serialization failures and deadlocks: running the transaction again may succeed.
     pub fn is_retryable(&self) -> bool {
         self.kind == ErrorKind::SerializationFailure
@@ -466,6 +488,7 @@ impl PartialEq for DatabaseError {
             && self.statement_index == other.statement_index
             && self.style == other.style
             && self.pagination == other.pagination
+            && self.outcome_unknown == other.outcome_unknown
     }
 }
 
@@ -484,6 +507,9 @@ impl fmt::Debug for DatabaseError {
                 .field("columns", &info.columns);
         }
         s.field("statement_index", &self.statement_index);
+        if self.outcome_unknown {
+            s.field("outcome_unknown", &true);
+        }
         if self.style != ErrorStyle::Kinds {
             s.field("style", &self.style);
         }

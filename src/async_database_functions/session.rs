@@ -87,7 +87,7 @@ impl Session {
             session.in_flight = true;
             let begun = session.conn.begin(begin == Begin::Write).await;
             session.in_flight = false;
-            begun.map_err(|e| session.error(e))?;
+            begun.map_err(|e| session.error_at(e, false))?;
             session.in_transaction = true;
         }
         Ok(session)
@@ -99,13 +99,31 @@ impl Session {
     }
 
     /// Maps a driver error; one showing that the connection is gone invalidates the pool, so
-    /// that the other connections opened before it are not handed out again.
-    fn error(&self, e: sqlx::Error) -> DatabaseError {
+    /// that the other connections opened before it are not handed out again, and marks the
+    /// host down. `may_commit`: the statement under way could have committed (a `COMMIT`, or a
+    /// statement outside a transaction), so a lost connection leaves its outcome unknown.
+    fn error_at(&self, e: sqlx::Error, may_commit: bool) -> DatabaseError {
+        let committing = may_commit && self.in_transaction;
         let error = dialect::map_error(&self.config, e);
         if error.kind() == ErrorKind::ConnectionError {
             self.checkout.health().invalidate();
+            self.checkout.host().mark_down();
+            if may_commit {
+                return error.with_outcome_unknown(committing);
+            }
+        } else if error
+            .code()
+            .is_some_and(|code| dialect::is_read_only_error(self.config.dialect(), code))
+        {
+            // A write refused by a server taken for a primary (demoted by a failover).
+            self.checkout.host().forget_role();
         }
         error
+    }
+
+    /// [`error_at`](Self::error_at) for a statement of this session.
+    fn error(&self, e: sqlx::Error) -> DatabaseError {
+        self.error_at(e, !self.in_transaction)
     }
 
     /// Fails once `disconnect` has returned (while it waits, sessions finish their work).
@@ -290,8 +308,17 @@ impl Session {
             self.conn.rollback().await
         };
         self.in_flight = false;
+        let result = result.map_err(|e| self.error_at(e, commit));
+        if result.is_err() {
+            // A failed COMMIT (a serialization failure or certification conflict reported at
+            // commit) leaves the driver counting an open transaction: end it, so the connection
+            // goes back to the pool clean; if even that fails, close the connection instead.
+            self.in_flight = true;
+            let cleared = self.conn.rollback().await;
+            self.in_flight = cleared.is_err();
+        }
         self.in_transaction = false;
-        result.map_err(|e| self.error(e))
+        result
     }
 }
 

@@ -42,7 +42,6 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use sea_query::{ExprTrait, Value};
 
@@ -52,18 +51,11 @@ use super::model::Model;
 use super::session::Session;
 use super::writes;
 
-/// How many times [`AsyncDatabase::transaction`] runs its closure when it keeps failing with a
-/// serialization failure or deadlock.
-pub const TRANSACTION_ATTEMPTS: u32 = 3;
-
 /// What the closures of [`AsyncDatabase::transaction`] and [`Session::savepoint`] return: a
 /// boxed future borrowing the session, `Box::pin(async move { … })`. Boxed (as in sqlx and
 /// SeaORM) so that the whole call stays `Send` and can run in `tokio::spawn` or an axum
 /// handler.
 pub type TxFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, DatabaseError>> + Send + 'c>>;
-
-/// The first pause before running a failed transaction again; it doubles each time, jittered.
-const RETRY_BASE_DELAY: Duration = Duration::from_millis(5);
 
 static SAVEPOINTS: AtomicU64 = AtomicU64::new(0);
 
@@ -86,7 +78,9 @@ impl Session {
             return Ok(Vec::new());
         }
         let plan = writes::InsertPlan::new::<M>(self.config().dialect(), &mut models);
-        writes::insert_in(self, &plan, models).await
+        Ok(writes::insert_in(self, &plan, &models)
+            .await?
+            .unwrap_or(models))
     }
 
     /// Updates the row of `M` whose key is `record_id` in this session's transaction, as
@@ -98,7 +92,7 @@ impl Session {
         new_values: serde_json::Value,
     ) -> Result<M, DatabaseError> {
         let plan = writes::UpdatePlan::new::<M>(self.config(), record_id.into(), new_values)?;
-        writes::update_in::<M>(self, plan).await
+        writes::update_in::<M>(self, &plan).await
     }
 
     /// Deletes the row of `M` whose key is `record_id` in this session's transaction.
@@ -110,7 +104,7 @@ impl Session {
         &mut self,
         record_id: impl Into<Value>,
     ) -> Result<(), DatabaseError> {
-        writes::delete_in::<M>(self, record_id.into()).await
+        writes::delete_in::<M>(self, &record_id.into()).await
     }
 
     /// The row of `M` whose key is `record_id`, read in this session's transaction.
@@ -152,21 +146,27 @@ impl Session {
 
 impl AsyncDatabase {
     /// Runs `f` in one transaction: committed when `f` returns `Ok`, rolled back when it returns
-    /// `Err` (or panics, or the future is dropped). A transaction that fails with a
-    /// serialization failure or deadlock (PostgreSQL 40001/40P01, MySQL 1213/1205, SQLite busy)
-    /// is run again from the start, up to [`TRANSACTION_ATTEMPTS`] times in all with a short
-    /// jittered pause, so `f` must be safe to run more than once. On SQLite the transaction
-    /// takes the write lock up front (`BEGIN IMMEDIATE`).
+    /// `Err` (or panics, or the future is dropped).
+    ///
+    /// A run that fails retryably is run again from the start, on a new connection, as the
+    /// `retry` key says (by default 3 runs in all, a jittered pause of 5 ms doubling each
+    /// time): a serialization failure or deadlock (PostgreSQL 40001/40P01, MySQL/MariaDB
+    /// 1213/1205, a Galera certification conflict, SQLite busy), or a connection lost before
+    /// the commit was sent (on a multi-host URI, the next run goes to a live host). So `f`
+    /// must be safe to run more than once: keep side effects outside the database after it.
+    /// A connection lost during the commit is never re-run: see
+    /// [`DatabaseError::is_outcome_unknown`]. This is the pattern CockroachDB's clients call
+    /// `ExecuteTx`. On SQLite the transaction takes the write lock up front (`BEGIN IMMEDIATE`).
     ///
     /// # Errors
     ///
-    /// The error `f` returned, or the commit's; after the last attempt, the retryable error with
-    /// the number of attempts in its details.
+    /// The error `f` returned, or the commit's; after the last run, the retryable error with
+    /// the number of runs in its details.
     pub async fn transaction<T, F>(&self, mut f: F) -> Result<T, DatabaseError>
     where
         F: for<'c> FnMut(&'c mut Session) -> TxFuture<'c, T>,
     {
-        let mut attempt = 1;
+        let mut attempts = self.attempts();
         loop {
             let result: Result<T, DatabaseError> = async {
                 let mut session = self.write_session(true).await?;
@@ -176,26 +176,9 @@ impl AsyncDatabase {
             }
             .await;
             match result {
-                Err(error) if error.is_retryable() && attempt < TRANSACTION_ATTEMPTS => {
-                    tracing::debug!(target: "dsg_lib", attempt, %error, "transaction run again");
-                    tokio::time::sleep(backoff(attempt)).await;
-                    attempt += 1;
-                }
-                Err(error) if error.is_retryable() => {
-                    return Err(error.scrubbed(|details| {
-                        format!("{details} (gave up after {attempt} attempts)")
-                    }));
-                }
-                other => return other,
+                Ok(value) => return Ok(value),
+                Err(error) => attempts.again(error).await?,
             }
         }
     }
-}
-
-/// The pause before attempt `attempt + 1`: the base doubled per attempt, with up to as much
-/// again of random jitter, so that conflicting transactions do not meet again in step.
-fn backoff(attempt: u32) -> Duration {
-    let base = RETRY_BASE_DELAY * 2u32.saturating_pow(attempt.saturating_sub(1));
-    let jitter = (uuid::Uuid::new_v4().as_u128() % 1_000) as u32;
-    base + base * jitter / 1_000
 }

@@ -15,6 +15,7 @@ use super::dialect;
 use super::error::{Constraint, DatabaseError, ErrorKind};
 use super::model::{Column, Model, is_unset};
 use super::telemetry::{Rows, operation_span, traced};
+use super::topology::retry::retrying;
 
 impl DatabaseOperations {
     /// Inserts `model`, or, when a row with its primary key exists, updates every other
@@ -136,53 +137,55 @@ async fn upsert_in<M: Model>(
     let returning = dialect::insert_returning(dialect);
     // One statement is atomic by itself; several, or a write and its read back, need a
     // transaction.
-    let mut session = db
-        .write_session(!returning || rows.len() > per_chunk)
-        .await?;
-    let mut stored = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(per_chunk) {
-        let mut insert = Query::insert();
-        insert
-            .into_table(M::TABLE)
-            .columns(columns.iter().map(|c| c.name));
-        for row in chunk {
+    retrying!(db, async {
+        let mut session = db
+            .write_session(!returning || rows.len() > per_chunk)
+            .await?;
+        let mut stored = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(per_chunk) {
+            let mut insert = Query::insert();
             insert
-                .values(row.iter().cloned().map(Expr::val))
-                .map_err(|e| DatabaseError::invalid_input(format!("upsert: {e}")))?;
-        }
-        insert.on_conflict(
-            OnConflict::columns(key_names.iter().copied())
-                .update_columns(updated.iter().copied())
-                .to_owned(),
-        );
-        let found: Vec<M> = if returning {
-            insert.returning(Query::returning().columns(columns.iter().map(|c| c.name)));
-            session.fetch_all(&insert).await?
-        } else {
-            session.execute(&insert).await?;
-            let mut select = M::select();
-            if let [key] = keys[..] {
-                // A flat `IN (…)`: thousands of ORed conditions nest too deep to render.
-                select.and_where(
-                    M::col(columns[key].name).is_in(chunk.iter().map(|row| row[key].clone())),
-                );
-            } else {
-                let mut any = Condition::any();
-                for row in chunk {
-                    let mut all = Condition::all();
-                    for &i in &keys {
-                        all = all.add(M::col(columns[i].name).eq(row[i].clone()));
-                    }
-                    any = any.add(all);
-                }
-                select.cond_where(any);
+                .into_table(M::TABLE)
+                .columns(columns.iter().map(|c| c.name));
+            for row in chunk {
+                insert
+                    .values(row.iter().cloned().map(Expr::val))
+                    .map_err(|e| DatabaseError::invalid_input(format!("upsert: {e}")))?;
             }
-            session.fetch_all(&select).await?
-        };
-        stored.extend(in_given_order::<M>(dialect, columns, &keys, chunk, found)?);
-    }
-    session.commit().await?;
-    Ok(stored)
+            insert.on_conflict(
+                OnConflict::columns(key_names.iter().copied())
+                    .update_columns(updated.iter().copied())
+                    .to_owned(),
+            );
+            let found: Vec<M> = if returning {
+                insert.returning(Query::returning().columns(columns.iter().map(|c| c.name)));
+                session.fetch_all(&insert).await?
+            } else {
+                session.execute(&insert).await?;
+                let mut select = M::select();
+                if let [key] = keys[..] {
+                    // A flat `IN (…)`: thousands of ORed conditions nest too deep to render.
+                    select.and_where(
+                        M::col(columns[key].name).is_in(chunk.iter().map(|row| row[key].clone())),
+                    );
+                } else {
+                    let mut any = Condition::any();
+                    for row in chunk {
+                        let mut all = Condition::all();
+                        for &i in &keys {
+                            all = all.add(M::col(columns[i].name).eq(row[i].clone()));
+                        }
+                        any = any.add(all);
+                    }
+                    select.cond_where(any);
+                }
+                session.fetch_all(&select).await?
+            };
+            stored.extend(in_given_order::<M>(dialect, columns, &keys, chunk, found)?);
+        }
+        session.commit().await?;
+        Ok(stored)
+    })
 }
 
 /// The rows read back, in the order of the rows given. A row given whose key was not stored

@@ -86,19 +86,20 @@ impl InsertPlan {
 }
 
 /// Inserts `models` on `session` as `plan` says, and returns them as stored.
+///
+/// `None` when every column was given: then the models given are exactly the rows stored
+/// (they are only borrowed, so that a transaction that failed retryably can run again).
 pub(crate) async fn insert_in<M: Model>(
     session: &mut Session,
     plan: &InsertPlan,
-    models: Vec<M>,
-) -> Result<Vec<M>, DatabaseError> {
+    models: &[M],
+) -> Result<Option<Vec<M>>, DatabaseError> {
     let dialect = plan.dialect;
-    let mut stored = Vec::with_capacity(models.len());
-    let mut models = models.into_iter().peekable();
+    let mut stored = Vec::new();
     let mut row = Vec::with_capacity(plan.keep.len());
-    while models.peek().is_some() {
-        let given: Vec<M> = models.by_ref().take(plan.per_chunk).collect();
+    for given in models.chunks(plan.per_chunk) {
         let mut insert = BulkInsert::new(M::TABLE, plan.kept.clone());
-        for model in &given {
+        for model in given {
             if plan.every_column {
                 model.push_values(dialect, insert.values_mut());
             } else {
@@ -124,14 +125,13 @@ pub(crate) async fn insert_in<M: Model>(
                 .await?;
             stored.extend(read_back_ids::<M>(session, given.len(), outcome.last_insert_id).await?);
         } else {
-            // Every column was given: the rows stored are exactly these.
             session
                 .run_rendered::<()>(insert.into_rendered(dialect))
                 .await?;
-            stored.extend(given);
         }
     }
-    Ok(stored)
+    // Every column was given: the rows stored are exactly the models.
+    Ok((plan.returning || plan.read_back).then_some(stored))
 }
 
 /// An update of one row by its key, validated against the model.
@@ -197,7 +197,7 @@ impl UpdatePlan {
 /// Runs `plan` on `session` and returns the row as stored.
 pub(crate) async fn update_in<M: Model>(
     session: &mut Session,
-    plan: UpdatePlan,
+    plan: &UpdatePlan,
 ) -> Result<M, DatabaseError> {
     let UpdatePlan {
         key,
@@ -205,23 +205,24 @@ pub(crate) async fn update_in<M: Model>(
         values,
         returning,
     } = plan;
+    let (key, returning) = (*key, *returning);
     if returning {
         let mut update = Query::update();
         update
             .table(M::TABLE)
-            .values(values.into_iter().map(|(c, v)| (c, Expr::val(v))))
+            .values(values.iter().map(|(c, v)| (*c, Expr::val(v.clone()))))
             .and_where(Expr::col(key.name).eq(record_id.clone()))
             .returning(Query::returning().columns(M::columns().iter().map(|c| c.name)));
         return session
             .fetch_optional::<M>(&update)
             .await?
-            .ok_or_else(|| not_found::<M>(session.config(), key, &record_id));
+            .ok_or_else(|| not_found::<M>(session.config(), key, record_id));
     }
     if !values.is_empty() {
         let mut update = Query::update();
         update
             .table(M::TABLE)
-            .values(values.into_iter().map(|(c, v)| (c, Expr::val(v))))
+            .values(values.iter().map(|(c, v)| (*c, Expr::val(v.clone()))))
             .and_where(Expr::col(key.name).eq(record_id.clone()));
         session.execute(&update).await?;
     }
@@ -230,13 +231,13 @@ pub(crate) async fn update_in<M: Model>(
     session
         .fetch_optional::<M>(&select)
         .await?
-        .ok_or_else(|| not_found::<M>(session.config(), key, &record_id))
+        .ok_or_else(|| not_found::<M>(session.config(), key, record_id))
 }
 
 /// Deletes the row of `M` whose key is `record_id` on `session`.
 pub(crate) async fn delete_in<M: Model>(
     session: &mut Session,
-    record_id: Value,
+    record_id: &Value,
 ) -> Result<(), DatabaseError> {
     let key = single_key::<M>()?;
     let mut delete = Query::delete();
@@ -244,7 +245,7 @@ pub(crate) async fn delete_in<M: Model>(
         .from_table(M::TABLE)
         .and_where(Expr::col(key.name).eq(record_id.clone()));
     match session.execute(&delete).await? {
-        0 => Err(not_found::<M>(session.config(), key, &record_id)),
+        0 => Err(not_found::<M>(session.config(), key, record_id)),
         _ => Ok(()),
     }
 }

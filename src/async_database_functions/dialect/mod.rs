@@ -131,11 +131,14 @@ macro_rules! per_conn {
 
 impl Pool {
     /// Builds the pool for `config`; no connection is opened except SQLite's in-memory keeper.
+    /// Builds the pool for `config`, to the server at `url` (one host of the URI; `None` for
+    /// SQLite); no connection is opened except SQLite's in-memory keeper.
     pub(crate) async fn connect(
         config: &DBConfig,
+        url: Option<&url::Url>,
         health: Arc<Health>,
     ) -> Result<(Pool, Keeper), DatabaseError> {
-        per_backend!(Backend::of(config.dialect()), b => b::connect(config, health).await)
+        per_backend!(Backend::of(config.dialect()), b => b::connect(config, url, health).await)
     }
 
     /// Takes a connection, waiting at most `pool_timeout`.
@@ -189,9 +192,8 @@ impl Pool {
 
 /// The server URI with the driver's own scheme (`postgresql+asyncpg` → `postgres`).
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-fn native_url(config: &DBConfig, scheme: &str) -> Result<url::Url, DatabaseError> {
-    let mut url = config
-        .server_url()
+fn native_url(url: Option<&url::Url>, scheme: &str) -> Result<url::Url, DatabaseError> {
+    let mut url = url
         .cloned()
         .ok_or_else(|| DatabaseError::config("database_uri: missing server address"))?;
     url.set_scheme(scheme)
@@ -431,6 +433,18 @@ pub(crate) fn key_by_types(dialect: Dialect, sql: &mut String, values: &Values) 
 
 /// Whether a read of one row needs `LIMIT 1` for the server to stop producing rows (not on
 /// SQLite, whose driver stops stepping after the first row).
+/// A query whose one `BIGINT` column is 1 when the server refuses writes (a standby, a
+/// read-only server), else 0; `None` where there is one server only (SQLite).
+pub(crate) fn role_sql(dialect: Dialect) -> Option<&'static str> {
+    per_backend!(Backend::of(dialect), b => b::ROLE_SQL)
+}
+
+/// Whether `code` (SQLSTATE or error number) says the server refused a write because it is
+/// read-only (a standby, or a primary demoted since the session began).
+pub(crate) fn is_read_only_error(dialect: Dialect, code: &str) -> bool {
+    per_backend!(Backend::of(dialect), b => b::READ_ONLY_CODES.contains(&code))
+}
+
 pub(crate) fn limit_first_row(dialect: Dialect) -> bool {
     per_backend!(Backend::of(dialect), b => b::LIMIT_FIRST_ROW)
 }

@@ -38,15 +38,21 @@ pub(super) const LIST_TABLES: &str = "SELECT CAST(table_name AS CHAR) FROM infor
 pub(super) const MAX_BIND_PARAMETERS: usize = 65535;
 
 /// The most connections a pool opens: `pool_size + max_overflow`.
+/// See [`super::role_sql`].
+pub(super) const ROLE_SQL: Option<&str> = Some("SELECT CAST(@@global.read_only AS SIGNED)");
+/// See [`super::is_read_only_error`].
+pub(super) const READ_ONLY_CODES: &[&str] = &["1290", "1792", "25006"];
+
 pub(super) fn max_connections(config: &DBConfig) -> u32 {
     config.max_connections()
 }
 
 pub(super) async fn connect(
     config: &DBConfig,
+    url: Option<&url::Url>,
     health: Arc<Health>,
 ) -> Result<(Pool, Keeper), DatabaseError> {
-    let native = super::native_url(config, "mysql")?;
+    let native = super::native_url(url, "mysql")?;
     let mut options = MySqlConnectOptions::from_str(native.as_str())
         .map_err(|e| super::map_error(config, e))?
         .statement_cache_capacity(config.query_cache_size())
@@ -164,7 +170,8 @@ pub(super) fn classify(code: &str) -> (ErrorKind, Option<Constraint>) {
         "1213" | "1205" | "40001" => (ErrorKind::SerializationFailure, None),
         // Access denied, unknown database: the connection cannot be made, as PostgreSQL's
         // 28000/3D000. Killed, server gone, shutdown, idle timeout: the connection is lost.
-        "1044" | "1045" | "1049" | "1927" | "2006" | "2013" | "1053" | "4031" => {
+        // 1047: a Galera node that is not (yet) part of the primary component.
+        "1044" | "1045" | "1049" | "1927" | "2006" | "2013" | "1053" | "4031" | "1047" => {
             (ErrorKind::ConnectionError, None)
         }
         "1366" | "1292" | "1264" | "1406" | "1265" | "3140" | "4038" => {

@@ -37,15 +37,22 @@ pub(super) const LIST_TABLES: &str = "SELECT table_name::text FROM information_s
 pub(super) const MAX_BIND_PARAMETERS: usize = 65535;
 
 /// The most connections a pool opens: `pool_size + max_overflow`.
+/// See [`super::role_sql`].
+pub(super) const ROLE_SQL: Option<&str> =
+    Some("SELECT CASE WHEN pg_is_in_recovery() THEN 1::int8 ELSE 0::int8 END");
+/// See [`super::is_read_only_error`].
+pub(super) const READ_ONLY_CODES: &[&str] = &["25006"];
+
 pub(super) fn max_connections(config: &DBConfig) -> u32 {
     config.max_connections()
 }
 
 pub(super) async fn connect(
     config: &DBConfig,
+    url: Option<&url::Url>,
     health: Arc<Health>,
 ) -> Result<(Pool, Keeper), DatabaseError> {
-    let native = super::native_url(config, "postgres")?;
+    let native = super::native_url(url, "postgres")?;
     let mut options = PgConnectOptions::from_str(native.as_str())
         .map_err(|e| super::map_error(config, e))?
         .statement_cache_capacity(config.query_cache_size())

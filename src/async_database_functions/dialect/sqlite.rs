@@ -50,8 +50,14 @@ pub(super) fn max_connections(_: &DBConfig) -> u32 {
     MAX_CONNECTIONS
 }
 
+/// See [`super::role_sql`].
+pub(super) const ROLE_SQL: Option<&str> = None;
+/// See [`super::is_read_only_error`].
+pub(super) const READ_ONLY_CODES: &[&str] = &[];
+
 pub(super) async fn connect(
     config: &DBConfig,
+    _url: Option<&url::Url>,
     health: Arc<Health>,
 ) -> Result<(Pool, Keeper), DatabaseError> {
     let args = config.connect_args();

@@ -1,7 +1,13 @@
-//! Topology: the servers behind an [`AsyncDatabase`](super::async_database::AsyncDatabase)
-//! and what the crate knows of their health.
+//! Topology: the servers behind an [`AsyncDatabase`](super::async_database::AsyncDatabase),
+//! what the crate knows of their health, which one a session goes to, and the re-running of
+//! transactions that failed retryably.
 //!
-//! Today one server per database. What is tracked:
+//! - [`hosts`]: the servers of a multi-host URI, one pool each; which one a new session goes
+//!   to (`target_session_attrs`, round robin over a multi-primary cluster), dead hosts
+//!   skipped and tried again later.
+//! - [`retry`]: the bounded, jittered re-running of whole transactions.
+//!
+//! What is tracked for the whole database:
 //! - **Pool invalidation** (SQLAlchemy's "invalidate on disconnect"): the first error showing
 //!   that a server connection is gone marks every connection opened before it as stale; stale
 //!   idle connections are closed instead of being handed out, so a restarted server or a mass
@@ -26,6 +32,11 @@ use url::{Host, Url};
 use super::database_config::DBConfig;
 use super::error::{DatabaseError, ErrorKind};
 
+pub(crate) mod hosts;
+pub(crate) mod retry;
+
+pub(crate) use hosts::{HostState, Hosts};
+
 /// Health of the one server of a database, shared by its pool and its sessions.
 #[derive(Debug)]
 pub(crate) struct Health {
@@ -39,6 +50,8 @@ pub(crate) struct Health {
     ended: AtomicBool,
     in_use: AtomicU32,
     waiting: AtomicU32,
+    /// Transactions run again after a retryable failure.
+    retries: AtomicU64,
 }
 
 impl Health {
@@ -50,6 +63,7 @@ impl Health {
             ended: AtomicBool::new(false),
             in_use: AtomicU32::new(0),
             waiting: AtomicU32::new(0),
+            retries: AtomicU64::new(0),
         })
     }
 
@@ -121,10 +135,29 @@ impl Health {
         Waiting(self)
     }
 
-    /// Counts a connection as checked out until the guard is dropped.
-    pub(crate) fn checkout(self: &Arc<Self>) -> Checkout {
+    /// Counts a connection to `host` as checked out until the guard is dropped; `permit` is
+    /// its share of the connection limit across hosts.
+    pub(crate) fn checkout(
+        self: &Arc<Self>,
+        host: Arc<HostState>,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Checkout {
         self.in_use.fetch_add(1, Ordering::AcqRel);
-        Checkout(self.clone())
+        Checkout {
+            health: self.clone(),
+            host,
+            _permit: permit,
+        }
+    }
+
+    /// Counts one transaction run again.
+    pub(crate) fn count_retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many transactions were run again since the database was created.
+    pub(crate) fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
     }
 }
 
@@ -137,17 +170,26 @@ fn disconnected() -> DatabaseError {
 
 /// A checked-out connection, counted in [`Health::in_use`] while it lives.
 #[derive(Debug)]
-pub(crate) struct Checkout(Arc<Health>);
+pub(crate) struct Checkout {
+    health: Arc<Health>,
+    host: Arc<HostState>,
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
 
 impl Checkout {
     pub(crate) fn health(&self) -> &Health {
-        &self.0
+        &self.health
+    }
+
+    /// The server the connection is to.
+    pub(crate) fn host(&self) -> &HostState {
+        &self.host
     }
 }
 
 impl Drop for Checkout {
     fn drop(&mut self) {
-        self.0.in_use.fetch_sub(1, Ordering::AcqRel);
+        self.health.in_use.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -165,15 +207,14 @@ impl Drop for Waiting<'_> {
 /// Resolves only when the server's port refuses connections, with the error to report;
 /// otherwise never (so it can race the pool's own connect, which retries a refused port until
 /// `pool_timeout`).
-pub(crate) async fn refused(config: &DBConfig) -> DatabaseError {
-    match probe(config).await {
+pub(crate) async fn refused(config: &DBConfig, url: &Url) -> DatabaseError {
+    match probe(config, url).await {
         Some(e) => e,
         None => std::future::pending().await,
     }
 }
 
-async fn probe(config: &DBConfig) -> Option<DatabaseError> {
-    let url = config.server_url()?;
+async fn probe(config: &DBConfig, url: &Url) -> Option<DatabaseError> {
     let port = url
         .port()
         .unwrap_or(super::dialect::default_port(config.dialect())?);
@@ -190,7 +231,7 @@ async fn probe(config: &DBConfig) -> Option<DatabaseError> {
             ErrorKind::ConnectionError,
             format!(
                 "could not connect to {}: connection refused ({e})",
-                config.redacted_uri()
+                super::redact::redact_url(url)
             ),
         )),
         _ => None,
@@ -221,8 +262,9 @@ mod tests {
     #[test]
     fn checkouts_are_counted() {
         let health = Health::new();
-        let a = health.checkout();
-        let b = health.checkout();
+        let host = HostState::new("h".into());
+        let a = health.checkout(host.clone(), None);
+        let b = health.checkout(host, None);
         assert_eq!(health.in_use(), 2);
         drop(a);
         drop(b);

@@ -1,0 +1,369 @@
+//! The servers of a database, one pool each, and which one a new session goes to.
+//!
+//! A URI names one host or several (`mysql://root@h1:3307,h2:3308,h3:3309/test`). Each host
+//! gets a pool of its own; a session is taken from the first host that fits, in this order:
+//! - `target_session_attrs=any` (the default): the hosts in turn, round robin, so a
+//!   multi-primary cluster (MariaDB Galera) shares the load;
+//! - otherwise: the hosts in the URI's order, keeping those whose role fits (`read-write`:
+//!   a primary; `read-only`: a standby; `prefer-standby`: a standby, else any). The role is
+//!   asked once per host (`pg_is_in_recovery()`, `@@global.read_only`) and asked again after
+//!   the host failed or refused a write, so a promoted standby is found.
+//!
+//! A host that refuses connections or loses one is marked down for [`DOWN_FOR`] and skipped
+//! meanwhile (unless every host is down: then all are tried), so one dead node costs the
+//! callers at most one fast-failing connect. With several hosts, `pool_size + max_overflow`
+//! bounds the connections in use across all of them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use url::Url;
+
+use super::super::database_config::{DBConfig, Role};
+use super::super::dialect::{self, Conn, Keeper, Pool};
+use super::super::error::{DatabaseError, ErrorKind};
+use super::{Checkout, Health};
+
+/// How long a host that failed is skipped before it is tried again.
+pub const DOWN_FOR: Duration = Duration::from_secs(1);
+
+/// What the crate knows of one server: whether it is down, and its role. Shared with the
+/// sessions on it, so that a failure seen in a session marks the host.
+#[derive(Debug)]
+pub(crate) struct HostState {
+    /// `host:port`, for messages (no user, no password).
+    label: String,
+    epoch: Instant,
+    /// Nanoseconds after `epoch` until which the host is skipped; 0: up.
+    down_until: AtomicU64,
+    /// 0: not known; 1: primary; 2: standby.
+    role: AtomicU8,
+}
+
+impl HostState {
+    pub(crate) fn new(label: String) -> Arc<Self> {
+        Arc::new(HostState {
+            label,
+            epoch: Instant::now(),
+            down_until: AtomicU64::new(0),
+            role: AtomicU8::new(0),
+        })
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The host failed: skip it for [`DOWN_FOR`], and ask its role again when it is back.
+    pub(crate) fn mark_down(&self) {
+        let until = self.now().saturating_add(DOWN_FOR.as_nanos() as u64);
+        self.down_until.store(until, Ordering::Release);
+        self.forget_role();
+    }
+
+    fn is_down(&self) -> bool {
+        self.down_until.load(Ordering::Acquire) > self.now()
+    }
+
+    fn mark_up(&self) {
+        self.down_until.store(0, Ordering::Release);
+    }
+
+    fn role(&self) -> Option<Role> {
+        match self.role.load(Ordering::Acquire) {
+            1 => Some(Role::Primary),
+            2 => Some(Role::Standby),
+            _ => None,
+        }
+    }
+
+    fn set_role(&self, role: Role) {
+        let code = match role {
+            Role::Primary => 1,
+            Role::Standby => 2,
+        };
+        self.role.store(code, Ordering::Release);
+    }
+
+    /// The role may have changed (a write was refused, a failover): ask again next time.
+    pub(crate) fn forget_role(&self) {
+        self.role.store(0, Ordering::Release);
+    }
+
+    fn describe(&self) -> String {
+        let state = if self.is_down() {
+            "down"
+        } else {
+            match self.role() {
+                Some(Role::Primary) => "primary",
+                Some(Role::Standby) => "standby",
+                None => "not reached",
+            }
+        };
+        format!("{} ({state})", self.label)
+    }
+}
+
+/// One server: its URL (none for SQLite), its pool and its state.
+pub(crate) struct Host {
+    url: Option<Url>,
+    pub(crate) pool: Pool,
+    state: Arc<HostState>,
+}
+
+/// The servers of a database.
+pub(crate) struct Hosts {
+    hosts: Vec<Host>,
+    /// Where the next round-robin turn starts.
+    next: AtomicUsize,
+    /// With several hosts: one permit per connection in use, across all of them.
+    limit: Option<Arc<Semaphore>>,
+}
+
+impl Hosts {
+    /// A pool per host of `config` (one for SQLite); no server connection is opened yet.
+    pub(crate) async fn connect(
+        config: &DBConfig,
+        health: &Arc<Health>,
+    ) -> Result<(Hosts, Vec<Keeper>), DatabaseError> {
+        let urls: Vec<Option<&Url>> = if config.server_urls().is_empty() {
+            vec![None]
+        } else {
+            config.server_urls().iter().map(Some).collect()
+        };
+        let labels = config.hosts();
+        let mut hosts = Vec::with_capacity(urls.len());
+        let mut keepers = Vec::with_capacity(urls.len());
+        for (i, url) in urls.into_iter().enumerate() {
+            let (pool, keeper) = Pool::connect(config, url, health.clone()).await?;
+            let label = labels.get(i).cloned().unwrap_or_else(|| "local".into());
+            hosts.push(Host {
+                url: url.cloned(),
+                pool,
+                state: HostState::new(label),
+            });
+            keepers.push(keeper);
+        }
+        let limit =
+            (hosts.len() > 1).then(|| Arc::new(Semaphore::new(config.max_connections() as usize)));
+        Ok((
+            Hosts {
+                hosts,
+                next: AtomicUsize::new(0),
+                limit,
+            },
+            keepers,
+        ))
+    }
+
+    /// The first host's pool (the one host's, but for multi-host URIs).
+    pub(crate) fn first(&self) -> Option<&Pool> {
+        self.hosts.first().map(|h| &h.pool)
+    }
+
+    pub(crate) fn pools(&self) -> impl Iterator<Item = &Pool> {
+        self.hosts.iter().map(|h| &h.pool)
+    }
+
+    /// (open, idle) connections over every host.
+    pub(crate) fn stats(&self) -> (u32, usize) {
+        self.pools().fold((0, 0), |(open, idle), pool| {
+            let (o, i) = pool.stats();
+            (open.saturating_add(o), idle.saturating_add(i))
+        })
+    }
+
+    /// The most connections in use at once.
+    pub(crate) fn max_connections(&self, config: &DBConfig) -> u32 {
+        match (&self.limit, self.first()) {
+            (None, Some(pool)) => pool.max_connections(),
+            _ => config.max_connections(),
+        }
+    }
+
+    /// Closes every pool, waiting for the connections in use to come back.
+    pub(crate) async fn close(&self) {
+        for pool in self.pools() {
+            pool.close().await;
+        }
+    }
+
+    /// A connection from a host that fits `target_session_attrs`, counted as checked out.
+    ///
+    /// # Errors
+    ///
+    /// `PoolTimeout` when every connection is in use for `pool_timeout`; `ConnectionError`
+    /// naming every host and its state when none could be used.
+    pub(crate) async fn acquire(
+        &self,
+        config: &DBConfig,
+        health: &Arc<Health>,
+    ) -> Result<(Conn, Checkout), DatabaseError> {
+        let permit = self.permit(config).await?;
+        if let [host] = self.hosts.as_slice() {
+            // One host: no choice to make, no role to check unless asked for.
+            if !config.target_session_attrs().needs_role() {
+                let conn = self.acquire_on(host, config, health).await?;
+                return Ok((conn, health.checkout(host.state.clone(), permit)));
+            }
+        }
+        let attrs = config.target_session_attrs();
+        let order = self.order(config);
+        let all_down = order.iter().all(|&i| self.hosts[i].state.is_down());
+        let mut last_error = None;
+        // `prefer-standby` makes a second, lenient pass; the others one.
+        for strict in [true, false] {
+            for &i in &order {
+                let host = &self.hosts[i];
+                if host.state.is_down() && !all_down {
+                    continue;
+                }
+                let mut conn = match self.acquire_on(host, config, health).await {
+                    Ok(conn) => conn,
+                    Err(e) if e.kind() == ErrorKind::ConnectionError => {
+                        host.state.mark_down();
+                        last_error = Some(e);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                host.state.mark_up();
+                if attrs.needs_role() {
+                    let role = match host.state.role() {
+                        Some(role) => role,
+                        None => match ask_role(&mut conn, config).await {
+                            Ok(role) => {
+                                host.state.set_role(role);
+                                role
+                            }
+                            Err(e) => {
+                                conn.close_on_drop();
+                                host.state.mark_down();
+                                last_error = Some(e);
+                                continue;
+                            }
+                        },
+                    };
+                    if !attrs.accepts(role, strict) {
+                        continue;
+                    }
+                }
+                return Ok((conn, health.checkout(host.state.clone(), permit)));
+            }
+            if attrs != super::super::database_config::TargetSessionAttrs::PreferStandby {
+                break;
+            }
+        }
+        let states: Vec<String> = self.hosts.iter().map(|h| h.state.describe()).collect();
+        // None fits now; roles may change (a promotion): ask again next time.
+        for host in &self.hosts {
+            host.state.forget_role();
+        }
+        let cause = last_error
+            .map(|e| format!("; last error: {}", e.details()))
+            .unwrap_or_default();
+        Err(DatabaseError::new(
+            ErrorKind::ConnectionError,
+            format!(
+                "no host fits target_session_attrs={attrs}: {}{cause}",
+                states.join(", ")
+            ),
+        ))
+    }
+
+    /// The order in which hosts are tried: in turn for `any`, else as in the URI.
+    fn order(&self, config: &DBConfig) -> Vec<usize> {
+        let n = self.hosts.len();
+        let start = if config.target_session_attrs().needs_role() {
+            0
+        } else {
+            self.next.fetch_add(1, Ordering::Relaxed) % n
+        };
+        (0..n).map(|k| (start + k) % n).collect()
+    }
+
+    /// With several hosts, a share of the connection limit, waiting at most `pool_timeout`.
+    async fn permit(
+        &self,
+        config: &DBConfig,
+    ) -> Result<Option<OwnedSemaphorePermit>, DatabaseError> {
+        let Some(limit) = &self.limit else {
+            return Ok(None);
+        };
+        let timeout = dialect::acquire_timeout(config);
+        match tokio::time::timeout(timeout, limit.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Some(permit)),
+            Ok(Err(_)) => Err(super::disconnected()),
+            Err(_) => Err(DatabaseError::new(
+                ErrorKind::PoolTimeout,
+                format!(
+                    "all {} connections across the hosts were in use for {timeout:?} \
+                     (pool_size + max_overflow)",
+                    config.max_connections()
+                ),
+            )),
+        }
+    }
+
+    /// A connection from `host`'s pool. When a new connection is needed, the pool's connect
+    /// (which retries a refused port until the timeout) races a probe that reports a refused
+    /// port at once.
+    async fn acquire_on(
+        &self,
+        host: &Host,
+        config: &DBConfig,
+        health: &Health,
+    ) -> Result<Conn, DatabaseError> {
+        let pool = &host.pool;
+        let (open, idle) = pool.stats();
+        let max = pool.max_connections();
+        let waiting = health.wait();
+        let acquired = match &host.url {
+            Some(url) if idle == 0 && open < max => {
+                tokio::select! {
+                    acquired = pool.acquire() => acquired,
+                    refused = super::refused(config, url) => return Err(refused),
+                }
+            }
+            _ => pool.acquire().await,
+        };
+        drop(waiting);
+        match acquired {
+            Ok(conn) => Ok(conn),
+            // Not every connection was in use, so the pool was opening one, and it did not
+            // come: the server did not answer in time.
+            Err(sqlx::Error::PoolTimedOut) if health.in_use() < max => Err(DatabaseError::new(
+                ErrorKind::ConnectionError,
+                format!(
+                    "could not connect to {} within {:?}: the server did not answer",
+                    host.url
+                        .as_ref()
+                        .map_or_else(|| config.redacted_uri(), super::super::redact::redact_url),
+                    dialect::acquire_timeout(config)
+                ),
+            )),
+            Err(e) => Err(dialect::map_error(config, e)),
+        }
+    }
+}
+
+/// Asks a server whether it takes writes.
+async fn ask_role(conn: &mut Conn, config: &DBConfig) -> Result<Role, DatabaseError> {
+    let Some(sql) = dialect::role_sql(config.dialect()) else {
+        return Ok(Role::Primary);
+    };
+    let read_only = conn
+        .first::<i64>(sql.to_string(), sea_query::Values(Vec::new()), false)
+        .await
+        .map_err(|e| match e {
+            dialect::RunError::Driver(e) => dialect::map_error(config, e),
+            dialect::RunError::Decode(e) => e,
+        })?;
+    Ok(if read_only == Some(1) {
+        Role::Standby
+    } else {
+        Role::Primary
+    })
+}
