@@ -387,7 +387,7 @@ impl DatabaseOperations {
         statement: &(impl Statement + ?Sized),
     ) -> Result<ExecuteResult, DatabaseError> {
         let mut session = self.db.session(false).await?;
-        execute_in(&mut session, statement).await
+        session.execute_one(statement).await
     }
 
     /// Runs every statement in order in one transaction. If one fails, none takes effect and
@@ -420,7 +420,8 @@ impl DatabaseOperations {
         let mut session = self.db.write_session(true).await?;
         let mut results = Vec::new();
         for (index, statement) in statements.into_iter().enumerate() {
-            let result = execute_in(&mut session, &statement)
+            let result = session
+                .execute_one(&statement)
                 .await
                 .map_err(|e| e.at_statement(index))?;
             results.push(result);
@@ -726,26 +727,4 @@ fn subquery_count(select: &SelectStatement) -> SelectStatement {
         .expr(Expr::cust("COUNT(*)"))
         .from_subquery(select.clone(), "dsg_count");
     count
-}
-
-/// Runs one statement for [`DatabaseOperations::execute_one`]/`execute_many`.
-async fn execute_in(
-    session: &mut Session,
-    statement: &(impl Statement + ?Sized),
-) -> Result<ExecuteResult, DatabaseError> {
-    let outcome = session.run::<Record>(statement).await?;
-    let rowcount = match statement.kind() {
-        StatementKind::Select => outcome.rows.len() as u64,
-        // A RETURNING clause gives one row per row written; MariaDB reports no affected
-        // rows for a statement that returns a result set.
-        _ => Ord::max(outcome.rows_affected, outcome.rows.len() as u64),
-    };
-    Ok(ExecuteResult {
-        rowcount,
-        inserted_primary_key: match statement.kind() {
-            StatementKind::Insert => outcome.last_insert_id,
-            _ => None,
-        },
-        rows: outcome.rows,
-    })
 }
