@@ -181,6 +181,9 @@ pub fn enum_from_json<E: SqlEnum>(
     column: &Column,
     dialect: Dialect,
 ) -> Result<Value, String> {
+    if json.is_null() {
+        return Err("the column is not nullable".into());
+    }
     let Some(text) = json.as_str() else {
         return Err(format!(
             "expected one of the {} names as a string, got {json}",
