@@ -62,6 +62,39 @@
 //! # }).unwrap();
 //! ```
 //!
+//! The derive takes only enums of unit variants, and checks its attributes at compile time:
+//!
+//! ```compile_fail
+//! use dsg_lib::SqlEnum;
+//!
+//! #[derive(SqlEnum)]
+//! enum Shape {
+//!     Circle(f64), // error: #[derive(SqlEnum)] only supports unit variants (no fields)
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! use dsg_lib::SqlEnum;
+//!
+//! #[derive(SqlEnum)]
+//! #[sql_enum(size = 3)] // error: `size = 3` is shorter than the longest stored name
+//! enum Level {
+//!     Low,
+//!     Medium,
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! use dsg_lib::SqlEnum;
+//!
+//! #[derive(SqlEnum)]
+//! enum Answer {
+//!     Yes,
+//!     #[sql_enum(rename = "Yes")] // error: two variants are stored as "Yes"
+//!     Sure,
+//! }
+//! ```
+//!
 //! # Without the derive
 //!
 //! Any type can be a column by implementing [`SqlField`] by hand; override
