@@ -174,6 +174,33 @@ async fn narrow_types_round_trip() {
             [(time(23, 59, 59, 123_456), Some(time(12, 0, 0, 0)))]
         );
 
+        // Dynamic records decode every new type.
+        let records: Vec<Record> = ops
+            .read_query(
+                Query::select()
+                    .columns([
+                        CtValues::SMALL,
+                        CtValues::UNSIGNED,
+                        CtValues::RATIO,
+                        CtValues::AT,
+                    ])
+                    .columns([CtValues::OPT_SMALL, CtValues::OPT_RATIO, CtValues::OPT_AT])
+                    .from(CtValues::TABLE)
+                    .and_where(CtValues::NAME.eq("edge")),
+            )
+            .await
+            .check(ctx);
+        let record = serde_json::Value::from(records[0].clone());
+        assert_eq!(
+            record,
+            json!({
+                "small": i16::MAX, "unsigned": u32::MAX, "ratio": f64::from(edge.ratio),
+                "at": "23:59:59.123456", "opt_small": i16::MIN, "opt_ratio": f64::from(0.1f32),
+                "opt_at": "00:00:00.000001",
+            }),
+            "[{ctx}]"
+        );
+
         // update_one from JSON, read back.
         let updated = ops
             .update_one::<CtValues>(
@@ -566,6 +593,19 @@ mod decimal {
                     "[{ctx}] {err}"
                 );
             }
+            let records: Vec<Record> = ops
+                .read_query(
+                    &text("SELECT amount, fee FROM ct_decimals WHERE id = :id").bind("id", one.id),
+                )
+                .await
+                .check(ctx);
+            let amount = records[0].get("amount").cloned();
+            let amount = match amount {
+                Some(serde_json::Value::String(s)) => dec(&s),
+                Some(serde_json::Value::Number(n)) => dec(&n.to_string()),
+                other => panic!("[{ctx}] amount as {other:?}"),
+            };
+            assert_eq!(amount, dec("99.99"), "[{ctx}]");
             let again = ops.read_by_pk::<CtDecimal>(one.id).await.check(ctx);
             assert_eq!(again.map(|r| r.amount), Some(dec("99.99")), "[{ctx}]");
             db.disconnect().await;

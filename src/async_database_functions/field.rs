@@ -1,5 +1,74 @@
 //! [`SqlField`]: the Rust types a model field (or a scalar read) may have, and how each maps to
 //! a column on every dialect.
+//!
+//! ```
+//! use chrono::NaiveTime;
+//! use dsg_lib::prelude::*;
+//!
+//! #[derive(Model, Debug, Clone, PartialEq)]
+//! #[model(table = "field_doc")]
+//! struct Reading {
+//!     #[model(primary_key, auto_increment)]
+//!     id: i64,
+//!     floor: i16,        // SMALLINT
+//!     count: u32,        // INT UNSIGNED on MySQL/MariaDB, BIGINT on PostgreSQL
+//!     level: f32,        // REAL (FLOAT on MySQL/MariaDB)
+//!     at: NaiveTime,     // TIME
+//!     note: Option<u32>, // nullable
+//! }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+//! db.register::<Reading>();
+//! db.create_tables().await?;
+//! let ops = DatabaseOperations::new(db);
+//! let at = NaiveTime::from_hms_milli_opt(7, 30, 0, 250).unwrap();
+//! let stored = ops
+//!     .create_one(Reading { id: 0, floor: -2, count: u32::MAX, level: 0.5, at, note: None })
+//!     .await?;
+//! assert_eq!(ops.read_by_pk::<Reading>(stored.id).await?, Some(stored.clone()));
+//!
+//! // update_one checks each value against the field's type before writing anything.
+//! let updated = ops.update_one::<Reading>(stored.id, serde_json::json!({"floor": 3, "at": "08:00:00"})).await?;
+//! assert_eq!((updated.floor, updated.at), (3, NaiveTime::from_hms_opt(8, 0, 0).unwrap()));
+//! let err = ops.update_one::<Reading>(stored.id, serde_json::json!({"count": -1})).await.unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::InvalidInput);
+//! assert!(err.to_string().contains("field_doc.count"));
+//! # Ok::<(), DatabaseError>(())
+//! # }).unwrap();
+//! ```
+//!
+//! With the `decimal` feature, `rust_decimal::Decimal` (re-exported as `dsg_lib::rust_decimal`)
+//! is exact on every backend:
+//!
+//! ```
+//! # #[cfg(feature = "decimal")]
+//! # {
+//! use dsg_lib::prelude::*;
+//! use dsg_lib::rust_decimal::Decimal;
+//!
+//! #[derive(Model, Debug, Clone)]
+//! #[model(table = "field_decimal_doc")]
+//! struct Price {
+//!     #[model(primary_key, auto_increment)]
+//!     id: i64,
+//!     amount: Decimal,
+//! }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+//! db.register::<Price>();
+//! db.create_tables().await?;
+//! let ops = DatabaseOperations::new(db);
+//! let exact: Decimal = "0.1000000000000000000000000001".parse().unwrap();
+//! let price = ops.create_one(Price { id: 0, amount: exact }).await?;
+//! assert_eq!(ops.read_by_pk::<Price>(price.id).await?.map(|p| p.amount), Some(exact));
+//! let price = ops.update_one::<Price>(price.id, serde_json::json!({"amount": "19.99"})).await?;
+//! assert_eq!(price.amount.to_string(), "19.99");
+//! # Ok::<(), DatabaseError>(())
+//! # }).unwrap();
+//! # }
+//! ```
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use sea_query::Value;
