@@ -205,3 +205,54 @@ pub fn derive_sql_enum(input: &DeriveInput) -> syn::Result<TokenStream> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(input: &str) -> String {
+        let input: DeriveInput = syn::parse_str(input).expect("valid Rust");
+        match derive_sql_enum(&input) {
+            Ok(_) => panic!("expected an error for {input:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn refuses_what_cannot_be_stored_as_text() {
+        assert!(error_of("struct S { a: i32 }").contains("only supports enums"));
+        assert!(error_of("enum E { A(i32) }").contains("only supports unit variants"));
+        assert!(error_of("enum E {}").contains("at least one variant"));
+        assert!(error_of("enum E<T> { A }").contains("generic enums"));
+        assert!(error_of("#[sql_enum(size = 2)] enum E { Abc }").contains("shorter than"));
+        assert!(error_of("#[sql_enum(size = 0)] enum E { A }").contains("at least 1"));
+        assert!(
+            error_of("#[sql_enum(rename_all = \"Title\")] enum E { A }").contains("rename_all")
+        );
+        assert!(error_of("#[sql_enum(colour)] enum E { A }").contains("unknown #[sql_enum]"));
+        assert!(
+            error_of("enum E { A, #[sql_enum(rename = \"A\")] B }").contains("stored as \"A\"")
+        );
+        assert!(error_of("enum E { #[sql_enum(rename = \"\")] A }").contains("must not be empty"));
+    }
+
+    #[test]
+    fn names_follow_rename_all_and_size_defaults() {
+        let input: DeriveInput = syn::parse_str(
+            "#[sql_enum(rename_all = \"snake_case\")] enum E { TeamMember, #[sql_enum(rename = \"x\")] Guest }",
+        )
+        .expect("valid Rust");
+        let out = derive_sql_enum(&input).expect("expands").to_string();
+        assert!(out.contains("\"team_member\""), "{out}");
+        assert!(out.contains("\"x\""), "{out}");
+        assert!(out.contains("Some (64u32)"), "{out}");
+        assert_eq!(
+            rename("SCREAMING_SNAKE_CASE", "TeamMember").as_deref(),
+            Some("TEAM_MEMBER")
+        );
+        assert_eq!(
+            rename("kebab-case", "TeamMember").as_deref(),
+            Some("team-member")
+        );
+    }
+}
