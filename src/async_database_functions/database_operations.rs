@@ -387,7 +387,7 @@ impl DatabaseOperations {
         statement: &(impl Statement + ?Sized),
     ) -> Result<ExecuteResult, DatabaseError> {
         let mut session = self.db.session(false).await?;
-        session.execute_one(statement).await
+        execute_in(&mut session, statement).await
     }
 
     /// Runs every statement in order in one transaction. If one fails, none takes effect and
@@ -420,8 +420,7 @@ impl DatabaseOperations {
         let mut session = self.db.write_session(true).await?;
         let mut results = Vec::new();
         for (index, statement) in statements.into_iter().enumerate() {
-            let result = session
-                .execute_one(&statement)
+            let result = execute_in(&mut session, &statement)
                 .await
                 .map_err(|e| e.at_statement(index))?;
             results.push(result);
@@ -727,4 +726,13 @@ fn subquery_count(select: &SelectStatement) -> SelectStatement {
         .expr(Expr::cust("COUNT(*)"))
         .from_subquery(select.clone(), "dsg_count");
     count
+}
+
+/// Runs one statement for [`DatabaseOperations::execute_one`]/`execute_many`: what
+/// [`Session::execute_one`] gives.
+async fn execute_in(
+    session: &mut Session,
+    statement: &(impl Statement + ?Sized),
+) -> Result<ExecuteResult, DatabaseError> {
+    session.execute_one(statement).await
 }
