@@ -113,6 +113,12 @@ pub use async_database_functions::error::{DatabaseError, ErrorKind};
 /// `#[derive(Model)]`: see [`async_database_functions::model`].
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use dsg_lib_derive::Model;
+/// `#[derive(SqlEnum)]`: see [`async_database_functions::sql_enum`].
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub use dsg_lib_derive::SqlEnum;
+/// rust_decimal, whose `Decimal` is a column type with the `decimal` feature.
+#[cfg(feature = "decimal")]
+pub use rust_decimal;
 pub use sea_query;
 /// sqlx, the driver layer underneath, for going down to it: run your own queries on the pool
 /// [`AsyncDatabase::sqlx_pool`] (or `sqlite_pool`, `pg_pool`, `mysql_pool`) gives, or
@@ -132,5 +138,8 @@ pub mod __private {
     pub use crate::async_database_functions::field::SqlField;
     pub use crate::async_database_functions::model::{Column, ColumnSet, Model, SqlType};
     pub use crate::async_database_functions::row::{FromRow, RowReader, RowRef};
+    pub use crate::async_database_functions::sql_enum::{SqlEnum, decode_enum, enum_from_json};
     pub use sea_query::Value;
+    pub use serde_json::Value as JsonValue;
+    pub use sqlx::Error as SqlxError;
 }

@@ -264,6 +264,30 @@ fn expand_column_set(name: &Ident, fields: &[Field<'_>]) -> TokenStream {
         }
     });
 
+    let from_json = fields.iter().map(|f| {
+        let ty = f.ty;
+        if f.is_flatten() {
+            return quote_spanned! {ty.span()=>
+                if let ::core::option::Option::Some(__value) =
+                    <#ty as #p::ColumnSet>::column_from_json(__column, __json, __dialect)
+                {
+                    return ::core::option::Option::Some(__value);
+                }
+            };
+        }
+        let column_name = LitStr::new(
+            &f.attrs.column.clone().unwrap_or_else(|| unraw(f.ident)),
+            f.ident.span(),
+        );
+        quote_spanned! {ty.span()=>
+            if __column.name == #column_name {
+                return ::core::option::Option::Some(
+                    <#ty as #p::SqlField>::from_json(__json, __column, __dialect),
+                );
+            }
+        }
+    });
+
     let flattened: Vec<&Field<'_>> = fields.iter().filter(|f| f.is_flatten()).collect();
     let hooks = if flattened.is_empty() {
         // The trait's defaults do nothing, which is right for plain columns.
@@ -344,6 +368,15 @@ fn expand_column_set(name: &Ident, fields: &[Field<'_>]) -> TokenStream {
                 ::core::result::Result::Ok(Self {
                     #(#reads,)*
                 })
+            }
+
+            fn column_from_json(
+                __column: &#p::Column,
+                __json: &#p::JsonValue,
+                __dialect: #p::Dialect,
+            ) -> ::core::option::Option<::core::result::Result<#p::Value, ::std::string::String>> {
+                #(#from_json)*
+                ::core::option::Option::None
             }
 
             #hooks

@@ -1,5 +1,5 @@
-//! `#[derive(Model)]` for `dsg_lib`. Use it through `dsg_lib::Model`; the generated code refers
-//! only to `::dsg_lib::__private`.
+//! `#[derive(Model)]` and `#[derive(SqlEnum)]` for `dsg_lib`. Use them through `dsg_lib::Model`
+//! and `dsg_lib::SqlEnum`; the generated code refers only to `::dsg_lib::__private`.
 
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
@@ -7,14 +7,18 @@ use syn::{DeriveInput, parse_macro_input};
 mod attrs;
 mod expand;
 mod names;
+mod sql_enum;
 
 /// Derives `ColumnSet`, `Model`, `FromRow` and typed column consts for a struct with named fields: each field is a
 /// column, in declaration order.
 ///
-/// A field's type must implement `SqlField` (`String`, `i32`, `i64`, `f64`, `bool`,
-/// `chrono::DateTime<Utc>`, `chrono::NaiveDateTime`, `chrono::NaiveDate`, `uuid::Uuid`,
-/// `serde_json::Value`, `Vec<u8>`, and `Option<T>` of these for nullable columns), or be a
-/// `ColumnSet` marked `#[model(flatten)]`. Generic structs are not supported.
+/// A field's type must implement `SqlField` (`String`, `i16`, `i32`, `u32`, `i64`, `f32`,
+/// `f64`, `bool`, `chrono::DateTime<Utc>`, `chrono::NaiveDateTime`, `chrono::NaiveDate`,
+/// `chrono::NaiveTime`, `uuid::Uuid`, `serde_json::Value`, `Vec<u8>`, `rust_decimal::Decimal`
+/// with dsg_lib's `decimal` feature, an enum with `#[derive(SqlEnum)]`, and `Option<T>` of
+/// these for nullable columns), or be a `ColumnSet` marked `#[model(flatten)]`. Generic
+/// structs are not supported. `update_one` checks each new value through its field's type
+/// (`SqlField::from_json`).
 ///
 /// # Struct attributes
 ///
@@ -88,6 +92,43 @@ mod names;
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand::derive_model(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Derives `SqlEnum`, `SqlField`, `FromRow` and `From<Self> for sea_query::Value` for an enum
+/// of unit variants, stored as `VARCHAR` text: the variant's name.
+///
+/// # Enum attributes
+///
+/// - `#[sql_enum(size = N)]`: `VARCHAR(N)`; at least the longest stored name. Default: 64, or
+///   the longest name if longer.
+/// - `#[sql_enum(rename_all = "...")]`: how the names are spelt: `"snake_case"`,
+///   `"SCREAMING_SNAKE_CASE"`, `"kebab-case"`, `"lowercase"` or `"UPPERCASE"`. Default: as
+///   written.
+///
+/// # Variant attributes
+///
+/// - `#[sql_enum(rename = "name")]`: the stored name of this variant.
+///
+/// # Example
+///
+/// ```ignore
+/// use dsg_lib::prelude::*;
+///
+/// #[derive(SqlEnum, Debug, Clone, Copy, PartialEq)]
+/// #[sql_enum(rename_all = "lowercase", size = 16)]
+/// enum Role {
+///     Admin,
+///     Member,
+///     #[sql_enum(rename = "guest_user")]
+///     Guest,
+/// }
+/// ```
+#[proc_macro_derive(SqlEnum, attributes(sql_enum))]
+pub fn derive_sql_enum(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    sql_enum::derive_sql_enum(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

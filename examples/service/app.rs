@@ -30,19 +30,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use dsg_lib::Model;
 use dsg_lib::async_database_functions::{
-    async_database::AsyncDatabase,
-    base_schema::SchemaBase,
-    database_config::DBConfig,
-    database_operations::{DEFAULT_PAGE_SIZE, DatabaseOperations, Page},
-    error::{DatabaseError, ErrorKind, ErrorStyle},
-    http::python_errors,
-    model::Model as _,
-    record::Record,
-    statement::text,
+    database_operations::DEFAULT_PAGE_SIZE, error::ErrorStyle, http::python_errors,
 };
-use dsg_lib::sea_query::{ExprTrait, Order};
+use dsg_lib::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};

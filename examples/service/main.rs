@@ -19,8 +19,9 @@ mod app;
 
 use std::process::ExitCode;
 
-use dsg_lib::async_database_functions::database_config::{DATABASE_URL, DBConfig};
+use dsg_lib::async_database_functions::database_config::DATABASE_URL;
 use dsg_lib::async_database_functions::error::ErrorStyle;
+use dsg_lib::prelude::*;
 
 /// The database when `DATABASE_URL` is not set.
 const DEFAULT_DATABASE_URL: &str = "sqlite+aiosqlite:///:memory:?cache=shared";

@@ -748,24 +748,11 @@ fn subquery_count(select: &SelectStatement) -> SelectStatement {
     count
 }
 
-/// Runs one statement for [`DatabaseOperations::execute_one`]/`execute_many`.
+/// Runs one statement for [`DatabaseOperations::execute_one`]/`execute_many`: what
+/// [`Session::execute_one`] gives.
 async fn execute_in(
     session: &mut Session,
     statement: &(impl Statement + ?Sized),
 ) -> Result<ExecuteResult, DatabaseError> {
-    let outcome = session.run::<Record>(statement).await?;
-    let rowcount = match statement.kind() {
-        StatementKind::Select => outcome.rows.len() as u64,
-        // A RETURNING clause gives one row per row written; MariaDB reports no affected
-        // rows for a statement that returns a result set.
-        _ => Ord::max(outcome.rows_affected, outcome.rows.len() as u64),
-    };
-    Ok(ExecuteResult {
-        rowcount,
-        inserted_primary_key: match statement.kind() {
-            StatementKind::Insert => outcome.last_insert_id,
-            _ => None,
-        },
-        rows: outcome.rows,
-    })
+    session.execute_one(statement).await
 }

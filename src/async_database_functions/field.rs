@@ -1,24 +1,110 @@
 //! [`SqlField`]: the Rust types a model field (or a scalar read) may have, and how each maps to
 //! a column on every dialect.
+//!
+//! ```
+//! use chrono::NaiveTime;
+//! use dsg_lib::prelude::*;
+//!
+//! #[derive(Model, Debug, Clone, PartialEq)]
+//! #[model(table = "field_doc")]
+//! struct Reading {
+//!     #[model(primary_key, auto_increment)]
+//!     id: i64,
+//!     floor: i16,        // SMALLINT
+//!     count: u32,        // INT UNSIGNED on MySQL/MariaDB, BIGINT on PostgreSQL
+//!     level: f32,        // REAL (FLOAT on MySQL/MariaDB)
+//!     at: NaiveTime,     // TIME
+//!     note: Option<u32>, // nullable
+//! }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+//! db.register::<Reading>();
+//! db.create_tables().await?;
+//! let ops = DatabaseOperations::new(db);
+//! let at = NaiveTime::from_hms_milli_opt(7, 30, 0, 250).unwrap();
+//! let stored = ops
+//!     .create_one(Reading { id: 0, floor: -2, count: u32::MAX, level: 0.5, at, note: None })
+//!     .await?;
+//! assert_eq!(ops.read_by_pk::<Reading>(stored.id).await?, Some(stored.clone()));
+//!
+//! // update_one checks each value against the field's type before writing anything.
+//! let updated = ops.update_one::<Reading>(stored.id, serde_json::json!({"floor": 3, "at": "08:00:00"})).await?;
+//! assert_eq!((updated.floor, updated.at), (3, NaiveTime::from_hms_opt(8, 0, 0).unwrap()));
+//! let err = ops.update_one::<Reading>(stored.id, serde_json::json!({"count": -1})).await.unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::InvalidInput);
+//! assert!(err.to_string().contains("field_doc.count"));
+//! # Ok::<(), DatabaseError>(())
+//! # }).unwrap();
+//! ```
+//!
+//! With the `decimal` feature, `rust_decimal::Decimal` (re-exported as `dsg_lib::rust_decimal`)
+//! is exact on every backend:
+//!
+//! ```
+//! # #[cfg(feature = "decimal")]
+//! # {
+//! use dsg_lib::prelude::*;
+//! use dsg_lib::rust_decimal::Decimal;
+//!
+//! #[derive(Model, Debug, Clone)]
+//! #[model(table = "field_decimal_doc")]
+//! struct Price {
+//!     #[model(primary_key, auto_increment)]
+//!     id: i64,
+//!     amount: Decimal,
+//! }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+//! db.register::<Price>();
+//! db.create_tables().await?;
+//! let ops = DatabaseOperations::new(db);
+//! let exact: Decimal = "0.1000000000000000000000000001".parse().unwrap();
+//! let price = ops.create_one(Price { id: 0, amount: exact }).await?;
+//! assert_eq!(ops.read_by_pk::<Price>(price.id).await?.map(|p| p.amount), Some(exact));
+//! let price = ops.update_one::<Price>(price.id, serde_json::json!({"amount": "19.99"})).await?;
+//! assert_eq!(price.amount.to_string(), "19.99");
+//! # Ok::<(), DatabaseError>(())
+//! # }).unwrap();
+//! # }
+//! ```
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use sea_query::Value;
 use uuid::Uuid;
 
 use super::database_config::Dialect;
-use super::model::SqlType;
+use super::model::{Column, SqlType};
 use super::row::RowRef;
 
 /// A Rust type that is stored in one column.
 ///
-/// Implemented for `String`, `i32`, `i64`, `f64`, `bool`, `chrono::DateTime<Utc>`,
-/// `chrono::NaiveDateTime`, `chrono::NaiveDate`, `uuid::Uuid`, `serde_json::Value`, `Vec<u8>`
-/// and `Option<T>` of each (nullable).
+/// Implemented for `String`, `i16`, `i32`, `u32`, `i64`, `f32`, `f64`, `bool`,
+/// `chrono::DateTime<Utc>`, `chrono::NaiveDateTime`, `chrono::NaiveDate`, `chrono::NaiveTime`,
+/// `uuid::Uuid`, `serde_json::Value`, `Vec<u8>`, `rust_decimal::Decimal` (with the `decimal`
+/// feature), and `Option<T>` of each (nullable). Each maps to a column type per dialect:
+///
+/// | Rust | SQLite | PostgreSQL | MySQL/MariaDB |
+/// |------|--------|------------|---------------|
+/// | `i16` | `INTEGER` | `SMALLINT` | `SMALLINT` |
+/// | `i32` | `INTEGER` | `INTEGER` | `INT` |
+/// | `u32` | `INTEGER` | `BIGINT` | `INT UNSIGNED` |
+/// | `i64` | `INTEGER` | `BIGINT` | `BIGINT` |
+/// | `f32` | `REAL` | `REAL` | `FLOAT` |
+/// | `f64` | `REAL` | `DOUBLE PRECISION` | `DOUBLE` |
+/// | `Decimal` | `TEXT` (exact) | `NUMERIC` | `DECIMAL(65, 30)` |
+/// | `NaiveTime` | `TIME` (text) | `TIME` | `TIME(6)` |
+///
+/// Implement it for a type of your own (or derive [`SqlEnum`](macro@crate::SqlEnum) for
+/// an enum stored as text); see the [module docs](self).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a model column",
     label = "unsupported field type",
-    note = "supported: String, i32, i64, f64, bool, chrono::DateTime<Utc>, chrono::NaiveDateTime, \
-            chrono::NaiveDate, uuid::Uuid, serde_json::Value, Vec<u8>, and Option<T> of these"
+    note = "supported: String, i16, i32, u32, i64, f32, f64, bool, chrono::DateTime<Utc>, \
+            chrono::NaiveDateTime, chrono::NaiveDate, chrono::NaiveTime, uuid::Uuid, \
+            serde_json::Value, Vec<u8>, rust_decimal::Decimal (feature `decimal`), enums with \
+            #[derive(SqlEnum)], and Option<T> of these"
 )]
 pub trait SqlField: Sized {
     /// The portable column type.
@@ -34,6 +120,25 @@ pub trait SqlField: Sized {
 
     /// Decodes the column at `index` of `row`.
     fn decode(row: RowRef<'_>, index: usize) -> Result<Self, sqlx::Error>;
+
+    /// Converts `json`, a new value for `column` in an `update_one` map, into the value to
+    /// bind, or says why this type cannot hold it (the library adds the column's name).
+    ///
+    /// The default checks the JSON value against the column's [`SqlType`] (and `VARCHAR`
+    /// length). Override it when the Rust type holds fewer values than its SQL type, as an
+    /// enum stored as text does, so that `update_one` refuses what [`decode`](Self::decode)
+    /// could not read back: see the custom type example on this trait.
+    ///
+    /// # Errors
+    ///
+    /// A description of the mismatch (without the column's name).
+    fn from_json(
+        json: &serde_json::Value,
+        column: &Column,
+        dialect: Dialect,
+    ) -> Result<Value, String> {
+        value_from_json(column.sql_type, column.nullable, json, dialect)
+    }
 }
 
 /// Decodes with sqlx's own `Decode` for whichever backend the row comes from.
@@ -70,6 +175,8 @@ macro_rules! native_field {
 native_field!(String, SqlType::String(None), String);
 native_field!(i64, SqlType::BigInteger, BigInt);
 native_field!(f64, SqlType::Double, Double);
+native_field!(f32, SqlType::Float, Float);
+native_field!(NaiveTime, SqlType::Time, ChronoTime);
 native_field!(bool, SqlType::Boolean, Bool);
 native_field!(NaiveDate, SqlType::Date, ChronoDate);
 native_field!(Vec<u8>, SqlType::Bytes, Bytes);
@@ -90,6 +197,84 @@ impl SqlField for i32 {
             Err(first) => {
                 let v: i64 = decode_native!(row, index).map_err(|_| first)?;
                 i32::try_from(v).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+            }
+        }
+    }
+}
+
+impl SqlField for i16 {
+    const SQL_TYPE: SqlType = SqlType::SmallInteger;
+    fn to_value(&self, _: Dialect) -> Value {
+        Value::SmallInt(Some(*self))
+    }
+    fn null_value(_: Dialect) -> Value {
+        Value::SmallInt(None)
+    }
+    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, sqlx::Error> {
+        let narrow: Result<i16, _> = decode_native!(row, index);
+        match narrow {
+            Ok(v) => Ok(v),
+            Err(first) => {
+                let v: i64 = decode_native!(row, index).map_err(|_| first)?;
+                i16::try_from(v).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+            }
+        }
+    }
+}
+
+/// `INT UNSIGNED` on MySQL/MariaDB; `BIGINT` on PostgreSQL and `INTEGER` on SQLite, which
+/// have no unsigned types. Bound as a 64-bit integer everywhere.
+impl SqlField for u32 {
+    const SQL_TYPE: SqlType = SqlType::UnsignedInteger;
+    fn to_value(&self, _: Dialect) -> Value {
+        Value::BigInt(Some(i64::from(*self)))
+    }
+    fn null_value(_: Dialect) -> Value {
+        Value::BigInt(None)
+    }
+    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, sqlx::Error> {
+        #[cfg(feature = "mysql")]
+        if let RowRef::MySql(r) = row
+            && let Ok(v) = sqlx::Row::try_get::<u32, _>(r, index)
+        {
+            return Ok(v);
+        }
+        let wide: i64 = decode_native!(row, index)?;
+        u32::try_from(wide).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    }
+}
+
+/// `NUMERIC` on PostgreSQL, `DECIMAL(65, 30)` on MySQL/MariaDB (read back rounded to the 28
+/// decimal places `Decimal` keeps), the exact text form on SQLite. Needs the `decimal` feature.
+#[cfg(feature = "decimal")]
+impl SqlField for rust_decimal::Decimal {
+    const SQL_TYPE: SqlType = SqlType::Decimal;
+    fn to_value(&self, _: Dialect) -> Value {
+        Value::Decimal(Some(*self))
+    }
+    fn null_value(_: Dialect) -> Value {
+        Value::Decimal(None)
+    }
+    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, sqlx::Error> {
+        match row {
+            #[cfg(feature = "postgres")]
+            RowRef::Postgres(r) => sqlx::Row::try_get(r, index),
+            #[cfg(feature = "mysql")]
+            RowRef::MySql(r) => sqlx::Row::try_get(r, index),
+            #[allow(unreachable_patterns)]
+            _ => {
+                let text: Result<String, _> = decode_native!(row, index);
+                match text {
+                    Ok(text) => text
+                        .parse::<rust_decimal::Decimal>()
+                        .map_err(|e| sqlx::Error::Decode(Box::new(e))),
+                    // A number another client stored in the column.
+                    Err(first) => {
+                        let v: f64 = decode_native!(row, index).map_err(|_| first)?;
+                        rust_decimal::Decimal::try_from(v)
+                            .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+                    }
+                }
             }
         }
     }
@@ -199,6 +384,17 @@ impl<T: SqlField> SqlField for Option<T> {
             T::decode(row, index).map(Some)
         }
     }
+    fn from_json(
+        json: &serde_json::Value,
+        column: &Column,
+        dialect: Dialect,
+    ) -> Result<Value, String> {
+        if json.is_null() {
+            Ok(T::null_value(dialect))
+        } else {
+            T::from_json(json, column, dialect)
+        }
+    }
 }
 
 /// Converts a JSON value (from an update map) into the bound value of a column of `sql_type`.
@@ -233,12 +429,30 @@ pub(crate) fn value_from_json(
             }
             s.to_string().to_value(dialect)
         }
+        SqlType::SmallInteger => {
+            let n = json.as_i64().ok_or_else(wrong)?;
+            i16::try_from(n).map_err(|_| wrong())?.to_value(dialect)
+        }
         SqlType::Integer => {
             let n = json.as_i64().ok_or_else(wrong)?;
             i32::try_from(n).map_err(|_| wrong())?.to_value(dialect)
         }
+        SqlType::UnsignedInteger => {
+            let n = json.as_u64().ok_or_else(wrong)?;
+            u32::try_from(n).map_err(|_| wrong())?.to_value(dialect)
+        }
         SqlType::BigInteger => json.as_i64().ok_or_else(wrong)?.to_value(dialect),
+        SqlType::Float => {
+            let f = json.as_f64().ok_or_else(wrong)?;
+            #[allow(clippy::cast_possible_truncation)]
+            let narrow = f as f32;
+            if !narrow.is_finite() {
+                return Err(format!("{f} is out of range of a single precision float"));
+            }
+            narrow.to_value(dialect)
+        }
         SqlType::Double => json.as_f64().ok_or_else(wrong)?.to_value(dialect),
+        SqlType::Decimal => decimal_from_json(json, dialect).ok_or_else(wrong)?,
         SqlType::Boolean => json.as_bool().ok_or_else(wrong)?.to_value(dialect),
         SqlType::TimestampUtc | SqlType::Timestamp => {
             let text = json.as_str().ok_or_else(wrong)?;
@@ -252,6 +466,13 @@ pub(crate) fn value_from_json(
         SqlType::Date => {
             let text = json.as_str().ok_or_else(wrong)?;
             NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|_| wrong())?
+                .to_value(dialect)
+        }
+        SqlType::Time => {
+            let text = json.as_str().ok_or_else(wrong)?;
+            NaiveTime::parse_from_str(text, "%H:%M:%S%.f")
+                .or_else(|_| NaiveTime::parse_from_str(text, "%H:%M"))
                 .map_err(|_| wrong())?
                 .to_value(dialect)
         }
@@ -274,12 +495,42 @@ pub(crate) fn value_from_json(
     })
 }
 
+/// A decimal from a JSON string (exact) or number; `None` when it is neither.
+#[cfg(feature = "decimal")]
+fn decimal_from_json(json: &serde_json::Value, dialect: Dialect) -> Option<Value> {
+    let decimal = match json {
+        serde_json::Value::String(text) => rust_decimal::Decimal::from_str_exact(text.trim()).ok(),
+        serde_json::Value::Number(n) => rust_decimal::Decimal::from_str_exact(&n.to_string())
+            .ok()
+            .or_else(|| {
+                n.as_f64()
+                    .and_then(|f| rust_decimal::Decimal::try_from(f).ok())
+            }),
+        _ => None,
+    }?;
+    Some(decimal.to_value(dialect))
+}
+
+/// Without the `decimal` feature no value fits a decimal column through the library.
+#[cfg(not(feature = "decimal"))]
+fn decimal_from_json(_: &serde_json::Value, _: Dialect) -> Option<Value> {
+    None
+}
+
 fn null_of(sql_type: SqlType, dialect: Dialect) -> Value {
     match sql_type {
         SqlType::String(_) => String::null_value(dialect),
+        SqlType::SmallInteger => i16::null_value(dialect),
         SqlType::Integer => i32::null_value(dialect),
+        SqlType::UnsignedInteger => u32::null_value(dialect),
         SqlType::BigInteger => i64::null_value(dialect),
+        SqlType::Float => f32::null_value(dialect),
         SqlType::Double => f64::null_value(dialect),
+        #[cfg(feature = "decimal")]
+        SqlType::Decimal => rust_decimal::Decimal::null_value(dialect),
+        #[cfg(not(feature = "decimal"))]
+        SqlType::Decimal => Value::String(None),
+        SqlType::Time => NaiveTime::null_value(dialect),
         SqlType::Boolean => bool::null_value(dialect),
         SqlType::TimestampUtc | SqlType::Timestamp => NaiveDateTime::null_value(dialect),
         SqlType::Date => NaiveDate::null_value(dialect),

@@ -16,6 +16,7 @@ pub(crate) mod redact;
 pub mod row;
 pub(crate) mod schema;
 pub mod session;
+pub mod sql_enum;
 pub mod statement;
 pub mod stream;
 pub mod telemetry;

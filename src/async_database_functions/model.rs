@@ -172,12 +172,22 @@ use super::statement::{Rendered, Statement, StatementKind};
 pub enum SqlType {
     /// `VARCHAR(n)` when sized, else `TEXT`.
     String(Option<u32>),
+    /// 16-bit integer (`SMALLINT`).
+    SmallInteger,
     /// 32-bit integer.
     Integer,
+    /// Unsigned 32-bit integer: `INT UNSIGNED` on MySQL/MariaDB, `BIGINT` on PostgreSQL,
+    /// `INTEGER` on SQLite.
+    UnsignedInteger,
     /// 64-bit integer.
     BigInteger,
+    /// Single precision float (`REAL`; `FLOAT` on MySQL/MariaDB).
+    Float,
     /// Double precision float.
     Double,
+    /// An exact decimal number: `NUMERIC` on PostgreSQL, `DECIMAL(65, 30)` on MySQL/MariaDB,
+    /// its text form on SQLite (which has no exact decimal type).
+    Decimal,
     /// Boolean (`TINYINT(1)` on MySQL).
     Boolean,
     /// A UTC timestamp, stored without zone as UTC (as the Python seed does).
@@ -186,6 +196,8 @@ pub enum SqlType {
     Timestamp,
     /// A calendar date.
     Date,
+    /// A time of day without zone (`TIME`, with microseconds on MySQL/MariaDB).
+    Time,
     /// A UUID (native on PostgreSQL, `CHAR(36)` text elsewhere).
     Uuid,
     /// A JSON document.
@@ -200,12 +212,17 @@ impl SqlType {
         match self {
             SqlType::String(Some(n)) => format!("VARCHAR({n})"),
             SqlType::String(None) => "TEXT".into(),
+            SqlType::SmallInteger => "SMALLINT".into(),
             SqlType::Integer => "INTEGER".into(),
+            SqlType::UnsignedInteger => "INTEGER UNSIGNED".into(),
             SqlType::BigInteger => "BIGINT".into(),
+            SqlType::Float => "REAL".into(),
             SqlType::Double => "DOUBLE".into(),
+            SqlType::Decimal => "DECIMAL".into(),
             SqlType::Boolean => "BOOLEAN".into(),
             SqlType::TimestampUtc | SqlType::Timestamp => "DATETIME".into(),
             SqlType::Date => "DATE".into(),
+            SqlType::Time => "TIME".into(),
             SqlType::Uuid => "UUID".into(),
             SqlType::Json => "JSON".into(),
             SqlType::Bytes => "BLOB".into(),
@@ -287,6 +304,23 @@ pub trait ColumnSet: Sized {
 
     /// Called on the new values before an update by the library (stamps `date_updated`).
     fn before_update(_values: &mut Vec<(&'static str, Value)>) {}
+
+    /// Converts `json`, the new value of `column` in an `update_one` map, into the value to
+    /// bind, through the Rust type of the column's field ([`SqlField::from_json`]), so that a
+    /// value the field cannot hold (an unknown enum variant, an out-of-range number) is refused
+    /// before anything is written. `None` when the column is not one of this set's.
+    ///
+    /// Implemented by `#[derive(Model)]`; the default (`None`) makes the library check the
+    /// value against the column's [`SqlType`] only.
+    ///
+    /// [`SqlField::from_json`]: super::field::SqlField::from_json
+    fn column_from_json(
+        _column: &Column,
+        _json: &serde_json::Value,
+        _dialect: Dialect,
+    ) -> Option<Result<Value, String>> {
+        None
+    }
 
     /// Pushes the client-side defaults of the columns an insert does not name (`given`):
     /// [`SchemaBase`](super::base_schema::SchemaBase) gives a fresh `pkid` and stamps

@@ -95,8 +95,11 @@ fn decode_dynamic(row: RowRef<'_>, index: usize) -> Result<Value, sqlx::Error> {
         get(|r, i| i64::decode(r, i).map(Value::from)).or_else(|_| get(integer_text))
     } else if ty.contains("REAL") || ty.contains("FLOAT") || ty.contains("DOUBLE") {
         get(|r, i| f64::decode(r, i).map(Value::from))
+            // PostgreSQL's REAL (FLOAT4) and MySQL's FLOAT decode only as f32.
+            .or_else(|_| get(|r, i| f32::decode(r, i).map(|f| Value::from(f64::from(f)))))
     } else if ty.contains("NUMERIC") || ty.contains("DECIMAL") {
-        get(|r, i| String::decode(r, i).map(Value::from))
+        get(decimal_text)
+            .or_else(|_| get(|r, i| String::decode(r, i).map(Value::from)))
             .or_else(|_| get(|r, i| f64::decode(r, i).map(Value::from)))
     } else if ty.contains("JSON") {
         get(serde_json::Value::decode)
@@ -134,8 +137,23 @@ fn integer_text(row: RowRef<'_>, index: usize) -> Result<Value, sqlx::Error> {
         #[cfg(feature = "mysql")]
         RowRef::MySql(r) => sqlx::Row::try_get::<u64, _>(r, index).map(Value::from),
         #[allow(unreachable_patterns)]
-        _ => i32::decode(row, index).map(Value::from),
+        _ => i32::decode(row, index)
+            .map(Value::from)
+            // PostgreSQL's SMALLINT (INT2) decodes only as i16.
+            .or_else(|_| i16::decode(row, index).map(Value::from)),
     }
+}
+
+/// An exact decimal as its text (a JSON number would round it).
+#[cfg(feature = "decimal")]
+fn decimal_text(row: RowRef<'_>, index: usize) -> Result<Value, sqlx::Error> {
+    rust_decimal::Decimal::decode(row, index).map(|d| Value::from(d.to_string()))
+}
+
+/// Without the `decimal` feature PostgreSQL's NUMERIC has no Rust type to decode into.
+#[cfg(not(feature = "decimal"))]
+fn decimal_text(row: RowRef<'_>, index: usize) -> Result<Value, sqlx::Error> {
+    String::decode(row, index).map(Value::from)
 }
 
 fn time_text(row: RowRef<'_>, index: usize) -> Result<Value, sqlx::Error> {

@@ -1,6 +1,6 @@
 //! Typed row decoding: [`FromRow`] for models, scalars and tuples, over every backend's rows.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use uuid::Uuid;
 
 use super::error::DatabaseError;
@@ -138,9 +138,13 @@ macro_rules! scalar {
 }
 scalar!(
     String,
+    i16,
     i32,
+    u32,
     i64,
+    f32,
     f64,
+    NaiveTime,
     bool,
     DateTime<Utc>,
     NaiveDateTime,
@@ -149,6 +153,9 @@ scalar!(
     serde_json::Value,
     Vec<u8>
 );
+
+#[cfg(feature = "decimal")]
+scalar!(rust_decimal::Decimal);
 
 macro_rules! tuple {
     ($($t:ident),+) => {

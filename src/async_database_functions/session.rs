@@ -21,11 +21,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::database_config::DBConfig;
+use super::database_operations::ExecuteResult;
 use super::dialect::{self, Conn, Outcome, RunError};
 use super::error::{DatabaseError, ErrorKind};
+use super::record::Record;
 use super::redact;
 use super::row::FromRow;
-use super::statement::Statement;
+use super::statement::{Statement, StatementKind};
 use super::telemetry::{self, SlowTimer};
 use super::topology::Checkout;
 
@@ -240,6 +242,54 @@ impl Session {
                 Some(values) => error.scrubbed(|text| redact::scrub_values(text, &values.0)),
                 None => error,
             }
+        })
+    }
+
+    /// Runs one statement and reports what
+    /// [`DatabaseOperations::execute_one`](super::database_operations::DatabaseOperations::execute_one)
+    /// reports: the rows of a SELECT or of a RETURNING clause (as [`Record`]s), the row count,
+    /// and the primary key the backend reports for an INSERT. Unlike `execute_one` it does
+    /// not commit: the statement is part of this session's transaction.
+    ///
+    /// ```
+    /// use dsg_lib::prelude::*;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+    /// let mut session = db.get_db_session().await?;
+    /// session.execute_sql("CREATE TABLE notes (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT)").await?;
+    /// let inserted = session.execute_one(&text("INSERT INTO notes (body) VALUES (:b)").bind("b", "hi")).await?;
+    /// assert_eq!((inserted.rowcount, inserted.inserted_primary_key), (1, Some(1)));
+    /// let read = session.execute_one(&text("SELECT id, body FROM notes")).await?;
+    /// assert_eq!(read.rowcount, 1);
+    /// assert_eq!(read.rows[0].get("body"), Some(&serde_json::json!("hi")));
+    /// session.commit().await?;
+    /// # Ok::<(), DatabaseError>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As `execute_one`: the statement's error (integrity, invalid input, …); the
+    /// transaction is left for the caller to roll back or drop.
+    pub async fn execute_one(
+        &mut self,
+        statement: &(impl Statement + ?Sized),
+    ) -> Result<ExecuteResult, DatabaseError> {
+        let outcome = self.run::<Record>(statement).await?;
+        let rowcount = match statement.kind() {
+            StatementKind::Select => outcome.rows.len() as u64,
+            // A RETURNING clause gives one row per row written; MariaDB reports no affected
+            // rows for a statement that returns a result set.
+            _ => Ord::max(outcome.rows_affected, outcome.rows.len() as u64),
+        };
+        Ok(ExecuteResult {
+            rowcount,
+            inserted_primary_key: match statement.kind() {
+                StatementKind::Insert => outcome.last_insert_id,
+                _ => None,
+            },
+            rows: outcome.rows,
         })
     }
 

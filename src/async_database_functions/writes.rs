@@ -166,8 +166,11 @@ impl UpdatePlan {
             if column.primary_key || matches!(column.name, "pkid" | "id" | "date_created") {
                 continue;
             }
-            let value =
-                value_from_json(column.sql_type, column.nullable, json, dialect).map_err(|e| {
+            // Through the field's Rust type (an enum refuses a name it does not know), else
+            // against the column's SQL type.
+            let value = M::column_from_json(column, json, dialect)
+                .unwrap_or_else(|| value_from_json(column.sql_type, column.nullable, json, dialect))
+                .map_err(|e| {
                     let e = if hide {
                         redact::scrub_values(e, &[super::statement::json_to_value(json.clone())])
                     } else {

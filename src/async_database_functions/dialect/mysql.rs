@@ -132,12 +132,18 @@ pub(super) fn type_sql(column: &Column) -> String {
         // TEXT cannot be indexed without a prefix length; LONGTEXT holds any string.
         SqlType::String(None) if keyed => "VARCHAR(255)".into(),
         SqlType::String(None) => "LONGTEXT".into(),
+        SqlType::SmallInteger => "SMALLINT".into(),
         SqlType::Integer => "INT".into(),
+        SqlType::UnsignedInteger => "INT UNSIGNED".into(),
         SqlType::BigInteger => "BIGINT".into(),
+        SqlType::Float => "FLOAT".into(),
         SqlType::Double => "DOUBLE".into(),
+        // The widest: 35 digits before the point, 30 after (rust_decimal keeps 28).
+        SqlType::Decimal => "DECIMAL(65, 30)".into(),
         SqlType::Boolean => "BOOL".into(),
         SqlType::TimestampUtc | SqlType::Timestamp => "DATETIME(6)".into(),
         SqlType::Date => "DATE".into(),
+        SqlType::Time => "TIME(6)".into(),
         SqlType::Uuid => "CHAR(36)".into(),
         SqlType::Json => "JSON".into(),
         SqlType::Bytes => "LONGBLOB".into(),

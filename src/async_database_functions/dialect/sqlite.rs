@@ -142,11 +142,17 @@ pub(super) fn type_sql(column: &Column) -> String {
         SqlType::String(Some(n)) => format!("VARCHAR({n})"),
         SqlType::String(None) => "TEXT".into(),
         // `INTEGER PRIMARY KEY` is the rowid alias that AUTOINCREMENT needs.
-        SqlType::Integer | SqlType::BigInteger => "INTEGER".into(),
-        SqlType::Double => "REAL".into(),
+        SqlType::SmallInteger
+        | SqlType::Integer
+        | SqlType::UnsignedInteger
+        | SqlType::BigInteger => "INTEGER".into(),
+        SqlType::Float | SqlType::Double => "REAL".into(),
+        // Text keeps every digit; a NUMERIC column would turn the value into a float.
+        SqlType::Decimal => "TEXT".into(),
         SqlType::Boolean => "BOOLEAN".into(),
         SqlType::TimestampUtc | SqlType::Timestamp => "DATETIME".into(),
         SqlType::Date => "DATE".into(),
+        SqlType::Time => "TIME".into(),
         SqlType::Uuid => "CHAR(36)".into(),
         SqlType::Json => "JSON".into(),
         SqlType::Bytes => "BLOB".into(),
