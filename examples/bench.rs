@@ -26,13 +26,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
-use dsg_lib::Model;
-use dsg_lib::async_database_functions::{
-    async_database::AsyncDatabase, base_schema::SchemaBase, database_config::DBConfig,
-    database_operations::DatabaseOperations, error::DatabaseError, model::Model as _,
-    statement::text,
-};
-use dsg_lib::sea_query::{ExprTrait, Order};
+use dsg_lib::prelude::*;
 use futures_util::StreamExt;
 
 #[derive(Model, Debug, Clone)]
@@ -717,9 +711,8 @@ async fn counter(args: &Args, db: &AsyncDatabase) -> Result<(), DatabaseError> {
         })
         .collect();
     for task in tasks {
-        task.await.map_err(|e| {
-            DatabaseError::new(dsg_lib::prelude::ErrorKind::DatabaseError, e.to_string())
-        })??;
+        task.await
+            .map_err(|e| DatabaseError::new(ErrorKind::DatabaseError, e.to_string()))??;
     }
     let elapsed = start.elapsed();
     let n: Vec<i64> = ops
