@@ -331,7 +331,7 @@ impl AsyncDatabase {
     pub async fn sqlx_pool(&self) -> Result<SqlxPool, DatabaseError> {
         Ok(match self.pool().await? {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => SqlxPool::Sqlite(p.clone()),
+            Pool::Sqlite(p) => SqlxPool::Sqlite(p.sqlx.clone()),
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => SqlxPool::Postgres(p.clone()),
             #[cfg(feature = "mysql")]

@@ -151,6 +151,8 @@ macro_rules! decode_native {
             RowRef::Postgres(r) => sqlx::Row::try_get(r, $index),
             #[cfg(feature = "mysql")]
             RowRef::MySql(r) => sqlx::Row::try_get(r, $index),
+            #[cfg(feature = "sqlite")]
+            RowRef::SqliteEngine(r) => r.get($index),
         }
     };
 }

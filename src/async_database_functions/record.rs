@@ -164,6 +164,8 @@ fn time_text(row: RowRef<'_>, index: usize) -> Result<Value, sqlx::Error> {
         RowRef::Postgres(r) => sqlx::Row::try_get(r, index),
         #[cfg(feature = "mysql")]
         RowRef::MySql(r) => sqlx::Row::try_get(r, index),
+        #[cfg(feature = "sqlite")]
+        RowRef::SqliteEngine(r) => r.get(index),
     };
     time.map(|t| Value::from(t.to_string()))
 }

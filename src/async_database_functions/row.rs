@@ -19,7 +19,14 @@ pub enum RowRef<'r> {
     /// A MySQL/MariaDB row.
     #[cfg(feature = "mysql")]
     MySql(&'r sqlx::mysql::MySqlRow),
+    /// A row of the SQLite engine executor, which runs the library's SQLite statements (an
+    /// opaque handle: read it through these methods and [`SqlField::decode`]).
+    #[cfg(feature = "sqlite")]
+    SqliteEngine(SqliteEngineRow<'r>),
 }
+
+#[cfg(feature = "sqlite")]
+pub use super::dialect::sqlite_engine::row::SqliteEngineRow;
 
 macro_rules! with_row {
     ($row:expr, $r:ident => $body:expr) => {
@@ -30,6 +37,8 @@ macro_rules! with_row {
             RowRef::Postgres($r) => $body,
             #[cfg(feature = "mysql")]
             RowRef::MySql($r) => $body,
+            #[cfg(feature = "sqlite")]
+            RowRef::SqliteEngine(_) => unreachable!("handled before"),
         }
     };
 }
@@ -37,6 +46,10 @@ macro_rules! with_row {
 impl<'r> RowRef<'r> {
     /// Number of columns in the row.
     pub fn len(self) -> usize {
+        #[cfg(feature = "sqlite")]
+        if let RowRef::SqliteEngine(r) = self {
+            return r.len();
+        }
         with_row!(self, r => sqlx::Row::len(r))
     }
 
@@ -48,18 +61,32 @@ impl<'r> RowRef<'r> {
     /// Whether the column at `index` is NULL.
     pub fn is_null(self, index: usize) -> Result<bool, sqlx::Error> {
         use sqlx::ValueRef;
+        #[cfg(feature = "sqlite")]
+        if let RowRef::SqliteEngine(r) = self {
+            return r
+                .value(index)
+                .map(|v| v == rusqlite::types::ValueRef::Null);
+        }
         with_row!(self, r => sqlx::Row::try_get_raw(r, index).map(|v| v.is_null()))
     }
 
     /// The name of the column at `index`.
     pub fn column_name(self, index: usize) -> Option<&'r str> {
         use sqlx::Column;
+        #[cfg(feature = "sqlite")]
+        if let RowRef::SqliteEngine(r) = self {
+            return r.column_name(index);
+        }
         with_row!(self, r => sqlx::Row::columns(r).get(index).map(|c| c.name()))
     }
 
     /// The database's name for the type of the column at `index` (for dynamic decoding).
     pub fn type_name(self, index: usize) -> Option<String> {
         use sqlx::{Column, TypeInfo, ValueRef};
+        #[cfg(feature = "sqlite")]
+        if let RowRef::SqliteEngine(r) = self {
+            return r.type_name(index);
+        }
         with_row!(self, r => {
             let declared = sqlx::Row::columns(r).get(index).map(|c| c.type_info().name().to_string());
             let value = sqlx::Row::try_get_raw(r, index)
@@ -117,7 +144,7 @@ impl<'r> RowReader<'r> {
 
 /// A type a result row can be decoded into: a [`Model`](super::model::Model) (through its derive), a scalar for a single-column select,
 /// a tuple for several columns, or a dynamic [`Record`](super::record::Record).
-pub trait FromRow: Sized + Send {
+pub trait FromRow: Sized + Send + 'static {
     /// Decodes one row.
     fn from_row(row: RowRef<'_>) -> Result<Self, DatabaseError>;
 }
@@ -159,7 +186,7 @@ scalar!(rust_decimal::Decimal);
 
 macro_rules! tuple {
     ($($t:ident),+) => {
-        impl<$($t: SqlField + Send),+> FromRow for ($($t,)+) {
+        impl<$($t: SqlField + Send + 'static),+> FromRow for ($($t,)+) {
             fn from_row(row: RowRef<'_>) -> Result<Self, DatabaseError> {
                 let mut reader = RowReader::new(row);
                 Ok(($(reader.next::<$t>()?,)+))

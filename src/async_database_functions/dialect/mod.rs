@@ -12,6 +12,8 @@ mod mysql;
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+pub(crate) mod sqlite_engine;
 
 use futures_util::TryStreamExt;
 use sea_query::{QueryStatementWriter, SchemaStatementBuilder, Values};
@@ -96,7 +98,7 @@ macro_rules! per_backend {
 #[derive(Clone, Debug)]
 pub(crate) enum Pool {
     #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::SqlitePool),
+    Sqlite(sqlite::Pools),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::PgPool),
     #[cfg(feature = "mysql")]
@@ -109,18 +111,20 @@ pub(crate) struct Keeper(#[allow(dead_code)] Option<Box<dyn Send + Sync>>);
 /// A connection taken from the pool.
 pub(crate) enum Conn {
     #[cfg(feature = "sqlite")]
-    Sqlite(PoolConnection<sqlx::Sqlite>),
+    Sqlite(sqlite_engine::EngineConn),
     #[cfg(feature = "postgres")]
     Postgres(PoolConnection<sqlx::Postgres>),
     #[cfg(feature = "mysql")]
     MySql(PoolConnection<sqlx::MySql>),
 }
 
+/// Runs `$engine` with `$e` bound to a SQLite engine connection, or `$body` with `$c` bound to
+/// a sqlx pooled connection.
 macro_rules! per_conn {
-    ($conn:expr, $c:ident => $body:expr) => {
+    ($conn:expr, $e:ident => $engine:expr, $c:ident => $body:expr) => {
         match $conn {
             #[cfg(feature = "sqlite")]
-            Conn::Sqlite($c) => $body,
+            Conn::Sqlite($e) => $engine,
             #[cfg(feature = "postgres")]
             Conn::Postgres($c) => $body,
             #[cfg(feature = "mysql")]
@@ -145,7 +149,7 @@ impl Pool {
     pub(crate) async fn acquire(&self) -> Result<Conn, sqlx::Error> {
         Ok(match self {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => Conn::Sqlite(p.acquire().await?),
+            Pool::Sqlite(p) => Conn::Sqlite(p.engine.acquire().await?),
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => Conn::Postgres(p.acquire().await?),
             #[cfg(feature = "mysql")]
@@ -157,7 +161,10 @@ impl Pool {
     pub(crate) async fn close(&self) {
         match self {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => p.close().await,
+            Pool::Sqlite(p) => {
+                p.engine.close().await;
+                p.sqlx.close().await;
+            }
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => p.close().await,
             #[cfg(feature = "mysql")]
@@ -169,7 +176,7 @@ impl Pool {
     pub(crate) fn max_connections(&self) -> u32 {
         match self {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => p.options().get_max_connections(),
+            Pool::Sqlite(p) => p.engine.max_connections(),
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => p.options().get_max_connections(),
             #[cfg(feature = "mysql")]
@@ -181,7 +188,7 @@ impl Pool {
     pub(crate) fn stats(&self) -> (u32, usize) {
         match self {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(p) => (p.size(), p.num_idle()),
+            Pool::Sqlite(p) => p.engine.stats(),
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => (p.size(), p.num_idle()),
             #[cfg(feature = "mysql")]
@@ -551,7 +558,8 @@ impl Conn {
         values: Values,
         persistent: bool,
     ) -> Result<Outcome<T>, RunError> {
-        per_conn!(self, c => run_on(&mut **c, sql, values, persistent).await)
+        per_conn!(self, e => e.run(sql, values, persistent).await,
+            c => run_on(&mut **c, sql, values, persistent).await)
     }
 
     /// Runs a query and decodes only its first row (the driver stops after it).
@@ -561,12 +569,14 @@ impl Conn {
         values: Values,
         persistent: bool,
     ) -> Result<Option<T>, RunError> {
-        per_conn!(self, c => first_on(&mut **c, sql, values, persistent).await)
+        per_conn!(self, e => e.first(sql, values, persistent).await,
+            c => first_on(&mut **c, sql, values, persistent).await)
     }
 
     /// Runs SQL without parameters (DDL, transaction control).
     pub(crate) async fn run_raw(&mut self, sql: String) -> Result<(), sqlx::Error> {
-        per_conn!(self, c => c.execute(AssertSqlSafe(sql)).await.map(|_| ()))
+        per_conn!(self, e => e.run_raw(sql).await,
+            c => c.execute(AssertSqlSafe(sql)).await.map(|_| ()))
     }
 
     /// Starts a transaction. With `write` on SQLite, `BEGIN IMMEDIATE`: a transaction that will write takes
@@ -575,7 +585,7 @@ impl Conn {
     pub(crate) async fn begin(&mut self, write: bool) -> Result<(), sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]
-            Conn::Sqlite(c) => tx_begin(&mut **c, write.then_some("BEGIN IMMEDIATE")).await,
+            Conn::Sqlite(e) => e.begin(write).await,
             #[cfg(feature = "postgres")]
             Conn::Postgres(c) => {
                 let _ = write;
@@ -591,22 +601,22 @@ impl Conn {
 
     /// Commits the open transaction.
     pub(crate) async fn commit(&mut self) -> Result<(), sqlx::Error> {
-        per_conn!(self, c => tx_commit(&mut **c).await)
+        per_conn!(self, e => e.commit().await, c => tx_commit(&mut **c).await)
     }
 
     /// Rolls the open transaction back.
     pub(crate) async fn rollback(&mut self) -> Result<(), sqlx::Error> {
-        per_conn!(self, c => tx_rollback(&mut **c).await)
+        per_conn!(self, e => e.rollback().await, c => tx_rollback(&mut **c).await)
     }
 
     /// Queues a rollback, sent before the connection is reused (for `Drop`).
     pub(crate) fn start_rollback(&mut self) {
-        per_conn!(self, c => tx_start_rollback(&mut **c))
+        per_conn!(self, e => e.start_rollback(), c => tx_start_rollback(&mut **c))
     }
 
     /// Makes the pool close this connection instead of reusing it.
     pub(crate) fn close_on_drop(&mut self) {
-        per_conn!(self, c => c.close_on_drop())
+        per_conn!(self, e => e.close_on_drop(), c => c.close_on_drop())
     }
 }
 
@@ -627,12 +637,6 @@ pub(crate) trait BackendRow {
     fn row_ref(&self) -> RowRef<'_>;
 }
 
-#[cfg(feature = "sqlite")]
-impl BackendRow for sqlx::sqlite::SqliteRow {
-    fn row_ref(&self) -> RowRef<'_> {
-        RowRef::Sqlite(self)
-    }
-}
 #[cfg(feature = "postgres")]
 impl BackendRow for sqlx::postgres::PgRow {
     fn row_ref(&self) -> RowRef<'_> {
@@ -652,15 +656,6 @@ pub(crate) trait BackendResult {
     fn last_insert_id(&self) -> Option<i64>;
 }
 
-#[cfg(feature = "sqlite")]
-impl BackendResult for sqlx::sqlite::SqliteQueryResult {
-    fn rows_affected(&self) -> u64 {
-        self.rows_affected()
-    }
-    fn last_insert_id(&self) -> Option<i64> {
-        Some(self.last_insert_rowid()).filter(|id| *id != 0)
-    }
-}
 #[cfg(feature = "postgres")]
 impl BackendResult for sqlx::postgres::PgQueryResult {
     fn rows_affected(&self) -> u64 {
@@ -815,7 +810,8 @@ impl Conn {
         F: FnMut(T) -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        per_conn!(self, c => for_each_on(&mut **c, sql, values, persistent, each).await)
+        per_conn!(self, e => e.for_each(sql, values, persistent, each).await,
+            c => for_each_on(&mut **c, sql, values, persistent, each).await)
     }
 }
 

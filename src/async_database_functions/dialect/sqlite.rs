@@ -3,11 +3,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{ConnectOptions, Connection};
 
 use std::sync::Arc;
 
+use super::sqlite_engine::{self, Engine, MAX_CONNECTIONS, Target};
 use super::{CommentStyle, Keeper, Pool, integrity};
 use crate::async_database_functions::database_config::{DBConfig, IsolationLevel, SqliteTarget};
 use crate::async_database_functions::error::{Constraint, DatabaseError, ErrorKind};
@@ -40,8 +41,6 @@ pub(super) const MAX_BIND_PARAMETERS: usize = 32766;
 
 /// How long a writer waits for a locked database file before failing.
 const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Connections of a SQLite pool (the seed's SQLite pool takes no size keys).
-const MAX_CONNECTIONS: u32 = 5;
 
 static MEMORY_DATABASES: AtomicU64 = AtomicU64::new(0);
 
@@ -70,21 +69,36 @@ pub(super) async fn connect(
         options = options.pragma("read_uncommitted", "1");
     }
     let memory = matches!(config.sqlite_target(), Some(SqliteTarget::Memory) | None);
+    let path;
     options = match config.sqlite_target() {
-        Some(SqliteTarget::File(path)) => options
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal),
-        _ => {
-            // A private shared-cache in-memory database: every connection of this pool sees
-            // it, and no other pool does.
-            let n = MEMORY_DATABASES.fetch_add(1, Ordering::Relaxed);
+        Some(SqliteTarget::File(file)) => {
+            path = file.clone();
             options
-                .filename(format!("file:dsg-lib-memory-{}-{n}", std::process::id()))
-                .in_memory(true)
-                .shared_cache(true)
+                .filename(file)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+        }
+        _ => {
+            // A private shared-cache in-memory database: every connection of this pool (the
+            // engine's and sqlx's) sees it, and no other pool does.
+            let n = MEMORY_DATABASES.fetch_add(1, Ordering::Relaxed);
+            path = format!("file:dsg-lib-memory-{}-{n}", std::process::id());
+            options.filename(&path).in_memory(true).shared_cache(true)
         }
     };
+    let engine = Engine::new(
+        Target {
+            path,
+            memory,
+            read_uncommitted: config.isolation_level() == Some(IsolationLevel::ReadUncommitted),
+            cache_capacity: config.query_cache_size(),
+            busy_timeout: args.timeout.unwrap_or(DEFAULT_BUSY_TIMEOUT),
+            acquire_timeout: config.pool_timeout(),
+            recycle: config.pool_recycle(),
+        },
+        health.clone(),
+    );
+    // sqlx's pool, for `AsyncDatabase::sqlite_pool()`: it opens no connection until used.
     let mut pool =
         super::recycle_on_acquire(SqlitePoolOptions::new(), config.pool_recycle(), health)
             .max_connections(MAX_CONNECTIONS)
@@ -92,22 +106,36 @@ pub(super) async fn connect(
             .acquire_timeout(config.pool_timeout())
             .test_before_acquire(config.pool_pre_ping())
             .max_lifetime(config.pool_recycle());
-    // The keeper below holds the in-memory database; the pool may still reap its own idle
+    // The keepers below hold the in-memory database; the pool may still reap its own idle
     // connections freely.
     if !memory {
         pool = pool.idle_timeout(Some(Duration::from_secs(600)));
     }
     let keeper = if memory {
         // The in-memory database lives as long as one connection to it is open: keep one
-        // outside the pool, for the life of the `AsyncDatabase` (sqlx #2510, #1647).
-        let conn = sqlx::SqliteConnection::connect_with(&options)
-            .await
-            .map_err(|e| super::map_error(config, e))?;
-        Keeper(Some(Box::new(conn)))
+        // outside the pools, for the life of the `AsyncDatabase` (sqlx #2510, #1647).
+        let conn = engine
+            .open()
+            .map_err(|e| super::map_error(config, sqlite_engine::error::to_sqlx(e)))?;
+        Keeper(Some(Box::new(std::sync::Mutex::new(conn))))
     } else {
         Keeper(None)
     };
-    Ok((Pool::Sqlite(pool.connect_lazy_with(options)), keeper))
+    Ok((
+        Pool::Sqlite(Pools {
+            sqlx: pool.connect_lazy_with(options),
+            engine,
+        }),
+        keeper,
+    ))
+}
+
+/// The two pools of a SQLite database: the engine's, which runs the library's statements, and
+/// sqlx's, which `AsyncDatabase::sqlite_pool()` hands out.
+#[derive(Clone, Debug)]
+pub(crate) struct Pools {
+    pub(crate) sqlx: sqlx::SqlitePool,
+    pub(crate) engine: Engine,
 }
 
 /// Refuses NaN, which SQLite would store as NULL (silently on a nullable column). The driver

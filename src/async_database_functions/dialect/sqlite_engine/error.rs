@@ -1,0 +1,86 @@
+//! SQLite engine errors as sqlx errors, so that `dialect::map_error` classifies them exactly as
+//! it classifies sqlx-sqlite's: by the extended result code.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// An error the SQLite engine returned: its extended result code and message.
+#[derive(Debug)]
+pub(crate) struct EngineDbError {
+    code: i32,
+    message: String,
+}
+
+impl fmt::Display for EngineDbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "(code: {}) {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for EngineDbError {}
+
+impl sqlx::error::DatabaseError for EngineDbError {
+    fn message(&self) -> &str {
+        &self.message
+    }
+    fn code(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Owned(self.code.to_string()))
+    }
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        use sqlx::error::ErrorKind;
+        match self.code {
+            2067 | 1555 => ErrorKind::UniqueViolation,
+            787 => ErrorKind::ForeignKeyViolation,
+            1299 => ErrorKind::NotNullViolation,
+            275 => ErrorKind::CheckViolation,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+/// The primary result code of an engine error, if it is one.
+pub(crate) fn primary_code(e: &rusqlite::Error) -> Option<i32> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.extended_code & 0xff),
+        _ => None,
+    }
+}
+
+/// Whether waiting may clear the error: another connection holds the lock (SQLITE_BUSY, or
+/// SQLITE_LOCKED on a shared-cache in-memory database).
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(primary_code(e), Some(5 | 6))
+}
+
+/// Converts an engine error into the sqlx error the rest of the crate maps.
+pub(crate) fn to_sqlx(e: rusqlite::Error) -> sqlx::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(f, message) => {
+            let message = message.unwrap_or_else(|| f.to_string());
+            sqlx::Error::Database(Box::new(EngineDbError {
+                code: f.extended_code,
+                message,
+            }))
+        }
+        e @ (rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..)
+        | rusqlite::Error::Utf8Error(..)
+        | rusqlite::Error::InvalidColumnType(..)) => sqlx::Error::Decode(Box::new(e)),
+        rusqlite::Error::InvalidColumnIndex(index) => {
+            sqlx::Error::ColumnIndexOutOfBounds { index, len: 0 }
+        }
+        e => sqlx::Error::Database(Box::new(EngineDbError {
+            code: 1,
+            message: e.to_string(),
+        })),
+    }
+}

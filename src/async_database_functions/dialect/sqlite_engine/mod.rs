@@ -1,0 +1,788 @@
+//! The SQLite executor at engine speed (issue 12).
+//!
+//! sqlx's SQLite driver runs every statement on a worker thread per connection and waits for
+//! the answer over channels: tens of microseconds per statement, many times the engine's own
+//! work. Here statements run on `rusqlite` connections (the same `libsqlite3-sys`, so one
+//! SQLite library is linked) with cached prepared statements:
+//!
+//! - **In place.** A statement with few bound values runs on the calling task, to completion,
+//!   within one poll: no thread hop, and nothing is ever left half-run by a dropped future.
+//! - **Off the runtime.** A statement binding more than [`IN_PLACE_MAX_VALUES`] values (the
+//!   chunks of `create_many`, large `IN` lists) and every streamed read (`read_stream`) run on
+//!   tokio's blocking pool, the connection moved there and back, so the runtime's other tasks
+//!   keep running. If the awaiting future is dropped meanwhile, the work finishes there and the
+//!   connection goes back to the pool after rolling back any transaction it had open.
+//! - **Waiting for locks without blocking.** Connections have no busy handler: a statement
+//!   that finds the database locked (`SQLITE_BUSY`, or `SQLITE_LOCKED` between connections of
+//!   the shared-cache in-memory database) is reset and tried again after an async sleep, until
+//!   the busy timeout (`connect_args.timeout`, default 5 s) has passed.
+//!
+//! The pool: at most [`MAX_CONNECTIONS`] connections, opened on demand, recycled after
+//! `pool_recycle` and after an invalidation, `pool_timeout` to wait for one. A file database
+//! is put in WAL mode with foreign keys on, as before; `:memory:` is a private named
+//! shared-cache in-memory database kept alive by one connection held for the life of the
+//! `AsyncDatabase`. sqlx's pool is still built beside it (lazily, sharing the same file or the
+//! same named in-memory database), for `AsyncDatabase::sqlite_pool()`.
+
+pub(crate) mod bind;
+pub(crate) mod error;
+pub(crate) mod row;
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags};
+use sea_query::Values;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::{Outcome, RunError};
+use crate::async_database_functions::row::{FromRow, RowRef};
+use crate::async_database_functions::topology::Health;
+use error::{is_busy, to_sqlx};
+use row::SqliteEngineRow;
+
+/// Statements binding more values than this run off the runtime.
+pub(crate) const IN_PLACE_MAX_VALUES: usize = 1000;
+/// Connections of a pool (the seed's SQLite pool takes no size keys).
+pub(crate) const MAX_CONNECTIONS: u32 = 5;
+/// How long a read-only statement may run in place before it is interrupted and run again off
+/// the runtime.
+pub(crate) const IN_PLACE_BUDGET: Duration = Duration::from_millis(10);
+/// VM instructions between two looks of the progress handler at the clock.
+const PROGRESS_OPS: i32 = 2000;
+
+/// How to open a connection.
+pub(crate) struct Target {
+    /// A file path, or the `file:` name of a named in-memory database.
+    pub path: String,
+    pub memory: bool,
+    pub read_uncommitted: bool,
+    pub cache_capacity: usize,
+    pub busy_timeout: Duration,
+    pub acquire_timeout: Duration,
+    pub recycle: Option<Duration>,
+}
+
+struct Idle {
+    conn: Connection,
+    opened: Instant,
+    watch: Arc<Watch>,
+}
+
+/// What a connection's progress handler looks at: the deadline of the read running in place,
+/// and the job that a dropped future asked to stop.
+#[derive(Default)]
+struct Watch {
+    /// Nanoseconds since [`epoch`]; 0 when no deadline is set.
+    deadline: AtomicU64,
+    /// The job running now, and the job to cancel (0: none).
+    job: AtomicU64,
+    cancel: AtomicU64,
+}
+
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn now_nanos() -> u64 {
+    u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Watch {
+    /// Whether the statement running now must stop.
+    fn interrupt(&self) -> bool {
+        let deadline = self.deadline.load(Ordering::Relaxed);
+        if deadline != 0 && now_nanos() > deadline {
+            return true;
+        }
+        let cancel = self.cancel.load(Ordering::Relaxed);
+        cancel != 0 && cancel == self.job.load(Ordering::Relaxed)
+    }
+}
+
+/// Sets a deadline for the read-only statement run in place; clears it when dropped.
+struct Armed<'a>(&'a Watch);
+
+impl<'a> Armed<'a> {
+    fn new(watch: &'a Watch) -> Self {
+        let deadline = now_nanos().saturating_add(
+            u64::try_from(IN_PLACE_BUDGET.as_nanos()).unwrap_or(u64::MAX),
+        );
+        watch.deadline.store(deadline.max(1), Ordering::Relaxed);
+        Armed(watch)
+    }
+}
+
+impl Drop for Armed<'_> {
+    fn drop(&mut self) {
+        self.0.deadline.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Cancels, when dropped before [`CancelOnDrop::done`], the job it names (a future awaiting
+/// work on the blocking pool was dropped: the statement stops at its next progress check).
+struct CancelOnDrop {
+    watch: Arc<Watch>,
+    job: u64,
+    done: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if !self.done {
+            self.watch.cancel.store(self.job, Ordering::Relaxed);
+        }
+    }
+}
+
+static JOBS: AtomicU64 = AtomicU64::new(1);
+
+struct Inner {
+    target: Target,
+    health: Arc<Health>,
+    permits: Arc<Semaphore>,
+    idle: Mutex<Vec<Idle>>,
+    open: AtomicU32,
+    closed: AtomicBool,
+    wal_set: AtomicBool,
+}
+
+/// The engine's connection pool.
+#[derive(Clone)]
+pub(crate) struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteEngine")
+            .field("memory", &self.inner.target.memory)
+            .field("open", &self.inner.open.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sleeps between tries while the database is locked: short at first (a point write holds the
+/// lock for microseconds), up to 2 ms.
+struct Backoff {
+    deadline: Instant,
+    pause: Duration,
+}
+
+impl Backoff {
+    fn new(timeout: Duration) -> Self {
+        Backoff {
+            deadline: Instant::now() + timeout,
+            pause: Duration::from_micros(20),
+        }
+    }
+
+    /// The pause before the next try, or `None` when the busy timeout has passed.
+    fn next(&mut self) -> Option<Duration> {
+        let now = Instant::now();
+        if now >= self.deadline {
+            return None;
+        }
+        let pause = self.pause.min(self.deadline - now);
+        self.pause = (self.pause * 2).min(Duration::from_millis(2));
+        Some(pause)
+    }
+}
+
+impl Engine {
+    pub(crate) fn new(target: Target, health: Arc<Health>) -> Self {
+        Engine {
+            inner: Arc::new(Inner {
+                target,
+                health,
+                permits: Arc::new(Semaphore::new(MAX_CONNECTIONS as usize)),
+                idle: Mutex::new(Vec::new()),
+                open: AtomicU32::new(0),
+                closed: AtomicBool::new(false),
+                wal_set: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Opens a connection with its progress handler.
+    fn open_watched(&self) -> rusqlite::Result<(Connection, Arc<Watch>)> {
+        let conn = self.open()?;
+        let watch = Arc::new(Watch::default());
+        let seen = watch.clone();
+        conn.progress_handler(PROGRESS_OPS, Some(move || seen.interrupt()))?;
+        Ok((conn, watch))
+    }
+
+    /// Opens a connection with the pool's settings (also the in-memory keeper).
+    pub(crate) fn open(&self) -> rusqlite::Result<Connection> {
+        let t = &self.inner.target;
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if t.memory {
+            // As sqlx-sqlite opens it: the same named shared-cache in-memory database.
+            flags |= OpenFlags::SQLITE_OPEN_MEMORY | OpenFlags::SQLITE_OPEN_SHARED_CACHE;
+        }
+        let conn = Connection::open_with_flags(&t.path, flags)?;
+        // Waiting for a lock is done by the executor, asynchronously.
+        conn.busy_timeout(Duration::ZERO)?;
+        conn.set_prepared_statement_cache_capacity(t.cache_capacity.max(1));
+        conn.execute_batch("PRAGMA foreign_keys = ON")?;
+        if t.read_uncommitted {
+            conn.execute_batch("PRAGMA read_uncommitted = 1")?;
+        }
+        Ok(conn)
+    }
+
+    /// Puts a file database in WAL mode (once per pool; the mode is kept in the file).
+    async fn set_wal(&self, conn: Connection) -> Result<Connection, sqlx::Error> {
+        if self.inner.target.memory || self.inner.wal_set.load(Ordering::Acquire) {
+            return Ok(conn);
+        }
+        let mut backoff = Backoff::new(self.inner.target.busy_timeout);
+        loop {
+            match conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())) {
+                Ok(()) => break,
+                Err(e) if is_busy(&e) => match backoff.next() {
+                    Some(p) => tokio::time::sleep(p).await,
+                    None => return Err(to_sqlx(e)),
+                },
+                Err(e) => return Err(to_sqlx(e)),
+            }
+        }
+        self.inner.wal_set.store(true, Ordering::Release);
+        Ok(conn)
+    }
+
+    /// Takes a connection, waiting at most `pool_timeout` for one to be free.
+    pub(crate) async fn acquire(&self) -> Result<EngineConn, sqlx::Error> {
+        let inner = &self.inner;
+        if inner.closed.load(Ordering::Acquire) {
+            return Err(sqlx::Error::PoolClosed);
+        }
+        let permit = match tokio::time::timeout(
+            inner.target.acquire_timeout,
+            inner.permits.clone().acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => return Err(sqlx::Error::PoolClosed),
+            Err(_) => return Err(sqlx::Error::PoolTimedOut),
+        };
+        loop {
+            let idle = inner.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let Some(idle) = idle else { break };
+            let age = idle.opened.elapsed();
+            let expired = inner.target.recycle.is_some_and(|max| age > max);
+            if expired || inner.health.is_stale(age) {
+                inner.open.fetch_sub(1, Ordering::AcqRel);
+                continue;
+            }
+            return Ok(self.conn(idle.conn, idle.opened, idle.watch, permit));
+        }
+        inner.open.fetch_add(1, Ordering::AcqRel);
+        let opened = Instant::now();
+        let (conn, watch) = match self.open_watched() {
+            Ok(opened) => opened,
+            Err(e) => {
+                inner.open.fetch_sub(1, Ordering::AcqRel);
+                return Err(to_sqlx(e));
+            }
+        };
+        let conn = match self.set_wal(conn).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                inner.open.fetch_sub(1, Ordering::AcqRel);
+                return Err(e);
+            }
+        };
+        Ok(self.conn(conn, opened, watch, permit))
+    }
+
+    fn conn(
+        &self,
+        conn: Connection,
+        opened: Instant,
+        watch: Arc<Watch>,
+        permit: OwnedSemaphorePermit,
+    ) -> EngineConn {
+        EngineConn {
+            slot: Some(Box::new(Slot {
+                conn: Some(conn),
+                opened,
+                watch,
+                close: false,
+                pool: self.inner.clone(),
+                _permit: permit,
+            })),
+            busy_timeout: self.inner.target.busy_timeout,
+        }
+    }
+
+    /// Closes the idle connections and waits for those in use to come back; no connection is
+    /// handed out afterwards.
+    pub(crate) async fn close(&self) {
+        let inner = &self.inner;
+        inner.closed.store(true, Ordering::Release);
+        let drained: Vec<Idle> = std::mem::take(&mut *inner.idle.lock().unwrap_or_else(|e| e.into_inner()));
+        inner.open.fetch_sub(u32::try_from(drained.len()).unwrap_or(0), Ordering::AcqRel);
+        drop(drained);
+        if let Ok(all) = inner.permits.acquire_many(MAX_CONNECTIONS).await {
+            all.forget();
+        }
+        inner.permits.close();
+    }
+
+    pub(crate) fn max_connections(&self) -> u32 {
+        MAX_CONNECTIONS
+    }
+
+    /// (open connections, idle connections).
+    pub(crate) fn stats(&self) -> (u32, usize) {
+        let idle = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner()).len();
+        (self.inner.open.load(Ordering::Acquire), idle)
+    }
+}
+
+/// A pooled connection with its pool permit: back to the pool when dropped, after rolling back
+/// any open transaction.
+struct Slot {
+    conn: Option<Connection>,
+    opened: Instant,
+    watch: Arc<Watch>,
+    close: bool,
+    pool: Arc<Inner>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Slot {
+    fn conn(&self) -> &Connection {
+        self.conn.as_ref().expect("the connection is present until drop")
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        let pool = &self.pool;
+        if self.close || !conn.is_autocommit() || pool.closed.load(Ordering::Acquire) {
+            pool.open.fetch_sub(1, Ordering::AcqRel);
+            drop(conn);
+        } else {
+            pool.idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Idle {
+                    conn,
+                    opened: self.opened,
+                    watch: self.watch.clone(),
+                });
+        }
+    }
+}
+
+/// A connection taken from the engine's pool.
+pub(crate) struct EngineConn {
+    /// `None` while the connection is on the blocking pool, or after a future running there
+    /// was dropped (the connection then went back to the pool from there).
+    slot: Option<Box<Slot>>,
+    busy_timeout: Duration,
+}
+
+/// What a statement run on the engine failed with.
+enum Fail {
+    Engine(rusqlite::Error),
+    Decode(crate::async_database_functions::error::DatabaseError),
+    /// A read-only statement ran past [`IN_PLACE_BUDGET`] in place: run it off the runtime.
+    TooLong,
+    Driver(sqlx::Error),
+}
+
+impl From<rusqlite::Error> for Fail {
+    fn from(e: rusqlite::Error) -> Self {
+        Fail::Engine(e)
+    }
+}
+
+impl From<Fail> for RunError {
+    fn from(f: Fail) -> Self {
+        match f {
+            Fail::Engine(e) => RunError::Driver(to_sqlx(e)),
+            Fail::Decode(e) => RunError::Decode(e),
+            Fail::TooLong => RunError::Driver(to_sqlx(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERRUPT),
+                Some("interrupted".into()),
+            ))),
+            Fail::Driver(e) => RunError::Driver(e),
+        }
+    }
+}
+
+fn lost() -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::other(
+        "the connection was released when an earlier call on it was cancelled",
+    ))
+}
+
+/// Prepares (from the cache when `persistent`), binds and runs `sql`, handing each row to
+/// `each` until it returns `false`. Returns (rows affected, last insert rowid) when the
+/// statement ran to its end.
+fn execute(
+    conn: &Connection,
+    budget: Option<&Watch>,
+    sql: &str,
+    values: &Values,
+    persistent: bool,
+    mut each: impl FnMut(SqliteEngineRow<'_>) -> Result<bool, Fail>,
+) -> Result<Option<(u64, i64)>, Fail> {
+    let mut cached;
+    let mut plain;
+    let stmt: &mut rusqlite::Statement<'_> = if persistent {
+        cached = conn.prepare_cached(sql)?;
+        &mut cached
+    } else {
+        plain = conn.prepare(sql)?;
+        &mut plain
+    };
+    let expected = stmt.parameter_count();
+    if expected != values.0.len() {
+        return Err(Fail::Engine(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_RANGE),
+            Some(format!(
+                "the statement has {expected} parameters, but {} values were bound",
+                values.0.len()
+            )),
+        )));
+    }
+    for (n, value) in values.0.iter().enumerate() {
+        stmt.raw_bind_parameter(n + 1, bind::Bind(value))?;
+    }
+    let armed = budget.filter(|_| stmt.readonly()).map(Armed::new);
+    let mut rows = stmt.raw_query();
+    loop {
+        match rows.next() {
+            Ok(Some(row)) => {
+                if !each(SqliteEngineRow::new(row))? {
+                    return Ok(None);
+                }
+            }
+            Ok(None) => break,
+            Err(e) if armed.is_some() && error::primary_code(&e) == Some(9) => {
+                return Err(Fail::TooLong);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    drop(rows);
+    drop(armed);
+    Ok(Some((conn.changes(), conn.last_insert_rowid())))
+}
+
+fn run_sync<T: FromRow>(
+    conn: &Connection,
+    budget: Option<&Watch>,
+    sql: &str,
+    values: &Values,
+    persistent: bool,
+) -> Result<Outcome<T>, Fail> {
+    let mut rows = Vec::new();
+    let done = execute(conn, budget, sql, values, persistent, |row| {
+        rows.push(T::from_row(RowRef::SqliteEngine(row)).map_err(Fail::Decode)?);
+        Ok(true)
+    })?;
+    let (rows_affected, last) = done.unwrap_or((0, 0));
+    Ok(Outcome {
+        rows,
+        rows_affected,
+        last_insert_id: Some(last).filter(|id| *id != 0),
+    })
+}
+
+fn first_sync<T: FromRow>(
+    conn: &Connection,
+    budget: Option<&Watch>,
+    sql: &str,
+    values: &Values,
+    persistent: bool,
+) -> Result<Option<T>, Fail> {
+    let mut first = None;
+    execute(conn, budget, sql, values, persistent, |row| {
+        first = Some(T::from_row(RowRef::SqliteEngine(row)).map_err(Fail::Decode)?);
+        Ok(false)
+    })?;
+    Ok(first)
+}
+
+impl EngineConn {
+    fn slot(&self) -> Result<&Slot, sqlx::Error> {
+        self.slot.as_deref().ok_or_else(lost)
+    }
+
+    /// Runs `f` on the connection, in place, trying again while the database is locked.
+    async fn in_place<R>(
+        &mut self,
+        mut f: impl FnMut(&Connection, &Watch) -> Result<R, Fail>,
+    ) -> Result<R, Fail> {
+        let mut backoff = Backoff::new(self.busy_timeout);
+        loop {
+            // No borrow of the connection lives across the sleep (it is not `Sync`).
+            let busy = {
+                let slot = self.slot().map_err(Fail::Driver)?;
+                match f(slot.conn(), &slot.watch) {
+                    Err(Fail::Engine(e)) if is_busy(&e) && retryable(&e) => e,
+                    other => return other,
+                }
+            };
+            match backoff.next() {
+                Some(pause) => tokio::time::sleep(pause).await,
+                None => return Err(Fail::Engine(busy)),
+            }
+        }
+    }
+
+    /// Runs `f` on the connection on tokio's blocking pool (see the module docs).
+    async fn off_runtime<R: Send + 'static>(
+        &mut self,
+        f: impl FnMut(&Connection) -> Result<R, Fail> + Send + 'static,
+    ) -> Result<R, RunError> {
+        let slot = self.slot.take().ok_or_else(lost)?;
+        let busy = self.busy_timeout;
+        let mut guard = job(&slot.watch);
+        let handle = tokio::task::spawn_blocking(move || {
+            let result = blocking_retry(slot.conn(), busy, f);
+            (slot, result)
+        });
+        let joined = handle.await;
+        guard.done = true;
+        match joined {
+            Ok((slot, result)) => {
+                self.slot = Some(slot);
+                result.map_err(RunError::from)
+            }
+            Err(_) => Err(RunError::Driver(sqlx::Error::WorkerCrashed)),
+        }
+    }
+
+    /// Runs one statement, decoding any rows it returns as `T`.
+    pub(crate) async fn run<T: FromRow>(
+        &mut self,
+        sql: String,
+        values: Values,
+        persistent: bool,
+    ) -> Result<Outcome<T>, RunError> {
+        if values.0.len() <= IN_PLACE_MAX_VALUES {
+            match self
+                .in_place(|conn, watch| run_sync(conn, Some(watch), &sql, &values, persistent))
+                .await
+            {
+                Err(Fail::TooLong) => {}
+                done => return done.map_err(RunError::from),
+            }
+        }
+        self.off_runtime(move |conn| run_sync(conn, None, &sql, &values, persistent))
+            .await
+    }
+
+    /// Runs a query and decodes only its first row.
+    pub(crate) async fn first<T: FromRow>(
+        &mut self,
+        sql: String,
+        values: Values,
+        persistent: bool,
+    ) -> Result<Option<T>, RunError> {
+        if values.0.len() <= IN_PLACE_MAX_VALUES {
+            match self
+                .in_place(|conn, watch| first_sync(conn, Some(watch), &sql, &values, persistent))
+                .await
+            {
+                Err(Fail::TooLong) => {}
+                done => return done.map_err(RunError::from),
+            }
+        }
+        self.off_runtime(move |conn| first_sync(conn, None, &sql, &values, persistent))
+            .await
+    }
+
+    /// Runs SQL without parameters, possibly several statements (DDL, transaction control).
+    pub(crate) async fn run_raw(&mut self, sql: String) -> Result<(), sqlx::Error> {
+        self.in_place(|conn, _| conn.execute_batch(&sql).map_err(Fail::Engine))
+            .await
+            .map_err(|f| driver(f.into()))
+    }
+
+    /// Starts a transaction; `BEGIN IMMEDIATE` with `write` (see `Conn::begin`).
+    pub(crate) async fn begin(&mut self, write: bool) -> Result<(), sqlx::Error> {
+        let sql = if write { "BEGIN IMMEDIATE" } else { "BEGIN" };
+        self.in_place(|conn, _| conn.execute_batch(sql).map_err(Fail::Engine))
+            .await
+            .map_err(|f| driver(f.into()))
+    }
+
+    /// Commits the open transaction (none open: nothing to do).
+    pub(crate) async fn commit(&mut self) -> Result<(), sqlx::Error> {
+        self.in_place(|conn, _| {
+            if conn.is_autocommit() {
+                Ok(())
+            } else {
+                conn.execute_batch("COMMIT").map_err(Fail::Engine)
+            }
+        })
+        .await
+        .map_err(|f| driver(f.into()))
+    }
+
+    /// Rolls the open transaction back (none open: nothing to do).
+    pub(crate) async fn rollback(&mut self) -> Result<(), sqlx::Error> {
+        let conn = self.slot()?.conn();
+        if conn.is_autocommit() {
+            return Ok(());
+        }
+        conn.execute_batch("ROLLBACK").map_err(to_sqlx)
+    }
+
+    /// Rolls back now (a rollback on SQLite only discards the journal: it never waits).
+    pub(crate) fn start_rollback(&mut self) {
+        if let Some(slot) = &self.slot {
+            let conn = slot.conn();
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+        }
+    }
+
+    /// Makes the pool close this connection instead of reusing it.
+    pub(crate) fn close_on_drop(&mut self) {
+        if let Some(slot) = &mut self.slot {
+            slot.close = true;
+        }
+    }
+
+    /// Streams a query's rows to `each`, the engine running on the blocking pool and handing
+    /// rows over a small channel; `Ok(false)` when `each` stopped early.
+    pub(crate) async fn for_each<T, F, Fut>(
+        &mut self,
+        sql: String,
+        values: Values,
+        persistent: bool,
+        mut each: F,
+    ) -> Result<bool, RunError>
+    where
+        T: FromRow,
+        F: FnMut(T) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let slot = self.slot.take().ok_or_else(lost)?;
+        let busy = self.busy_timeout;
+        let mut guard = job(&slot.watch);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<T>(1);
+        let runtime = tokio::runtime::Handle::current();
+        let want = CloseOnDrop(Arc::new(Semaphore::new(1)));
+        let wanted = want.0.clone();
+        let handle = tokio::task::spawn_blocking(move || {
+            let mut sent = false;
+            let result = blocking_retry(slot.conn(), busy, |conn| {
+                if sent {
+                    // Rows were handed over already: a retry would repeat them.
+                    return Err(Fail::Engine(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                        Some("database is locked".into()),
+                    )));
+                }
+                execute(conn, None, &sql, &values, persistent, |row| {
+                    // A row is decoded only when the consumer asks for the next one: no decoded
+                    // row waits between the engine and the consumer.
+                    match runtime.block_on(wanted.acquire()) {
+                        Ok(permit) => permit.forget(),
+                        Err(_) => return Ok(false),
+                    }
+                    let value = T::from_row(RowRef::SqliteEngine(row)).map_err(Fail::Decode)?;
+                    sent = true;
+                    Ok(tx.try_send(value).is_ok())
+                })
+                .map(|_| ())
+            });
+            drop(tx);
+            (slot, result)
+        });
+        let mut finished = true;
+        while let Some(value) = rx.recv().await {
+            if !each(value).await {
+                finished = false;
+                break;
+            }
+            want.0.add_permits(1);
+        }
+        drop(rx);
+        drop(want);
+        let joined = handle.await;
+        guard.done = true;
+        match joined {
+            Ok((slot, result)) => {
+                self.slot = Some(slot);
+                result.map_err(RunError::from)?;
+                Ok(finished)
+            }
+            Err(_) => Err(RunError::Driver(sqlx::Error::WorkerCrashed)),
+        }
+    }
+}
+
+/// Starts a job on the blocking pool: a new job id for the connection's watch, and the guard
+/// that cancels it if the awaiting future is dropped.
+fn job(watch: &Arc<Watch>) -> CancelOnDrop {
+    let job = JOBS.fetch_add(1, Ordering::Relaxed);
+    watch.job.store(job, Ordering::Relaxed);
+    CancelOnDrop {
+        watch: watch.clone(),
+        job,
+        done: false,
+    }
+}
+
+/// Closes the demand of a streamed read when the consumer stops or its future is dropped, so
+/// the engine's thread stops waiting for it.
+struct CloseOnDrop(Arc<Semaphore>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+fn driver(e: RunError) -> sqlx::Error {
+    match e {
+        RunError::Driver(e) => e,
+        RunError::Decode(e) => sqlx::Error::Decode(Box::new(e)),
+    }
+}
+
+/// Whether trying again may succeed: not when the transaction's snapshot is stale
+/// (`SQLITE_BUSY_SNAPSHOT`), which only a new transaction clears.
+fn retryable(e: &rusqlite::Error) -> bool {
+    !matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == 517)
+}
+
+/// [`EngineConn::in_place`] for the blocking pool: sleeps the thread between tries.
+fn blocking_retry<R>(
+    conn: &Connection,
+    busy: Duration,
+    mut f: impl FnMut(&Connection) -> Result<R, Fail>,
+) -> Result<R, Fail> {
+    let mut backoff = Backoff::new(busy);
+    loop {
+        match f(conn) {
+            Err(Fail::Engine(e)) if is_busy(&e) && retryable(&e) => match backoff.next() {
+                Some(pause) => std::thread::sleep(pause),
+                None => return Err(Fail::Engine(e)),
+            },
+            other => return other,
+        }
+    }
+}

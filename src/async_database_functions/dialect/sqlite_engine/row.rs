@@ -1,0 +1,285 @@
+//! Rows of the SQLite engine as the crate's driver-neutral [`RowRef`]: what `SqlField::decode`,
+//! `FromRow` and `Record` read. Each native type decodes as sqlx-sqlite decodes it (the same
+//! storage classes accepted, the same text forms parsed), so models read the same either way.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
+use rusqlite::types::ValueRef;
+
+/// A row of the SQLite engine (see [`RowRef::SqliteEngine`](crate::async_database_functions::row::RowRef)).
+/// Opaque: read it through [`RowRef`](crate::async_database_functions::row::RowRef)'s methods
+/// and [`SqlField::decode`](crate::async_database_functions::field::SqlField::decode).
+#[derive(Clone, Copy)]
+pub struct SqliteEngineRow<'r> {
+    row: &'r rusqlite::Row<'r>,
+}
+
+impl std::fmt::Debug for SqliteEngineRow<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteEngineRow")
+            .field("columns", &self.len())
+            .finish()
+    }
+}
+
+/// The storage class names sqlx-sqlite reports.
+fn class_name(value: ValueRef<'_>) -> &'static str {
+    match value {
+        ValueRef::Null => "NULL",
+        ValueRef::Integer(_) => "INTEGER",
+        ValueRef::Real(_) => "REAL",
+        ValueRef::Text(_) => "TEXT",
+        ValueRef::Blob(_) => "BLOB",
+    }
+}
+
+/// A declared column type by sqlx-sqlite's rules (`DataType::from_str`); `None` when it
+/// does not recognise it.
+fn declared_name(decl: &str) -> Option<&'static str> {
+    let s = decl.to_ascii_lowercase();
+    Some(match s.as_str() {
+        "int4" | "int8" => "INTEGER",
+        "boolean" | "bool" => "BOOLEAN",
+        "date" => "DATE",
+        "time" => "TIME",
+        "datetime" | "timestamp" => "DATETIME",
+        _ if s.contains("int") => "INTEGER",
+        _ if s.contains("char") || s.contains("clob") || s.contains("text") => "TEXT",
+        _ if s.contains("blob") => "BLOB",
+        _ if s.contains("real") || s.contains("floa") || s.contains("doub") => "REAL",
+        _ => return None,
+    })
+}
+
+impl<'r> SqliteEngineRow<'r> {
+    pub(crate) fn new(row: &'r rusqlite::Row<'r>) -> Self {
+        SqliteEngineRow { row }
+    }
+
+    pub(crate) fn len(self) -> usize {
+        self.row.as_ref().column_count()
+    }
+
+    pub(crate) fn value(self, index: usize) -> Result<ValueRef<'r>, sqlx::Error> {
+        self.row
+            .get_ref(index)
+            .map_err(|_| sqlx::Error::ColumnIndexOutOfBounds {
+                index,
+                len: self.len(),
+            })
+    }
+
+    pub(crate) fn column_name(self, index: usize) -> Option<&'r str> {
+        let stmt: &'r rusqlite::Statement<'r> = self.row.as_ref();
+        stmt.column_name(index).ok()
+    }
+
+    /// The declared type as sqlx-sqlite names it, else the value's storage class.
+    pub(crate) fn type_name(self, index: usize) -> Option<String> {
+        let stmt: &rusqlite::Statement<'_> = self.row.as_ref();
+        if index >= stmt.column_count() {
+            return None;
+        }
+        let declared = stmt
+            .columns()
+            .get(index)
+            .and_then(|c| c.decl_type().and_then(declared_name));
+        let value = self
+            .row
+            .get_ref(index)
+            .ok()
+            .filter(|v| !matches!(v, ValueRef::Null))
+            .map(class_name);
+        match (declared, value) {
+            (Some(d), _) => Some(d.to_string()),
+            (None, Some(v)) => Some(v.to_string()),
+            (None, None) => Some("NULL".to_string()),
+        }
+    }
+
+    /// Decodes the column at `index` as `T`, as sqlx-sqlite's `try_get` would.
+    pub(crate) fn get<T: EngineDecode>(self, index: usize) -> Result<T, sqlx::Error> {
+        let value = self.value(index)?;
+        T::decode(value).map_err(|source| sqlx::Error::ColumnDecode {
+            index: format!("{index:?}"),
+            source,
+        })
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn mismatch<T>(value: ValueRef<'_>) -> BoxError {
+    format!(
+        "mismatched types; Rust type `{}` is not compatible with SQL type `{}`",
+        std::any::type_name::<T>(),
+        class_name(value)
+    )
+    .into()
+}
+
+fn text<T>(value: ValueRef<'_>) -> Result<&str, BoxError> {
+    match value {
+        ValueRef::Text(t) => Ok(std::str::from_utf8(t)?),
+        // NULL decodes as sqlx does (empty); `RowReader` refuses NULL for non-`Option`s.
+        ValueRef::Null => Ok(""),
+        v => Err(mismatch::<T>(v)),
+    }
+}
+
+fn integer<T>(value: ValueRef<'_>) -> Result<i64, BoxError> {
+    match value {
+        ValueRef::Integer(i) => Ok(i),
+        ValueRef::Null => Ok(0),
+        v => Err(mismatch::<T>(v)),
+    }
+}
+
+fn real<T>(value: ValueRef<'_>) -> Result<f64, BoxError> {
+    match value {
+        ValueRef::Real(f) => Ok(f),
+        ValueRef::Null => Ok(0.0),
+        v => Err(mismatch::<T>(v)),
+    }
+}
+
+/// A type the engine's values decode into (the natives of `SqlField`).
+pub(crate) trait EngineDecode: Sized {
+    fn decode(value: ValueRef<'_>) -> Result<Self, BoxError>;
+}
+
+impl EngineDecode for String {
+    fn decode(value: ValueRef<'_>) -> Result<Self, BoxError> {
+        text::<Self>(value).map(str::to_string)
+    }
+}
+impl EngineDecode for i64 {
+    fn decode(value: ValueRef<'_>) -> Result<Self, BoxError> {
+        integer::<Self>(value)
+    }
+}
+impl EngineDecode for i32 {
+    fn decode(value: ValueRef<'_>) -> Result<Self, BoxError> {
+        Ok(integer::<Self>(value)?.try_into()?)
+    }
+}
+impl EngineDecode for i16 {
+    fn decode(value: ValueRef<'_>) -> Result<Self, BoxError> {
+        Ok(integer::<Self>(value)?.try_into()?)
+    }
+}
+impl EngineDecode for u32 {
+    fn decode(value: ValueRef<'_>) -> Result<Self, BoxError> {
+        Ok(integer::<Self>(value)?.try_into()?)
+    }
+}
+impl EngineDecode for bool {
+    fn decode(value: ValueRef<'_>) -> Result<Self, BoxError> {
+        Ok(integer::<Self>(value)? != 0)
+    }
+}
+impl EngineDecode for f64 {
+    fn decode(value: ValueRef<'_>) -> Result<Self, BoxError> {
+        real::<Self>(value)
+    }
+}
+impl EngineDecode for f32 {
+    fn decode(value: ValueRef<'_>) -> Result<Self, BoxError> {
+        #[allow(clippy::cast_possible_truncation)]
+        real::<Self>(value).map(|f| f as f32)
+    }
+}
+impl EngineDecode for Vec<u8> {
+    fn decode(value: ValueRef<'_>) -> Result<Self, BoxError> {
+        match value {
+            ValueRef::Blob(b) | ValueRef::Text(b) => Ok(b.to_vec()),
+            ValueRef::Null => Ok(Vec::new()),
+            v => Err(mismatch::<Self>(v)),
+        }
+    }
+}
+impl EngineDecode for NaiveDate {
+    fn decode(value: ValueRef<'_>) -> Result<Self, BoxError> {
+        Ok(NaiveDate::parse_from_str(text::<Self>(value)?, "%F")?)
+    }
+}
+impl EngineDecode for NaiveTime {
+    fn decode(value: ValueRef<'_>) -> Result<Self, BoxError> {
+        let value = text::<Self>(value)?;
+        for format in ["%T.f", "%T%.f", "%R", "%RZ", "%T%.fZ", "%R%:z", "%T%.f%:z"] {
+            if let Ok(t) = NaiveTime::parse_from_str(value, format) {
+                return Ok(t);
+            }
+        }
+        Err(format!("invalid time: {value}").into())
+    }
+}
+impl EngineDecode for NaiveDateTime {
+    fn decode(value: ValueRef<'_>) -> Result<Self, BoxError> {
+        Ok(datetime(value)?.naive_local())
+    }
+}
+impl EngineDecode for DateTime<Utc> {
+    fn decode(value: ValueRef<'_>) -> Result<Self, BoxError> {
+        Ok(Utc.from_utc_datetime(&datetime(value)?.naive_utc()))
+    }
+}
+impl EngineDecode for sqlx::types::Json<serde_json::Value> {
+    fn decode(value: ValueRef<'_>) -> Result<Self, BoxError> {
+        Ok(sqlx::types::Json(serde_json::from_str(text::<Self>(value)?)?))
+    }
+}
+
+/// sqlx-sqlite's date-time reading: RFC 3339 or SQLite's text forms, Unix seconds, or a
+/// Julian day number.
+fn datetime(value: ValueRef<'_>) -> Result<DateTime<FixedOffset>, BoxError> {
+    let parsed = match value {
+        ValueRef::Text(_) => datetime_from_text(text::<NaiveDateTime>(value)?),
+        ValueRef::Integer(i) => Utc.fix().timestamp_opt(i, 0).single(),
+        ValueRef::Real(f) => {
+            let timestamp = (f - 2_440_587.5) * 86400.0;
+            if timestamp.is_finite() {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let (seconds, nanos) = (
+                    timestamp.trunc() as i64,
+                    (timestamp.fract() * 1E9).abs() as u32,
+                );
+                Utc.fix().timestamp_opt(seconds, nanos).single()
+            } else {
+                None
+            }
+        }
+        v => return Err(mismatch::<NaiveDateTime>(v)),
+    };
+    parsed.ok_or_else(|| match value {
+        ValueRef::Text(t) => format!("invalid datetime: {}", String::from_utf8_lossy(t)).into(),
+        _ => "invalid datetime".into(),
+    })
+}
+
+fn datetime_from_text(value: &str) -> Option<DateTime<FixedOffset>> {
+    if let Ok(dt) = DateTime::parse_from_rfc3339(value) {
+        return Some(dt);
+    }
+    for format in [
+        "%F %T%.f",
+        "%F %R",
+        "%F %RZ",
+        "%F %R%:z",
+        "%F %T%.fZ",
+        "%F %T%.f%:z",
+        "%FT%R",
+        "%FT%RZ",
+        "%FT%R%:z",
+        "%FT%T%.f",
+        "%FT%T%.fZ",
+        "%FT%T%.f%:z",
+    ] {
+        if let Ok(dt) = DateTime::parse_from_str(value, format) {
+            return Some(dt);
+        }
+        if let Ok(dt) = NaiveDateTime::parse_from_str(value, format) {
+            return Some(Utc.fix().from_utc_datetime(&dt));
+        }
+    }
+    None
+}
