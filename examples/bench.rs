@@ -29,6 +29,10 @@ use chrono::NaiveDateTime;
 use dsg_lib::prelude::*;
 use futures_util::StreamExt;
 
+// SQLite at engine speed (issue 12): the engine itself as a third column.
+#[path = "support/sqlite_engine.rs"]
+mod sqlite_engine;
+
 #[derive(Model, Debug, Clone)]
 #[model(table = "bench_users")]
 struct User {
@@ -670,6 +674,15 @@ async fn main() -> Result<(), DatabaseError> {
         .is_none_or(|only| "conflicting counter".contains(only))
     {
         counter(&args, &db).await?;
+    }
+
+    if memory
+        && args
+            .only
+            .as_deref()
+            .is_none_or(|only| "engine".contains(only))
+    {
+        sqlite_engine::run(args.rounds, args.rows, args.point_ops).await?;
     }
 
     db.drop_tables().await?;
