@@ -320,6 +320,7 @@ impl Engine {
                 _permit: permit,
             })),
             busy_timeout: self.inner.target.busy_timeout,
+            heavy: false,
         }
     }
 
@@ -394,6 +395,8 @@ pub(crate) struct EngineConn {
     /// was dropped (the connection then went back to the pool from there).
     slot: Option<Box<Slot>>,
     busy_timeout: Duration,
+    /// Whether work ran off the runtime since the transaction began.
+    heavy: bool,
 }
 
 /// What a statement run on the engine failed with.
@@ -554,6 +557,7 @@ impl EngineConn {
     ) -> Result<R, RunError> {
         let slot = self.slot.take().ok_or_else(lost)?;
         let busy = self.busy_timeout;
+        self.heavy = true;
         let mut guard = job(&slot.watch);
         let handle = tokio::task::spawn_blocking(move || {
             let result = blocking_retry(slot.conn(), busy, f);
@@ -620,18 +624,32 @@ impl EngineConn {
     /// Starts a transaction; `BEGIN IMMEDIATE` with `write` (see `Conn::begin`).
     pub(crate) async fn begin(&mut self, write: bool) -> Result<(), sqlx::Error> {
         let sql = if write { "BEGIN IMMEDIATE" } else { "BEGIN" };
-        self.in_place(|conn, _| conn.execute_batch(sql).map_err(Fail::Engine))
+        self.heavy = false;
+        self.in_place(|conn, _| control(conn, sql))
             .await
             .map_err(|f| driver(f.into()))
     }
 
     /// Commits the open transaction (none open: nothing to do).
     pub(crate) async fn commit(&mut self) -> Result<(), sqlx::Error> {
+        if std::mem::take(&mut self.heavy) {
+            // The transaction did bulk work: its commit writes much, off the runtime.
+            return self
+                .off_runtime(|conn| {
+                    if conn.is_autocommit() {
+                        Ok(())
+                    } else {
+                        control(conn, "COMMIT")
+                    }
+                })
+                .await
+                .map_err(driver);
+        }
         self.in_place(|conn, _| {
             if conn.is_autocommit() {
                 Ok(())
             } else {
-                conn.execute_batch("COMMIT").map_err(Fail::Engine)
+                control(conn, "COMMIT")
             }
         })
         .await
@@ -640,11 +658,12 @@ impl EngineConn {
 
     /// Rolls the open transaction back (none open: nothing to do).
     pub(crate) async fn rollback(&mut self) -> Result<(), sqlx::Error> {
-        let conn = self.slot()?.conn();
+        let conn = self.slot.as_deref().ok_or_else(lost)?.conn();
         if conn.is_autocommit() {
             return Ok(());
         }
-        conn.execute_batch("ROLLBACK").map_err(to_sqlx)
+        self.heavy = false;
+        control(conn, "ROLLBACK").map_err(|f| driver(f.into()))
     }
 
     /// Rolls back now (a rollback on SQLite only discards the journal: it never waits).
@@ -754,6 +773,12 @@ impl Drop for CloseOnDrop {
     fn drop(&mut self) {
         self.0.close();
     }
+}
+
+/// Runs a transaction control statement, prepared once per connection.
+fn control(conn: &Connection, sql: &str) -> Result<(), Fail> {
+    conn.prepare_cached(sql)?.raw_execute()?;
+    Ok(())
 }
 
 fn driver(e: RunError) -> sqlx::Error {

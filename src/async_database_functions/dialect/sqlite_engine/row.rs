@@ -257,6 +257,12 @@ fn datetime(value: ValueRef<'_>) -> Result<DateTime<FixedOffset>, BoxError> {
 }
 
 fn datetime_from_text(value: &str) -> Option<DateTime<FixedOffset>> {
+    // The form the library writes (`2024-05-01 12:34:56.789012`), read without a format
+    // string; anything else as sqlx-sqlite reads it (a text in this exact form parses the same
+    // way there: not as RFC 3339, which needs an offset).
+    if let Some(naive) = fast_naive(value) {
+        return Some(Utc.fix().from_utc_datetime(&naive));
+    }
     if let Ok(dt) = DateTime::parse_from_rfc3339(value) {
         return Some(dt);
     }
@@ -282,4 +288,62 @@ fn datetime_from_text(value: &str) -> Option<DateTime<FixedOffset>> {
         }
     }
     None
+}
+
+/// `YYYY-MM-DD HH:MM:SS[.f{1,9}]`, exactly; `None` for any other form.
+fn fast_naive(value: &str) -> Option<NaiveDateTime> {
+    let b = value.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let nanos = match &b[19..] {
+        [] => 0,
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
+            let n = num(20..b.len())?;
+            n * 10u32.pow(9 - u32::try_from(digits.len()).ok()?)
+        }
+        _ => return None,
+    };
+    let date = NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)?;
+    let time = NaiveTime::from_hms_nano_opt(num(11..13)?, num(14..16)?, num(17..19)?, nanos)?;
+    Some(NaiveDateTime::new(date, time))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_path_reads_what_the_formats_read() {
+        for text in [
+            "2024-05-01 12:34:56",
+            "2024-05-01 12:34:56.7",
+            "2024-05-01 12:34:56.789",
+            "2024-05-01 12:34:56.789012",
+            "2024-05-01 12:34:56.123456789",
+            "1999-12-31 23:59:59.000001",
+        ] {
+            let slow = NaiveDateTime::parse_from_str(text, "%F %T%.f").unwrap();
+            assert_eq!(fast_naive(text), Some(slow), "{text}");
+        }
+        for text in [
+            "2024-05-01T12:34:56",
+            "2024-05-01 12:34",
+            "2024-05-01 12:34:56Z",
+            "2024-05-01 12:34:56+02:00",
+            "2024-13-01 12:34:56",
+            "2024-05-01 12:34:56.",
+            "2024-05-01 12:34:56.1234567890",
+        ] {
+            assert_eq!(fast_naive(text), None, "{text}");
+        }
+        // The slow path still reads the other forms.
+        assert!(datetime_from_text("2024-05-01T12:34:56Z").is_some());
+        assert!(datetime_from_text("2024-05-01 12:34").is_some());
+    }
 }
