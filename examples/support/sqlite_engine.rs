@@ -161,7 +161,9 @@ impl Engine {
         let start = Instant::now();
         let mut stmt = self
             .0
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM engine_users WHERE pkid = ?"))
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM engine_users WHERE pkid = ?"
+            ))
             .unwrap();
         for i in 0..point {
             let user = stmt
@@ -233,7 +235,9 @@ async fn sqlx_memory() -> Result<sqlx::SqlitePool, DatabaseError> {
 /// The four workloads of the table, three columns each.
 pub async fn run(rounds: usize, rows: usize, point: usize) -> Result<(), DatabaseError> {
     println!();
-    println!("SQLite at engine speed — {rows} rows in memory, {point} point operations, {rounds} rounds, medians [min–max] in ms");
+    println!(
+        "SQLite at engine speed — {rows} rows in memory, {point} point operations, {rounds} rounds, medians [min–max] in ms"
+    );
     println!(
         "{:<34} {:>8} {:<15}  {:>8} {:<15}  {:>8}",
         "workload", "engine", "", "sqlx", "", "dsg_lib"
@@ -259,8 +263,9 @@ pub async fn run(rounds: usize, rows: usize, point: usize) -> Result<(), Databas
         let start = Instant::now();
         let mut tx = pool.begin().await.map_err(e)?;
         for chunk in data.chunks(32_766 / 5) {
-            let mut insert =
-                sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!("INSERT INTO engine_users ({COLUMNS}) "));
+            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!(
+                "INSERT INTO engine_users ({COLUMNS}) "
+            ));
             insert.push_values(chunk, |mut row, u| {
                 row.push_bind(u.base.pkid.clone())
                     .push_bind(u.base.date_created.naive_utc())
@@ -277,9 +282,16 @@ pub async fn run(rounds: usize, rows: usize, point: usize) -> Result<(), Databas
         ops.create_many(data).await?;
         o.push(start.elapsed());
     }
-    report3(&format!("insert {rows} rows, one transaction"), &mut en, &mut sq, &mut o);
+    report3(
+        &format!("insert {rows} rows, one transaction"),
+        &mut en,
+        &mut sq,
+        &mut o,
+    );
 
-    let ids: Vec<String> = ops.read_query(&text("SELECT pkid FROM engine_users")).await?;
+    let ids: Vec<String> = ops
+        .read_query(&text("SELECT pkid FROM engine_users"))
+        .await?;
     let engine_ids: Vec<String> = engine
         .0
         .prepare("SELECT pkid FROM engine_users")
@@ -297,10 +309,12 @@ pub async fn run(rounds: usize, rows: usize, point: usize) -> Result<(), Databas
     for _ in 0..rounds {
         en.push(engine.read_all(rows));
         let start = Instant::now();
-        let all: Vec<Plain> = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM engine_users")))
-            .fetch_all(&pool)
-            .await
-            .map_err(e)?;
+        let all: Vec<Plain> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM engine_users"
+        )))
+        .fetch_all(&pool)
+        .await
+        .map_err(e)?;
         assert_eq!(all.len(), rows);
         sq.push(start.elapsed());
         let start = Instant::now();
@@ -308,7 +322,12 @@ pub async fn run(rounds: usize, rows: usize, point: usize) -> Result<(), Databas
         assert_eq!(all.len(), rows);
         o.push(start.elapsed());
     }
-    report3(&format!("read all {rows} rows into structs"), &mut en, &mut sq, &mut o);
+    report3(
+        &format!("read all {rows} rows into structs"),
+        &mut en,
+        &mut sq,
+        &mut o,
+    );
 
     let (mut en, mut sq, mut o) = (Vec::new(), Vec::new(), Vec::new());
     let select_one = format!("SELECT {COLUMNS} FROM engine_users WHERE pkid = ?");
@@ -331,7 +350,12 @@ pub async fn run(rounds: usize, rows: usize, point: usize) -> Result<(), Databas
         }
         o.push(start.elapsed());
     }
-    report3(&format!("{point} sequential point reads"), &mut en, &mut sq, &mut o);
+    report3(
+        &format!("{point} sequential point reads"),
+        &mut en,
+        &mut sq,
+        &mut o,
+    );
 
     let (mut en, mut sq, mut o) = (Vec::new(), Vec::new(), Vec::new());
     let update = format!(
@@ -356,13 +380,21 @@ pub async fn run(rounds: usize, rows: usize, point: usize) -> Result<(), Databas
         for i in 0..point {
             let color = format!("o{round}-{i}");
             let user: EUser = ops
-                .update_one::<EUser>(ids[i % ids.len()].clone(), serde_json::json!({ "color": color }))
+                .update_one::<EUser>(
+                    ids[i % ids.len()].clone(),
+                    serde_json::json!({ "color": color }),
+                )
                 .await?;
             assert_eq!(user.color.as_deref(), Some(color.as_str()));
         }
         o.push(start.elapsed());
     }
-    report3(&format!("{point} sequential updates, each committed"), &mut en, &mut sq, &mut o);
+    report3(
+        &format!("{point} sequential updates, each committed"),
+        &mut en,
+        &mut sq,
+        &mut o,
+    );
     pool.close().await;
     db.disconnect().await;
 
@@ -393,7 +425,10 @@ async fn concurrency(rounds: usize, rows: usize, point: usize) -> Result<(), Dat
     db.create_tables().await?;
     let ops = DatabaseOperations::new(db.clone());
     ops.create_many(users(rows, 0)).await?;
-    let ids: Arc<Vec<String>> = Arc::new(ops.read_query(&text("SELECT pkid FROM engine_users")).await?);
+    let ids: Arc<Vec<String>> = Arc::new(
+        ops.read_query(&text("SELECT pkid FROM engine_users"))
+            .await?,
+    );
     let pool = sqlx::sqlite::SqlitePoolOptions::new()
         .max_connections(5)
         .connect_with(
@@ -483,7 +518,10 @@ async fn fairness() -> Result<(), DatabaseError> {
                 tokio::time::sleep(Duration::from_millis(1)).await;
                 let gap = last.elapsed();
                 last = Instant::now();
-                longest.fetch_max(u64::try_from(gap.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+                longest.fetch_max(
+                    u64::try_from(gap.as_micros()).unwrap_or(u64::MAX),
+                    Ordering::Relaxed,
+                );
             }
         })
     };
@@ -538,9 +576,7 @@ async fn create_one_storm() -> Result<(), DatabaseError> {
         errors.extend(t.await.map_err(e)?);
     }
     let took = start.elapsed();
-    let n = ops
-        .count_query(&EUser::select())
-        .await?;
+    let n = ops.count_query(&EUser::select()).await?;
     let locked = errors.iter().filter(|e| e.contains("locked")).count();
     println!(
         "64 tasks × 100 create_one, WAL file: {n} rows in {:.0} ms ({:.0}/s), {} errors ({locked} \"database is locked\")",

@@ -63,9 +63,7 @@ impl<'r> RowRef<'r> {
         use sqlx::ValueRef;
         #[cfg(feature = "sqlite")]
         if let RowRef::SqliteEngine(r) = self {
-            return r
-                .value(index)
-                .map(|v| v == rusqlite::types::ValueRef::Null);
+            return r.value(index).map(|v| v == rusqlite::types::ValueRef::Null);
         }
         with_row!(self, r => sqlx::Row::try_get_raw(r, index).map(|v| v.is_null()))
     }

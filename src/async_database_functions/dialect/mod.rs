@@ -6,6 +6,13 @@
 //! dispatches to them and holds the executor: run one statement on one connection and decode
 //! the rows as they stream in. Nothing outside `dialect/` matches on the backend.
 
+// SQLite runs on its own engine executor (`sqlite_engine`): with it alone, the sqlx executor
+// below serves no backend.
+#![cfg_attr(
+    not(any(feature = "postgres", feature = "mysql")),
+    allow(dead_code, unused_imports)
+)]
+
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "postgres")]

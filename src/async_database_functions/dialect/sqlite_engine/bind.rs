@@ -26,12 +26,15 @@ pub(crate) fn to_sql(value: &Value) -> rusqlite::Result<ToSqlOutput<'_>> {
         Value::SmallUnsigned(v) => int(v),
         Value::Unsigned(v) => int(v),
         Value::BigUnsigned(v) => match v {
-            Some(v) => ToSqlOutput::Owned(SqlValue::Integer(i64::try_from(*v).map_err(|e| {
-                rusqlite::Error::ToSqlConversionFailure(Box::new(e))
-            })?)),
+            Some(v) => ToSqlOutput::Owned(SqlValue::Integer(
+                i64::try_from(*v)
+                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+            )),
             None => ToSqlOutput::Owned(SqlValue::Null),
         },
-        Value::Float(v) => ToSqlOutput::Owned(v.map_or(SqlValue::Null, |f| SqlValue::Real(f64::from(f)))),
+        Value::Float(v) => {
+            ToSqlOutput::Owned(v.map_or(SqlValue::Null, |f| SqlValue::Real(f64::from(f))))
+        }
         Value::Double(v) => ToSqlOutput::Owned(v.map_or(SqlValue::Null, SqlValue::Real)),
         Value::String(v) => match v {
             Some(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
@@ -59,7 +62,9 @@ pub(crate) fn to_sql(value: &Value) -> rusqlite::Result<ToSqlOutput<'_>> {
             text(t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)))
         }
         // sqlx-sqlite stores a uuid as its 16 bytes.
-        Value::Uuid(u) => ToSqlOutput::Owned(u.map_or(SqlValue::Null, |u| SqlValue::Blob(u.as_bytes().to_vec()))),
+        Value::Uuid(u) => {
+            ToSqlOutput::Owned(u.map_or(SqlValue::Null, |u| SqlValue::Blob(u.as_bytes().to_vec())))
+        }
         #[cfg(feature = "decimal")]
         Value::Decimal(d) => text(d.map(|d| d.to_string())),
         Value::Json(j) => text(j.as_ref().map(|j| j.to_string())),

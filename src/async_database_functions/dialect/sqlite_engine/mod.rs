@@ -107,9 +107,8 @@ struct Armed<'a>(&'a Watch);
 
 impl<'a> Armed<'a> {
     fn new(watch: &'a Watch) -> Self {
-        let deadline = now_nanos().saturating_add(
-            u64::try_from(IN_PLACE_BUDGET.as_nanos()).unwrap_or(u64::MAX),
-        );
+        let deadline = now_nanos()
+            .saturating_add(u64::try_from(IN_PLACE_BUDGET.as_nanos()).unwrap_or(u64::MAX));
         watch.deadline.store(deadline.max(1), Ordering::Relaxed);
         Armed(watch)
     }
@@ -329,8 +328,11 @@ impl Engine {
     pub(crate) async fn close(&self) {
         let inner = &self.inner;
         inner.closed.store(true, Ordering::Release);
-        let drained: Vec<Idle> = std::mem::take(&mut *inner.idle.lock().unwrap_or_else(|e| e.into_inner()));
-        inner.open.fetch_sub(u32::try_from(drained.len()).unwrap_or(0), Ordering::AcqRel);
+        let drained: Vec<Idle> =
+            std::mem::take(&mut *inner.idle.lock().unwrap_or_else(|e| e.into_inner()));
+        inner
+            .open
+            .fetch_sub(u32::try_from(drained.len()).unwrap_or(0), Ordering::AcqRel);
         drop(drained);
         if let Ok(all) = inner.permits.acquire_many(MAX_CONNECTIONS).await {
             all.forget();
@@ -344,7 +346,12 @@ impl Engine {
 
     /// (open connections, idle connections).
     pub(crate) fn stats(&self) -> (u32, usize) {
-        let idle = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let idle = self
+            .inner
+            .idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len();
         (self.inner.open.load(Ordering::Acquire), idle)
     }
 }
@@ -362,7 +369,9 @@ struct Slot {
 
 impl Slot {
     fn conn(&self) -> &Connection {
-        self.conn.as_ref().expect("the connection is present until drop")
+        self.conn
+            .as_ref()
+            .expect("the connection is present until drop")
     }
 }
 

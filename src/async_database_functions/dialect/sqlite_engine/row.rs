@@ -225,7 +225,9 @@ impl EngineDecode for DateTime<Utc> {
 }
 impl EngineDecode for sqlx::types::Json<serde_json::Value> {
     fn decode(value: ValueRef<'_>) -> Result<Self, BoxError> {
-        Ok(sqlx::types::Json(serde_json::from_str(text::<Self>(value)?)?))
+        Ok(sqlx::types::Json(serde_json::from_str(text::<Self>(
+            value,
+        )?)?))
     }
 }
 
@@ -293,7 +295,13 @@ fn datetime_from_text(value: &str) -> Option<DateTime<FixedOffset>> {
 /// `YYYY-MM-DD HH:MM:SS[.f{1,9}]`, exactly; `None` for any other form.
 fn fast_naive(value: &str) -> Option<NaiveDateTime> {
     let b = value.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |range: std::ops::Range<usize>| -> Option<u32> {
