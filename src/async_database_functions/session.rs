@@ -89,10 +89,13 @@ impl Session {
         };
         if begin != Begin::None {
             session.in_flight = true;
-            let begun = session
-                .conn
-                .begin(begin == Begin::Write, begin == Begin::ReadOnly)
-                .await;
+            // Boxed: the drivers' BEGIN futures stay out of every session's future.
+            let begun = Box::pin(
+                session
+                    .conn
+                    .begin(begin == Begin::Write, begin == Begin::ReadOnly),
+            )
+            .await;
             session.in_flight = false;
             begun.map_err(|e| session.error_at(e, false))?;
             session.in_transaction = true;

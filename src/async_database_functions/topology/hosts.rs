@@ -262,7 +262,8 @@ impl Hosts {
                 if attrs.needs_role() {
                     let role = match host.state.role() {
                         Some(role) => role,
-                        None => match ask_role(&mut conn, config).await {
+                        // Boxed (as the other rare steps here): kept out of every session's future.
+                        None => match Box::pin(ask_role(&mut conn, config)).await {
                             Ok(role) => {
                                 host.state.set_role(role);
                                 role
@@ -280,7 +281,12 @@ impl Hosts {
                     }
                 }
                 if let Want::Replayed { lsn, within } = want {
-                    match wait_replayed(&mut conn, &host.state, config, lsn, within).await {
+                    let ready = if host.state.replayed.load(Ordering::Acquire) >= lsn {
+                        Ok(true)
+                    } else {
+                        Box::pin(wait_replayed(&mut conn, &host.state, config, lsn, within)).await
+                    };
+                    match ready {
                         Ok(true) => {}
                         Ok(false) => {
                             // Lagging: skipped for a while; the read goes elsewhere.
@@ -379,7 +385,8 @@ impl Hosts {
             Some(url) if idle == 0 && open < max => {
                 tokio::select! {
                     acquired = pool.acquire() => acquired,
-                    refused = super::refused(config, url) => return Err(refused),
+                    // Boxed: only built when a connection is opened.
+                    refused = Box::pin(super::refused(config, url)) => return Err(refused),
                 }
             }
             _ => pool.acquire().await,
