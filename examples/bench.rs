@@ -9,6 +9,7 @@
 //! cargo run --release --example bench -- --uri mysql://root@127.0.0.1:3306/test --rows 10000
 //! cargo run --release --example bench -- --quick                        # under 30 s, for CI
 //! cargo run --release --example bench -- --uri "$DSG_TEST_GALERA_URL"   # the contended counter on a cluster
+//! cargo run --release --example bench -- --uri "$DSG_TEST_PG_PRIMARY_URL" --replica "$DSG_TEST_PG_STANDBY_URL"
 //! ```
 //!
 //! After the table: what `retry` costs when nothing conflicts (servers: the update_one row
@@ -107,6 +108,8 @@ struct Args {
     only: Option<String>,
     /// Internal: run one side's RSS measurement in this process.
     rss_child: Option<String>,
+    /// A read replica of `uri`: run the replica-routing row only.
+    replica: Option<String>,
 }
 
 fn args() -> Args {
@@ -118,6 +121,7 @@ fn args() -> Args {
         rss_rows: 100_000,
         only: None,
         rss_child: None,
+        replica: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -133,6 +137,7 @@ fn args() -> Args {
             }
             "--rss-child" => args.rss_child = it.next(),
             "--only" => args.only = it.next(),
+            "--replica" => args.replica = it.next(),
             "--rss-rows" => {
                 args.rss_rows = it
                     .next()
@@ -304,6 +309,9 @@ async fn main() -> Result<(), DatabaseError> {
     let db = AsyncDatabase::new(DBConfig::new(
         serde_json::json!({ "database_uri": args.uri }),
     )?);
+    if let Some(replica) = args.replica.clone() {
+        return replica_reads(&args, &replica).await;
+    }
     if db.config().hosts().len() > 1 {
         // A cluster (several hosts): hand-written sqlx takes one host only, so the
         // side-by-side rows do not apply; the contended counter does.
@@ -691,6 +699,72 @@ async fn main() -> Result<(), DatabaseError> {
         return Ok(());
     }
     rss(&args).await
+}
+
+/// Point reads routed to a read replica by the library (with its read-your-writes check)
+/// against the same reads sent straight to the replica with sqlx: the cost of the routing.
+async fn replica_reads(args: &Args, replica: &str) -> Result<(), DatabaseError> {
+    let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({
+        "database_uri": args.uri, "read_replica_uris": [replica],
+    }))?);
+    db.register::<User>();
+    db.drop_tables().await?;
+    db.create_tables().await?;
+    let ops = &DatabaseOperations::new(db.clone());
+    ops.create_many(users(args.rows.min(10_000), 0)).await?;
+    let ids: &Vec<String> = &ops
+        .on_primary()
+        .read_query(&text("SELECT pkid FROM bench_users"))
+        .await?;
+    let sqlx = &sqlx_pool(replica, false).await.map_err(e)?;
+    // The same rows on the replica, for sqlx's side.
+    let want = ids.len() as i64;
+    with_pool!(sqlx, pool, DB => {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let n: i64 = sqlx::query_scalar::<DB, i64>("SELECT COUNT(*) FROM bench_users").fetch_one(pool).await.map_err(e)?;
+            if n == want || Instant::now() > deadline { break; }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    let point = args.point_ops;
+    println!(
+        "{} primary {} + replica {} — {point} point reads, {} rounds each side",
+        db.config().dialect(),
+        db.config().redacted_uri(),
+        db.config().read_replicas().join(", "),
+        args.rounds
+    );
+    pair!(
+        args,
+        &format!("{point} × read_one_record on the replica"),
+        |_| async move {
+            let start = Instant::now();
+            for i in 0..point {
+                let mut select = User::select();
+                select.and_where(User::col("pkid").eq(ids[i % ids.len()].as_str()));
+                let user: Option<User> = ops.read_one_record(&select).await?;
+                assert!(user.is_some());
+            }
+            Ok::<_, DatabaseError>(start.elapsed())
+        },
+        |_| async move {
+            let sql = sqlx.sql(&format!("SELECT {COLUMNS} FROM bench_users WHERE pkid = ?"));
+            with_pool!(sqlx, pool, DB => {
+                let start = Instant::now();
+                for i in 0..point {
+                    let row: Option<Row> = sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(sql.as_str()))
+                        .bind(ids[i % ids.len()].as_str())
+                        .fetch_optional(pool).await.map_err(e)?;
+                    assert!(row.is_some());
+                }
+                Ok::<_, DatabaseError>(start.elapsed())
+            })
+        }
+    );
+    db.drop_tables().await?;
+    db.disconnect().await;
+    Ok(())
 }
 
 /// Throughput of a contended counter: 8 tasks incrementing one row with `execute_many`, each

@@ -84,8 +84,10 @@
 //! | `http` (feature `axum`) | `IntoResponse` for errors and pages |
 //!
 //! Inside, not public: `dialect/` (everything that differs between backends, and the one
-//! executor that talks to the drivers), `topology` (the servers' health: pool invalidation,
-//! fail-fast on a refused port, closing), `schema` (DDL from models), `bulk_insert` (the
+//! executor that talks to the drivers), `topology/` (the servers and their health: one pool per
+//! host of a multi-host URI and `target_session_attrs` routing, read replicas with
+//! read-your-writes by WAL position, the bounded re-running of retryable transactions, pool
+//! invalidation, fail-fast on a refused port, closing), `schema` (DDL from models), `bulk_insert` (the
 //! multi-row inserts of `create_many`), `redact` (secrets and bound values kept out of output).
 
 #![warn(missing_docs)]

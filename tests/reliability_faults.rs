@@ -7,6 +7,10 @@
 //! connections are ever killed: their ids are read from sessions of that pool (or found by a
 //! unique `application_name` on PostgreSQL). `DSG_TEST_SEED` replays the random cancellations.
 
+// The fault tests nest whole operations (with their retry loops) inside spawned, timed
+// futures: deeper than rustc's default layout query depth when only `mysql` is built.
+#![recursion_limit = "256"]
+
 mod common;
 mod ops_support;
 mod reliability_support;

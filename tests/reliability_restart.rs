@@ -3,8 +3,9 @@
 //!
 //! DISRUPTIVE, so OFF by default: this test restarts the local PostgreSQL cluster
 //! (`pg_ctlcluster --skip-systemctl-redirect <version> main restart`, the version read from
-//! `/etc/postgresql`) and the local MariaDB (`start-stop-daemon --stop/--start --exec
-//! /usr/sbin/mariadbd`), which breaks every other client's connections. It runs only when
+//! `/etc/postgresql`) and the local MariaDB (`start-stop-daemon --stop/--start --pidfile
+//! /run/mysqld/mysqld.pid --exec /usr/sbin/mariadbd`: by its pid file, so that the Galera
+//! bed's `mariadbd` nodes are left alone), which breaks every other client's connections. It runs only when
 //! `DSG_TEST_RESTART=1` is set in addition to `DSG_TEST_POSTGRES_URL` / `DSG_TEST_MYSQL_URL`
 //! (each server whose URL is set is restarted; the URL must point at this machine). It is the
 //! only test in this file, so that `cargo test`, which runs test binaries one after another,
@@ -91,15 +92,16 @@ impl Server {
                 restart: vec![
                     words(
                         "start-stop-daemon --stop --retry TERM/60/KILL/5 \
-                         --exec /usr/sbin/mariadbd",
+                         --pidfile /run/mysqld/mysqld.pid --exec /usr/sbin/mariadbd",
                     ),
                     words(
                         "start-stop-daemon --start --oknodo --background \
-                         --exec /usr/sbin/mariadbd",
+                         --pidfile /run/mysqld/mysqld.pid --exec /usr/sbin/mariadbd",
                     ),
                 ],
                 start: words(
-                    "start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd",
+                    "start-stop-daemon --start --oknodo --background \
+                     --pidfile /run/mysqld/mysqld.pid --exec /usr/sbin/mariadbd",
                 ),
             },
         }

@@ -184,3 +184,55 @@ async fn no_host_fitting_target_session_attrs_is_a_clear_error() {
         session.commit().await.unwrap();
     }
 }
+
+#[test]
+fn read_replica_uris_are_validated_naming_the_key() {
+    let c = config(json!({
+        "database_uri": "postgresql+asyncpg://app:s3cret@10.0.0.1:5432/app",
+        "read_replica_uris": ["postgresql://app:r3plica@10.0.0.2:5432/app",
+                              "postgres://app@10.0.0.3,10.0.0.4/app"],
+        "read_replica_max_lag_ms": 250,
+    }))
+    .unwrap();
+    assert_eq!(c.read_replicas().len(), 3);
+    assert_eq!(c.read_replica_max_lag(), Duration::from_millis(250));
+    let shown = format!("{c:?} {c}");
+    assert!(
+        !shown.contains("s3cret") && !shown.contains("r3plica"),
+        "{shown}"
+    );
+    for (map, named) in [
+        (
+            json!({"database_uri": "sqlite::memory:", "read_replica_uris": ["sqlite::memory:"]}),
+            "read_replica_uris",
+        ),
+        (
+            json!({"database_uri": "mysql://u@h/db", "read_replica_uris": ["mysql://u@r/db"]}),
+            "read_replica_uris",
+        ),
+        (
+            json!({"database_uri": "postgresql://u@h/db", "read_replica_uris": ["mysql://u@r/db"]}),
+            "read_replica_uris[0]",
+        ),
+        (
+            json!({"database_uri": "postgresql://u@h/db", "read_replica_uris": ["postgresql://u@r/db", 5]}),
+            "read_replica_uris[1]",
+        ),
+        (
+            json!({"database_uri": "postgresql://u@h/db", "read_replica_uris": "postgresql://u@r/db"}),
+            "read_replica_uris",
+        ),
+        (
+            json!({"database_uri": "postgresql://u@h/db", "read_replica_uris": ["not a uri"]}),
+            "read_replica_uris[0]",
+        ),
+        (
+            json!({"database_uri": "postgresql://u@h/db", "read_replica_max_lag_ms": -3}),
+            "read_replica_max_lag_ms",
+        ),
+    ] {
+        let e = config(map.clone()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConfigurationError, "{map}");
+        assert!(e.details().contains(named), "{map}: {e}");
+    }
+}

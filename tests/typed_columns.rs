@@ -17,6 +17,9 @@ use dsg_lib::sea_query::{Expr, ExprTrait, Order};
 use ops_support::{Check, fresh};
 use serde_json::json;
 
+/// The two tests writing `tc_writes` drop and create it on the shared servers: one at a time.
+static TC_WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Fields named like the trait's methods (`select`, `columns`) do not clash with them.
 #[derive(Model, Debug, Clone, PartialEq)]
 #[model(table = "tc_users")]
@@ -207,6 +210,7 @@ async fn typed_columns_in_queries() {
 
 #[tokio::test]
 async fn insert_applies_the_model_defaults() {
+    let _table = TC_WRITES.lock().await;
     for b in common::backends() {
         let ctx = b.name;
         let (_db, ops) = fresh(&b, json!({}), |db| {
@@ -343,6 +347,7 @@ async fn insert_applies_the_model_defaults() {
 
 #[tokio::test]
 async fn update_stamps_date_updated_and_delete_deletes() {
+    let _table = TC_WRITES.lock().await;
     for b in common::backends() {
         let ctx = b.name;
         let (_db, ops) = fresh(&b, json!({}), |db| {

@@ -3,6 +3,9 @@
 # (127.0.0.1:5441) under ${DSG_BEDS_DIR:-/tmp/dsg-beds}/pg-standby.
 #
 #   scripts/beds/pg-standby.sh start|stop|status|promote
+#   scripts/beds/pg-standby.sh kill-standby    # pg_ctl stop -m immediate (a crash)
+#   scripts/beds/pg-standby.sh start-standby   # start it again and wait until it streams
+#   scripts/beds/pg-standby.sh kill-primary    # pg_ctl stop -m immediate of the primary
 #
 # `start` prints `export DSG_TEST_PG_*_URL=...` lines on stdout (messages on
 # stderr), so `eval "$(scripts/beds/pg-standby.sh start)"` works.
@@ -170,10 +173,38 @@ do_promote() {
   log "standby on $S_PORT promoted in $(($(now_ms) - t0)) ms (the old primary on $P_PORT is still running)"
 }
 
+do_kill_standby() {
+  server_up "$STANDBY" || { log "standby is not running"; return 0; }
+  as_pg "$PGBIN/pg_ctl" -D "$STANDBY" -m immediate -w -t 30 stop >/dev/null
+  log "standby on $S_PORT stopped (immediate)"
+}
+
+do_start_standby() {
+  if ! server_up "$STANDBY"; then
+    as_pg "$PGBIN/pg_ctl" -D "$STANDBY" -l "$DIR/standby.log" -w -t 30 start >/dev/null \
+      || { show_log "$DIR/standby.log"; die "standby did not start"; }
+  fi
+  local i
+  for ((i = 0; i < 300; i++)); do
+    healthy && { log "standby on $S_PORT streaming"; return 0; }
+    sleep 0.1
+  done
+  die "standby is not streaming after 30 s"
+}
+
+do_kill_primary() {
+  server_up "$PRIMARY" || { log "primary is not running"; return 0; }
+  as_pg "$PGBIN/pg_ctl" -D "$PRIMARY" -m immediate -w -t 30 stop >/dev/null
+  log "primary on $P_PORT stopped (immediate)"
+}
+
 case "${1:-}" in
   start) do_start ;;
+  kill-primary) do_kill_primary ;;
+  kill-standby) do_kill_standby ;;
+  start-standby) do_start_standby ;;
   stop) do_stop ;;
   status) do_status ;;
   promote) do_promote ;;
-  *) echo "usage: $0 start|stop|status|promote" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|promote|kill-standby|start-standby|kill-primary" >&2; exit 2 ;;
 esac

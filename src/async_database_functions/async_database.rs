@@ -47,7 +47,7 @@ use super::session::{Begin, Session};
 use super::statement::text;
 use super::telemetry::PoolStats;
 use super::topology::retry::Attempts;
-use super::topology::{Health, Hosts};
+use super::topology::{Health, Hosts, Replicas, Want};
 
 /// The sqlx pool underneath an [`AsyncDatabase`], by backend: see
 /// [`AsyncDatabase::sqlx_pool`]. Each variant exists when its backend's feature is on.
@@ -80,6 +80,8 @@ struct Inner {
     config: Arc<DBConfig>,
     /// One pool per host of the URI (one for SQLite).
     hosts: OnceCell<Hosts>,
+    /// The read replicas' pools, if any (`read_replica_uris`).
+    replicas: OnceCell<Option<Replicas>>,
     /// Holds what keeps the pool's database alive (in-memory SQLite) until `disconnect`.
     keeper: Mutex<Option<Vec<Keeper>>>,
     /// Closed flag, pool invalidation, connections in use: shared with sessions.
@@ -105,6 +107,7 @@ impl AsyncDatabase {
             inner: Arc::new(Inner {
                 config: Arc::new(config),
                 hosts: OnceCell::new(),
+                replicas: OnceCell::new(),
                 keeper: Mutex::new(None),
                 health: Health::new(),
                 tables: RwLock::new(Vec::new()),
@@ -148,13 +151,104 @@ impl AsyncDatabase {
         self.inner.health.check_open()?;
         self.inner
             .hosts
-            .get_or_try_init(|| async {
-                let (hosts, keepers) =
-                    Hosts::connect(&self.inner.config, &self.inner.health).await?;
-                *self.inner.keeper.lock().unwrap_or_else(|e| e.into_inner()) = Some(keepers);
-                Ok(hosts)
+            .get_or_try_init(|| {
+                // Boxed: the pools' construction stays out of every session's future.
+                Box::pin(self.connect_hosts())
             })
             .await
+    }
+
+    async fn connect_hosts(&self) -> Result<Hosts, DatabaseError> {
+        {
+            let config = &self.inner.config;
+            let (hosts, keepers) =
+                Hosts::connect(config, config.server_urls(), &self.inner.health).await?;
+            *self.inner.keeper.lock().unwrap_or_else(|e| e.into_inner()) = Some(keepers);
+            Ok(hosts)
+        }
+    }
+
+    /// The replicas' pools, created on first use; `None` without replicas.
+    async fn replicas(&self) -> Result<Option<&Replicas>, DatabaseError> {
+        self.inner.health.check_open()?;
+        let replicas = self
+            .inner
+            .replicas
+            .get_or_try_init(|| {
+                // Boxed, as in `open_session`: kept out of every read's future.
+                Box::pin(async {
+                    Ok::<_, DatabaseError>(
+                        Replicas::connect(&self.inner.config, &self.inner.health)
+                            .await?
+                            .map(|(replicas, _)| replicas),
+                    )
+                })
+            })
+            .await?;
+        Ok(replicas.as_ref())
+    }
+
+    /// A session for a read: on a replica that has replayed every write that returned before
+    /// (see `topology::replicas`), else on the primary. `primary` forces the primary.
+    pub(crate) async fn read_session(&self, primary: bool) -> Result<Session, DatabaseError> {
+        if !primary
+            && let Some(replicas) = self.replicas().await?
+            && let Some(session) = Box::pin(self.replica_session(replicas, Begin::None)).await
+        {
+            return Ok(session);
+        }
+        self.open_session(Begin::None).await
+    }
+
+    /// A session on a ready replica, or `None` (the caller falls back to the primary).
+    async fn replica_session(&self, replicas: &Replicas, begin: Begin) -> Option<Session> {
+        let config = &self.inner.config;
+        let hosts = self.hosts().await.ok()?;
+        match replicas.acquire(config, &self.inner.health, hosts).await {
+            Ok((conn, checkout)) => {
+                match Session::open(conn, config.clone(), checkout, begin).await {
+                    Ok(session) => Some(session),
+                    Err(e) => {
+                        tracing::debug!(target: "dsg_lib", error = %e, "replica session failed; reading on the primary");
+                        None
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::debug!(target: "dsg_lib", error = %e, "no replica ready; reading on the primary");
+                None
+            }
+        }
+    }
+
+    /// A read-only session for a caller's own multi-statement reads: on a read replica that
+    /// has replayed every write that returned before this call (with `read_replica_uris`),
+    /// else on the primary; either way inside a `READ ONLY` transaction.
+    ///
+    /// ```
+    /// use dsg_lib::prelude::*;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+    /// let mut session = db.get_replica_session().await?; // no replicas: the primary
+    /// let one: Option<i64> = session.fetch_optional(&text("SELECT 1")).await?;
+    /// assert_eq!(one, Some(1));
+    /// session.commit().await?;
+    /// # Ok::<(), DatabaseError>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`get_db_session`](Self::get_db_session) (on the primary: a replica that fails is
+    /// skipped).
+    pub async fn get_replica_session(&self) -> Result<Session, DatabaseError> {
+        if let Some(replicas) = self.replicas().await?
+            && let Some(session) = Box::pin(self.replica_session(replicas, Begin::ReadOnly)).await
+        {
+            return Ok(session);
+        }
+        self.open_session(Begin::ReadOnly).await
     }
 
     /// The pool of the first host (the only one but for multi-host URIs).
@@ -213,9 +307,21 @@ impl AsyncDatabase {
     }
 
     async fn open_session(&self, begin: Begin) -> Result<Session, DatabaseError> {
+        // Boxed: the pool's connect and acquire futures and the refused-port probe make this
+        // future tens of kilobytes, which every caller's future would otherwise hold inline
+        // and copy each time it is moved (a callgrind profile showed ~20k instructions of
+        // memcpy per point read). One allocation is far cheaper.
+        self.open_session_inline(begin).await
+    }
+
+    async fn open_session_inline(&self, begin: Begin) -> Result<Session, DatabaseError> {
         let hosts = self.hosts().await?;
         let config = &self.inner.config;
-        let (conn, checkout) = hosts.acquire(config, &self.inner.health).await?;
+        let want = Want::Attrs(config.target_session_attrs());
+        let track_writes = !config.replica_urls().is_empty();
+        let (conn, checkout) = hosts
+            .acquire(config, &self.inner.health, want, track_writes)
+            .await?;
         let begin = if config.autocommit() {
             Begin::None
         } else if config.transaction_pooling() && begin == Begin::None {
@@ -277,10 +383,16 @@ impl AsyncDatabase {
     /// (their transaction is rolled back and their connection closed when they are dropped).
     pub async fn disconnect(&self) {
         self.inner.health.close();
-        if let Some(hosts) = self.inner.hosts.get() {
-            // The pools are marked closed at once; the wait is only for connections in use.
-            let _ = tokio::time::timeout(DISCONNECT_GRACE, hosts.close()).await;
-        }
+        // The pools are marked closed at once; the wait is only for connections in use.
+        let close = async {
+            if let Some(hosts) = self.inner.hosts.get() {
+                hosts.close().await;
+            }
+            if let Some(Some(replicas)) = self.inner.replicas.get() {
+                replicas.close().await;
+            }
+        };
+        let _ = tokio::time::timeout(DISCONNECT_GRACE, close).await;
         self.inner.health.end();
         let keeper = self
             .inner
@@ -396,7 +508,14 @@ impl AsyncDatabase {
     /// (open connections, idle connections) of the pool; `(0, 0)` before first use. See
     /// [`pool_stats`](Self::pool_stats) for the whole picture.
     pub fn pool_status(&self) -> (u32, usize) {
-        self.inner.hosts.get().map(Hosts::stats).unwrap_or((0, 0))
+        let (open, idle) = self.inner.hosts.get().map(Hosts::stats).unwrap_or((0, 0));
+        match self.inner.replicas.get() {
+            Some(Some(replicas)) => {
+                let (o, i) = replicas.stats();
+                (open.saturating_add(o), idle.saturating_add(i))
+            }
+            _ => (open, idle),
+        }
     }
 
     /// The pool's state now: connections open, idle, in use, callers waiting, and the most
@@ -409,7 +528,7 @@ impl AsyncDatabase {
         let health = &self.inner.health;
         let (size, idle, max) = match self.inner.hosts.get() {
             Some(hosts) => {
-                let (size, idle) = hosts.stats();
+                let (size, idle) = self.pool_status();
                 (size, idle, hosts.max_connections(&self.inner.config))
             }
             None => (0, 0, dialect::max_connections(&self.inner.config)),

@@ -83,6 +83,8 @@
 //! | `slow_statement_ms` | ✓ | ✓ | ✓ | warn (target `dsg_lib::sql`) of statements slower than this; off by default |
 //! | `retry` | ✓ | ✓ | ✓ | re-running of transactions that failed retryably ([`RetryPolicy`]; default 3 runs) |
 //! | `transaction_pooling` | ✗ | ✓ | ✗ | behind a transaction-pooling proxy (pgbouncer): no named prepared statements, every session in a transaction |
+//! | `read_replica_uris` | ✗ | ✓ | ✗ | read replicas: reads go there, read-your-writes by WAL position |
+//! | `read_replica_max_lag_ms` | ✗ | ✓ | ✗ | how long a read waits for a replica to catch up (default 100) |
 //!
 //! # Several servers
 //!
@@ -115,6 +117,7 @@ use super::error::DatabaseError;
 use super::redact::{self, percent_decode};
 
 mod hosts;
+mod replicas;
 mod retry;
 
 pub(crate) use hosts::Role;
@@ -203,6 +206,8 @@ const COMMON_KEYS: &[&str] = &[
     "slow_statement_ms",
     "retry",
     "transaction_pooling",
+    "read_replica_uris",
+    "read_replica_max_lag_ms",
 ];
 
 /// A transaction isolation level, applied to every session.
@@ -516,6 +521,9 @@ pub struct DBConfig {
     secrets: Vec<String>,
     retry: RetryPolicy,
     transaction_pooling: bool,
+    /// Every host of every read replica.
+    replica_urls: Vec<Url>,
+    replica_max_lag: Duration,
     echo: bool,
     hide_parameters: bool,
     pool_pre_ping: bool,
@@ -566,6 +574,8 @@ impl DBConfig {
             secrets: parsed.secrets,
             retry: RetryPolicy::default(),
             transaction_pooling: false,
+            replica_urls: Vec::new(),
+            replica_max_lag: replicas::DEFAULT_MAX_LAG,
             echo: false,
             hide_parameters: false,
             pool_pre_ping: false,
@@ -588,6 +598,12 @@ impl DBConfig {
                 "hide_parameters" => config.hide_parameters = boolean(key, value)?,
                 "retry" => config.retry = RetryPolicy::parse(value)?,
                 "transaction_pooling" => config.transaction_pooling = boolean(key, value)?,
+                "read_replica_uris" => {
+                    let (urls, secrets) = replicas::parse(value, dialect)?;
+                    config.replica_urls = urls;
+                    config.secrets.extend(secrets);
+                }
+                "read_replica_max_lag_ms" => config.replica_max_lag = replicas::max_lag(value)?,
                 "pool_pre_ping" => config.pool_pre_ping = boolean(key, value)?,
                 "pool_size" => config.pool_size = bounded(key, value, MAX_CONNECTIONS)?,
                 "max_overflow" => config.max_overflow = bounded(key, value, MAX_CONNECTIONS)?,
@@ -695,6 +711,24 @@ impl DBConfig {
         Err(DatabaseError::config(format!(
             "transaction_pooling {clash}"
         )))
+    }
+
+    /// The read replicas (`read_replica_uris`), each host as a URI with its password
+    /// replaced by `***`.
+    pub fn read_replicas(&self) -> Vec<String> {
+        self.replica_urls.iter().map(redact::redact_url).collect()
+    }
+
+    /// The replicas' URIs, one per host (with the password). Crate-internal: never logged.
+    pub(crate) fn replica_urls(&self) -> &[Url] {
+        &self.replica_urls
+    }
+
+    /// `read_replica_max_lag_ms` (default 100 ms): how long a read waits for a replica to
+    /// replay the writes it must see before it goes elsewhere; a replica that does not is
+    /// skipped for a second.
+    pub fn read_replica_max_lag(&self) -> Duration {
+        self.replica_max_lag
     }
 
     /// How transactions that failed retryably are run again (the `retry` key).
@@ -846,6 +880,7 @@ impl fmt::Debug for DBConfig {
             .field("query_cache_size", &self.query_cache_size)
             .field("isolation_level", &self.isolation_level)
             .field("connect_args", &self.connect_args)
+            .field("read_replicas", &self.read_replicas())
             .field("slow_statement", &self.slow_statement)
             .finish()
     }
@@ -999,7 +1034,7 @@ impl ParsedUri {
 }
 
 /// `host:port` of a server URI (the port only when given), without user or password.
-fn host_label(url: &Url) -> String {
+pub(crate) fn host_label(url: &Url) -> String {
     let host = url.host_str().unwrap_or_default();
     match url.port() {
         Some(port) => format!("{host}:{port}"),

@@ -106,12 +106,38 @@ pub struct ColumnDetails {
 #[derive(Debug, Clone)]
 pub struct DatabaseOperations {
     db: AsyncDatabase,
+    /// Reads go to the primary even when there are read replicas.
+    primary_reads: bool,
 }
 
 impl DatabaseOperations {
     /// Operations over `db`.
     pub fn new(db: AsyncDatabase) -> Self {
-        DatabaseOperations { db }
+        DatabaseOperations {
+            db,
+            primary_reads: false,
+        }
+    }
+
+    /// The same operations, with every read sent to the primary even where read replicas are
+    /// configured (`read_replica_uris`); writes always go there. Cheap: a clone.
+    ///
+    /// ```
+    /// use dsg_lib::prelude::*;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+    /// let ops = DatabaseOperations::new(db);
+    /// let n: Vec<i64> = ops.on_primary().read_query(&text("SELECT 1")).await?;
+    /// assert_eq!(n, [1]);
+    /// # Ok::<(), DatabaseError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn on_primary(&self) -> DatabaseOperations {
+        DatabaseOperations {
+            db: self.db.clone(),
+            primary_reads: true,
+        }
     }
 
     /// The database these operations run on.
@@ -144,11 +170,11 @@ impl DatabaseOperations {
         F: Fn(Session) -> Fut,
         Fut: std::future::Future<Output = Result<T, DatabaseError>>,
     {
-        let session = self.db.session(false).await?;
+        let session = self.db.read_session(self.primary_reads).await?;
         match run(session).await {
             Err(e) if e.kind() == ErrorKind::ConnectionError => {
                 tracing::debug!(target: "dsg_lib", error = %e, "read retried on a fresh connection");
-                run(self.db.session(false).await?).await
+                run(self.db.read_session(self.primary_reads).await?).await
             }
             result => result,
         }

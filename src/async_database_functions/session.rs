@@ -41,6 +41,8 @@ pub(crate) enum Begin {
     /// A transaction that will write: on SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so that it waits its turn rather than failing later.
     Write,
+    /// A read-only transaction (`BEGIN READ ONLY`; plain on SQLite).
+    ReadOnly,
 }
 
 /// One pooled connection inside one transaction, from
@@ -87,7 +89,13 @@ impl Session {
         };
         if begin != Begin::None {
             session.in_flight = true;
-            let begun = session.conn.begin(begin == Begin::Write).await;
+            // Boxed: the drivers' BEGIN futures stay out of every session's future.
+            let begun = Box::pin(
+                session
+                    .conn
+                    .begin(begin == Begin::Write, begin == Begin::ReadOnly),
+            )
+            .await;
             session.in_flight = false;
             begun.map_err(|e| session.error_at(e, false))?;
             session.in_transaction = true;
@@ -233,6 +241,7 @@ impl Session {
         hidden: Option<sea_query::Values>,
     ) -> Result<T, DatabaseError> {
         self.in_flight = false;
+        self.checkout.note_write();
         result.map_err(|e| {
             let error = match e {
                 RunError::Driver(e) => self.error(e),
@@ -325,6 +334,7 @@ impl Session {
         self.in_flight = true;
         let result = self.conn.run_raw(sql.to_string()).await;
         self.in_flight = false;
+        self.checkout.note_write();
         timer.finish(Some(sql));
         result.map_err(|e| self.error(e))
     }
@@ -358,6 +368,7 @@ impl Session {
             self.conn.rollback().await
         };
         self.in_flight = false;
+        self.checkout.note_write();
         let result = result.map_err(|e| self.error_at(e, commit));
         if result.is_err() {
             // A failed COMMIT (a serialization failure or certification conflict reported at

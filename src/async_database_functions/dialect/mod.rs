@@ -153,14 +153,18 @@ impl Pool {
     }
 
     /// Takes a connection, waiting at most `pool_timeout`.
+    ///
+    /// sqlx's acquire futures hold its connect future inline (14 KB for PostgreSQL, 18 KB for
+    /// MySQL): boxed, they are copied once, not at every level of every caller's future.
     pub(crate) async fn acquire(&self) -> Result<Conn, sqlx::Error> {
         Ok(match self {
             #[cfg(feature = "sqlite")]
+            // The engine's acquire future is small (no connect future inside): not boxed.
             Pool::Sqlite(p) => Conn::Sqlite(p.engine.acquire().await?),
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => Conn::Postgres(p.acquire().await?),
+            Pool::Postgres(p) => Conn::Postgres(Box::pin(p.acquire()).await?),
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => Conn::MySql(p.acquire().await?),
+            Pool::MySql(p) => Conn::MySql(Box::pin(p.acquire()).await?),
         })
     }
 
@@ -453,6 +457,18 @@ pub(crate) fn role_sql(dialect: Dialect) -> Option<&'static str> {
     per_backend!(Backend::of(dialect), b => b::ROLE_SQL)
 }
 
+/// A query whose one text column is the WAL position a replica has replayed
+/// (`pg_last_wal_replay_lsn()`), and one for the primary's current position; `None` where
+/// the dialect has no replicas here.
+pub(crate) fn replay_position_sql(dialect: Dialect) -> Option<&'static str> {
+    per_backend!(Backend::of(dialect), b => b::REPLAY_POSITION_SQL)
+}
+
+/// See [`replay_position_sql`]: the primary's current WAL position.
+pub(crate) fn write_position_sql(dialect: Dialect) -> Option<&'static str> {
+    per_backend!(Backend::of(dialect), b => b::WRITE_POSITION_SQL)
+}
+
 /// Whether `code` (SQLSTATE or error number) says the server refused a write because it is
 /// read-only (a standby, or a primary demoted since the session began).
 pub(crate) fn is_read_only_error(dialect: Dialect, code: &str) -> bool {
@@ -589,19 +605,24 @@ impl Conn {
     /// Starts a transaction. With `write` on SQLite, `BEGIN IMMEDIATE`: a transaction that will write takes
     /// the write lock up front and waits its turn (busy timeout), instead of failing later
     /// with "database is locked" when a deferred read lock cannot be upgraded.
-    pub(crate) async fn begin(&mut self, write: bool) -> Result<(), sqlx::Error> {
+    /// With `read_only`, a read-only transaction (`BEGIN READ ONLY`) where the server has
+    /// them.
+    pub(crate) async fn begin(&mut self, write: bool, read_only: bool) -> Result<(), sqlx::Error> {
         match self {
             #[cfg(feature = "sqlite")]
-            Conn::Sqlite(e) => e.begin(write).await,
+            Conn::Sqlite(e) => {
+                let _ = read_only;
+                e.begin(write).await
+            }
             #[cfg(feature = "postgres")]
             Conn::Postgres(c) => {
                 let _ = write;
-                tx_begin(&mut **c, None).await
+                tx_begin(&mut **c, read_only.then_some("BEGIN READ ONLY")).await
             }
             #[cfg(feature = "mysql")]
             Conn::MySql(c) => {
                 let _ = write;
-                tx_begin(&mut **c, None).await
+                tx_begin(&mut **c, read_only.then_some("START TRANSACTION READ ONLY")).await
             }
         }
     }

@@ -40,6 +40,10 @@ pub(super) const MAX_BIND_PARAMETERS: usize = 65535;
 /// The most connections a pool opens: `pool_size + max_overflow`.
 /// See [`super::role_sql`].
 pub(super) const ROLE_SQL: Option<&str> = Some("SELECT CAST(@@global.read_only AS SIGNED)");
+/// See [`super::replay_position_sql`].
+pub(super) const REPLAY_POSITION_SQL: Option<&str> = None;
+/// See [`super::write_position_sql`].
+pub(super) const WRITE_POSITION_SQL: Option<&str> = None;
 /// See [`super::is_read_only_error`].
 pub(super) const READ_ONLY_CODES: &[&str] = &["1290", "1792", "25006"];
 

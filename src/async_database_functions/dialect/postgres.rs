@@ -40,6 +40,11 @@ pub(super) const MAX_BIND_PARAMETERS: usize = 65535;
 /// See [`super::role_sql`].
 pub(super) const ROLE_SQL: Option<&str> =
     Some("SELECT CASE WHEN pg_is_in_recovery() THEN 1::int8 ELSE 0::int8 END");
+/// See [`super::replay_position_sql`].
+pub(super) const REPLAY_POSITION_SQL: Option<&str> =
+    Some("SELECT COALESCE(pg_last_wal_replay_lsn(), pg_current_wal_lsn())::text");
+/// See [`super::write_position_sql`].
+pub(super) const WRITE_POSITION_SQL: Option<&str> = Some("SELECT pg_current_wal_lsn()::text");
 /// See [`super::is_read_only_error`].
 pub(super) const READ_ONLY_CODES: &[&str] = &["25006"];
 

@@ -51,6 +51,10 @@ pub(super) fn max_connections(_: &DBConfig) -> u32 {
 
 /// See [`super::role_sql`].
 pub(super) const ROLE_SQL: Option<&str> = None;
+/// See [`super::replay_position_sql`].
+pub(super) const REPLAY_POSITION_SQL: Option<&str> = None;
+/// See [`super::write_position_sql`].
+pub(super) const WRITE_POSITION_SQL: Option<&str> = None;
 /// See [`super::is_read_only_error`].
 pub(super) const READ_ONLY_CODES: &[&str] = &[];
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
-use super::super::database_config::{DBConfig, Role};
+use super::super::database_config::{DBConfig, Role, TargetSessionAttrs};
 use super::super::dialect::{self, Conn, Keeper, Pool};
 use super::super::error::{DatabaseError, ErrorKind};
 use super::{Checkout, Health};
@@ -40,6 +40,8 @@ pub(crate) struct HostState {
     down_until: AtomicU64,
     /// 0: not known; 1: primary; 2: standby.
     role: AtomicU8,
+    /// A replica: the highest WAL position it was seen to have replayed.
+    replayed: AtomicU64,
 }
 
 impl HostState {
@@ -49,6 +51,7 @@ impl HostState {
             epoch: Instant::now(),
             down_until: AtomicU64::new(0),
             role: AtomicU8::new(0),
+            replayed: AtomicU64::new(0),
         })
     }
 
@@ -106,6 +109,15 @@ impl HostState {
     }
 }
 
+/// What a session needs of the server it gets.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Want {
+    /// A host fitting these attributes (a primary set).
+    Attrs(TargetSessionAttrs),
+    /// A replica that has replayed the WAL up to `lsn`, waiting at most `within` for it.
+    Replayed { lsn: u64, within: Duration },
+}
+
 /// One server: its URL (none for SQLite), its pool and its state.
 pub(crate) struct Host {
     url: Option<Url>,
@@ -123,17 +135,22 @@ pub(crate) struct Hosts {
 }
 
 impl Hosts {
-    /// A pool per host of `config` (one for SQLite); no server connection is opened yet.
+    /// A pool per URL (one for SQLite, where there is none); no server connection is opened
+    /// yet.
     pub(crate) async fn connect(
         config: &DBConfig,
+        urls: &[Url],
         health: &Arc<Health>,
     ) -> Result<(Hosts, Vec<Keeper>), DatabaseError> {
-        let urls: Vec<Option<&Url>> = if config.server_urls().is_empty() {
+        let labels: Vec<String> = urls
+            .iter()
+            .map(super::super::database_config::host_label)
+            .collect();
+        let urls: Vec<Option<&Url>> = if urls.is_empty() {
             vec![None]
         } else {
-            config.server_urls().iter().map(Some).collect()
+            urls.iter().map(Some).collect()
         };
-        let labels = config.hosts();
         let mut hosts = Vec::with_capacity(urls.len());
         let mut keepers = Vec::with_capacity(urls.len());
         for (i, url) in urls.into_iter().enumerate() {
@@ -196,22 +213,34 @@ impl Hosts {
     ///
     /// `PoolTimeout` when every connection is in use for `pool_timeout`; `ConnectionError`
     /// naming every host and its state when none could be used.
+    /// `track_writes`: the session's statements count as writes (for read-your-writes).
     pub(crate) async fn acquire(
         &self,
         config: &DBConfig,
         health: &Arc<Health>,
+        want: Want,
+        track_writes: bool,
     ) -> Result<(Conn, Checkout), DatabaseError> {
         let permit = self.permit(config).await?;
-        if let [host] = self.hosts.as_slice() {
+        let attrs = match want {
+            Want::Attrs(attrs) => attrs,
+            Want::Replayed { .. } => TargetSessionAttrs::Any,
+        };
+        if let ([host], false) = (self.hosts.as_slice(), attrs.needs_role()) {
             // One host: no choice to make, no role to check unless asked for.
-            if !config.target_session_attrs().needs_role() {
+            if let Want::Attrs(_) = want {
                 let conn = self.acquire_on(host, config, health).await?;
-                return Ok((conn, health.checkout(host.state.clone(), permit)));
+                return Ok((
+                    conn,
+                    health.checkout(host.state.clone(), permit, track_writes),
+                ));
             }
         }
-        let attrs = config.target_session_attrs();
-        let order = self.order(config);
-        let all_down = order.iter().all(|&i| self.hosts[i].state.is_down());
+        let order = self.order(attrs);
+        // When every host is down all are tried, but for replicas: their reads go to the
+        // primary instead.
+        let all_down =
+            matches!(want, Want::Attrs(_)) && order.iter().all(|&i| self.hosts[i].state.is_down());
         let mut last_error = None;
         // `prefer-standby` makes a second, lenient pass; the others one.
         for strict in [true, false] {
@@ -233,7 +262,8 @@ impl Hosts {
                 if attrs.needs_role() {
                     let role = match host.state.role() {
                         Some(role) => role,
-                        None => match ask_role(&mut conn, config).await {
+                        // Boxed (as the other rare steps here): kept out of every session's future.
+                        None => match Box::pin(ask_role(&mut conn, config)).await {
                             Ok(role) => {
                                 host.state.set_role(role);
                                 role
@@ -250,9 +280,40 @@ impl Hosts {
                         continue;
                     }
                 }
-                return Ok((conn, health.checkout(host.state.clone(), permit)));
+                if let Want::Replayed { lsn, within } = want {
+                    let ready = if host.state.replayed.load(Ordering::Acquire) >= lsn {
+                        Ok(true)
+                    } else {
+                        Box::pin(wait_replayed(&mut conn, &host.state, config, lsn, within)).await
+                    };
+                    match ready {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            // Lagging: skipped for a while; the read goes elsewhere.
+                            host.state.mark_down();
+                            last_error = Some(DatabaseError::new(
+                                ErrorKind::ConnectionError,
+                                format!(
+                                    "replica {} lags by more than {within:?}",
+                                    host.state.label
+                                ),
+                            ));
+                            continue;
+                        }
+                        Err(e) => {
+                            conn.close_on_drop();
+                            host.state.mark_down();
+                            last_error = Some(e);
+                            continue;
+                        }
+                    }
+                }
+                return Ok((
+                    conn,
+                    health.checkout(host.state.clone(), permit, track_writes),
+                ));
             }
-            if attrs != super::super::database_config::TargetSessionAttrs::PreferStandby {
+            if attrs != TargetSessionAttrs::PreferStandby {
                 break;
             }
         }
@@ -274,9 +335,9 @@ impl Hosts {
     }
 
     /// The order in which hosts are tried: in turn for `any`, else as in the URI.
-    fn order(&self, config: &DBConfig) -> Vec<usize> {
+    fn order(&self, attrs: TargetSessionAttrs) -> Vec<usize> {
         let n = self.hosts.len();
-        let start = if config.target_session_attrs().needs_role() {
+        let start = if attrs.needs_role() {
             0
         } else {
             self.next.fetch_add(1, Ordering::Relaxed) % n
@@ -324,7 +385,8 @@ impl Hosts {
             Some(url) if idle == 0 && open < max => {
                 tokio::select! {
                     acquired = pool.acquire() => acquired,
-                    refused = super::refused(config, url) => return Err(refused),
+                    // Boxed: only built when a connection is opened.
+                    refused = Box::pin(super::refused(config, url)) => return Err(refused),
                 }
             }
             _ => pool.acquire().await,
@@ -366,4 +428,63 @@ async fn ask_role(conn: &mut Conn, config: &DBConfig) -> Result<Role, DatabaseEr
     } else {
         Role::Primary
     })
+}
+
+/// Whether the replica on `conn` has replayed the WAL up to `lsn`, asking it again every
+/// millisecond for at most `within`. What it was seen to have replayed is kept, so a replica
+/// known to be far enough needs no question.
+async fn wait_replayed(
+    conn: &mut Conn,
+    host: &HostState,
+    config: &DBConfig,
+    lsn: u64,
+    within: Duration,
+) -> Result<bool, DatabaseError> {
+    if host.replayed.load(Ordering::Acquire) >= lsn {
+        return Ok(true);
+    }
+    let Some(sql) = dialect::replay_position_sql(config.dialect()) else {
+        return Ok(true);
+    };
+    let deadline = Instant::now() + within;
+    loop {
+        let replayed = conn
+            .first::<String>(sql.to_string(), sea_query::Values(Vec::new()), false)
+            .await
+            .map_err(|e| match e {
+                dialect::RunError::Driver(e) => dialect::map_error(config, e),
+                dialect::RunError::Decode(e) => e,
+            })?
+            .and_then(|text| parse_lsn(&text))
+            .unwrap_or(0);
+        host.replayed.fetch_max(replayed, Ordering::AcqRel);
+        if replayed >= lsn {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// A PostgreSQL WAL position (`pg_lsn` as text, `16/B374D848`) as a number.
+pub(crate) fn parse_lsn(text: &str) -> Option<u64> {
+    let (hi, lo) = text.trim().split_once('/')?;
+    let hi = u64::from_str_radix(hi, 16).ok()?;
+    let lo = u64::from_str_radix(lo, 16).ok()?;
+    Some(hi << 32 | lo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wal_positions_compare_as_numbers() {
+        assert_eq!(parse_lsn("0/0"), Some(0));
+        assert_eq!(parse_lsn("16/B374D848"), Some(0x16_B374_D848));
+        assert!(parse_lsn("1/0").unwrap() > parse_lsn("0/FFFFFFFF").unwrap());
+        assert_eq!(parse_lsn("x"), None);
+    }
 }

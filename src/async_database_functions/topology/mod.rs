@@ -5,6 +5,7 @@
 //! - [`hosts`]: the servers of a multi-host URI, one pool each; which one a new session goes
 //!   to (`target_session_attrs`, round robin over a multi-primary cluster), dead hosts
 //!   skipped and tried again later.
+//! - [`replicas`]: read replicas, with read-your-writes by the primary's WAL position.
 //! - [`retry`]: the bounded, jittered re-running of whole transactions.
 //!
 //! What is tracked for the whole database:
@@ -33,9 +34,11 @@ use super::database_config::DBConfig;
 use super::error::{DatabaseError, ErrorKind};
 
 pub(crate) mod hosts;
+pub(crate) mod replicas;
 pub(crate) mod retry;
 
-pub(crate) use hosts::{HostState, Hosts};
+pub(crate) use hosts::{HostState, Hosts, Want};
+pub(crate) use replicas::Replicas;
 
 /// Health of the one server of a database, shared by its pool and its sessions.
 #[derive(Debug)]
@@ -52,6 +55,8 @@ pub(crate) struct Health {
     waiting: AtomicU32,
     /// Transactions run again after a retryable failure.
     retries: AtomicU64,
+    /// Counts statements and commits on the primary, for read-your-writes on replicas.
+    writes: AtomicU64,
 }
 
 impl Health {
@@ -64,6 +69,7 @@ impl Health {
             in_use: AtomicU32::new(0),
             waiting: AtomicU32::new(0),
             retries: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
         })
     }
 
@@ -141,13 +147,20 @@ impl Health {
         self: &Arc<Self>,
         host: Arc<HostState>,
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
+        track_writes: bool,
     ) -> Checkout {
         self.in_use.fetch_add(1, Ordering::AcqRel);
         Checkout {
             health: self.clone(),
             host,
             _permit: permit,
+            track_writes,
         }
+    }
+
+    /// How many statements and commits ran on the primary so far.
+    pub(crate) fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Acquire)
     }
 
     /// Counts one transaction run again.
@@ -174,9 +187,19 @@ pub(crate) struct Checkout {
     health: Arc<Health>,
     host: Arc<HostState>,
     _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// On the primary of a database with replicas: statements count as writes.
+    track_writes: bool,
 }
 
 impl Checkout {
+    /// A statement or a commit finished on this connection: when it is to the primary of a
+    /// database with replicas, the reads that start from now on must see it.
+    pub(crate) fn note_write(&self) {
+        if self.track_writes {
+            self.health.writes.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
     pub(crate) fn health(&self) -> &Health {
         &self.health
     }
@@ -263,8 +286,8 @@ mod tests {
     fn checkouts_are_counted() {
         let health = Health::new();
         let host = HostState::new("h".into());
-        let a = health.checkout(host.clone(), None);
-        let b = health.checkout(host, None);
+        let a = health.checkout(host.clone(), None, false);
+        let b = health.checkout(host, None, false);
         assert_eq!(health.in_use(), 2);
         drop(a);
         drop(b);

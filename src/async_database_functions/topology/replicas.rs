@@ -1,0 +1,117 @@
+//! Read replicas (`read_replica_uris`) and read-your-writes by WAL position.
+//!
+//! Reads go to a replica, in turn over the live ones. Every statement and commit on the
+//! primary counts as a write. A read that starts after writes asks the primary once for its
+//! current WAL position (`pg_current_wal_lsn()`): it is at or past the commit of every write
+//! that had returned. A replica serves the read only once it has replayed that far
+//! (`pg_last_wal_replay_lsn()`, remembered per replica so a replica known to be far enough
+//! is not asked again); it is asked again every millisecond for at most
+//! `read_replica_max_lag_ms`, after which it is skipped for a second and the read goes to
+//! another replica or, when none is ready, to the primary. A replica that is down is skipped
+//! the same way. So a read never sees less than the writes that returned before it started,
+//! and never fails because a replica did.
+
+use std::sync::{Arc, Mutex};
+
+use url::Url;
+
+use super::super::database_config::DBConfig;
+use super::super::dialect::{self, Conn, Keeper};
+use super::super::error::DatabaseError;
+use super::hosts::{Hosts, Want, parse_lsn};
+use super::{Checkout, Health};
+
+/// The replicas of a database and the WAL position reads must see.
+pub(crate) struct Replicas {
+    hosts: Hosts,
+    /// (the primary's write count when last asked, its WAL position then).
+    needed: Mutex<(u64, u64)>,
+}
+
+impl Replicas {
+    /// A pool per replica host; `None` without replicas.
+    pub(crate) async fn connect(
+        config: &DBConfig,
+        health: &Arc<Health>,
+    ) -> Result<Option<(Replicas, Vec<Keeper>)>, DatabaseError> {
+        let urls: &[Url] = config.replica_urls();
+        if urls.is_empty() {
+            return Ok(None);
+        }
+        let (hosts, keepers) = Hosts::connect(config, urls, health).await?;
+        Ok(Some((
+            Replicas {
+                hosts,
+                needed: Mutex::new((0, 0)),
+            },
+            keepers,
+        )))
+    }
+
+    /// A connection to a replica that has replayed every write that returned before now.
+    ///
+    /// # Errors
+    ///
+    /// When no replica is ready (down, or lagging past `read_replica_max_lag_ms`), or the
+    /// primary's position cannot be read: the caller reads on the primary instead.
+    pub(crate) async fn acquire(
+        &self,
+        config: &DBConfig,
+        health: &Arc<Health>,
+        primary: &Hosts,
+    ) -> Result<(Conn, Checkout), DatabaseError> {
+        let lsn = self.needed(config, health, primary).await?;
+        let want = Want::Replayed {
+            lsn,
+            within: config.read_replica_max_lag(),
+        };
+        self.hosts.acquire(config, health, want, false).await
+    }
+
+    /// The WAL position a read starting now must see: the primary is asked only when it took
+    /// writes since it was last asked.
+    async fn needed(
+        &self,
+        config: &DBConfig,
+        health: &Arc<Health>,
+        primary: &Hosts,
+    ) -> Result<u64, DatabaseError> {
+        let writes = health.writes();
+        {
+            let needed = self.needed.lock().unwrap_or_else(|e| e.into_inner());
+            if needed.0 == writes {
+                return Ok(needed.1);
+            }
+        }
+        let Some(sql) = dialect::write_position_sql(config.dialect()) else {
+            return Ok(0);
+        };
+        let want = Want::Attrs(config.target_session_attrs());
+        let (mut conn, _checkout) = primary.acquire(config, health, want, false).await?;
+        let lsn = conn
+            .first::<String>(sql.to_string(), sea_query::Values(Vec::new()), false)
+            .await
+            .map_err(|e| match e {
+                dialect::RunError::Driver(e) => dialect::map_error(config, e),
+                dialect::RunError::Decode(e) => e,
+            })?
+            .and_then(|text| parse_lsn(&text))
+            .unwrap_or(0);
+        let mut needed = self.needed.lock().unwrap_or_else(|e| e.into_inner());
+        // Writes counted before the question are covered by its answer.
+        if writes > needed.0 || (writes == needed.0 && lsn > needed.1) {
+            *needed = (writes, lsn.max(needed.1));
+        }
+        Ok(lsn)
+    }
+
+    /// Closes every replica pool.
+    pub(crate) async fn close(&self) {
+        self.hosts.close().await;
+    }
+
+    /// (open, idle) connections over the replicas.
+    pub(crate) fn stats(&self) -> (u32, usize) {
+        self.hosts.stats()
+    }
+}

@@ -1,0 +1,325 @@
+//! Read replicas on real PostgreSQL streaming replication: reads routed to the standby,
+//! read-your-writes by WAL position, a standby killed and one promoted, and failover of a
+//! multi-host `target_session_attrs=read-write` URI.
+//!
+//! Runs when `DSG_TEST_PG_PRIMARY_URL` and `DSG_TEST_PG_STANDBY_URL` are set
+//! (`eval "$(scripts/beds/pg-standby.sh start)"`; `.ci/run` does it). The tests share the pair
+//! and some stop or promote a server: they take turns, and the last one rebuilds the pair.
+
+use std::time::{Duration, Instant};
+
+use dsg_lib::prelude::*;
+use serde_json::json;
+
+static BED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn urls() -> Option<(String, String, String)> {
+    let get = |k: &str| std::env::var(k).ok().filter(|u| !u.is_empty());
+    Some((
+        get("DSG_TEST_PG_PRIMARY_URL")?,
+        get("DSG_TEST_PG_STANDBY_URL")?,
+        get("DSG_TEST_PG_MULTI_URL")?,
+    ))
+}
+
+fn bed(args: &[&str]) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/beds/pg-standby.sh");
+    let status = std::process::Command::new("bash")
+        .arg(script)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "pg-standby.sh {args:?} failed");
+}
+
+async fn bed_async(args: &'static [&'static str]) {
+    tokio::task::spawn_blocking(move || bed(args))
+        .await
+        .unwrap();
+}
+
+fn with_replica(primary: &str, standby: &str, extra: serde_json::Value) -> AsyncDatabase {
+    let mut map = json!({"database_uri": primary, "read_replica_uris": [standby]});
+    for (k, v) in extra.as_object().unwrap() {
+        map[k] = v.clone();
+    }
+    AsyncDatabase::new(DBConfig::new(map).unwrap())
+}
+
+/// The port of the server that answered.
+fn port_query() -> dsg_lib::async_database_functions::statement::Text {
+    text("SELECT inet_server_port()")
+}
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "t_replica_items")]
+struct Item {
+    #[model(flatten)]
+    base: SchemaBase,
+    #[model(size = 40)]
+    name: String,
+    n: i64,
+}
+
+/// Reads go to the standby; writes, `execute_one`, sessions and `on_primary()` reads to the
+/// primary; `get_replica_session` is a read-only session on the standby.
+#[tokio::test]
+async fn reads_go_to_the_replica_and_everything_else_to_the_primary() {
+    let Some((primary, standby, _)) = urls() else {
+        return;
+    };
+    let _bed = BED.lock().await;
+    let db = with_replica(&primary, &standby, json!({}));
+    let ops = DatabaseOperations::new(db.clone());
+    let port = |uri: &str| -> i32 {
+        uri.rsplit_once(':')
+            .unwrap()
+            .1
+            .split('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (p, s) = (port(&primary), port(&standby));
+
+    let read: Vec<i32> = ops.read_query(&port_query()).await.unwrap();
+    assert_eq!(read, [s], "read_query");
+    let one: Option<i32> = ops.read_one_record(&port_query()).await.unwrap();
+    assert_eq!(one, Some(s), "read_one_record");
+    let multi = ops
+        .read_multi_query::<i32>([("a", port_query()), ("b", port_query())])
+        .await
+        .unwrap();
+    assert_eq!(multi["a"], [s], "read_multi_query");
+    let forced: Vec<i32> = ops.on_primary().read_query(&port_query()).await.unwrap();
+    assert_eq!(forced, [p], "on_primary");
+    let executed = ops.execute_one(&port_query()).await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&executed.rows[0]).unwrap()["inet_server_port"],
+        json!(p),
+        "execute_one"
+    );
+    let mut session = db.get_db_session().await.unwrap();
+    let at: Option<i32> = session.fetch_optional(&port_query()).await.unwrap();
+    assert_eq!(at, Some(p), "get_db_session");
+    session.commit().await.unwrap();
+    let mut session = db.get_replica_session().await.unwrap();
+    let at: Option<i32> = session.fetch_optional(&port_query()).await.unwrap();
+    assert_eq!(at, Some(s), "get_replica_session");
+    let e = session
+        .execute(&text("CREATE TABLE t_replica_nope (id INT)"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("25006"), "a read-only session: {e}");
+    drop(session);
+
+    // count_query and paginate_query on a model table, created on the primary.
+    db.register::<Item>();
+    db.drop_tables().await.unwrap();
+    db.create_tables().await.unwrap();
+    ops.create_many(
+        (0..30)
+            .map(|i| Item {
+                base: SchemaBase::default(),
+                name: format!("i{i}"),
+                n: i,
+            })
+            .collect(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        ops.count_query(&Item::select()).await.unwrap(),
+        30,
+        "count right after the writes"
+    );
+    let page = ops
+        .paginate_query::<Item>(&Item::select(), 2, 10)
+        .await
+        .unwrap();
+    assert_eq!((page.total, page.items.len()), (30, 10));
+    db.drop_tables().await.unwrap();
+    db.disconnect().await;
+}
+
+/// 1 000 times: a write, then a read of it. Every read sees its write (zero stale reads),
+/// and the standby served reads (not everything fell back to the primary).
+#[tokio::test]
+async fn a_read_after_a_write_sees_it_1000_times() {
+    let Some((primary, standby, _)) = urls() else {
+        return;
+    };
+    let _bed = BED.lock().await;
+    let db = with_replica(&primary, &standby, json!({}));
+    let ops = DatabaseOperations::new(db.clone());
+    ops.execute_many([
+        text("DROP TABLE IF EXISTS t_replica_ryw"),
+        text("CREATE TABLE t_replica_ryw (id INT PRIMARY KEY, n BIGINT NOT NULL)"),
+        text("INSERT INTO t_replica_ryw VALUES (1, 0)"),
+    ])
+    .await
+    .unwrap();
+    let (mut on_replica, mut stale) = (0, 0);
+    let standby_port: i32 = standby
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    for i in 1..=1000i64 {
+        ops.execute_one(&text("UPDATE t_replica_ryw SET n = :n WHERE id = 1").bind("n", i))
+            .await
+            .unwrap();
+        let (n, port): (i64, i32) = ops
+            .read_one_record(&text(
+                "SELECT n, inet_server_port() FROM t_replica_ryw WHERE id = 1",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        if n != i {
+            stale += 1;
+        }
+        if port == standby_port {
+            on_replica += 1;
+        }
+    }
+    eprintln!("1000 write-then-read: {stale} stale, {on_replica} served by the standby");
+    assert_eq!(stale, 0);
+    assert!(
+        on_replica > 500,
+        "only {on_replica} of 1000 reads on the standby"
+    );
+    ops.execute_one(&text("DROP TABLE t_replica_ryw"))
+        .await
+        .unwrap();
+    db.disconnect().await;
+}
+
+/// The standby is killed in the middle of a write-then-read loop: nothing the caller sees
+/// fails, no read is stale; started again, it serves reads again. Then it is promoted: reads
+/// stay fresh (it no longer follows the primary, so they go to the primary). Then the primary
+/// dies: the multi-host `read-write` URI finds the promoted server. The pair is rebuilt.
+#[tokio::test]
+async fn a_killed_then_promoted_replica_never_fails_or_serves_stale_reads() {
+    let Some((primary, standby, multi)) = urls() else {
+        return;
+    };
+    let _bed = BED.lock().await;
+    let db = with_replica(&primary, &standby, json!({"pool_timeout": 10}));
+    let ops = DatabaseOperations::new(db.clone());
+    ops.execute_many([
+        text("DROP TABLE IF EXISTS t_replica_fail"),
+        text("CREATE TABLE t_replica_fail (id INT PRIMARY KEY, n BIGINT NOT NULL)"),
+        text("INSERT INTO t_replica_fail VALUES (1, 0)"),
+    ])
+    .await
+    .unwrap();
+    let standby_port: i32 = standby
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut i = 0i64;
+    let mut step = |ops: DatabaseOperations| {
+        i += 1;
+        let n_expected = i;
+        async move {
+            let started = Instant::now();
+            ops.execute_one(
+                &text("UPDATE t_replica_fail SET n = :n WHERE id = 1").bind("n", n_expected),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("write {n_expected}: {e}"));
+            let (n, port): (i64, i32) = ops
+                .read_one_record(&text(
+                    "SELECT n, inet_server_port() FROM t_replica_fail WHERE id = 1",
+                ))
+                .await
+                .unwrap_or_else(|e| panic!("read {n_expected}: {e}"))
+                .unwrap();
+            assert_eq!(n, n_expected, "stale read");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "step {n_expected} took {:?}",
+                started.elapsed()
+            );
+            port
+        }
+    };
+    for _ in 0..50 {
+        step(ops.clone()).await;
+    }
+    bed_async(&["kill-standby"]).await;
+    let mut ports = Vec::new();
+    for _ in 0..100 {
+        ports.push(step(ops.clone()).await);
+    }
+    assert!(
+        ports.iter().all(|&p| p != standby_port),
+        "read on a dead standby"
+    );
+    bed_async(&["start-standby"]).await;
+    // Skipped hosts are tried again after a second: within a few the standby is back.
+    let restarted = Instant::now();
+    while step(ops.clone()).await != standby_port {
+        assert!(
+            restarted.elapsed() < Duration::from_secs(10),
+            "the restarted standby serves no read"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "the restarted standby serves reads again after {:?}",
+        restarted.elapsed()
+    );
+
+    bed_async(&["promote"]).await;
+    for _ in 0..100 {
+        step(ops.clone()).await;
+    }
+    db.disconnect().await;
+
+    // Failover: the old primary dies; `read-write` finds the promoted server.
+    let failover = AsyncDatabase::new(
+        DBConfig::new(json!({"database_uri": multi, "pool_timeout": 10})).unwrap(),
+    );
+    let fops = DatabaseOperations::new(failover.clone());
+    let before: Vec<i32> = fops.read_query(&port_query()).await.unwrap();
+    assert_ne!(before, [standby_port]);
+    bed_async(&["kill-primary"]).await;
+    let started = Instant::now();
+    let after: Vec<i32> = loop {
+        match fops
+            .execute_one(&text("INSERT INTO t_replica_fail VALUES (2, 0)"))
+            .await
+        {
+            Ok(_) => break fops.read_query(&port_query()).await.unwrap(),
+            Err(e) => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(15),
+                    "no failover: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(after, [standby_port], "writes go to the promoted standby");
+    eprintln!(
+        "failover to the promoted standby in {:?}",
+        started.elapsed()
+    );
+    failover.disconnect().await;
+    // A fresh pair for whatever runs next.
+    bed_async(&["stop"]).await;
+    bed_async(&["start"]).await;
+}
