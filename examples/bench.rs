@@ -802,9 +802,24 @@ async fn counter(args: &Args, db: &AsyncDatabase) -> Result<(), DatabaseError> {
             .map_err(|e| DatabaseError::new(ErrorKind::DatabaseError, e.to_string()))??;
     }
     let elapsed = start.elapsed();
-    let n: Vec<i64> = ops
-        .read_query(&text("SELECT n FROM bench_counter WHERE id = 1"))
+    // On a multi-primary cluster another node may not have applied the last writes yet:
+    // read causally there (Galera's `wsrep_sync_wait`).
+    let mut session = db.get_db_session().await?;
+    let causal = db.config().hosts().len() > 1;
+    if causal {
+        session
+            .execute_sql("SET SESSION wsrep_sync_wait = 1")
+            .await?;
+    }
+    let n: Vec<i64> = session
+        .fetch_all(&text("SELECT n FROM bench_counter WHERE id = 1"))
         .await?;
+    if causal {
+        session
+            .execute_sql("SET SESSION wsrep_sync_wait = 0")
+            .await?;
+    }
+    session.commit().await?;
     let total = TASKS * per_task;
     assert_eq!(n, [total as i64], "every increment lands");
     println!(

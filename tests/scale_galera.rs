@@ -41,6 +41,27 @@ fn database(uri: &str, extra: serde_json::Value) -> AsyncDatabase {
     AsyncDatabase::new(DBConfig::new(map).unwrap())
 }
 
+/// Rows of `sql`, read causally: the node waits until it has applied every write the
+/// cluster committed before (Galera's `wsrep_sync_wait`), so a read right after writes made
+/// through other nodes sees them.
+async fn synced<T: dsg_lib::async_database_functions::row::FromRow>(
+    db: &AsyncDatabase,
+    sql: String,
+) -> Vec<T> {
+    let mut session = db.get_db_session().await.unwrap();
+    session
+        .execute_sql("SET SESSION wsrep_sync_wait = 1")
+        .await
+        .unwrap();
+    let rows = session.fetch_all(&text(sql)).await.unwrap();
+    session
+        .execute_sql("SET SESSION wsrep_sync_wait = 0")
+        .await
+        .unwrap();
+    session.commit().await.unwrap();
+    rows
+}
+
 /// The number of transactions each node committed itself (`wsrep_local_commits`).
 async fn local_commits(uri: &str) -> Vec<i64> {
     let mut out = Vec::new();
@@ -131,10 +152,7 @@ async fn conflicting_increments_over_three_nodes_all_land() {
     }
     let elapsed = started.elapsed();
     let after = local_commits(&uri).await;
-    let n: Vec<i64> = ops
-        .read_query(&text(format!("SELECT n FROM {table} WHERE id = 1")))
-        .await
-        .unwrap();
+    let n: Vec<i64> = synced(&db, format!("SELECT n FROM {table} WHERE id = 1")).await;
     assert_eq!(n, [1600]);
     assert!(db.retries() > 0, "no certification conflict was run again");
     for (node, (b, a)) in before.iter().zip(&after).enumerate() {
@@ -228,10 +246,8 @@ async fn a_node_killed_mid_write_loop_loses_nothing_and_rejoins() {
             }
         }
     }
-    let stored: BTreeSet<i64> = ops
-        .read_query::<i64>(&text(format!("SELECT id FROM {table}")))
+    let stored: BTreeSet<i64> = synced::<i64>(&db, format!("SELECT id FROM {table}"))
         .await
-        .unwrap()
         .into_iter()
         .collect();
     assert!(
@@ -262,10 +278,7 @@ async fn a_node_killed_mid_write_loop_loses_nothing_and_rejoins() {
         .await
         .unwrap();
     let node2 = database(&nodes(&uri)[1], json!({}));
-    let count: Vec<i64> = DatabaseOperations::new(node2.clone())
-        .read_query(&text(format!("SELECT COUNT(*) FROM {table}")))
-        .await
-        .unwrap();
+    let count: Vec<i64> = synced(&node2, format!("SELECT COUNT(*) FROM {table}")).await;
     assert_eq!(
         count,
         [stored.len() as i64],
