@@ -596,6 +596,21 @@ impl Conn {
             c => first_on(&mut **c, sql, values, persistent).await)
     }
 
+    /// The first row of a parameterless query the library itself asks (a server's role, a
+    /// WAL position), with the driver's error mapped.
+    pub(crate) async fn probe<T: FromRow>(
+        &mut self,
+        config: &DBConfig,
+        sql: &str,
+    ) -> Result<Option<T>, DatabaseError> {
+        self.first::<T>(sql.to_string(), Values(Vec::new()), false)
+            .await
+            .map_err(|e| match e {
+                RunError::Driver(e) => map_error(config, e),
+                RunError::Decode(e) => e,
+            })
+    }
+
     /// Runs SQL without parameters (DDL, transaction control).
     pub(crate) async fn run_raw(&mut self, sql: String) -> Result<(), sqlx::Error> {
         per_conn!(self, e => e.run_raw(sql).await,

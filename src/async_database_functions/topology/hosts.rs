@@ -416,13 +416,7 @@ async fn ask_role(conn: &mut Conn, config: &DBConfig) -> Result<Role, DatabaseEr
     let Some(sql) = dialect::role_sql(config.dialect()) else {
         return Ok(Role::Primary);
     };
-    let read_only = conn
-        .first::<i64>(sql.to_string(), sea_query::Values(Vec::new()), false)
-        .await
-        .map_err(|e| match e {
-            dialect::RunError::Driver(e) => dialect::map_error(config, e),
-            dialect::RunError::Decode(e) => e,
-        })?;
+    let read_only = conn.probe::<i64>(config, sql).await?;
     Ok(if read_only == Some(1) {
         Role::Standby
     } else {
@@ -449,12 +443,8 @@ async fn wait_replayed(
     let deadline = Instant::now() + within;
     loop {
         let replayed = conn
-            .first::<String>(sql.to_string(), sea_query::Values(Vec::new()), false)
-            .await
-            .map_err(|e| match e {
-                dialect::RunError::Driver(e) => dialect::map_error(config, e),
-                dialect::RunError::Decode(e) => e,
-            })?
+            .probe::<String>(config, sql)
+            .await?
             .and_then(|text| parse_lsn(&text))
             .unwrap_or(0);
         host.replayed.fetch_max(replayed, Ordering::AcqRel);

@@ -89,12 +89,8 @@ impl Replicas {
         let want = Want::Attrs(config.target_session_attrs());
         let (mut conn, _checkout) = primary.acquire(config, health, want, false).await?;
         let lsn = conn
-            .first::<String>(sql.to_string(), sea_query::Values(Vec::new()), false)
-            .await
-            .map_err(|e| match e {
-                dialect::RunError::Driver(e) => dialect::map_error(config, e),
-                dialect::RunError::Decode(e) => e,
-            })?
+            .probe::<String>(config, sql)
+            .await?
             .and_then(|text| parse_lsn(&text))
             .unwrap_or(0);
         let mut needed = self.needed.lock().unwrap_or_else(|e| e.into_inner());
