@@ -477,16 +477,7 @@ async fn main() -> Result<(), DatabaseError> {
     pair!(
         args,
         &format!("{point} × read_one_record by pkid"),
-        |_| async move {
-            let start = Instant::now();
-            for i in 0..point {
-                let mut select = User::select();
-                select.and_where(User::col("pkid").eq(ids[i % ids.len()].as_str()));
-                let user: Option<User> = ops.read_one_record(&select).await?;
-                assert!(user.is_some());
-            }
-            Ok::<_, DatabaseError>(start.elapsed())
-        },
+        |_| point_reads(ops, ids, point),
         |_| async move {
             let sql = sqlx.sql(&format!(
                 "SELECT {COLUMNS} FROM bench_sqlx_users WHERE pkid = ?"
@@ -507,20 +498,7 @@ async fn main() -> Result<(), DatabaseError> {
     pair!(
         args,
         &format!("{point} × update_one by pkid"),
-        |round: usize| async move {
-            let start = Instant::now();
-            for i in 0..point {
-                let color = format!("c{round}-{i}");
-                let user: User = ops
-                    .update_one::<User>(
-                        ids[i % ids.len()].clone(),
-                        serde_json::json!({ "color": color }),
-                    )
-                    .await?;
-                assert_eq!(user.color.as_deref(), Some(color.as_str()));
-            }
-            Ok::<_, DatabaseError>(start.elapsed())
-        },
+        |round: usize| point_updates(ops, ids, point, format!("c{round}")),
         |round: usize| async move {
             // The same work: stamp date_updated, and return the stored row.
             let returning = !matches!(sqlx, Sqlx::My(_));
@@ -644,34 +622,8 @@ async fn main() -> Result<(), DatabaseError> {
         pair!(
             args,
             &format!("{point} × update_one, retry on/off"),
-            |round: usize| async move {
-                let start = Instant::now();
-                for i in 0..point {
-                    let color = format!("r{round}-{i}");
-                    let user: User = ops
-                        .update_one::<User>(
-                            ids[i % ids.len()].clone(),
-                            serde_json::json!({ "color": color }),
-                        )
-                        .await?;
-                    assert_eq!(user.color.as_deref(), Some(color.as_str()));
-                }
-                Ok::<_, DatabaseError>(start.elapsed())
-            },
-            |round: usize| async move {
-                let start = Instant::now();
-                for i in 0..point {
-                    let color = format!("o{round}-{i}");
-                    let user: User = once_ops
-                        .update_one::<User>(
-                            ids[i % ids.len()].clone(),
-                            serde_json::json!({ "color": color }),
-                        )
-                        .await?;
-                    assert_eq!(user.color.as_deref(), Some(color.as_str()));
-                }
-                Ok::<_, DatabaseError>(start.elapsed())
-            }
+            |round: usize| point_updates(ops, ids, point, format!("r{round}")),
+            |round: usize| point_updates(once_ops, ids, point, format!("o{round}"))
         );
         once.disconnect().await;
     }
@@ -738,16 +690,7 @@ async fn replica_reads(args: &Args, replica: &str) -> Result<(), DatabaseError> 
     pair!(
         args,
         &format!("{point} × read_one_record on the replica"),
-        |_| async move {
-            let start = Instant::now();
-            for i in 0..point {
-                let mut select = User::select();
-                select.and_where(User::col("pkid").eq(ids[i % ids.len()].as_str()));
-                let user: Option<User> = ops.read_one_record(&select).await?;
-                assert!(user.is_some());
-            }
-            Ok::<_, DatabaseError>(start.elapsed())
-        },
+        |_| point_reads(ops, ids, point),
         |_| async move {
             let sql = sqlx.sql(&format!("SELECT {COLUMNS} FROM bench_users WHERE pkid = ?"));
             with_pool!(sqlx, pool, DB => {
@@ -765,6 +708,44 @@ async fn replica_reads(args: &Args, replica: &str) -> Result<(), DatabaseError> 
     db.drop_tables().await?;
     db.disconnect().await;
     Ok(())
+}
+
+/// `point` sequential `read_one_record`s by pkid through `ops`; every one finds its row.
+async fn point_reads(
+    ops: &DatabaseOperations,
+    ids: &[String],
+    point: usize,
+) -> Result<Duration, DatabaseError> {
+    let start = Instant::now();
+    for i in 0..point {
+        let mut select = User::select();
+        select.and_where(User::col("pkid").eq(ids[i % ids.len()].as_str()));
+        let user: Option<User> = ops.read_one_record(&select).await?;
+        assert!(user.is_some());
+    }
+    Ok(start.elapsed())
+}
+
+/// `point` sequential `update_one`s by pkid through `ops`, each setting a color tagged with
+/// `tag` and checking the row returned.
+async fn point_updates(
+    ops: &DatabaseOperations,
+    ids: &[String],
+    point: usize,
+    tag: String,
+) -> Result<Duration, DatabaseError> {
+    let start = Instant::now();
+    for i in 0..point {
+        let color = format!("{tag}-{i}");
+        let user: User = ops
+            .update_one::<User>(
+                ids[i % ids.len()].clone(),
+                serde_json::json!({ "color": color }),
+            )
+            .await?;
+        assert_eq!(user.color.as_deref(), Some(color.as_str()));
+    }
+    Ok(start.elapsed())
 }
 
 /// Throughput of a contended counter: 8 tasks incrementing one row with `execute_many`, each

@@ -47,6 +47,16 @@ fn with_replica(primary: &str, standby: &str, extra: serde_json::Value) -> Async
     AsyncDatabase::new(DBConfig::new(map).unwrap())
 }
 
+/// The port a bed URI names (`postgres://u@127.0.0.1:5441/test` → 5441).
+fn port(uri: &str) -> i32 {
+    let after_host = uri.rsplit_once(':').map_or("", |(_, rest)| rest);
+    after_host
+        .split('/')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {uri}"))
+}
+
 /// The port of the server that answered.
 fn port_query() -> dsg_lib::async_database_functions::statement::Text {
     text("SELECT inet_server_port()")
@@ -72,16 +82,6 @@ async fn reads_go_to_the_replica_and_everything_else_to_the_primary() {
     let _bed = BED.lock().await;
     let db = with_replica(&primary, &standby, json!({}));
     let ops = DatabaseOperations::new(db.clone());
-    let port = |uri: &str| -> i32 {
-        uri.rsplit_once(':')
-            .unwrap()
-            .1
-            .split('/')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
     let (p, s) = (port(&primary), port(&standby));
 
     let read: Vec<i32> = ops.read_query(&port_query()).await.unwrap();
@@ -162,15 +162,7 @@ async fn a_read_after_a_write_sees_it_1000_times() {
     .await
     .unwrap();
     let (mut on_replica, mut stale) = (0, 0);
-    let standby_port: i32 = standby
-        .rsplit_once(':')
-        .unwrap()
-        .1
-        .split('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let standby_port = port(&standby);
     for i in 1..=1000i64 {
         ops.execute_one(&text("UPDATE t_replica_ryw SET n = :n WHERE id = 1").bind("n", i))
             .await
@@ -220,15 +212,7 @@ async fn a_killed_then_promoted_replica_never_fails_or_serves_stale_reads() {
     ])
     .await
     .unwrap();
-    let standby_port: i32 = standby
-        .rsplit_once(':')
-        .unwrap()
-        .1
-        .split('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let standby_port = port(&standby);
     let mut i = 0i64;
     let mut step = |ops: DatabaseOperations| {
         i += 1;
