@@ -139,9 +139,8 @@ pub mod __private {
     pub use crate::async_database_functions::error::DatabaseError;
     pub use crate::async_database_functions::field::SqlField;
     pub use crate::async_database_functions::model::{Column, ColumnSet, Model, SqlType};
-    pub use crate::async_database_functions::row::{FromRow, RowReader, RowRef};
+    pub use crate::async_database_functions::row::{DecodeError, FromRow, RowReader, RowRef};
     pub use crate::async_database_functions::sql_enum::{SqlEnum, decode_enum, enum_from_json};
     pub use sea_query::Value;
     pub use serde_json::Value as JsonValue;
-    pub use sqlx::Error as SqlxError;
 }

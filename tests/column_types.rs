@@ -7,9 +7,13 @@ mod common;
 mod ops_support;
 
 use chrono::NaiveTime;
+use dsg_lib::async_database_functions::database_config::Dialect;
+use dsg_lib::async_database_functions::field::SqlField;
 use dsg_lib::async_database_functions::model::SqlType;
+use dsg_lib::async_database_functions::row::{DecodeError, RowRef};
 use dsg_lib::prelude::*;
 use dsg_lib::sea_query::Query;
+use dsg_lib::sea_query::Value;
 use ops_support::{Check, expect_err, fresh};
 use serde_json::json;
 
@@ -610,5 +614,124 @@ mod decimal {
             assert_eq!(again.map(|r| r.amount), Some(dec("99.99")), "[{ctx}]");
             db.disconnect().await;
         }
+    }
+}
+
+/// A column type of the user's own, written without any driver's types: decoded through
+/// `RowRef::get::<String>` and converted, its errors plain `DecodeError`s.
+#[derive(Debug, Clone, PartialEq)]
+struct Point(i32, i32);
+
+impl SqlField for Point {
+    const SQL_TYPE: SqlType = SqlType::String(Some(23));
+    fn to_value(&self, _: Dialect) -> Value {
+        Value::String(Some(format!("{},{}", self.0, self.1)))
+    }
+    fn null_value(_: Dialect) -> Value {
+        Value::String(None)
+    }
+    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, DecodeError> {
+        let text: String = row.get(index)?;
+        let (x, y) = text.split_once(',').ok_or("expected \"x,y\"")?;
+        Ok(Point(x.parse()?, y.parse()?))
+    }
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "ct_points")]
+struct CtPoint {
+    #[model(primary_key, auto_increment)]
+    id: i64,
+    at: Point,
+    near: Option<Point>,
+}
+
+static CT_POINTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+#[tokio::test]
+async fn custom_column_types_decode_the_same_on_every_backend() {
+    let _turn = CT_POINTS.lock().await;
+    for b in common::backends() {
+        let ctx = b.name;
+        let (db, ops) = fresh(&b, json!({}), |db| {
+            db.register::<CtPoint>();
+        })
+        .await;
+        let one = ops
+            .create_one(CtPoint {
+                id: 0,
+                at: Point(3, -4),
+                near: None,
+            })
+            .await
+            .check(ctx);
+        let many = ops
+            .create_many(vec![
+                CtPoint {
+                    id: 0,
+                    at: Point(1, 2),
+                    near: Some(Point(0, 0)),
+                },
+                CtPoint {
+                    id: 0,
+                    at: Point(-7, 9),
+                    near: None,
+                },
+            ])
+            .await
+            .check(ctx);
+        let mut all: Vec<CtPoint> = ops
+            .read_query(CtPoint::select().order_by("id", Order::Asc))
+            .await
+            .check(ctx);
+        all.sort_by_key(|p| p.id);
+        assert_eq!(all.len(), 3, "[{ctx}]");
+        assert_eq!(all[0], one, "[{ctx}]");
+        assert_eq!(&all[1..], &many[..], "[{ctx}]");
+        assert_eq!(all[1].near, Some(Point(0, 0)), "[{ctx}]");
+        // In tuples, and in a dynamic Record (there the stored text).
+        let ats: Vec<(Point,)> = ops
+            .read_query(&text("SELECT at FROM ct_points ORDER BY id"))
+            .await
+            .check(ctx);
+        let ats: Vec<Point> = ats.into_iter().map(|(p,)| p).collect();
+        assert_eq!(ats, [Point(3, -4), Point(1, 2), Point(-7, 9)], "[{ctx}]");
+        let pairs: Vec<(i64, Option<Point>)> = ops
+            .read_query(&text("SELECT id, near FROM ct_points ORDER BY id"))
+            .await
+            .check(ctx);
+        assert_eq!(pairs[1].1, Some(Point(0, 0)), "[{ctx}]");
+        let records: Vec<Record> = ops
+            .read_query(&text("SELECT at FROM ct_points ORDER BY id"))
+            .await
+            .check(ctx);
+        assert_eq!(records[0].get("at"), Some(&json!("3,-4")), "[{ctx}]");
+
+        // A stored value the type cannot read: a decode error naming the column and the cause.
+        ops.execute_one(
+            &text("UPDATE ct_points SET at = 'north' WHERE id = :id").bind("id", one.id),
+        )
+        .await
+        .check(ctx);
+        let err = expect_err(
+            ops.read_by_pk::<CtPoint>(one.id).await,
+            ErrorKind::DecodeError,
+            ctx,
+        );
+        assert!(err.to_string().contains("(at)"), "[{ctx}] {err}");
+        assert!(
+            err.to_string().contains("expected \"x,y\""),
+            "[{ctx}] {err}"
+        );
+        ops.execute_one(&text("UPDATE ct_points SET at = '1,x' WHERE id = :id").bind("id", one.id))
+            .await
+            .check(ctx);
+        let err = expect_err(
+            ops.read_by_pk::<CtPoint>(one.id).await,
+            ErrorKind::DecodeError,
+            ctx,
+        );
+        assert!(err.to_string().contains("invalid digit"), "[{ctx}] {err}");
+        db.disconnect().await;
     }
 }

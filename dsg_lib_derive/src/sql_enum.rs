@@ -175,7 +175,7 @@ pub fn derive_sql_enum(input: &DeriveInput) -> syn::Result<TokenStream> {
             fn decode(
                 __row: #p::RowRef<'_>,
                 __index: usize,
-            ) -> ::core::result::Result<Self, #p::SqlxError> {
+            ) -> ::core::result::Result<Self, #p::DecodeError> {
                 #p::decode_enum::<Self>(__row, __index)
             }
 

@@ -76,7 +76,7 @@ use uuid::Uuid;
 
 use super::database_config::Dialect;
 use super::model::{Column, SqlType};
-use super::row::RowRef;
+use super::row::{DecodeError, RowRef};
 
 /// A Rust type that is stored in one column.
 ///
@@ -118,8 +118,15 @@ pub trait SqlField: Sized {
     /// A NULL of this field's type (used for `Option::None`).
     fn null_value(dialect: Dialect) -> Value;
 
-    /// Decodes the column at `index` of `row`.
-    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, sqlx::Error>;
+    /// Decodes the column at `index` of `row`. A type of your own decodes through a type the
+    /// library knows (`String::decode(row, index)` or `row.get::<String>(index)`) and
+    /// converts: see [`RowRef`] for an example. The library adds the column's name and the
+    /// type to the error.
+    ///
+    /// # Errors
+    ///
+    /// Any error (`?` converts it) when the stored value does not fit the type.
+    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, DecodeError>;
 
     /// Converts `json`, a new value for `column` in an `update_one` map, into the value to
     /// bind, or says why this type cannot hold it (the library adds the column's name).
@@ -141,22 +148,6 @@ pub trait SqlField: Sized {
     }
 }
 
-/// Decodes with sqlx's own `Decode` for whichever backend the row comes from.
-macro_rules! decode_native {
-    ($row:expr, $index:expr) => {
-        match $row {
-            #[cfg(feature = "sqlite")]
-            RowRef::Sqlite(r) => sqlx::Row::try_get(r, $index),
-            #[cfg(feature = "postgres")]
-            RowRef::Postgres(r) => sqlx::Row::try_get(r, $index),
-            #[cfg(feature = "mysql")]
-            RowRef::MySql(r) => sqlx::Row::try_get(r, $index),
-            #[cfg(feature = "sqlite")]
-            RowRef::SqliteEngine(r) => r.get($index),
-        }
-    };
-}
-
 macro_rules! native_field {
     ($ty:ty, $sql:expr, $variant:ident) => {
         impl SqlField for $ty {
@@ -167,8 +158,8 @@ macro_rules! native_field {
             fn null_value(_: Dialect) -> Value {
                 Value::$variant(None)
             }
-            fn decode(row: RowRef<'_>, index: usize) -> Result<Self, sqlx::Error> {
-                decode_native!(row, index)
+            fn decode(row: RowRef<'_>, index: usize) -> Result<Self, DecodeError> {
+                row.native(index)
             }
         }
     };
@@ -183,6 +174,22 @@ native_field!(bool, SqlType::Boolean, Bool);
 native_field!(NaiveDate, SqlType::Date, ChronoDate);
 native_field!(Vec<u8>, SqlType::Bytes, Bytes);
 
+/// COUNT(*) and friends come back as 64-bit: read the narrow type natively, else narrow the
+/// 64-bit value when it fits.
+fn narrow_from_i64<T>(row: RowRef<'_>, index: usize) -> Result<T, DecodeError>
+where
+    T: super::dialect::row::Native + TryFrom<i64>,
+    T::Error: std::error::Error + Send + Sync + 'static,
+{
+    match row.native::<T>(index) {
+        Ok(v) => Ok(v),
+        Err(first) => {
+            let wide = row.native::<i64>(index).map_err(|_| first)?;
+            Ok(T::try_from(wide)?)
+        }
+    }
+}
+
 impl SqlField for i32 {
     const SQL_TYPE: SqlType = SqlType::Integer;
     fn to_value(&self, _: Dialect) -> Value {
@@ -191,16 +198,8 @@ impl SqlField for i32 {
     fn null_value(_: Dialect) -> Value {
         Value::Int(None)
     }
-    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, sqlx::Error> {
-        let wide: Result<i32, _> = decode_native!(row, index);
-        match wide {
-            Ok(v) => Ok(v),
-            // COUNT(*) and friends come back as 64-bit; narrow when the value fits.
-            Err(first) => {
-                let v: i64 = decode_native!(row, index).map_err(|_| first)?;
-                i32::try_from(v).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-            }
-        }
+    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, DecodeError> {
+        narrow_from_i64(row, index)
     }
 }
 
@@ -212,15 +211,8 @@ impl SqlField for i16 {
     fn null_value(_: Dialect) -> Value {
         Value::SmallInt(None)
     }
-    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, sqlx::Error> {
-        let narrow: Result<i16, _> = decode_native!(row, index);
-        match narrow {
-            Ok(v) => Ok(v),
-            Err(first) => {
-                let v: i64 = decode_native!(row, index).map_err(|_| first)?;
-                i16::try_from(v).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-            }
-        }
+    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, DecodeError> {
+        narrow_from_i64(row, index)
     }
 }
 
@@ -234,15 +226,8 @@ impl SqlField for u32 {
     fn null_value(_: Dialect) -> Value {
         Value::BigInt(None)
     }
-    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, sqlx::Error> {
-        #[cfg(feature = "mysql")]
-        if let RowRef::MySql(r) = row
-            && let Ok(v) = sqlx::Row::try_get::<u32, _>(r, index)
-        {
-            return Ok(v);
-        }
-        let wide: i64 = decode_native!(row, index)?;
-        u32::try_from(wide).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, DecodeError> {
+        row.native(index)
     }
 }
 
@@ -257,28 +242,8 @@ impl SqlField for rust_decimal::Decimal {
     fn null_value(_: Dialect) -> Value {
         Value::Decimal(None)
     }
-    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, sqlx::Error> {
-        match row {
-            #[cfg(feature = "postgres")]
-            RowRef::Postgres(r) => sqlx::Row::try_get(r, index),
-            #[cfg(feature = "mysql")]
-            RowRef::MySql(r) => sqlx::Row::try_get(r, index),
-            #[allow(unreachable_patterns)]
-            _ => {
-                let text: Result<String, _> = decode_native!(row, index);
-                match text {
-                    Ok(text) => text
-                        .parse::<rust_decimal::Decimal>()
-                        .map_err(|e| sqlx::Error::Decode(Box::new(e))),
-                    // A number another client stored in the column.
-                    Err(first) => {
-                        let v: f64 = decode_native!(row, index).map_err(|_| first)?;
-                        rust_decimal::Decimal::try_from(v)
-                            .map_err(|e| sqlx::Error::Decode(Box::new(e)))
-                    }
-                }
-            }
-        }
+    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, DecodeError> {
+        row.native(index)
     }
 }
 
@@ -291,14 +256,11 @@ impl SqlField for DateTime<Utc> {
     fn null_value(_: Dialect) -> Value {
         Value::ChronoDateTime(None)
     }
-    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, sqlx::Error> {
-        let naive: Result<NaiveDateTime, _> = decode_native!(row, index);
-        match naive {
+    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, DecodeError> {
+        match row.native::<NaiveDateTime>(index) {
             Ok(v) => Ok(v.and_utc()),
-            Err(first) => {
-                let zoned: Result<DateTime<Utc>, _> = decode_native!(row, index);
-                zoned.map_err(|_| first)
-            }
+            // A `TIMESTAMPTZ` column another schema declared.
+            Err(first) => row.native::<DateTime<Utc>>(index).map_err(|_| first),
         }
     }
 }
@@ -311,8 +273,8 @@ impl SqlField for NaiveDateTime {
     fn null_value(_: Dialect) -> Value {
         Value::ChronoDateTime(None)
     }
-    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, sqlx::Error> {
-        decode_native!(row, index)
+    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, DecodeError> {
+        row.native(index)
     }
 }
 
@@ -333,16 +295,8 @@ impl SqlField for Uuid {
             Value::String(None)
         }
     }
-    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, sqlx::Error> {
-        match row {
-            #[cfg(feature = "postgres")]
-            RowRef::Postgres(r) => sqlx::Row::try_get(r, index),
-            #[allow(unreachable_patterns)]
-            _ => {
-                let text: String = decode_native!(row, index)?;
-                Uuid::parse_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-            }
-        }
+    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, DecodeError> {
+        row.native(index)
     }
 }
 
@@ -354,16 +308,8 @@ impl SqlField for serde_json::Value {
     fn null_value(_: Dialect) -> Value {
         Value::Json(None)
     }
-    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, sqlx::Error> {
-        let json: Result<sqlx::types::Json<serde_json::Value>, _> = decode_native!(row, index);
-        match json {
-            Ok(v) => Ok(v.0),
-            // MariaDB keeps JSON as LONGTEXT; parse the text.
-            Err(first) => {
-                let text: String = decode_native!(row, index).map_err(|_| first)?;
-                serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-            }
-        }
+    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, DecodeError> {
+        row.native(index)
     }
 }
 
@@ -379,7 +325,7 @@ impl<T: SqlField> SqlField for Option<T> {
     fn null_value(dialect: Dialect) -> Value {
         T::null_value(dialect)
     }
-    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, sqlx::Error> {
+    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, DecodeError> {
         if row.is_null(index)? {
             Ok(None)
         } else {

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::error::DatabaseError;
 use super::field::SqlField;
-use super::row::{FromRow, RowRef};
+use super::row::{DecodeError, FromRow, RowRef};
 
 /// An ordered map of column name → value, decoded from any row.
 ///
@@ -79,7 +79,7 @@ impl FromRow for Record {
 }
 
 /// Decodes a column by the type the database reports for it.
-fn decode_dynamic(row: RowRef<'_>, index: usize) -> Result<Value, sqlx::Error> {
+fn decode_dynamic(row: RowRef<'_>, index: usize) -> Result<Value, DecodeError> {
     if row.is_null(index)? {
         return Ok(Value::Null);
     }
@@ -88,7 +88,7 @@ fn decode_dynamic(row: RowRef<'_>, index: usize) -> Result<Value, sqlx::Error> {
         .unwrap_or_default()
         .to_ascii_uppercase();
     let ty = type_name.as_str();
-    let get = |f: fn(RowRef<'_>, usize) -> Result<Value, sqlx::Error>| f(row, index);
+    let get = |f: fn(RowRef<'_>, usize) -> Result<Value, DecodeError>| f(row, index);
     let result = if ty == "BOOLEAN" || ty == "BOOL" {
         get(|r, i| bool::decode(r, i).map(Value::from))
     } else if ty.contains("INT") || ty == "SERIAL" || ty == "BIGSERIAL" {
@@ -131,41 +131,27 @@ fn decode_dynamic(row: RowRef<'_>, index: usize) -> Result<Value, sqlx::Error> {
         .or_else(|_| get(|r, i| Vec::<u8>::decode(r, i).map(Value::from)))
 }
 
-/// Unsigned or narrow integers that do not decode as `i64` (MySQL `BIGINT UNSIGNED`).
-fn integer_text(row: RowRef<'_>, index: usize) -> Result<Value, sqlx::Error> {
-    match row {
-        #[cfg(feature = "mysql")]
-        RowRef::MySql(r) => sqlx::Row::try_get::<u64, _>(r, index).map(Value::from),
-        #[allow(unreachable_patterns)]
-        _ => i32::decode(row, index)
-            .map(Value::from)
-            // PostgreSQL's SMALLINT (INT2) decodes only as i16.
-            .or_else(|_| i16::decode(row, index).map(Value::from)),
-    }
+/// Unsigned or narrow integers that do not decode as `i64` (MySQL `BIGINT UNSIGNED`,
+/// PostgreSQL's `INT4` and `INT2`).
+fn integer_text(row: RowRef<'_>, index: usize) -> Result<Value, DecodeError> {
+    row.native::<u64>(index)
+        .map(Value::from)
+        .or_else(|_| i32::decode(row, index).map(Value::from))
+        .or_else(|_| i16::decode(row, index).map(Value::from))
 }
 
 /// An exact decimal as its text (a JSON number would round it).
 #[cfg(feature = "decimal")]
-fn decimal_text(row: RowRef<'_>, index: usize) -> Result<Value, sqlx::Error> {
+fn decimal_text(row: RowRef<'_>, index: usize) -> Result<Value, DecodeError> {
     rust_decimal::Decimal::decode(row, index).map(|d| Value::from(d.to_string()))
 }
 
 /// Without the `decimal` feature PostgreSQL's NUMERIC has no Rust type to decode into.
 #[cfg(not(feature = "decimal"))]
-fn decimal_text(row: RowRef<'_>, index: usize) -> Result<Value, sqlx::Error> {
+fn decimal_text(row: RowRef<'_>, index: usize) -> Result<Value, DecodeError> {
     String::decode(row, index).map(Value::from)
 }
 
-fn time_text(row: RowRef<'_>, index: usize) -> Result<Value, sqlx::Error> {
-    let time: Result<NaiveTime, sqlx::Error> = match row {
-        #[cfg(feature = "sqlite")]
-        RowRef::Sqlite(r) => sqlx::Row::try_get(r, index),
-        #[cfg(feature = "postgres")]
-        RowRef::Postgres(r) => sqlx::Row::try_get(r, index),
-        #[cfg(feature = "mysql")]
-        RowRef::MySql(r) => sqlx::Row::try_get(r, index),
-        #[cfg(feature = "sqlite")]
-        RowRef::SqliteEngine(r) => r.get(index),
-    };
-    time.map(|t| Value::from(t.to_string()))
+fn time_text(row: RowRef<'_>, index: usize) -> Result<Value, DecodeError> {
+    NaiveTime::decode(row, index).map(|t| Value::from(t.to_string()))
 }

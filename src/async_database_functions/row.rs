@@ -3,54 +3,90 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use uuid::Uuid;
 
+use super::dialect::row::{DriverRow, Native};
 use super::error::DatabaseError;
 use super::field::SqlField;
 
-/// A borrowed row of whichever backend produced it.
+/// Why a column could not be decoded: any error, boxed (the same shape as sqlx's
+/// `BoxDynError`), so that a custom [`SqlField`] needs no driver's types. `?` converts any
+/// error into it, and `"message".into()` makes one.
+pub type DecodeError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A borrowed result row, whichever backend produced it: what [`FromRow`] and
+/// [`SqlField::decode`] read. Driver-neutral: read columns with [`get`](Self::get) (or a
+/// [`RowReader`]) and inspect them with the other methods.
+///
+/// ```
+/// use dsg_lib::async_database_functions::database_config::Dialect;
+/// use dsg_lib::async_database_functions::field::SqlField;
+/// use dsg_lib::async_database_functions::model::SqlType;
+/// use dsg_lib::async_database_functions::row::{DecodeError, RowRef};
+/// use dsg_lib::prelude::*;
+/// use dsg_lib::sea_query::Value;
+///
+/// /// A point stored as `"x,y"` text: a custom column type built on `String`'s decoding.
+/// #[derive(Debug, Clone, PartialEq)]
+/// struct Point(i32, i32);
+///
+/// impl SqlField for Point {
+///     const SQL_TYPE: SqlType = SqlType::String(Some(23));
+///     fn to_value(&self, _: Dialect) -> Value {
+///         Value::String(Some(format!("{},{}", self.0, self.1)))
+///     }
+///     fn null_value(_: Dialect) -> Value {
+///         Value::String(None)
+///     }
+///     fn decode(row: RowRef<'_>, index: usize) -> Result<Self, DecodeError> {
+///         let text: String = row.get(index)?;
+///         let (x, y) = text.split_once(',').ok_or("expected \"x,y\"")?;
+///         Ok(Point(x.parse()?, y.parse()?))
+///     }
+/// }
+///
+/// #[derive(Model, Debug, Clone, PartialEq)]
+/// #[model(table = "row_ref_doc")]
+/// struct Pin {
+///     #[model(primary_key, auto_increment)]
+///     id: i64,
+///     at: Point,
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+/// db.register::<Pin>();
+/// db.create_tables().await?;
+/// let ops = DatabaseOperations::new(db);
+/// let pin = ops.create_one(Pin { id: 0, at: Point(3, -4) }).await?;
+/// assert_eq!(ops.read_by_pk::<Pin>(pin.id).await?.map(|p| p.at), Some(Point(3, -4)));
+///
+/// // A stored value the type cannot read is a decode error naming the column.
+/// ops.execute_one(&text("UPDATE row_ref_doc SET at = 'nowhere'")).await?;
+/// let err = ops.read_by_pk::<Pin>(pin.id).await.unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::DecodeError);
+/// assert!(err.to_string().contains("(at)"), "{err}");
+/// # Ok::<(), DatabaseError>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Copy)]
-#[non_exhaustive]
-pub enum RowRef<'r> {
-    /// A SQLite row.
-    #[cfg(feature = "sqlite")]
-    Sqlite(&'r sqlx::sqlite::SqliteRow),
-    /// A PostgreSQL (or CockroachDB) row.
-    #[cfg(feature = "postgres")]
-    Postgres(&'r sqlx::postgres::PgRow),
-    /// A MySQL/MariaDB row.
-    #[cfg(feature = "mysql")]
-    MySql(&'r sqlx::mysql::MySqlRow),
-    /// A row of the SQLite engine executor, which runs the library's SQLite statements (an
-    /// opaque handle: read it through these methods and [`SqlField::decode`]).
-    #[cfg(feature = "sqlite")]
-    SqliteEngine(SqliteEngineRow<'r>),
-}
+pub struct RowRef<'r>(DriverRow<'r>);
 
-#[cfg(feature = "sqlite")]
-pub use super::dialect::sqlite_engine::row::SqliteEngineRow;
-
-macro_rules! with_row {
-    ($row:expr, $r:ident => $body:expr) => {
-        match $row {
-            #[cfg(feature = "sqlite")]
-            RowRef::Sqlite($r) => $body,
-            #[cfg(feature = "postgres")]
-            RowRef::Postgres($r) => $body,
-            #[cfg(feature = "mysql")]
-            RowRef::MySql($r) => $body,
-            #[cfg(feature = "sqlite")]
-            RowRef::SqliteEngine(_) => unreachable!("handled before"),
-        }
-    };
+impl std::fmt::Debug for RowRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let columns: Vec<&str> = (0..self.len())
+            .map(|i| self.column_name(i).unwrap_or("?"))
+            .collect();
+        f.debug_struct("RowRef").field("columns", &columns).finish()
+    }
 }
 
 impl<'r> RowRef<'r> {
+    pub(crate) fn new(row: DriverRow<'r>) -> Self {
+        RowRef(row)
+    }
+
     /// Number of columns in the row.
     pub fn len(self) -> usize {
-        #[cfg(feature = "sqlite")]
-        if let RowRef::SqliteEngine(r) = self {
-            return r.len();
-        }
-        with_row!(self, r => sqlx::Row::len(r))
+        self.0.len()
     }
 
     /// True when the row has no columns.
@@ -59,44 +95,36 @@ impl<'r> RowRef<'r> {
     }
 
     /// Whether the column at `index` is NULL.
-    pub fn is_null(self, index: usize) -> Result<bool, sqlx::Error> {
-        use sqlx::ValueRef;
-        #[cfg(feature = "sqlite")]
-        if let RowRef::SqliteEngine(r) = self {
-            return r.value(index).map(|v| v == rusqlite::types::ValueRef::Null);
-        }
-        with_row!(self, r => sqlx::Row::try_get_raw(r, index).map(|v| v.is_null()))
+    ///
+    /// # Errors
+    ///
+    /// When the row has no column `index`.
+    pub fn is_null(self, index: usize) -> Result<bool, DecodeError> {
+        self.0.is_null(index)
     }
 
     /// The name of the column at `index`.
     pub fn column_name(self, index: usize) -> Option<&'r str> {
-        use sqlx::Column;
-        #[cfg(feature = "sqlite")]
-        if let RowRef::SqliteEngine(r) = self {
-            return r.column_name(index);
-        }
-        with_row!(self, r => sqlx::Row::columns(r).get(index).map(|c| c.name()))
+        self.0.column_name(index)
     }
 
     /// The database's name for the type of the column at `index` (for dynamic decoding).
     pub fn type_name(self, index: usize) -> Option<String> {
-        use sqlx::{Column, TypeInfo, ValueRef};
-        #[cfg(feature = "sqlite")]
-        if let RowRef::SqliteEngine(r) = self {
-            return r.type_name(index);
-        }
-        with_row!(self, r => {
-            let declared = sqlx::Row::columns(r).get(index).map(|c| c.type_info().name().to_string());
-            let value = sqlx::Row::try_get_raw(r, index)
-                .ok()
-                .filter(|v| !v.is_null())
-                .map(|v| v.type_info().name().to_string());
-            match (declared, value) {
-                (Some(d), Some(v)) if d == "NULL" => Some(v),
-                (Some(d), _) => Some(d),
-                (None, v) => v,
-            }
-        })
+        self.0.type_name(index)
+    }
+
+    /// Decodes the column at `index` as `T` (any [`SqlField`]): `T::decode(row, index)`.
+    ///
+    /// # Errors
+    ///
+    /// When the column does not exist or its value does not fit `T`.
+    pub fn get<T: SqlField>(self, index: usize) -> Result<T, DecodeError> {
+        T::decode(self, index)
+    }
+
+    /// Reads the column with the driver's native decoding of `T`.
+    pub(crate) fn native<T: Native>(self, index: usize) -> Result<T, DecodeError> {
+        T::read(self.0, index)
     }
 }
 

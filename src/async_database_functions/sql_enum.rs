@@ -106,7 +106,7 @@
 //! use dsg_lib::async_database_functions::database_config::Dialect;
 //! use dsg_lib::async_database_functions::field::SqlField;
 //! use dsg_lib::async_database_functions::model::{Column, SqlType};
-//! use dsg_lib::async_database_functions::row::RowRef;
+//! use dsg_lib::async_database_functions::row::{DecodeError, RowRef};
 //! use dsg_lib::async_database_functions::sql_enum::{SqlEnum, decode_enum, enum_from_json};
 //! use dsg_lib::sea_query::Value;
 //!
@@ -141,7 +141,7 @@
 //!     fn null_value(_: Dialect) -> Value {
 //!         Value::String(None)
 //!     }
-//!     fn decode(row: RowRef<'_>, index: usize) -> Result<Self, dsg_lib::sqlx::Error> {
+//!     fn decode(row: RowRef<'_>, index: usize) -> Result<Self, DecodeError> {
 //!         decode_enum(row, index)
 //!     }
 //!     fn from_json(json: &serde_json::Value, column: &Column, dialect: Dialect) -> Result<Value, String> {
@@ -160,7 +160,7 @@ use sea_query::Value;
 use super::database_config::Dialect;
 use super::field::{SqlField, value_from_json};
 use super::model::Column;
-use super::row::RowRef;
+use super::row::{DecodeError, RowRef};
 
 /// An enum of unit variants stored as text, one name per variant. Derive it with
 /// `#[derive(SqlEnum)]`, which also implements [`SqlField`]; see the [module docs](self).
@@ -195,10 +195,11 @@ fn unknown<E: SqlEnum>(text: &str) -> String {
 ///
 /// # Errors
 ///
-/// sqlx's decode error when the column is not text or holds a name `E` does not know.
-pub fn decode_enum<E: SqlEnum>(row: RowRef<'_>, index: usize) -> Result<E, sqlx::Error> {
+/// When the column is not text, or holds a name `E` does not know (the error names the value
+/// and the names `E` knows).
+pub fn decode_enum<E: SqlEnum>(row: RowRef<'_>, index: usize) -> Result<E, DecodeError> {
     let text = String::decode(row, index)?;
-    E::from_sql_str(&text).ok_or_else(|| sqlx::Error::Decode(unknown::<E>(&text).into()))
+    E::from_sql_str(&text).ok_or_else(|| unknown::<E>(&text).into())
 }
 
 /// Checks a JSON value of an `update_one` map against the enum `E` and gives the text to

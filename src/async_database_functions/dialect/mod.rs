@@ -17,6 +17,7 @@
 mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
+pub(crate) mod row;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
@@ -683,13 +684,13 @@ pub(crate) trait BackendRow {
 #[cfg(feature = "postgres")]
 impl BackendRow for sqlx::postgres::PgRow {
     fn row_ref(&self) -> RowRef<'_> {
-        RowRef::Postgres(self)
+        RowRef::new(row::DriverRow::Postgres(self))
     }
 }
 #[cfg(feature = "mysql")]
 impl BackendRow for sqlx::mysql::MySqlRow {
     fn row_ref(&self) -> RowRef<'_> {
-        RowRef::MySql(self)
+        RowRef::new(row::DriverRow::MySql(self))
     }
 }
 

@@ -36,6 +36,7 @@ use rusqlite::{Connection, OpenFlags};
 use sea_query::Values;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::row::DriverRow;
 use super::{Outcome, RunError};
 use crate::async_database_functions::row::{FromRow, RowRef};
 use crate::async_database_functions::topology::Health;
@@ -506,7 +507,7 @@ fn run_sync<T: FromRow>(
 ) -> Result<Outcome<T>, Fail> {
     let mut rows = Vec::new();
     let done = execute(conn, budget, sql, values, persistent, |row| {
-        rows.push(T::from_row(RowRef::SqliteEngine(row)).map_err(Fail::Decode)?);
+        rows.push(T::from_row(RowRef::new(DriverRow::Sqlite(row))).map_err(Fail::Decode)?);
         Ok(true)
     })?;
     let (rows_affected, last) = done.unwrap_or((0, 0));
@@ -526,7 +527,7 @@ fn first_sync<T: FromRow>(
 ) -> Result<Option<T>, Fail> {
     let mut first = None;
     execute(conn, budget, sql, values, persistent, |row| {
-        first = Some(T::from_row(RowRef::SqliteEngine(row)).map_err(Fail::Decode)?);
+        first = Some(T::from_row(RowRef::new(DriverRow::Sqlite(row))).map_err(Fail::Decode)?);
         Ok(false)
     })?;
     Ok(first)
@@ -730,7 +731,8 @@ impl EngineConn {
                         Ok(permit) => permit.forget(),
                         Err(_) => return Ok(false),
                     }
-                    let value = T::from_row(RowRef::SqliteEngine(row)).map_err(Fail::Decode)?;
+                    let value =
+                        T::from_row(RowRef::new(DriverRow::Sqlite(row))).map_err(Fail::Decode)?;
                     sent = true;
                     Ok(tx.try_send(value).is_ok())
                 })

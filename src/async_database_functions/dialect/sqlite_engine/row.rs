@@ -5,11 +5,10 @@
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
 use rusqlite::types::ValueRef;
 
-/// A row of the SQLite engine (see [`RowRef::SqliteEngine`](crate::async_database_functions::row::RowRef)).
-/// Opaque: read it through [`RowRef`](crate::async_database_functions::row::RowRef)'s methods
-/// and [`SqlField::decode`](crate::async_database_functions::field::SqlField::decode).
+/// A row of the SQLite engine, read through
+/// [`RowRef`](crate::async_database_functions::row::RowRef).
 #[derive(Clone, Copy)]
-pub struct SqliteEngineRow<'r> {
+pub(crate) struct SqliteEngineRow<'r> {
     row: &'r rusqlite::Row<'r>,
 }
 
@@ -59,13 +58,14 @@ impl<'r> SqliteEngineRow<'r> {
         self.row.as_ref().column_count()
     }
 
-    pub(crate) fn value(self, index: usize) -> Result<ValueRef<'r>, sqlx::Error> {
-        self.row
-            .get_ref(index)
-            .map_err(|_| sqlx::Error::ColumnIndexOutOfBounds {
-                index,
-                len: self.len(),
-            })
+    pub(crate) fn value(self, index: usize) -> Result<ValueRef<'r>, BoxError> {
+        self.row.get_ref(index).map_err(|_| {
+            format!(
+                "column index out of bounds: the len is {}, but the index is {index}",
+                self.len()
+            )
+            .into()
+        })
     }
 
     pub(crate) fn column_name(self, index: usize) -> Option<&'r str> {
@@ -97,12 +97,8 @@ impl<'r> SqliteEngineRow<'r> {
     }
 
     /// Decodes the column at `index` as `T`, as sqlx-sqlite's `try_get` would.
-    pub(crate) fn get<T: EngineDecode>(self, index: usize) -> Result<T, sqlx::Error> {
-        let value = self.value(index)?;
-        T::decode(value).map_err(|source| sqlx::Error::ColumnDecode {
-            index: format!("{index:?}"),
-            source,
-        })
+    pub(crate) fn get<T: EngineDecode>(self, index: usize) -> Result<T, BoxError> {
+        T::decode(self.value(index)?)
     }
 }
 
