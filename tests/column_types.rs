@@ -735,3 +735,58 @@ async fn custom_column_types_decode_the_same_on_every_backend() {
         db.disconnect().await;
     }
 }
+
+/// A NULL read into a type that cannot hold it is a decode error that names the column and
+/// says to read it as an `Option`, on every backend and for every kind of type.
+#[tokio::test]
+async fn a_null_into_a_non_option_says_to_use_an_option() {
+    for b in common::backends() {
+        let ctx = b.name;
+        let db = b.database(json!({}));
+        let ops = DatabaseOperations::new(db.clone());
+        let null = "SELECT NULL AS empty";
+        let err = expect_err(
+            ops.read_query::<String>(&text(null)).await,
+            ErrorKind::DecodeError,
+            ctx,
+        );
+        assert!(err.to_string().contains("(empty) is NULL"), "[{ctx}] {err}");
+        assert!(
+            err.to_string().contains("Option<alloc::string::String>"),
+            "[{ctx}] {err}"
+        );
+        let err = expect_err(
+            ops.read_query::<(i64, Point)>(&text("SELECT 1 AS one, NULL AS at"))
+                .await,
+            ErrorKind::DecodeError,
+            ctx,
+        );
+        assert!(
+            err.to_string().contains("column 1 (at) is NULL"),
+            "[{ctx}] {err}"
+        );
+        let err = expect_err(
+            ops.read_query::<(Vec<u8>,)>(&text(null)).await,
+            ErrorKind::DecodeError,
+            ctx,
+        );
+        assert!(
+            err.to_string().contains("is NULL; read it as Option"),
+            "[{ctx}] {err}"
+        );
+        // A 32- or 16-bit integer widens into an i64 (PostgreSQL's `SELECT 1` is INT4).
+        let widened: Vec<(i64, i64)> = ops
+            .read_query(&text(if b.name == "postgres" {
+                "SELECT 1, CAST(-2 AS SMALLINT)"
+            } else {
+                "SELECT 1, -2"
+            }))
+            .await
+            .check(ctx);
+        assert_eq!(widened, [(1, -2)], "[{ctx}]");
+        // The same NULL as an Option is None.
+        let read: Vec<Option<i64>> = ops.read_query(&text(null)).await.check(ctx);
+        assert_eq!(read, [None], "[{ctx}]");
+        db.disconnect().await;
+    }
+}

@@ -166,8 +166,29 @@ macro_rules! native_field {
 }
 
 native_field!(String, SqlType::String(None), String);
-native_field!(i64, SqlType::BigInteger, BigInt);
 native_field!(f64, SqlType::Double, Double);
+
+/// Reads any integer column that fits: PostgreSQL's `INTEGER` and `SMALLINT` too (a plain
+/// `SELECT 1`, a `SERIAL` key), which the driver alone decodes only as `i32` and `i16`.
+impl SqlField for i64 {
+    const SQL_TYPE: SqlType = SqlType::BigInteger;
+    fn to_value(&self, _: Dialect) -> Value {
+        Value::BigInt(Some(*self))
+    }
+    fn null_value(_: Dialect) -> Value {
+        Value::BigInt(None)
+    }
+    fn decode(row: RowRef<'_>, index: usize) -> Result<Self, DecodeError> {
+        match row.native::<i64>(index) {
+            Ok(v) => Ok(v),
+            Err(first) => row
+                .native::<i32>(index)
+                .map(i64::from)
+                .or_else(|_| row.native::<i16>(index).map(i64::from))
+                .map_err(|_| first),
+        }
+    }
+}
 native_field!(f32, SqlType::Float, Float);
 native_field!(NaiveTime, SqlType::Time, ChronoTime);
 native_field!(bool, SqlType::Boolean, Bool);

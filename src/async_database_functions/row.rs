@@ -150,20 +150,21 @@ impl<'r> RowReader<'r> {
     pub fn next<T: SqlField>(&mut self) -> Result<T, DatabaseError> {
         let index = self.next;
         self.next += 1;
-        // SQLite's driver decodes NULL as "" or 0; only an `Option` may take a NULL.
-        if !T::NULLABLE && self.row.is_null(index).unwrap_or(false) {
-            let name = self.row.column_name(index).unwrap_or("?");
-            return Err(DatabaseError::decode(format!(
-                "column {index} ({name}) is NULL; read it as Option<{}>",
-                std::any::type_name::<T>()
-            )));
-        }
+        // Decoded first, NULL looked for only on failure: every driver refuses a NULL for a
+        // non-`Option` type, and the message then says what to do.
         T::decode(self.row, index).map_err(|e| {
             let name = self.row.column_name(index).unwrap_or("?");
-            DatabaseError::decode(format!(
-                "column {index} ({name}) as {}: {e}",
-                std::any::type_name::<T>()
-            ))
+            if !T::NULLABLE && self.row.is_null(index).unwrap_or(false) {
+                DatabaseError::decode(format!(
+                    "column {index} ({name}) is NULL; read it as Option<{}>",
+                    std::any::type_name::<T>()
+                ))
+            } else {
+                DatabaseError::decode(format!(
+                    "column {index} ({name}) as {}: {e}",
+                    std::any::type_name::<T>()
+                ))
+            }
         })
     }
 }

@@ -113,11 +113,19 @@ fn mismatch<T>(value: ValueRef<'_>) -> BoxError {
     .into()
 }
 
+fn null<T>() -> BoxError {
+    format!(
+        "unexpected NULL; read it as Option<{}>",
+        std::any::type_name::<T>()
+    )
+    .into()
+}
+
 fn text<T>(value: ValueRef<'_>) -> Result<&str, BoxError> {
     match value {
         ValueRef::Text(t) => Ok(std::str::from_utf8(t)?),
-        // NULL decodes as sqlx does (empty); `RowReader` refuses NULL for non-`Option`s.
-        ValueRef::Null => Ok(""),
+        // Only an `Option` takes a NULL (it looks before decoding).
+        ValueRef::Null => Err(null::<T>()),
         v => Err(mismatch::<T>(v)),
     }
 }
@@ -125,7 +133,7 @@ fn text<T>(value: ValueRef<'_>) -> Result<&str, BoxError> {
 fn integer<T>(value: ValueRef<'_>) -> Result<i64, BoxError> {
     match value {
         ValueRef::Integer(i) => Ok(i),
-        ValueRef::Null => Ok(0),
+        ValueRef::Null => Err(null::<T>()),
         v => Err(mismatch::<T>(v)),
     }
 }
@@ -133,7 +141,7 @@ fn integer<T>(value: ValueRef<'_>) -> Result<i64, BoxError> {
 fn real<T>(value: ValueRef<'_>) -> Result<f64, BoxError> {
     match value {
         ValueRef::Real(f) => Ok(f),
-        ValueRef::Null => Ok(0.0),
+        ValueRef::Null => Err(null::<T>()),
         v => Err(mismatch::<T>(v)),
     }
 }
@@ -188,7 +196,7 @@ impl EngineDecode for Vec<u8> {
     fn decode(value: ValueRef<'_>) -> Result<Self, BoxError> {
         match value {
             ValueRef::Blob(b) | ValueRef::Text(b) => Ok(b.to_vec()),
-            ValueRef::Null => Ok(Vec::new()),
+            ValueRef::Null => Err(null::<Self>()),
             v => Err(mismatch::<Self>(v)),
         }
     }
