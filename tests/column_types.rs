@@ -494,6 +494,115 @@ async fn enum_hidden_values_and_foreign_rows() {
     }
 }
 
+/// One column of every other field type, each also nullable: what `create_many` binds as one
+/// typed array per column on PostgreSQL (`UNNEST`).
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "ct_every_type")]
+struct CtEveryType {
+    #[model(primary_key, auto_increment)]
+    id: i64,
+    text: String,
+    int: i32,
+    big: i64,
+    double: f64,
+    flag: bool,
+    utc: chrono::DateTime<chrono::Utc>,
+    naive: chrono::NaiveDateTime,
+    day: chrono::NaiveDate,
+    key: uuid::Uuid,
+    doc: serde_json::Value,
+    blob: Vec<u8>,
+    opt_text: Option<String>,
+    opt_int: Option<i32>,
+    opt_big: Option<i64>,
+    opt_double: Option<f64>,
+    opt_flag: Option<bool>,
+    opt_utc: Option<chrono::DateTime<chrono::Utc>>,
+    opt_naive: Option<chrono::NaiveDateTime>,
+    opt_day: Option<chrono::NaiveDate>,
+    opt_key: Option<uuid::Uuid>,
+    opt_doc: Option<serde_json::Value>,
+    opt_blob: Option<Vec<u8>>,
+}
+
+fn every_type(n: i32) -> CtEveryType {
+    let day = chrono::NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
+    let naive = day.and_hms_micro_opt(23, 59, 58, 123_456).unwrap();
+    CtEveryType {
+        id: 0,
+        // What an array's text form would have to quote or escape.
+        text: format!("it's \"{n}\", {{x}} \\ NULL"),
+        int: i32::MIN + n,
+        big: i64::MAX - i64::from(n),
+        double: -1.5e300 / f64::from(n + 1),
+        flag: n % 2 == 0,
+        utc: naive.and_utc(),
+        naive,
+        day,
+        key: uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cd00 + n as u128),
+        doc: json!({"n": n, "list": [1, "two", null], "quote": "\"{,}\""}),
+        blob: vec![0, b'\\', b'"', 0xff, n as u8],
+        opt_text: Some("NULL".into()),
+        opt_int: Some(n),
+        opt_big: Some(-i64::from(n)),
+        opt_double: Some(0.1),
+        opt_flag: Some(false),
+        opt_utc: Some(naive.and_utc()),
+        opt_naive: Some(naive),
+        opt_day: Some(day),
+        opt_key: Some(uuid::Uuid::nil()),
+        opt_doc: Some(json!("text")),
+        opt_blob: Some(Vec::new()),
+    }
+}
+
+#[tokio::test]
+async fn every_type_round_trips_through_create_many() {
+    for b in common::backends() {
+        let ctx = b.name;
+        let (db, ops) = fresh(&b, json!({}), |db| {
+            db.register::<CtEveryType>();
+        })
+        .await;
+        let mut rows: Vec<CtEveryType> = (0..4).map(every_type).collect();
+        // A row of NULLs, and one with a JSON null (not SQL NULL).
+        rows[1] = CtEveryType {
+            opt_text: None,
+            opt_int: None,
+            opt_big: None,
+            opt_double: None,
+            opt_flag: None,
+            opt_utc: None,
+            opt_naive: None,
+            opt_day: None,
+            opt_key: None,
+            opt_doc: None,
+            opt_blob: None,
+            ..rows[1].clone()
+        };
+        rows[2].opt_doc = Some(serde_json::Value::Null);
+        let stored = ops.create_many(rows.clone()).await.check(ctx);
+        assert_eq!(
+            stored.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [1, 2, 3, 4],
+            "[{ctx}] ids"
+        );
+        let mut select = CtEveryType::select();
+        select.order_by(CtEveryType::ID, Order::Asc);
+        let read: Vec<CtEveryType> = ops.read_query(&select).await.check(ctx);
+        assert_eq!(read, stored, "[{ctx}]");
+        for (row, given) in read.iter().zip(&rows) {
+            let row = CtEveryType {
+                id: 0,
+                ..row.clone()
+            };
+            assert_eq!(&row, given, "[{ctx}]");
+        }
+        db.drop_tables().await.check(ctx);
+        db.disconnect().await;
+    }
+}
+
 #[cfg(feature = "decimal")]
 mod decimal {
     use super::*;

@@ -7,7 +7,7 @@
 use sea_query::{Value, Values};
 
 use super::database_config::Dialect;
-use super::dialect;
+use super::dialect::{self, ColumnArrays};
 use super::model::Column;
 use super::statement::Rendered;
 
@@ -88,22 +88,41 @@ impl BulkInsert {
     }
 
     /// The SQL for `dialect`, and the values moved out (50 000 values are not copied). Where
-    /// the dialect has a faster bulk form (PostgreSQL's `UNNEST` of one array per column), that.
-    pub(crate) fn into_rendered(self, dialect: Dialect) -> Rendered {
-        if let Some((sql, values)) = dialect::unnest_insert(
+    /// the dialect has a faster bulk form (PostgreSQL's `UNNEST` of one typed array per
+    /// column), that, with how its values are bound.
+    pub(crate) fn into_rendered(self, dialect: Dialect) -> BulkRendered {
+        let unnest = dialect::unnest_insert(
             dialect,
             self.table,
             &self.columns,
             &self.values,
             &self.returning,
-        ) {
-            return Rendered { sql, values };
-        }
-        Rendered {
-            sql: self.sql(dialect),
-            values: Values(self.values),
+        );
+        match unnest {
+            Some((sql, arrays)) => BulkRendered {
+                rendered: Rendered {
+                    sql,
+                    values: Values(self.values),
+                },
+                arrays: Some(arrays),
+            },
+            None => BulkRendered {
+                rendered: Rendered {
+                    sql: self.sql(dialect),
+                    values: Values(self.values),
+                },
+                arrays: None,
+            },
         }
     }
+}
+
+/// A rendered [`BulkInsert`]: its SQL and values, row after row, and, for an `UNNEST` insert,
+/// the arrays the values are bound as (else one placeholder per value).
+#[derive(Debug)]
+pub(crate) struct BulkRendered {
+    pub rendered: Rendered,
+    pub arrays: Option<ColumnArrays>,
 }
 
 #[cfg(test)]
@@ -125,6 +144,8 @@ mod tests {
         insert.row([Value::from("a"), Value::from("x")]);
         insert.row([Value::from("b"), Value::from("y")]);
         let sqlite = insert.clone().into_rendered(Dialect::Sqlite);
+        assert!(sqlite.arrays.is_none());
+        let sqlite = sqlite.rendered;
         assert_eq!(
             sqlite.sql,
             r#"INSERT INTO "users" ("pkid", "name") VALUES (?, ?), (?, ?)"#
@@ -132,27 +153,46 @@ mod tests {
         assert_eq!(sqlite.values.0.len(), 4);
         insert.returning(["pkid"]);
         assert_eq!(
-            insert.into_rendered(Dialect::Mysql).sql,
+            insert.into_rendered(Dialect::Mysql).rendered.sql,
             "INSERT INTO `users` (`pkid`, `name`) VALUES (?, ?), (?, ?) RETURNING `pkid`"
         );
     }
 
     #[test]
+    #[cfg(feature = "postgres")]
     fn postgres_binds_one_array_per_column() {
         let mut insert = BulkInsert::new("users", columns());
         insert.row([Value::from("a"), Value::from("it's \"x\", {y}")]);
         insert.row([Value::from("b"), Value::String(None)]);
         let pg = insert.into_rendered(Dialect::Postgresql);
         assert_eq!(
-            pg.sql,
+            pg.rendered.sql,
             r#"INSERT INTO "users" ("pkid", "name") SELECT * FROM UNNEST($1::text[], $2::text[])"#
         );
+        // The values stay row after row, as given (for logs and redaction); they are bound as
+        // typed arrays (see `dialect::postgres`).
         assert_eq!(
-            pg.values.0,
+            pg.rendered.values.0,
             [
-                Value::from(r#"{"a","b"}"#),
-                Value::from(r#"{"it's \"x\", {y}",NULL}"#)
+                Value::from("a"),
+                Value::from("it's \"x\", {y}"),
+                Value::from("b"),
+                Value::String(None)
             ]
         );
+        assert!(pg.arrays.is_some());
+    }
+
+    #[test]
+    #[cfg(feature = "postgres")]
+    fn postgres_falls_back_to_values_for_a_value_without_an_array_form() {
+        let mut insert = BulkInsert::new("users", columns());
+        insert.row([Value::from("a"), Value::Int(Some(1))]);
+        let pg = insert.into_rendered(Dialect::Postgresql);
+        assert_eq!(
+            pg.rendered.sql,
+            r#"INSERT INTO "users" ("pkid", "name") VALUES ($1, $2)"#
+        );
+        assert!(pg.arrays.is_none());
     }
 }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use super::database_config::DBConfig;
 use super::database_operations::ExecuteResult;
-use super::dialect::{self, Conn, Outcome, RunError};
+use super::dialect::{self, ColumnArrays, Conn, Outcome, RunError};
 use super::error::{DatabaseError, ErrorKind};
 use super::record::Record;
 use super::redact;
@@ -147,29 +147,34 @@ impl Session {
         statement: &(impl Statement + ?Sized),
     ) -> Result<Outcome<T>, DatabaseError> {
         let prepared = self.prepare(statement)?;
-        self.run_prepared(prepared).await
+        self.run_prepared(prepared, None).await
     }
 
-    /// Runs SQL already rendered for this dialect, taking its values (bulk inserts: tens of
-    /// thousands of values are not copied).
-    pub(crate) async fn run_rendered<T: FromRow>(
+    /// Runs a bulk insert already rendered for this dialect, taking its values (tens of
+    /// thousands of values are not copied), bound one by one or as column arrays.
+    pub(crate) async fn run_bulk<T: FromRow>(
         &mut self,
-        rendered: super::statement::Rendered,
+        bulk: super::bulk_insert::BulkRendered,
     ) -> Result<Outcome<T>, DatabaseError> {
         self.check_open()?;
-        let prepared = self.prepared(rendered, false)?;
-        self.run_prepared(prepared).await
+        let prepared = self.prepared(bulk.rendered, false)?;
+        self.run_prepared(prepared, bulk.arrays.as_ref()).await
     }
 
+    /// Runs a prepared statement; with `arrays`, its values are bound as column arrays.
     async fn run_prepared<T: FromRow>(
         &mut self,
         (sql, values, persistent): (String, sea_query::Values, bool),
+        arrays: Option<&ColumnArrays>,
     ) -> Result<Outcome<T>, DatabaseError> {
         let hidden = self.hidden(&values);
         let timer = SlowTimer::start(&self.config);
         let timed_sql = timer.is_on().then(|| sql.clone());
         self.in_flight = true;
-        let result = self.conn.run(sql, values, persistent).await;
+        let result = match arrays {
+            Some(arrays) => self.conn.run_arrays(sql, values, arrays, persistent).await,
+            None => self.conn.run(sql, values, persistent).await,
+        };
         timer.finish(timed_sql.as_deref());
         self.finish(result, hidden)
     }

@@ -115,18 +115,16 @@ pub(crate) async fn insert_in<M: Model>(
         }
         if plan.returning {
             insert.returning(M::columns().iter().map(|c| c.name));
-            let outcome = session
-                .run_rendered::<M>(insert.into_rendered(dialect))
-                .await?;
+            let outcome = session.run_bulk::<M>(insert.into_rendered(dialect)).await?;
             stored.extend(outcome.rows);
         } else if plan.read_back {
             let outcome = session
-                .run_rendered::<()>(insert.into_rendered(dialect))
+                .run_bulk::<()>(insert.into_rendered(dialect))
                 .await?;
             stored.extend(read_back_ids::<M>(session, given.len(), outcome.last_insert_id).await?);
         } else {
             session
-                .run_rendered::<()>(insert.into_rendered(dialect))
+                .run_bulk::<()>(insert.into_rendered(dialect))
                 .await?;
         }
     }

@@ -364,17 +364,25 @@ pub(crate) fn list_tables_sql(dialect: Dialect) -> &'static str {
     per_backend!(Backend::of(dialect), b => b::LIST_TABLES)
 }
 
-/// The dialect's faster form of a multi-row insert, if it has one: SQL and values.
+/// A bulk insert's values bound as one array per column (PostgreSQL's `UNNEST` insert): the
+/// element type of each column's array. Only [`unnest_insert`] makes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) struct ColumnArrays(#[cfg(feature = "postgres")] Vec<postgres::ArrayKind>);
+
+/// The dialect's faster form of a multi-row insert, if it has one: its SQL, and how the
+/// values (row after row, as given) are bound to it.
 pub(crate) fn unnest_insert(
     dialect: Dialect,
     table: &str,
     columns: &[&Column],
     values: &[sea_query::Value],
     returning: &[&str],
-) -> Option<(String, Values)> {
+) -> Option<(String, ColumnArrays)> {
     match Backend::of(dialect) {
         #[cfg(feature = "postgres")]
-        Backend::Postgres => postgres::unnest_insert(table, columns, values, returning),
+        Backend::Postgres => postgres::unnest_insert(table, columns, values, returning)
+            .map(|(sql, kinds)| (sql, ColumnArrays(kinds))),
         #[allow(unreachable_patterns)]
         _ => {
             let _ = (table, columns, values, returning);
@@ -583,7 +591,33 @@ impl Conn {
         persistent: bool,
     ) -> Result<Outcome<T>, RunError> {
         per_conn!(self, e => e.run(sql, values, persistent).await,
-            c => run_on(&mut **c, sql, values, persistent).await)
+            c => run_on(&mut **c, sql, Ok(SqlxValues(values)), persistent).await)
+    }
+
+    /// Runs a bulk insert from [`unnest_insert`]: its row-major `values` are bound as one
+    /// typed array per column, as `arrays` says.
+    pub(crate) async fn run_arrays<T: FromRow>(
+        &mut self,
+        sql: String,
+        values: Values,
+        arrays: &ColumnArrays,
+        persistent: bool,
+    ) -> Result<Outcome<T>, RunError> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(c) => {
+                let arguments = postgres::array_arguments(values, &arrays.0);
+                run_on(&mut **c, sql, arguments, persistent).await
+            }
+            // Only PostgreSQL's dialect makes `ColumnArrays`.
+            #[allow(unreachable_patterns)]
+            _ => {
+                let _ = (sql, values, arrays, persistent);
+                Err(RunError::Driver(sqlx::Error::Encode(
+                    "column arrays are bound on PostgreSQL only".into(),
+                )))
+            }
+        }
     }
 
     /// Runs a query and decodes only its first row (the driver stops after it).
@@ -747,10 +781,11 @@ where
     }
 }
 
-async fn run_on<C, T>(
+/// Runs one statement with `arguments` (the bound values, or why they could not be encoded).
+async fn run_on<C, A, T>(
     conn: &mut C,
     sql: String,
-    values: Values,
+    arguments: Result<A, sqlx::error::BoxDynError>,
     persistent: bool,
 ) -> Result<Outcome<T>, RunError>
 where
@@ -758,14 +793,15 @@ where
     C::Database: sqlx_core::database::HasStatementCache,
     <C::Database as Database>::Row: BackendRow,
     <C::Database as Database>::QueryResult: BackendResult,
-    SqlxValues: IntoArguments<C::Database>,
+    A: IntoArguments<C::Database>,
     for<'c> &'c mut C: Executor<'c, Database = C::Database>,
     T: FromRow,
 {
     // Without a statement cache, prepare unnamed statements: sqlx's PostgreSQL driver would
     // otherwise leave one named statement per query open on the server.
-    let query = sqlx::query_with::<C::Database, _>(AssertSqlSafe(sql), SqlxValues(values))
-        .persistent(persistent);
+    let query =
+        sqlx_core::query::query_with_result::<C::Database, _>(AssertSqlSafe(sql), arguments)
+            .persistent(persistent);
     let mut stream = conn.fetch_many(query);
     let mut outcome = Outcome {
         rows: Vec::new(),

@@ -4,7 +4,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::ConnectOptions;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgSslMode};
 
 use std::sync::Arc;
 
@@ -284,33 +285,34 @@ fn key_columns(detail: &str) -> Vec<String> {
 
 /// The bulk form of `INSERT … VALUES`: one array per column,
 /// `INSERT INTO t (a, b) SELECT * FROM UNNEST($1::text[], $2::timestamp[])`. The SQL has one
-/// parameter per column whatever the row count, so it is parsed and planned once and cached;
-/// each array is bound as PostgreSQL's array text form (a bound value, never spliced SQL).
-/// `None` when a value has no array form here (the caller falls back to `VALUES`).
+/// parameter per column whatever the row count, so it is parsed and planned once and cached.
+/// The values stay as they are (row after row, for logs and error redaction); they are bound
+/// as one typed binary array per column by [`array_arguments`], with the element types
+/// returned here. `None` when a value has no array form in its column (the caller falls back
+/// to `VALUES`).
 pub(super) fn unnest_insert(
     table: &str,
     columns: &[&Column],
     values: &[sea_query::Value],
     returning: &[&str],
-) -> Option<(String, sea_query::Values)> {
+) -> Option<(String, Vec<ArrayKind>)> {
     use std::fmt::Write as _;
     let width = columns.len();
     if width == 0 || !values.len().is_multiple_of(width) {
         return None;
     }
-    let rows = values.len() / width;
-    let mut arrays: Vec<String> = (0..width)
-        .map(|_| String::with_capacity(rows * 24 + 2))
-        .collect();
-    for array in &mut arrays {
-        array.push('{');
-    }
-    for (i, value) in values.iter().enumerate() {
-        let array = &mut arrays[i % width];
-        if i >= width {
-            array.push(',');
+    let kinds = columns
+        .iter()
+        .map(|c| ArrayKind::of(c.sql_type))
+        .collect::<Option<Vec<_>>>()?;
+    for row in values.chunks_exact(width) {
+        if !row
+            .iter()
+            .zip(&kinds)
+            .all(|(value, kind)| kind.admits(value))
+        {
+            return None;
         }
-        push_array_element(array, value)?;
     }
     let mut sql = String::with_capacity(64 + width * 32);
     sql.push_str("INSERT INTO ");
@@ -339,17 +341,12 @@ pub(super) fn unnest_insert(
             super::push_ident(Dialect::Postgresql, &mut sql, column);
         }
     }
-    let values = arrays
-        .into_iter()
-        .map(|mut a| {
-            a.push('}');
-            sea_query::Value::String(Some(a))
-        })
-        .collect();
-    Some((sql, sea_query::Values(values)))
+    Some((sql, kinds))
 }
 
-/// The element type of a column's array (identity columns cast as their plain type).
+/// The element type of a column's array in the SQL (identity columns cast as their plain
+/// type). The bound array is of [`ArrayKind`]'s type; where the two differ (an `int8[]` for an
+/// `integer` column) the server casts it.
 fn array_type(ty: SqlType) -> &'static str {
     match ty {
         SqlType::String(_) => "text",
@@ -369,111 +366,236 @@ fn array_type(ty: SqlType) -> &'static str {
     }
 }
 
-/// Appends `value` as an element of an array's text form; `None` for a value without one.
-fn push_array_element(array: &mut String, value: &sea_query::Value) -> Option<()> {
-    use sea_query::Value;
-    use std::fmt::Write as _;
-    match value {
-        Value::Bool(None)
-        | Value::TinyInt(None)
-        | Value::SmallInt(None)
-        | Value::Int(None)
-        | Value::BigInt(None)
-        | Value::Double(None)
-        | Value::Float(None)
-        | Value::String(None)
-        | Value::Uuid(None)
-        | Value::Json(None)
-        | Value::Bytes(None)
-        | Value::ChronoDate(None)
-        | Value::ChronoTime(None)
-        | Value::ChronoDateTime(None) => array.push_str("NULL"),
-        Value::Bool(Some(b)) => array.push(if *b { 't' } else { 'f' }),
-        Value::TinyInt(Some(n)) => write!(array, "{n}").ok()?,
-        Value::SmallInt(Some(n)) => write!(array, "{n}").ok()?,
-        Value::Int(Some(n)) => write!(array, "{n}").ok()?,
-        Value::BigInt(Some(n)) => write!(array, "{n}").ok()?,
-        // `{:?}` keeps full precision; NaN and infinities in PostgreSQL's spelling.
-        Value::Double(Some(f)) if f.is_finite() => write!(array, "{f:?}").ok()?,
-        Value::Double(Some(f)) if f.is_nan() => array.push_str("NaN"),
-        Value::Double(Some(f)) => array.push_str(if *f > 0.0 { "Infinity" } else { "-Infinity" }),
-        Value::Float(Some(f)) if f.is_finite() => write!(array, "{f:?}").ok()?,
-        Value::Float(Some(f)) if f.is_nan() => array.push_str("NaN"),
-        Value::Float(Some(f)) => array.push_str(if *f > 0.0 { "Infinity" } else { "-Infinity" }),
+/// The element type a column's values are bound as in [`unnest_insert`]'s arrays. It follows
+/// from the column's SQL type alone, so one SQL text always binds the same parameter types
+/// (sqlx caches a prepared statement by its text, with the types of its first run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ArrayKind {
+    Bool,
+    /// Every integer width, as `int8`.
+    Int,
+    /// `real` and `double precision`, as `float8`.
+    Float,
+    Text,
+    Bytes,
+    Uuid,
+    Json,
+    Date,
+    Time,
+    Timestamp,
+    #[cfg(feature = "decimal")]
+    Decimal,
+}
+
+impl ArrayKind {
+    /// The kind of a column of type `ty`; `None` where values are bound one by one (a decimal
+    /// column without the `decimal` feature).
+    fn of(ty: SqlType) -> Option<ArrayKind> {
+        Some(match ty {
+            SqlType::String(_) => ArrayKind::Text,
+            SqlType::SmallInteger
+            | SqlType::Integer
+            | SqlType::UnsignedInteger
+            | SqlType::BigInteger => ArrayKind::Int,
+            SqlType::Float | SqlType::Double => ArrayKind::Float,
+            #[cfg(feature = "decimal")]
+            SqlType::Decimal => ArrayKind::Decimal,
+            #[cfg(not(feature = "decimal"))]
+            SqlType::Decimal => return None,
+            SqlType::Boolean => ArrayKind::Bool,
+            SqlType::TimestampUtc | SqlType::Timestamp => ArrayKind::Timestamp,
+            SqlType::Date => ArrayKind::Date,
+            SqlType::Time => ArrayKind::Time,
+            SqlType::Uuid => ArrayKind::Uuid,
+            SqlType::Json => ArrayKind::Json,
+            SqlType::Bytes => ArrayKind::Bytes,
+        })
+    }
+
+    /// Whether `value` is an element of this kind's array: a value of its type, or a NULL of
+    /// any type that has an array form.
+    fn admits(self, value: &sea_query::Value) -> bool {
+        element_kind(value).is_some_and(|(kind, null)| null || kind == self)
+    }
+}
+
+/// The array kind of a value's type and whether the value is NULL; `None` for a type without
+/// an array form here (a zoned timestamp, an enum).
+fn element_kind(value: &sea_query::Value) -> Option<(ArrayKind, bool)> {
+    use sea_query::Value as V;
+    Some(match value {
+        V::Bool(v) => (ArrayKind::Bool, v.is_none()),
+        V::TinyInt(v) => (ArrayKind::Int, v.is_none()),
+        V::SmallInt(v) => (ArrayKind::Int, v.is_none()),
+        V::Int(v) => (ArrayKind::Int, v.is_none()),
+        V::BigInt(v) => (ArrayKind::Int, v.is_none()),
+        V::TinyUnsigned(v) => (ArrayKind::Int, v.is_none()),
+        V::SmallUnsigned(v) => (ArrayKind::Int, v.is_none()),
+        V::Unsigned(v) => (ArrayKind::Int, v.is_none()),
+        // Above `i64::MAX` it is refused before binding (`normalize_values`).
+        V::BigUnsigned(v) => (ArrayKind::Int, v.is_none()),
+        V::Float(v) => (ArrayKind::Float, v.is_none()),
+        V::Double(v) => (ArrayKind::Float, v.is_none()),
+        V::String(v) => (ArrayKind::Text, v.is_none()),
+        V::Char(v) => (ArrayKind::Text, v.is_none()),
+        V::Bytes(v) => (ArrayKind::Bytes, v.is_none()),
+        V::Uuid(v) => (ArrayKind::Uuid, v.is_none()),
+        V::Json(v) => (ArrayKind::Json, v.is_none()),
+        V::ChronoDate(v) => (ArrayKind::Date, v.is_none()),
+        V::ChronoTime(v) => (ArrayKind::Time, v.is_none()),
+        V::ChronoDateTime(v) => (ArrayKind::Timestamp, v.is_none()),
         #[cfg(feature = "decimal")]
-        Value::Decimal(None) => array.push_str("NULL"),
-        #[cfg(feature = "decimal")]
-        Value::Decimal(Some(d)) => write!(array, "{d}").ok()?,
-        Value::String(Some(s)) => push_array_text(array, s),
-        Value::Uuid(Some(u)) => write!(array, "{u}").ok()?,
-        Value::Json(Some(j)) => push_array_text(array, &j.to_string()),
-        Value::Bytes(Some(b)) => {
-            // bytea's hex form, its backslash escaped for the array.
-            array.push_str("\"\\\\x");
-            for byte in b.iter() {
-                write!(array, "{byte:02x}").ok()?;
-            }
-            array.push('"');
-        }
-        Value::ChronoDate(Some(d)) => write!(array, "{d}").ok()?,
-        Value::ChronoTime(Some(t)) => write!(array, "{t}").ok()?,
-        Value::ChronoDateTime(Some(t)) => {
-            array.push('"');
-            push_timestamp(array, t)?;
-            array.push('"');
-        }
+        V::Decimal(v) => (ArrayKind::Decimal, v.is_none()),
         _ => return None,
-    }
-    Some(())
+    })
 }
 
-/// A text element, double-quoted with `"` and `\` escaped (so `NULL`, commas and braces stay
-/// text).
-fn push_array_text(array: &mut String, text: &str) {
-    array.push('"');
-    for c in text.chars() {
-        if c == '"' || c == '\\' {
-            array.push('\\');
+/// One column's values as the Rust type sqlx encodes as a binary PostgreSQL array.
+#[derive(Debug, PartialEq)]
+enum TypedArray {
+    Bool(Vec<Option<bool>>),
+    Int(Vec<Option<i64>>),
+    Float(Vec<Option<f64>>),
+    Text(Vec<Option<String>>),
+    Bytes(Vec<Option<Vec<u8>>>),
+    Uuid(Vec<Option<uuid::Uuid>>),
+    Json(Vec<Option<serde_json::Value>>),
+    Date(Vec<Option<chrono::NaiveDate>>),
+    Time(Vec<Option<chrono::NaiveTime>>),
+    Timestamp(Vec<Option<chrono::NaiveDateTime>>),
+    #[cfg(feature = "decimal")]
+    Decimal(Vec<Option<rust_decimal::Decimal>>),
+}
+
+impl TypedArray {
+    fn with_capacity(kind: ArrayKind, rows: usize) -> Self {
+        match kind {
+            ArrayKind::Bool => TypedArray::Bool(Vec::with_capacity(rows)),
+            ArrayKind::Int => TypedArray::Int(Vec::with_capacity(rows)),
+            ArrayKind::Float => TypedArray::Float(Vec::with_capacity(rows)),
+            ArrayKind::Text => TypedArray::Text(Vec::with_capacity(rows)),
+            ArrayKind::Bytes => TypedArray::Bytes(Vec::with_capacity(rows)),
+            ArrayKind::Uuid => TypedArray::Uuid(Vec::with_capacity(rows)),
+            ArrayKind::Json => TypedArray::Json(Vec::with_capacity(rows)),
+            ArrayKind::Date => TypedArray::Date(Vec::with_capacity(rows)),
+            ArrayKind::Time => TypedArray::Time(Vec::with_capacity(rows)),
+            ArrayKind::Timestamp => TypedArray::Timestamp(Vec::with_capacity(rows)),
+            #[cfg(feature = "decimal")]
+            ArrayKind::Decimal => TypedArray::Decimal(Vec::with_capacity(rows)),
         }
-        array.push(c);
     }
-    array.push('"');
-}
 
-/// Appends `"YYYY-MM-DD HH:MM:SS.ffffff"` (chrono's formatter costs more than the insert).
-fn push_timestamp(array: &mut String, t: &chrono::NaiveDateTime) -> Option<()> {
-    use chrono::{Datelike, Timelike};
-    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
-    // A leap second's nanoseconds run past 1e9; PostgreSQL has none.
-    let micros = (t.nanosecond() % 1_000_000_000) / 1_000;
-    let parts = [
-        (year, 4, '-'),
-        (t.month(), 2, '-'),
-        (t.day(), 2, ' '),
-        (t.hour(), 2, ':'),
-        (t.minute(), 2, ':'),
-        (t.second(), 2, '.'),
-        (micros, 6, '"'),
-    ];
-    for (n, width, after) in parts {
-        push_digits(array, n, width);
-        if after != '"' {
-            array.push(after);
+    /// Appends `value` (moved, not copied); `None` when it is not of this array's type.
+    fn push(&mut self, value: sea_query::Value) -> Option<()> {
+        use sea_query::Value as V;
+        match (self, value) {
+            (TypedArray::Bool(a), V::Bool(v)) => a.push(v),
+            (TypedArray::Int(a), V::BigInt(v)) => a.push(v),
+            (TypedArray::Int(a), V::Int(v)) => a.push(v.map(i64::from)),
+            (TypedArray::Int(a), V::SmallInt(v)) => a.push(v.map(i64::from)),
+            (TypedArray::Int(a), V::TinyInt(v)) => a.push(v.map(i64::from)),
+            (TypedArray::Int(a), V::Unsigned(v)) => a.push(v.map(i64::from)),
+            (TypedArray::Int(a), V::SmallUnsigned(v)) => a.push(v.map(i64::from)),
+            (TypedArray::Int(a), V::TinyUnsigned(v)) => a.push(v.map(i64::from)),
+            (TypedArray::Int(a), V::BigUnsigned(v)) => {
+                a.push(v.map(i64::try_from).transpose().ok()?)
+            }
+            (TypedArray::Float(a), V::Double(v)) => a.push(v),
+            (TypedArray::Float(a), V::Float(v)) => a.push(v.map(f64::from)),
+            (TypedArray::Text(a), V::String(v)) => a.push(v),
+            (TypedArray::Text(a), V::Char(v)) => a.push(v.map(String::from)),
+            (TypedArray::Bytes(a), V::Bytes(v)) => a.push(v),
+            (TypedArray::Uuid(a), V::Uuid(v)) => a.push(v),
+            (TypedArray::Json(a), V::Json(v)) => a.push(v.map(|j| *j)),
+            (TypedArray::Date(a), V::ChronoDate(v)) => a.push(v),
+            (TypedArray::Time(a), V::ChronoTime(v)) => a.push(v),
+            (TypedArray::Timestamp(a), V::ChronoDateTime(v)) => a.push(v),
+            #[cfg(feature = "decimal")]
+            (TypedArray::Decimal(a), V::Decimal(v)) => a.push(v),
+            (array, value) if element_kind(&value).is_some_and(|(_, null)| null) => {
+                array.push_null()
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+
+    fn push_null(&mut self) {
+        match self {
+            TypedArray::Bool(a) => a.push(None),
+            TypedArray::Int(a) => a.push(None),
+            TypedArray::Float(a) => a.push(None),
+            TypedArray::Text(a) => a.push(None),
+            TypedArray::Bytes(a) => a.push(None),
+            TypedArray::Uuid(a) => a.push(None),
+            TypedArray::Json(a) => a.push(None),
+            TypedArray::Date(a) => a.push(None),
+            TypedArray::Time(a) => a.push(None),
+            TypedArray::Timestamp(a) => a.push(None),
+            #[cfg(feature = "decimal")]
+            TypedArray::Decimal(a) => a.push(None),
         }
     }
-    Some(())
+
+    /// Encodes the array as the next parameter of `args`.
+    fn bind(self, args: &mut PgArguments) -> Result<(), BoxDynError> {
+        use sqlx::Arguments as _;
+        match self {
+            TypedArray::Bool(a) => args.add(a),
+            TypedArray::Int(a) => args.add(a),
+            TypedArray::Float(a) => args.add(a),
+            TypedArray::Text(a) => args.add(a),
+            TypedArray::Bytes(a) => args.add(a),
+            TypedArray::Uuid(a) => args.add(a),
+            TypedArray::Json(a) => args.add(a),
+            TypedArray::Date(a) => args.add(a),
+            TypedArray::Time(a) => args.add(a),
+            TypedArray::Timestamp(a) => args.add(a),
+            #[cfg(feature = "decimal")]
+            TypedArray::Decimal(a) => args.add(a),
+        }
+    }
 }
 
-/// Appends `n` as exactly `width` decimal digits, zero-padded.
-fn push_digits(out: &mut String, mut n: u32, width: usize) {
-    let mut buf = [b'0'; 10];
-    for slot in buf[..width].iter_mut().rev() {
-        *slot = b'0' + (n % 10) as u8;
-        n /= 10;
+/// Splits row-major `values` into one array per column, of the types `kinds` names; `None`
+/// when a value does not fit its column's array (or the values are not whole rows).
+fn typed_arrays(values: Vec<sea_query::Value>, kinds: &[ArrayKind]) -> Option<Vec<TypedArray>> {
+    let width = kinds.len();
+    if width == 0 || !values.len().is_multiple_of(width) {
+        return None;
     }
-    for b in &buf[..width] {
-        out.push(char::from(*b));
+    let rows = values.len() / width;
+    let mut arrays: Vec<TypedArray> = kinds
+        .iter()
+        .map(|kind| TypedArray::with_capacity(*kind, rows))
+        .collect();
+    let mut values = values.into_iter();
+    for _ in 0..rows {
+        for array in &mut arrays {
+            array.push(values.next()?)?;
+        }
     }
+    Some(arrays)
+}
+
+/// The arguments of an [`unnest_insert`]: row-major `values` bound as one typed binary array
+/// per column, whose element types `kinds` names.
+///
+/// # Errors
+///
+/// An encoding error when a value does not fit its column's array (`unnest_insert` checked
+/// them, so only a value changed since) or the driver cannot encode an array.
+pub(super) fn array_arguments(
+    values: sea_query::Values,
+    kinds: &[ArrayKind],
+) -> Result<PgArguments, BoxDynError> {
+    let arrays = typed_arrays(values.0, kinds)
+        .ok_or("a bulk insert's value does not fit its column's array")?;
+    let mut args = PgArguments::default();
+    for array in arrays {
+        array.bind(&mut args)?;
+    }
+    Ok(args)
 }
 
 #[cfg(test)]
@@ -489,5 +611,69 @@ mod constraint_tests {
             ["a", "b"]
         );
         assert!(super::key_columns("Failing row contains (x).").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod array_tests {
+    use super::{ArrayKind, TypedArray, typed_arrays};
+    use sea_query::Value;
+
+    #[test]
+    fn values_split_into_one_typed_array_per_column() {
+        let at = chrono::NaiveDate::from_ymd_opt(2024, 2, 29)
+            .and_then(|d| d.and_hms_micro_opt(23, 59, 58, 123_456))
+            .expect("a valid timestamp");
+        let kinds = [
+            ArrayKind::Text,
+            ArrayKind::Int,
+            ArrayKind::Timestamp,
+            ArrayKind::Float,
+        ];
+        let values = vec![
+            Value::from("it's \"x\", {y}"),
+            Value::Int(Some(7)),
+            Value::ChronoDateTime(Some(at)),
+            Value::Float(Some(1.5)),
+            Value::String(None),
+            Value::BigInt(Some(i64::MAX)),
+            Value::ChronoDateTime(None),
+            // A NULL of another type is a NULL of the column's.
+            Value::String(None),
+        ];
+        assert!(
+            values
+                .iter()
+                .zip(kinds.iter().cycle())
+                .all(|(v, k)| k.admits(v))
+        );
+        assert_eq!(
+            typed_arrays(values, &kinds),
+            Some(vec![
+                TypedArray::Text(vec![Some("it's \"x\", {y}".into()), None]),
+                TypedArray::Int(vec![Some(7), Some(i64::MAX)]),
+                TypedArray::Timestamp(vec![Some(at), None]),
+                TypedArray::Float(vec![Some(1.5), None]),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_value_of_another_type_has_no_place_in_the_array() {
+        assert!(!ArrayKind::Int.admits(&Value::from("1")));
+        assert!(!ArrayKind::Text.admits(&Value::ChronoDateTimeUtc(None)));
+        assert_eq!(
+            typed_arrays(vec![Value::from("1")], &[ArrayKind::Int]),
+            None
+        );
+        // Values that are not whole rows.
+        assert_eq!(
+            typed_arrays(vec![Value::Int(Some(1))], &[ArrayKind::Int, ArrayKind::Int]),
+            None
+        );
+        assert_eq!(
+            typed_arrays(vec![Value::BigUnsigned(Some(u64::MAX))], &[ArrayKind::Int]),
+            None
+        );
     }
 }
