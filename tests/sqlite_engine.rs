@@ -174,3 +174,39 @@ async fn a_dropped_future_interrupts_its_statement() {
     db.disconnect().await;
     remove(&path);
 }
+
+#[tokio::test]
+async fn two_statements_in_one_call_fail_clearly_and_run_neither() {
+    let db = AsyncDatabase::new(DBConfig::new(json!({"database_uri": "sqlite::memory:"})).unwrap());
+    let mut session = db.get_db_session().await.unwrap();
+    let err = session
+        .execute(&text("CREATE TABLE a (x INT); CREATE TABLE b (y INT)"))
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("several statements in one call are not supported on SQLite")
+            && message.contains("execute_many"),
+        "{message}"
+    );
+    session.rollback().await.unwrap();
+    let ops = DatabaseOperations::new(db.clone());
+    let err = ops
+        .execute_one(&text("SELECT 1; SELECT 2"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("several statements"), "{err}");
+    // Nothing of the refused call ran.
+    let tables: Vec<String> = ops
+        .read_query(&text(
+            "SELECT name FROM sqlite_master WHERE name IN ('a', 'b')",
+        ))
+        .await
+        .unwrap();
+    assert!(tables.is_empty(), "{tables:?}");
+    // One statement with a trailing semicolon is one statement.
+    ops.execute_one(&text("CREATE TABLE a (x INT);"))
+        .await
+        .unwrap();
+    db.disconnect().await;
+}

@@ -330,11 +330,8 @@ impl DatabaseOperations {
         &self,
         record_id: impl Into<Value>,
     ) -> Result<Option<M>, DatabaseError> {
-        let key = single_key::<M>()?;
-        let mut select = M::select();
-        select.and_where(M::col(key.name).eq(record_id.into()));
-        let select = &select;
-        self.read(|mut session| async move { session.fetch_optional(select).await })
+        let select = &by_key_select::<M>(self.dialect(), record_id.into())?;
+        self.read(|mut session| async move { session.first_rendered(select.clone()).await })
             .await
     }
 
@@ -781,4 +778,41 @@ async fn execute_in(
     statement: &(impl Statement + ?Sized),
 ) -> Result<ExecuteResult, DatabaseError> {
     session.execute_one(statement).await
+}
+
+/// `M::select()` of the row whose key is `id`, rendered to read its first row. The SQL
+/// depends only on the model and the dialect: it is rendered once per pair and reused (point
+/// reads are frequent, and rendering a sea-query statement costs about as much as SQLite's own
+/// work for a point read).
+fn by_key_select<M: Model>(dialect: Dialect, id: Value) -> Result<Rendered, DatabaseError> {
+    use std::any::TypeId;
+    use std::collections::HashMap;
+    use std::sync::{OnceLock, RwLock};
+    type Cache = RwLock<HashMap<(TypeId, Dialect), String>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Cache::default);
+    let slot = (TypeId::of::<M>(), dialect);
+    let cached = cache
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&slot)
+        .cloned();
+    if let Some(sql) = cached {
+        return Ok(Rendered {
+            sql,
+            values: sea_query::Values(vec![id]),
+        });
+    }
+    let key = single_key::<M>()?;
+    let mut select = M::select();
+    select.and_where(M::col(key.name).eq(id));
+    let rendered = select.render_first(dialect)?;
+    // Reused only when the id is its one bound value (never for a select that binds its own).
+    if rendered.values.0.len() == 1 {
+        cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(slot, rendered.sql.clone());
+    }
+    Ok(rendered)
 }

@@ -161,6 +161,16 @@ impl Session {
         self.run_prepared(prepared, bulk.arrays.as_ref()).await
     }
 
+    /// Runs a statement already rendered for this dialect, decoding only its first row.
+    pub(crate) async fn first_rendered<T: FromRow>(
+        &mut self,
+        rendered: super::statement::Rendered,
+    ) -> Result<Option<T>, DatabaseError> {
+        self.check_open()?;
+        let (sql, values, persistent) = self.prepared(rendered, false)?;
+        self.first_prepared(sql, values, persistent).await
+    }
+
     /// Runs a prepared statement; with `arrays`, its values are bound as column arrays.
     async fn run_prepared<T: FromRow>(
         &mut self,
@@ -185,6 +195,15 @@ impl Session {
         statement: &(impl Statement + ?Sized),
     ) -> Result<Option<T>, DatabaseError> {
         let (sql, values, persistent) = self.prepare_first(statement)?;
+        self.first_prepared(sql, values, persistent).await
+    }
+
+    async fn first_prepared<T: FromRow>(
+        &mut self,
+        sql: String,
+        values: sea_query::Values,
+        persistent: bool,
+    ) -> Result<Option<T>, DatabaseError> {
         let hidden = self.hidden(&values);
         let timer = SlowTimer::start(&self.config);
         let timed_sql = timer.is_on().then(|| sql.clone());

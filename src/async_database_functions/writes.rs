@@ -208,14 +208,9 @@ pub(crate) async fn update_in<M: Model>(
     } = plan;
     let (key, returning) = (*key, *returning);
     if returning {
-        let mut update = Query::update();
-        update
-            .table(M::TABLE)
-            .values(values.iter().map(|(c, v)| (*c, Expr::val(v.clone()))))
-            .and_where(Expr::col(key.name).eq(record_id.clone()))
-            .returning(Query::returning().columns(M::columns().iter().map(|c| c.name)));
+        let update = update_returning::<M>(session.config().dialect(), plan);
         return session
-            .fetch_optional::<M>(&update)
+            .first_rendered::<M>(update)
             .await?
             .ok_or_else(|| not_found::<M>(session.config(), key, record_id));
     }
@@ -233,6 +228,42 @@ pub(crate) async fn update_in<M: Model>(
         .fetch_optional::<M>(&select)
         .await?
         .ok_or_else(|| not_found::<M>(session.config(), key, record_id))
+}
+
+/// `UPDATE t SET c = ?, … WHERE key = ? RETURNING <every column>`, written straight from the
+/// plan (as [`BulkInsert`] is): an update of one row is frequent, and building and rendering a
+/// sea-query statement for it costs a good part of what SQLite itself does for it.
+fn update_returning<M: Model>(dialect: Dialect, plan: &UpdatePlan) -> super::statement::Rendered {
+    let mut sql = String::with_capacity(64 + 24 * (plan.values.len() + M::columns().len()));
+    let mut values = Vec::with_capacity(plan.values.len() + 1);
+    sql.push_str("UPDATE ");
+    dialect::push_ident(dialect, &mut sql, M::TABLE);
+    sql.push_str(" SET ");
+    for (i, (column, value)) in plan.values.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        dialect::push_ident(dialect, &mut sql, column);
+        sql.push_str(" = ");
+        dialect::push_placeholder(dialect, &mut sql, i + 1);
+        values.push(value.clone());
+    }
+    sql.push_str(" WHERE ");
+    dialect::push_ident(dialect, &mut sql, plan.key.name);
+    sql.push_str(" = ");
+    dialect::push_placeholder(dialect, &mut sql, plan.values.len() + 1);
+    values.push(plan.record_id.clone());
+    sql.push_str(" RETURNING ");
+    for (i, column) in M::columns().iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        dialect::push_ident(dialect, &mut sql, column.name);
+    }
+    super::statement::Rendered {
+        sql,
+        values: sea_query::Values(values),
+    }
 }
 
 /// Deletes the row of `M` whose key is `record_id` on `session`.

@@ -61,6 +61,11 @@ pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(primary_code(e), Some(5 | 6))
 }
 
+/// What a statement with more SQL after its first statement fails with.
+pub(crate) const MULTIPLE_STATEMENTS: &str = "several statements in one call are not supported \
+     on SQLite: run one statement per call, or several with execute_many (parameterless SQL: \
+     Session::execute_sql)";
+
 /// Converts an engine error into the sqlx error the rest of the crate maps.
 pub(crate) fn to_sqlx(e: rusqlite::Error) -> sqlx::Error {
     match e {
@@ -75,6 +80,10 @@ pub(crate) fn to_sqlx(e: rusqlite::Error) -> sqlx::Error {
         | rusqlite::Error::IntegralValueOutOfRange(..)
         | rusqlite::Error::Utf8Error(..)
         | rusqlite::Error::InvalidColumnType(..)) => sqlx::Error::Decode(Box::new(e)),
+        rusqlite::Error::MultipleStatement => sqlx::Error::Database(Box::new(EngineDbError {
+            code: 1,
+            message: MULTIPLE_STATEMENTS.into(),
+        })),
         rusqlite::Error::InvalidColumnIndex(index) => {
             sqlx::Error::ColumnIndexOutOfBounds { index, len: 0 }
         }
