@@ -158,6 +158,7 @@ macro_rules! native_field {
             fn null_value(_: Dialect) -> Value {
                 Value::$variant(None)
             }
+            #[inline]
             fn decode(row: RowRef<'_>, index: usize) -> Result<Self, DecodeError> {
                 row.native(index)
             }

@@ -118,11 +118,13 @@ impl<'r> RowRef<'r> {
     /// # Errors
     ///
     /// When the column does not exist or its value does not fit `T`.
+    #[inline]
     pub fn get<T: SqlField>(self, index: usize) -> Result<T, DecodeError> {
         T::decode(self, index)
     }
 
     /// Reads the column with the driver's native decoding of `T`.
+    #[inline]
     pub(crate) fn native<T: Native>(self, index: usize) -> Result<T, DecodeError> {
         T::read(self.0, index)
     }
@@ -147,25 +149,42 @@ impl<'r> RowReader<'r> {
 
     /// Decodes the next column as `T`; the error names the column.
     #[allow(clippy::should_implement_trait)]
+    #[inline]
     pub fn next<T: SqlField>(&mut self) -> Result<T, DatabaseError> {
         let index = self.next;
         self.next += 1;
-        // Decoded first, NULL looked for only on failure: every driver refuses a NULL for a
-        // non-`Option` type, and the message then says what to do.
-        T::decode(self.row, index).map_err(|e| {
-            let name = self.row.column_name(index).unwrap_or("?");
-            if !T::NULLABLE && self.row.is_null(index).unwrap_or(false) {
-                DatabaseError::decode(format!(
-                    "column {index} ({name}) is NULL; read it as Option<{}>",
-                    std::any::type_name::<T>()
-                ))
-            } else {
-                DatabaseError::decode(format!(
-                    "column {index} ({name}) as {}: {e}",
-                    std::any::type_name::<T>()
-                ))
-            }
-        })
+        match T::decode(self.row, index) {
+            Ok(v) => Ok(v),
+            Err(e) => Err(decode_error(
+                self.row,
+                index,
+                std::any::type_name::<T>(),
+                T::NULLABLE,
+                e,
+            )),
+        }
+    }
+}
+
+/// The error of [`RowReader::next`], built out of the hot path. Decoded first, NULL looked for
+/// only on failure: every driver refuses a NULL for a non-`Option` type, and the message then
+/// says what to do.
+#[cold]
+#[inline(never)]
+fn decode_error(
+    row: RowRef<'_>,
+    index: usize,
+    type_name: &str,
+    nullable: bool,
+    e: DecodeError,
+) -> DatabaseError {
+    let name = row.column_name(index).unwrap_or("?");
+    if !nullable && row.is_null(index).unwrap_or(false) {
+        DatabaseError::decode(format!(
+            "column {index} ({name}) is NULL; read it as Option<{type_name}>"
+        ))
+    } else {
+        DatabaseError::decode(format!("column {index} ({name}) as {type_name}: {e}"))
     }
 }
 

@@ -45,6 +45,7 @@ macro_rules! per_row {
 /// sqlx's column decode error carries the column's index; the caller names the column
 /// itself, so keep only the cause.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cold]
 fn cause(e: sqlx::Error) -> DecodeError {
     match e {
         sqlx::Error::ColumnDecode { source, .. } | sqlx::Error::Decode(source) => source,
@@ -54,6 +55,7 @@ fn cause(e: sqlx::Error) -> DecodeError {
 
 /// `try_get` on a sqlx row, with the error reduced to its cause.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
+#[inline]
 fn sqlx_get<'r, R, T>(row: &'r R, index: usize) -> Result<T, DecodeError>
 where
     R: sqlx::Row,
@@ -124,6 +126,7 @@ pub(crate) trait Native: Sized {
 macro_rules! native {
     ($($t:ty),*) => {$(
         impl Native for $t {
+            #[inline]
             fn read(row: DriverRow<'_>, index: usize) -> Result<Self, DecodeError> {
                 per_row!(row, r => sqlx_get(r, index), e => e.get(index))
             }
