@@ -219,12 +219,27 @@ impl EngineDecode for NaiveTime {
 }
 impl EngineDecode for NaiveDateTime {
     fn decode(value: ValueRef<'_>) -> Result<Self, BoxError> {
+        // The form the library writes, without the round trip through an offset.
+        if let Some(naive) = fast_text(value) {
+            return Ok(naive);
+        }
         Ok(datetime(value)?.naive_local())
     }
 }
 impl EngineDecode for DateTime<Utc> {
     fn decode(value: ValueRef<'_>) -> Result<Self, BoxError> {
+        if let Some(naive) = fast_text(value) {
+            return Ok(naive.and_utc());
+        }
         Ok(Utc.from_utc_datetime(&datetime(value)?.naive_utc()))
+    }
+}
+
+/// A text value in exactly the form the library writes (see [`fast_naive`]).
+fn fast_text(value: ValueRef<'_>) -> Option<NaiveDateTime> {
+    match value {
+        ValueRef::Text(t) => fast_naive(std::str::from_utf8(t).ok()?),
+        _ => None,
     }
 }
 impl EngineDecode for sqlx::types::Json<serde_json::Value> {
