@@ -118,10 +118,10 @@ fn push_time(out: &mut String, t: chrono::NaiveTime) {
     out.push(':');
     push_digits(out, t.second(), 2);
     if nanos == 0 {
-    } else if nanos % 1_000_000 == 0 {
+    } else if nanos.is_multiple_of(1_000_000) {
         out.push('.');
         push_digits(out, nanos / 1_000_000, 3);
-    } else if nanos % 1_000 == 0 {
+    } else if nanos.is_multiple_of(1_000) {
         out.push('.');
         push_digits(out, nanos / 1_000, 6);
     } else {
@@ -157,8 +157,20 @@ mod tests {
         let date = NaiveDate::from_ymd_opt(2024, 5, 1).unwrap();
         let mut times = Vec::new();
         for nanos in [
-            0, 1, 7, 999, 1_000, 120_000, 999_000, 1_000_000, 5_000_000, 123_456_000, 123_456_789,
-            999_999_999, 100_000_000, 1_500_000_000,
+            0,
+            1,
+            7,
+            999,
+            1_000,
+            120_000,
+            999_000,
+            1_000_000,
+            5_000_000,
+            123_456_000,
+            123_456_789,
+            999_999_999,
+            100_000_000,
+            1_500_000_000,
         ] {
             for (h, m, s) in [(0, 0, 0), (9, 5, 7), (23, 59, 59)] {
                 times.extend(NaiveTime::from_hms_nano_opt(h, m, s, nanos));
