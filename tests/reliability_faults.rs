@@ -371,11 +371,12 @@ async fn bad_credentials_and_unknown_databases_are_connection_errors() {
 // ---------------------------------------------------------------------------------------------
 // A connection killed in the middle of a long batch
 
-/// Spawns `work`, waits until connection `id` writes, kills it, and returns the operation's
-/// result with the time until the kill and from the kill to the result.
+/// Spawns `work`, waits until connection `id` writes (into `table`), kills it, and returns the
+/// operation's result with the time until the kill and from the kill to the result.
 async fn kill_while_writing(
     admin: &Admin,
     id: i64,
+    table: &str,
     label: &str,
     work: impl Future<Output = Result<usize, DatabaseError>> + Send + 'static,
 ) -> (Result<usize, DatabaseError>, Duration, Duration) {
@@ -388,7 +389,7 @@ async fn kill_while_writing(
             "[{label}] the operation finished after {:?}, before it was seen writing",
             started.elapsed()
         );
-        if admin.writing(id).await {
+        if admin.writing(id, table).await {
             break;
         }
         assert!(
@@ -489,7 +490,8 @@ async fn a_connection_killed_mid_execute_many_stores_nothing() {
             let ops = ops.clone();
             async move { ops.execute_many(statements).await.map(|r| r.len()) }
         };
-        let (result, until_kill, to_error) = kill_while_writing(&admin, id, &label, work).await;
+        let (result, until_kill, to_error) =
+            kill_while_writing(&admin, id, &table, &label, work).await;
         eprintln!("[{label}] killed after {until_kill:.1?}, error {to_error:.1?} later");
         after_kill(&label, result, &admin, &ops, &table).await;
         admin.execute(format!("DROP TABLE {table}")).await;
@@ -528,7 +530,8 @@ async fn a_connection_killed_mid_execute_many_is_run_again_once() {
             let ops = ops.clone();
             async move { ops.execute_many(statements).await.map(|r| r.len()) }
         };
-        let (result, until_kill, to_end) = kill_while_writing(&admin, id, &label, work).await;
+        let (result, until_kill, to_end) =
+            kill_while_writing(&admin, id, &table, &label, work).await;
         eprintln!("[{label}] killed after {until_kill:.1?}, done {to_end:.1?} later");
         let n = result.unwrap_or_else(|e| panic!("[{label}] not run again: {e}"));
         assert_eq!(n, STATEMENTS as usize, "[{label}]");
@@ -579,7 +582,8 @@ async fn a_connection_killed_mid_create_many_stores_nothing() {
             let ops = ops.clone();
             async move { ops.create_many(rows).await.map(|r| r.len()) }
         };
-        let (result, until_kill, to_error) = kill_while_writing(&admin, id, &label, work).await;
+        let (result, until_kill, to_error) =
+            kill_while_writing(&admin, id, KillRow::TABLE, &label, work).await;
         eprintln!("[{label}] killed after {until_kill:.1?}, error {to_error:.1?} later");
         after_kill(&label, result, &admin, &ops, KillRow::TABLE).await;
         let _ = within(60, format!("[{label}] drop_tables"), db.drop_tables()).await;

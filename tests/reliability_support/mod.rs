@@ -99,16 +99,22 @@ pub struct Admin {
     backend: Backend,
     db: AsyncDatabase,
     ops: DatabaseOperations,
+    /// Reads what open transactions wrote (READ UNCOMMITTED), to see a batch under way.
+    dirty: AsyncDatabase,
 }
 
 impl Admin {
     pub fn new(backend: &Backend) -> Admin {
         let db = backend.database(json!({ "pool_size": 2, "max_overflow": 0 }));
         let ops = DatabaseOperations::new(db.clone());
+        let dirty = backend.database(json!({
+            "pool_size": 1, "max_overflow": 0, "isolation_level": "READ UNCOMMITTED"
+        }));
         Admin {
             backend: backend.clone(),
             db,
             ops,
+            dirty,
         }
     }
 
@@ -178,8 +184,21 @@ impl Admin {
     }
 
     /// Whether connection `id` is inside a transaction that has written something (or is
-    /// running an INSERT).
-    pub async fn writing(&self, id: i64) -> bool {
+    /// running an INSERT), or `table` (written only by that connection) holds rows a
+    /// transaction has not committed yet. MariaDB's `INNODB_TRX` can miss a transaction for
+    /// seconds, so there the rows themselves are looked for too.
+    pub async fn writing(&self, id: i64, table: &str) -> bool {
+        if !self.is_postgres() {
+            let what = format!("[{} admin] dirty count of {table}", self.backend.name);
+            let sql = format!("SELECT count(*) FROM {table}");
+            let dirty = DatabaseOperations::new(self.dirty.clone());
+            let rows: Option<i64> = within(30, &what, dirty.read_one_record(&text(sql)))
+                .await
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            if rows.unwrap_or(0) > 0 {
+                return true;
+            }
+        }
         let sql = if self.is_postgres() {
             format!(
                 "SELECT count(*) FROM pg_stat_activity WHERE pid = {id} \
@@ -225,6 +244,7 @@ impl Admin {
             self.db.disconnect(),
         )
         .await;
+        self.dirty.disconnect().await;
     }
 }
 
