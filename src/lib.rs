@@ -76,15 +76,16 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`model`](async_database_functions::model) | the `Model` trait `#[derive(Model)]` implements, column metadata |
-//! | [`field`](async_database_functions::field), [`row`](async_database_functions::row), [`record`](async_database_functions::record) | Rust types ↔ columns, typed row decoding, the dynamic `Record` |
+//! | [`field`](async_database_functions::field), [`row`](async_database_functions::row), [`record`](async_database_functions::record) | Rust types ↔ columns, driver-neutral row decoding (`RowRef`, `DecodeError`), the dynamic `Record` |
 //! | [`statement`](async_database_functions::statement) | what runs: sea-query statements and `text()` with `:name` parameters |
 //! | [`session`](async_database_functions::session) | `Session`: one connection in one transaction |
 //! | [`error`](async_database_functions::error) | [`DatabaseError`] and its [`ErrorKind`]s, HTTP statuses, Python-style strings |
 //! | [`telemetry`](async_database_functions::telemetry) | tracing spans per operation (OpenTelemetry fields), echo, slow statements, `PoolStats` |
 //! | `http` (feature `axum`) | `IntoResponse` for errors and pages |
 //!
-//! Inside, not public: `dialect/` (everything that differs between backends, and the one
-//! executor that talks to the drivers), `topology/` (the servers and their health: one pool per
+//! Inside, not public: `dialect/` (everything that differs between backends: the executor that
+//! talks to sqlx for the servers, the SQLite engine executor on rusqlite, each driver's rows
+//! behind `RowRef`), `topology/` (the servers and their health: one pool per
 //! host of a multi-host URI and `target_session_attrs` routing, read replicas with
 //! read-your-writes by WAL position, the bounded re-running of retryable transactions, pool
 //! invalidation, fail-fast on a refused port, closing), `schema` (DDL from models), `bulk_insert` (the
