@@ -56,12 +56,7 @@ impl BulkInsert {
         sql.push_str("INSERT INTO ");
         dialect::push_ident(dialect, &mut sql, self.table);
         sql.push_str(" (");
-        for (i, column) in self.columns.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            dialect::push_ident(dialect, &mut sql, column.name);
-        }
+        dialect::push_ident_list(dialect, &mut sql, self.columns.iter().map(|c| c.name));
         sql.push_str(") VALUES ");
         let mut n = 0;
         for row in 0..self.rows() {
@@ -77,12 +72,7 @@ impl BulkInsert {
         }
         if !self.returning.is_empty() {
             sql.push_str(" RETURNING ");
-            for (i, column) in self.returning.iter().enumerate() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                dialect::push_ident(dialect, &mut sql, column);
-            }
+            dialect::push_ident_list(dialect, &mut sql, self.returning.iter().copied());
         }
         sql
     }
@@ -98,21 +88,16 @@ impl BulkInsert {
             &self.values,
             &self.returning,
         );
-        match unnest {
-            Some((sql, arrays)) => BulkRendered {
-                rendered: Rendered {
-                    sql,
-                    values: Values(self.values),
-                },
-                arrays: Some(arrays),
+        let (sql, arrays) = match unnest {
+            Some((sql, arrays)) => (sql, Some(arrays)),
+            None => (self.sql(dialect), None),
+        };
+        BulkRendered {
+            rendered: Rendered {
+                sql,
+                values: Values(self.values),
             },
-            None => BulkRendered {
-                rendered: Rendered {
-                    sql: self.sql(dialect),
-                    values: Values(self.values),
-                },
-                arrays: None,
-            },
+            arrays,
         }
     }
 }

@@ -254,12 +254,7 @@ fn update_returning<M: Model>(dialect: Dialect, plan: &UpdatePlan) -> super::sta
     dialect::push_placeholder(dialect, &mut sql, plan.values.len() + 1);
     values.push(plan.record_id.clone());
     sql.push_str(" RETURNING ");
-    for (i, column) in M::columns().iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        dialect::push_ident(dialect, &mut sql, column.name);
-    }
+    dialect::push_ident_list(dialect, &mut sql, M::columns().iter().map(|c| c.name));
     super::statement::Rendered {
         sql,
         values: sea_query::Values(values),

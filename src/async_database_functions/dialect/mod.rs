@@ -404,6 +404,20 @@ pub(crate) fn push_ident(dialect: Dialect, sql: &mut String, name: &str) {
     sql.push(quote);
 }
 
+/// Appends `names` as quoted identifiers separated by `", "` (a column list).
+pub(crate) fn push_ident_list<'a>(
+    dialect: Dialect,
+    sql: &mut String,
+    names: impl IntoIterator<Item = &'a str>,
+) {
+    for (i, name) in names.into_iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        push_ident(dialect, sql, name);
+    }
+}
+
 /// Appends the placeholder of the `n`th (1-based) bound value, without allocating.
 pub(crate) fn push_placeholder(dialect: Dialect, sql: &mut String, n: usize) {
     per_backend!(Backend::of(dialect), b => b::push_placeholder(sql, n))

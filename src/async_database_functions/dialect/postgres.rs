@@ -318,12 +318,11 @@ pub(super) fn unnest_insert(
     sql.push_str("INSERT INTO ");
     super::push_ident(Dialect::Postgresql, &mut sql, table);
     sql.push_str(" (");
-    for (i, column) in columns.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        super::push_ident(Dialect::Postgresql, &mut sql, column.name);
-    }
+    super::push_ident_list(
+        Dialect::Postgresql,
+        &mut sql,
+        columns.iter().map(|c| c.name),
+    );
     sql.push_str(") SELECT * FROM UNNEST(");
     for (i, column) in columns.iter().enumerate() {
         if i > 0 {
@@ -334,12 +333,7 @@ pub(super) fn unnest_insert(
     sql.push(')');
     if !returning.is_empty() {
         sql.push_str(" RETURNING ");
-        for (i, column) in returning.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            super::push_ident(Dialect::Postgresql, &mut sql, column);
-        }
+        super::push_ident_list(Dialect::Postgresql, &mut sql, returning.iter().copied());
     }
     Some((sql, kinds))
 }

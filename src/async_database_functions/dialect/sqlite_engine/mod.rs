@@ -498,6 +498,10 @@ fn execute(
     Ok(Some((conn.changes(), conn.last_insert_rowid())))
 }
 
+/// How one statement is run on a connection (`run_sync`, `first_sync`): the connection, the
+/// in-place budget (none off the runtime), the SQL, its values, whether to cache it.
+type Step<R> = fn(&Connection, Option<&Watch>, &str, &Values, bool) -> Result<R, Fail>;
+
 fn run_sync<T: FromRow>(
     conn: &Connection,
     budget: Option<&Watch>,
@@ -584,6 +588,28 @@ impl EngineConn {
         }
     }
 
+    /// Runs one statement through `step`: in place when it binds few values and (if read-only)
+    /// ends within the budget, else off the runtime (see the module docs).
+    async fn statement<R: Send + 'static>(
+        &mut self,
+        sql: String,
+        values: Values,
+        persistent: bool,
+        step: Step<R>,
+    ) -> Result<R, RunError> {
+        if values.0.len() <= IN_PLACE_MAX_VALUES {
+            match self
+                .in_place(|conn, watch| step(conn, Some(watch), &sql, &values, persistent))
+                .await
+            {
+                Err(Fail::TooLong) => {}
+                done => return done.map_err(RunError::from),
+            }
+        }
+        self.off_runtime(move |conn| step(conn, None, &sql, &values, persistent))
+            .await
+    }
+
     /// Runs one statement, decoding any rows it returns as `T`.
     pub(crate) async fn run<T: FromRow>(
         &mut self,
@@ -591,17 +617,7 @@ impl EngineConn {
         values: Values,
         persistent: bool,
     ) -> Result<Outcome<T>, RunError> {
-        if values.0.len() <= IN_PLACE_MAX_VALUES {
-            match self
-                .in_place(|conn, watch| run_sync(conn, Some(watch), &sql, &values, persistent))
-                .await
-            {
-                Err(Fail::TooLong) => {}
-                done => return done.map_err(RunError::from),
-            }
-        }
-        self.off_runtime(move |conn| run_sync(conn, None, &sql, &values, persistent))
-            .await
+        self.statement(sql, values, persistent, run_sync::<T>).await
     }
 
     /// Runs a query and decodes only its first row.
@@ -611,16 +627,7 @@ impl EngineConn {
         values: Values,
         persistent: bool,
     ) -> Result<Option<T>, RunError> {
-        if values.0.len() <= IN_PLACE_MAX_VALUES {
-            match self
-                .in_place(|conn, watch| first_sync(conn, Some(watch), &sql, &values, persistent))
-                .await
-            {
-                Err(Fail::TooLong) => {}
-                done => return done.map_err(RunError::from),
-            }
-        }
-        self.off_runtime(move |conn| first_sync(conn, None, &sql, &values, persistent))
+        self.statement(sql, values, persistent, first_sync::<T>)
             .await
     }
 
