@@ -146,13 +146,18 @@ async fn reads_go_to_the_replica_and_everything_else_to_the_primary() {
 
 /// 1 000 times: a write, then a read of it. Every read sees its write (zero stale reads),
 /// and the standby served reads (not everything fell back to the primary).
+///
+/// The reads may wait up to 2 s for the standby (the default is 100 ms): a busy CI machine can
+/// stall the standby's replay past 100 ms, and each such stall sends the reads of the next
+/// second to the primary (`read_replica_max_lag_ms`), which would leave this test measuring
+/// the machine rather than read-your-writes.
 #[tokio::test]
 async fn a_read_after_a_write_sees_it_1000_times() {
     let Some((primary, standby, _)) = urls() else {
         return;
     };
     let _bed = BED.lock().await;
-    let db = with_replica(&primary, &standby, json!({}));
+    let db = with_replica(&primary, &standby, json!({"read_replica_max_lag_ms": 2000}));
     let ops = DatabaseOperations::new(db.clone());
     ops.execute_many([
         text("DROP TABLE IF EXISTS t_replica_ryw"),
