@@ -378,11 +378,16 @@ impl Hosts {
         health: &Health,
     ) -> Result<Conn, DatabaseError> {
         let pool = &host.pool;
-        let (open, idle) = pool.stats();
         let max = pool.max_connections();
         let waiting = health.wait();
+        // Whether the pool will open a connection: read only where a server may refuse it
+        // (SQLite has no URL, and counting its idle connections takes a lock).
+        let opening = || {
+            let (open, idle) = pool.stats();
+            idle == 0 && open < max
+        };
         let acquired = match &host.url {
-            Some(url) if idle == 0 && open < max => {
+            Some(url) if opening() => {
                 tokio::select! {
                     acquired = pool.acquire() => acquired,
                     // Boxed: only built when a connection is opened.

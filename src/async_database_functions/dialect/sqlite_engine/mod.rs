@@ -263,15 +263,20 @@ impl Engine {
         if inner.closed.load(Ordering::Acquire) {
             return Err(sqlx::Error::PoolClosed);
         }
-        let permit = match tokio::time::timeout(
-            inner.target.acquire_timeout,
-            inner.permits.clone().acquire_owned(),
-        )
-        .await
-        {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(_)) => return Err(sqlx::Error::PoolClosed),
-            Err(_) => return Err(sqlx::Error::PoolTimedOut),
+        // A free permit is taken at once: no timer is armed for the common case.
+        let permit = match inner.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(sqlx::Error::PoolClosed),
+            Err(tokio::sync::TryAcquireError::NoPermits) => match tokio::time::timeout(
+                inner.target.acquire_timeout,
+                inner.permits.clone().acquire_owned(),
+            )
+            .await
+            {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(_)) => return Err(sqlx::Error::PoolClosed),
+                Err(_) => return Err(sqlx::Error::PoolTimedOut),
+            },
         };
         loop {
             let idle = inner.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();

@@ -323,21 +323,41 @@ fn fast_naive(value: &str) -> Option<NaiveDateTime> {
     {
         return None;
     }
-    let num = |range: std::ops::Range<usize>| -> Option<u32> {
-        b[range].iter().try_fold(0u32, |n, c| {
-            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-        })
+    // Two ASCII digits at `i`, as a number.
+    let two = |i: usize| -> Option<u32> {
+        let (hi, lo) = (b[i].wrapping_sub(b'0'), b[i + 1].wrapping_sub(b'0'));
+        (hi < 10 && lo < 10).then(|| u32::from(hi) * 10 + u32::from(lo))
     };
     let nanos = match &b[19..] {
         [] => 0,
         [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
-            let n = num(20..b.len())?;
-            n * 10u32.pow(9 - u32::try_from(digits.len()).ok()?)
+            let mut n = 0u32;
+            for &c in digits {
+                let d = c.wrapping_sub(b'0');
+                if d >= 10 {
+                    return None;
+                }
+                n = n * 10 + u32::from(d);
+            }
+            const SCALE: [u32; 10] = [
+                1_000_000_000,
+                100_000_000,
+                10_000_000,
+                1_000_000,
+                100_000,
+                10_000,
+                1_000,
+                100,
+                10,
+                1,
+            ];
+            n * SCALE[digits.len()]
         }
         _ => return None,
     };
-    let date = NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)?;
-    let time = NaiveTime::from_hms_nano_opt(num(11..13)?, num(14..16)?, num(17..19)?, nanos)?;
+    let year = two(0)? * 100 + two(2)?;
+    let date = NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, two(5)?, two(8)?)?;
+    let time = NaiveTime::from_hms_nano_opt(two(11)?, two(14)?, two(17)?, nanos)?;
     Some(NaiveDateTime::new(date, time))
 }
 
@@ -366,6 +386,11 @@ mod tests {
             "2024-13-01 12:34:56",
             "2024-05-01 12:34:56.",
             "2024-05-01 12:34:56.1234567890",
+            "2024-05-01 12:34:56.12a",
+            "2024-0a-01 12:34:56",
+            "2024-05-01 1 :34:56",
+            "2024-02-30 12:34:56",
+            "2024-05-01 24:00:00",
         ] {
             assert_eq!(fast_naive(text), None, "{text}");
         }
