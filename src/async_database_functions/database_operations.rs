@@ -154,7 +154,7 @@ impl DatabaseOperations {
     /// is counted as a subquery.
     pub async fn count_query(&self, select: &SelectStatement) -> Result<u64, DatabaseError> {
         let span = operation_span!("count_query", self.db.config(), None);
-        traced(span, self.count_query_untraced(select), |_| Rows::None).await
+        traced!(span, self.count_query_untraced(select), |_| Rows::None)
     }
 
     async fn count_query_untraced(&self, select: &SelectStatement) -> Result<u64, DatabaseError> {
@@ -192,12 +192,11 @@ impl DatabaseOperations {
         page_size: u64,
     ) -> Result<Page<T>, DatabaseError> {
         let span = operation_span!("paginate_query", self.db.config(), None);
-        traced(
+        traced!(
             span,
             self.paginate_query_untraced::<T>(select, page, page_size),
             |p| Rows::returned(p.items.len()),
         )
-        .await
     }
 
     async fn paginate_query_untraced<T: FromRow>(
@@ -249,10 +248,9 @@ impl DatabaseOperations {
         page: u64,
     ) -> Result<Page<T>, DatabaseError> {
         let span = operation_span!("paginate", self.db.config(), None);
-        traced(span, self.paginate_untraced::<T>(select, page), |p| {
+        traced!(span, self.paginate_untraced::<T>(select, page), |p| {
             Rows::returned(p.items.len())
         })
-        .await
     }
 
     async fn paginate_untraced<T: FromRow>(
@@ -270,10 +268,9 @@ impl DatabaseOperations {
         select: &(impl Statement + ?Sized),
     ) -> Result<Option<T>, DatabaseError> {
         let span = operation_span!("read_one_record", self.db.config(), None);
-        traced(span, self.read_one_record_untraced::<T>(select), |r| {
+        traced!(span, self.read_one_record_untraced::<T>(select), |r| {
             Rows::returned(usize::from(r.is_some()))
         })
-        .await
     }
 
     async fn read_one_record_untraced<T: FromRow>(
@@ -320,19 +317,22 @@ impl DatabaseOperations {
         record_id: impl Into<Value>,
     ) -> Result<Option<M>, DatabaseError> {
         let span = operation_span!("read_by_pk", self.db.config(), Some(M::TABLE));
-        traced(span, self.read_by_pk_untraced::<M>(record_id), |r| {
+        traced!(span, self.read_by_pk_untraced::<M>(record_id), |r| {
             Rows::returned(usize::from(r.is_some()))
         })
-        .await
     }
 
     async fn read_by_pk_untraced<M: Model>(
         &self,
         record_id: impl Into<Value>,
     ) -> Result<Option<M>, DatabaseError> {
-        let select = &by_key_select::<M>(self.dialect(), record_id.into())?;
-        self.read(|mut session| async move { session.first_rendered(select.clone()).await })
-            .await
+        let (dialect, id) = (self.dialect(), &record_id.into());
+        // Rendered per try (from the cache): one copy of the SQL and the id each, not two.
+        self.read(|mut session| async move {
+            let select = by_key_select::<M>(dialect, id.clone())?;
+            session.first_rendered(select).await
+        })
+        .await
     }
 
     /// Every row of `select` as `T`: a model, a scalar (single column), a tuple, or a
@@ -342,10 +342,9 @@ impl DatabaseOperations {
         select: &(impl Statement + ?Sized),
     ) -> Result<Vec<T>, DatabaseError> {
         let span = operation_span!("read_query", self.db.config(), None);
-        traced(span, self.read_query_untraced::<T>(select), |rows| {
+        traced!(span, self.read_query_untraced::<T>(select), |rows| {
             Rows::returned(rows.len())
         })
-        .await
     }
 
     async fn read_query_untraced<T: FromRow>(
@@ -362,12 +361,11 @@ impl DatabaseOperations {
         queries: impl IntoIterator<Item = (impl Into<String>, impl Statement)>,
     ) -> Result<IndexMap<String, Vec<T>>, DatabaseError> {
         let span = operation_span!("read_multi_query", self.db.config(), None);
-        traced(
+        traced!(
             span,
             self.read_multi_query_untraced::<T, _, _, _>(queries),
             |m| Rows::returned(m.values().map(Vec::len).sum()),
         )
-        .await
     }
 
     async fn read_multi_query_untraced<T, K, S, I>(
@@ -400,10 +398,9 @@ impl DatabaseOperations {
     ) -> Result<ExecuteResult, DatabaseError> {
         let span = operation_span!("execute_one", self.db.config(), None);
         // The kind is read only when a subscriber listens: the closure runs only then.
-        traced(span, self.execute_one_untraced(statement), |r| {
+        traced!(span, self.execute_one_untraced(statement), |r| {
             statement_rows(r, statement.kind() == StatementKind::Select)
         })
-        .await
     }
 
     async fn execute_one_untraced(
@@ -430,12 +427,11 @@ impl DatabaseOperations {
         I: IntoIterator<Item = S>,
     {
         let span = operation_span!("execute_many", self.db.config(), None);
-        traced(
+        traced!(
             span,
             self.execute_many_untraced::<S, I>(statements),
             |results| batch_rows(results),
         )
-        .await
     }
 
     async fn execute_many_untraced<S, I>(
@@ -464,10 +460,9 @@ impl DatabaseOperations {
     /// Inserts `model` and returns it as stored (defaults and auto-increment id filled in).
     pub async fn create_one<M: Model>(&self, model: M) -> Result<M, DatabaseError> {
         let span = operation_span!("create_one", self.db.config(), Some(M::TABLE));
-        traced(span, self.create_one_untraced::<M>(model), |_| {
+        traced!(span, self.create_one_untraced::<M>(model), |_| {
             Rows::affected(1)
         })
-        .await
     }
 
     async fn create_one_untraced<M: Model>(&self, model: M) -> Result<M, DatabaseError> {
@@ -481,10 +476,9 @@ impl DatabaseOperations {
     /// bind-parameter limit, and returns them as stored. One bad row stores none.
     pub async fn create_many<M: Model>(&self, models: Vec<M>) -> Result<Vec<M>, DatabaseError> {
         let span = operation_span!("create_many", self.db.config(), Some(M::TABLE));
-        traced(span, self.create_many_untraced::<M>(models), |stored| {
+        traced!(span, self.create_many_untraced::<M>(models), |stored| {
             Rows::affected(stored.len())
         })
-        .await
     }
 
     async fn create_many_untraced<M: Model>(
@@ -525,12 +519,11 @@ impl DatabaseOperations {
         new_values: serde_json::Value,
     ) -> Result<M, DatabaseError> {
         let span = operation_span!("update_one", self.db.config(), Some(M::TABLE));
-        traced(
+        traced!(
             span,
             self.update_one_untraced::<M>(record_id, new_values),
             |_| Rows::affected(1),
         )
-        .await
     }
 
     async fn update_one_untraced<M: Model>(
@@ -561,10 +554,9 @@ impl DatabaseOperations {
         record_id: impl Into<Value>,
     ) -> Result<(), DatabaseError> {
         let span = operation_span!("delete_one", self.db.config(), Some(M::TABLE));
-        traced(span, self.delete_one_untraced::<M>(record_id), |_| {
+        traced!(span, self.delete_one_untraced::<M>(record_id), |_| {
             Rows::affected(1)
         })
-        .await
     }
 
     async fn delete_one_untraced<M: Model>(
@@ -587,12 +579,11 @@ impl DatabaseOperations {
         ids: impl IntoIterator<Item = impl Into<Value>>,
     ) -> Result<u64, DatabaseError> {
         let span = operation_span!("delete_many", self.db.config(), Some(M::TABLE));
-        traced(
+        traced!(
             span,
             self.delete_many_untraced::<M, _, _>(id_column, ids),
             |n| Rows::Affected(*n),
         )
-        .await
     }
 
     async fn delete_many_untraced<M, V, I>(
@@ -635,10 +626,9 @@ impl DatabaseOperations {
         &self,
     ) -> Result<IndexMap<String, ColumnDetails>, DatabaseError> {
         let span = operation_span!("get_columns_details", self.db.config(), Some(M::TABLE));
-        traced(span, self.get_columns_details_untraced::<M>(), |_| {
+        traced!(span, self.get_columns_details_untraced::<M>(), |_| {
             Rows::None
         })
-        .await
     }
 
     async fn get_columns_details_untraced<M: Model>(
@@ -669,7 +659,7 @@ impl DatabaseOperations {
     /// The names of `M`'s primary key columns.
     pub async fn get_primary_keys<M: Model>(&self) -> Result<Vec<String>, DatabaseError> {
         let span = operation_span!("get_primary_keys", self.db.config(), Some(M::TABLE));
-        traced(span, self.get_primary_keys_untraced::<M>(), |_| Rows::None).await
+        traced!(span, self.get_primary_keys_untraced::<M>(), |_| Rows::None)
     }
 
     async fn get_primary_keys_untraced<M: Model>(&self) -> Result<Vec<String>, DatabaseError> {
@@ -679,7 +669,7 @@ impl DatabaseOperations {
     /// The names of the registered tables.
     pub async fn get_table_names(&self) -> Result<Vec<String>, DatabaseError> {
         let span = operation_span!("get_table_names", self.db.config(), None);
-        traced(span, self.get_table_names_untraced(), |_| Rows::None).await
+        traced!(span, self.get_table_names_untraced(), |_| Rows::None)
     }
 
     async fn get_table_names_untraced(&self) -> Result<Vec<String>, DatabaseError> {
@@ -786,17 +776,20 @@ async fn execute_in(
 /// work for a point read).
 fn by_key_select<M: Model>(dialect: Dialect, id: Value) -> Result<Rendered, DatabaseError> {
     use std::any::TypeId;
-    use std::collections::HashMap;
-    use std::sync::{OnceLock, RwLock};
-    type Cache = RwLock<HashMap<(TypeId, Dialect), String>>;
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    let cache = CACHE.get_or_init(Cache::default);
+    use std::cell::RefCell;
+    // Per thread: no lock or shared counter that the runtime's threads would pass between
+    // them on every read, and a handful of models is scanned faster than hashed.
+    thread_local! {
+        static CACHE: RefCell<Vec<(TypeId, Dialect, String)>> = const { RefCell::new(Vec::new()) };
+    }
     let slot = (TypeId::of::<M>(), dialect);
-    let cached = cache
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&slot)
-        .cloned();
+    let cached = CACHE.with(|cache| {
+        cache
+            .borrow()
+            .iter()
+            .find(|(t, d, _)| (*t, *d) == slot)
+            .map(|(_, _, sql)| sql.clone())
+    });
     if let Some(sql) = cached {
         return Ok(Rendered {
             sql,
@@ -809,10 +802,11 @@ fn by_key_select<M: Model>(dialect: Dialect, id: Value) -> Result<Rendered, Data
     let rendered = select.render_first(dialect)?;
     // Reused only when the id is its one bound value (never for a select that binds its own).
     if rendered.values.0.len() == 1 {
-        cache
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(slot, rendered.sql.clone());
+        CACHE.with(|cache| {
+            cache
+                .borrow_mut()
+                .push((slot.0, slot.1, rendered.sql.clone()));
+        });
     }
     Ok(rendered)
 }

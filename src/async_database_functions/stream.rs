@@ -138,7 +138,7 @@ impl DatabaseOperations {
                 }
                 Ok(sent)
             };
-            if let Err(e) = traced(span, run, |n| Rows::Returned(*n)).await {
+            if let Err(e) = traced!(span, run, |n| Rows::Returned(*n)) {
                 let _ = tx.send(Err(e)).await;
             }
         });

@@ -62,7 +62,7 @@ impl DatabaseOperations {
                 DatabaseError::not_found(format!("the upserted {} row was not read back", M::TABLE))
             })
         };
-        traced(span, run, |_| Rows::affected(1)).await
+        traced!(span, run, |_| Rows::affected(1))
     }
 
     /// [`upsert_one`](Self::upsert_one) for many models, in one transaction (chunked under
@@ -71,10 +71,9 @@ impl DatabaseOperations {
     /// is refused by PostgreSQL; give each row once.
     pub async fn upsert_many<M: Model>(&self, models: Vec<M>) -> Result<Vec<M>, DatabaseError> {
         let span = operation_span!("upsert_many", self.database().config(), Some(M::TABLE));
-        traced(span, upsert_in::<M>(self.database(), models), |stored| {
+        traced!(span, upsert_in::<M>(self.database(), models), |stored| {
             Rows::affected(stored.len())
         })
-        .await
     }
 }
 

@@ -395,12 +395,15 @@ pub(crate) fn unnest_insert(
 pub(crate) fn push_ident(dialect: Dialect, sql: &mut String, name: &str) {
     let quote = per_backend!(Backend::of(dialect), b => b::IDENT_QUOTE);
     sql.push(quote);
-    for c in name.chars() {
-        if c == quote {
-            sql.push(quote);
-        }
-        sql.push(c);
+    // Names without the quote character (nearly all) are copied whole, not char by char.
+    let mut rest = name;
+    while let Some(at) = rest.find(quote) {
+        let (head, tail) = rest.split_at(at + quote.len_utf8());
+        sql.push_str(head);
+        sql.push(quote);
+        rest = tail;
     }
+    sql.push_str(rest);
     sql.push(quote);
 }
 
@@ -938,4 +941,31 @@ where
         }
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted_with_inner_quotes_doubled() {
+        let quoted = |dialect, name| {
+            let mut sql = String::new();
+            push_ident(dialect, &mut sql, name);
+            sql
+        };
+        #[cfg(feature = "sqlite")]
+        {
+            assert_eq!(quoted(Dialect::Sqlite, "name"), r#""name""#);
+            assert_eq!(quoted(Dialect::Sqlite, r#"a"b""#), r#""a""b""""#);
+            assert_eq!(quoted(Dialect::Sqlite, "dé`jà"), "\"dé`jà\"");
+        }
+        #[cfg(feature = "mysql")]
+        {
+            assert_eq!(quoted(Dialect::Mysql, "a`b"), "`a``b`");
+            assert_eq!(quoted(Dialect::Mysql, r#"a"b"#), r#"`a"b`"#);
+        }
+        #[cfg(feature = "postgres")]
+        assert_eq!(quoted(Dialect::Postgresql, r#""""#), r#""""""""#);
+    }
 }
