@@ -307,10 +307,10 @@ impl AsyncDatabase {
     }
 
     async fn open_session(&self, begin: Begin) -> Result<Session, DatabaseError> {
-        // Boxed: the pool's connect and acquire futures and the refused-port probe make this
-        // future tens of kilobytes, which every caller's future would otherwise hold inline
-        // and copy each time it is moved (a callgrind profile showed ~20k instructions of
-        // memcpy per point read). One allocation is far cheaper.
+        // Awaited inline: the large parts of this future (sqlx's acquire futures, the
+        // refused-port probe, role and replay checks, BEGIN) are boxed where they are built, so
+        // it stays small for every caller to hold (unboxed, they made it tens of kilobytes and a
+        // callgrind profile showed ~20k instructions of memcpy per point read).
         self.open_session_inline(begin).await
     }
 
