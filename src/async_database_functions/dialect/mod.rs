@@ -153,6 +153,26 @@ impl Pool {
         per_backend!(Backend::of(config.dialect()), b => b::connect(config, url, health).await)
     }
 
+    /// An idle connection of a server's pool taken at once, when handing it out needs no check
+    /// (no `pool_pre_ping`, no `pool_recycle`, no invalidation so far: sqlx's `try_acquire`
+    /// skips the `before_acquire` and `test_before_acquire` hooks that do those checks).
+    /// Without it every acquire builds sqlx's acquire future and copies its 14–18 KB into a
+    /// box (callgrind: ~14 000 instructions of a PostgreSQL point read). `None`: acquire.
+    pub(crate) fn try_acquire_idle(&self, config: &DBConfig, health: &Health) -> Option<Conn> {
+        if config.pool_pre_ping() || config.pool_recycle().is_some() || health.ever_invalidated() {
+            return None;
+        }
+        match self {
+            #[cfg(feature = "sqlite")]
+            // The engine's own acquire takes an idle connection without a future to copy.
+            Pool::Sqlite(_) => None,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => p.try_acquire().map(Conn::Postgres),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => p.try_acquire().map(Conn::MySql),
+        }
+    }
+
     /// Takes a connection, waiting at most `pool_timeout`.
     ///
     /// sqlx's acquire futures hold its connect future inline (14 KB for PostgreSQL, 18 KB for

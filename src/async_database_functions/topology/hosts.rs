@@ -378,6 +378,9 @@ impl Hosts {
         health: &Health,
     ) -> Result<Conn, DatabaseError> {
         let pool = &host.pool;
+        if let Some(conn) = pool.try_acquire_idle(config, health) {
+            return Ok(conn);
+        }
         let max = pool.max_connections();
         let waiting = health.wait();
         // Whether the pool will open a connection: read only where a server may refuse it

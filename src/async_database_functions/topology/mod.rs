@@ -80,6 +80,11 @@ impl Health {
             .fetch_max(now.saturating_add(1), Ordering::AcqRel);
     }
 
+    /// Whether [`Health::invalidate`] was ever called.
+    pub(crate) fn ever_invalidated(&self) -> bool {
+        self.invalidated_at.load(Ordering::Acquire) != 0
+    }
+
     /// Whether a connection of age `age` was opened before the last invalidation.
     pub(crate) fn is_stale(&self, age: Duration) -> bool {
         let at = self.invalidated_at.load(Ordering::Acquire);
