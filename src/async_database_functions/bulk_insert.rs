@@ -149,10 +149,15 @@ mod tests {
         let mut insert = BulkInsert::new("users", columns());
         insert.row([Value::from("a"), Value::from("it's \"x\", {y}")]);
         insert.row([Value::from("b"), Value::String(None)]);
+        let cockroach = insert.clone().into_rendered(Dialect::Cockroachdb);
+        assert_eq!(
+            cockroach.rendered.sql,
+            r#"INSERT INTO "users" ("pkid", "name") SELECT * FROM UNNEST($1::text[], $2::text[])"#
+        );
         let pg = insert.into_rendered(Dialect::Postgresql);
         assert_eq!(
             pg.rendered.sql,
-            r#"INSERT INTO "users" ("pkid", "name") SELECT * FROM UNNEST($1::text[], $2::text[])"#
+            r#"INSERT INTO "users" ("pkid", "name") SELECT unnest($1::text[]), unnest($2::text[])"#
         );
         // The values stay row after row, as given (for logs and redaction); they are bound as
         // typed arrays (see `dialect::postgres`).

