@@ -29,6 +29,10 @@ use super::model::{Col, Column, ColumnSet, Flattens, Model, ServerDefault, SqlTy
 use super::row::RowReader;
 
 /// The columns every seed model has: `pkid`, `date_created`, `date_updated`.
+///
+/// The library stamps the dates (on insert both, on update `date_updated`) in UTC to the
+/// microsecond, each stamp strictly later than the last one the process handed out: the rows of
+/// one `create_many` never tie and sort by `date_created` in the order they were given.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SchemaBase {
     /// Primary key: a uuid v4 string, `VARCHAR(36)`, indexed.
