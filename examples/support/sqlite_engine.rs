@@ -139,17 +139,7 @@ impl Engine {
             .prepare_cached(&format!("SELECT {COLUMNS} FROM engine_users"))
             .unwrap();
         let rows: Vec<EUser> = stmt
-            .query_map([], |r| {
-                Ok(EUser {
-                    base: SchemaBase {
-                        pkid: r.get(0)?,
-                        date_created: parse(&r.get::<_, String>(1)?),
-                        date_updated: parse(&r.get::<_, String>(2)?),
-                    },
-                    name: r.get(3)?,
-                    color: r.get(4)?,
-                })
-            })
+            .query_map([], user_row)
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
