@@ -103,6 +103,10 @@ struct Args {
     rows: usize,
     point_ops: usize,
     rounds: usize,
+    /// Processes the side-by-side rows run in, one after the other (see `runs`).
+    runs: usize,
+    /// Internal: this process is one of those runs; it prints its rows for the parent.
+    run_child: bool,
     rss_rows: usize,
     /// Run only the workloads whose label contains this (for profiling).
     only: Option<String>,
@@ -118,6 +122,8 @@ fn args() -> Args {
         rows: 10_000,
         point_ops: 1_000,
         rounds: 7,
+        runs: 5,
+        run_child: false,
         rss_rows: 100_000,
         only: None,
         rss_child: None,
@@ -129,10 +135,13 @@ fn args() -> Args {
             "--uri" => args.uri = it.next().expect("--uri URI"),
             "--rows" => args.rows = it.next().and_then(|n| n.parse().ok()).expect("--rows N"),
             "--rounds" => args.rounds = it.next().and_then(|n| n.parse().ok()).expect("--rounds N"),
+            "--runs" => args.runs = it.next().and_then(|n| n.parse().ok()).expect("--runs N"),
+            "--run-child" => args.run_child = true,
             "--quick" => {
                 args.rows = 2_000;
                 args.point_ops = 200;
                 args.rounds = 3;
+                args.runs = 1;
                 args.rss_rows = 20_000;
             }
             "--rss-child" => args.rss_child = it.next(),
@@ -262,12 +271,36 @@ fn stats(samples: &mut [Duration]) -> (f64, f64, f64) {
     )
 }
 
+/// Prints a row: each side's median and min–max, and the median of the rounds' paired ratios
+/// with their interquartile range. Each round's two samples were taken side by side, so a
+/// ratio of the pair cancels what the machine did slowly (another process, a frequency step)
+/// better than a ratio of two medians taken over the whole run.
 fn report(label: &str, ours: &mut [Duration], theirs: &mut [Duration]) {
-    let (o, omin, omax) = stats(ours);
-    let (t, tmin, tmax) = stats(theirs);
+    let mut ratios: Vec<f64> = ours
+        .iter()
+        .zip(theirs.iter())
+        .map(|(o, t)| o.as_secs_f64() / t.as_secs_f64())
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let quartile = |q: usize| ratios[(ratios.len() - 1) * q / 4];
+    let (ours, theirs) = (stats(ours), stats(theirs));
+    if RUN_CHILD.load(std::sync::atomic::Ordering::Relaxed) {
+        // For the parent (`runs`): the medians and the paired ratio.
+        println!("row\t{label}\t{}\t{}\t{}", ours.0, theirs.0, quartile(2));
+    } else {
+        print_row(label, ours, theirs, (quartile(2), quartile(1), quartile(3)));
+    }
+}
+
+/// Set in a process that runs the rows for a parent (`--run-child`).
+static RUN_CHILD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// One row: each side's figure (ms) and ratio, each with its range.
+fn print_row(label: &str, ours: (f64, f64, f64), theirs: (f64, f64, f64), ratio: (f64, f64, f64)) {
+    let ((o, omin, omax), (t, tmin, tmax)) = (ours, theirs);
     println!(
-        "{label:<34} {o:>9.2} ms [{omin:>8.2}–{omax:<8.2}]  {t:>9.2} ms [{tmin:>8.2}–{tmax:<8.2}]  {:>6.2}×",
-        o / t
+        "{label:<34} {o:>9.2} ms [{omin:>8.2}–{omax:<8.2}]  {t:>9.2} ms [{tmin:>8.2}–{tmax:<8.2}]  {:>6.2}× [{:.2}–{:.2}]",
+        ratio.0, ratio.1, ratio.2
     );
 }
 
@@ -275,25 +308,40 @@ fn e(err: sqlx::Error) -> DatabaseError {
     DatabaseError::invalid_input(format!("hand-written sqlx: {err}"))
 }
 
-/// Times `ours` and `theirs` alternately, `rounds` times each, the first side alternating.
+/// Times `ours` and `theirs` alternately, `rounds` times each. With `ops` (and `per`), a round
+/// runs `ops` operations a side one at a time, alternating sides at every operation (the first
+/// side alternating too), and its sample is the sum of each side's `ops` times divided by
+/// `per`: noise that lasts longer than one operation falls on both sides alike. Each closure
+/// gets the round and the operation's number and returns the time it measured (so that set-up
+/// such as emptying a table stays out of it).
 macro_rules! pair {
-    ($args:expr, $label:expr, $ours:expr, $theirs:expr) => {{
+    ($args:expr, $label:expr, $ours:expr, $theirs:expr) => {
+        pair!($args, $label, 1, 1, $ours, $theirs)
+    };
+    ($args:expr, $label:expr, $ops:expr, $per:expr, $ours:expr, $theirs:expr) => {{
         let label: &str = $label;
         if $args
             .only
             .as_deref()
             .is_none_or(|only| label.contains(only) || label.starts_with("create_many"))
         {
+            let (ops, per): (usize, u32) = ($ops, $per);
             let mut ours = Vec::new();
             let mut theirs = Vec::new();
             for round in 0..$args.rounds {
-                for side in [round % 2, 1 - round % 2] {
-                    if side == 0 {
-                        ours.push($ours(round).await?);
-                    } else {
-                        theirs.push($theirs(round).await?);
+                let (mut o, mut t) = (Duration::ZERO, Duration::ZERO);
+                for i in 0..ops {
+                    let first = (round + i) % 2;
+                    for side in [first, 1 - first] {
+                        if side == 0 {
+                            o += $ours(round, i).await?;
+                        } else {
+                            t += $theirs(round, i).await?;
+                        }
                     }
                 }
+                ours.push(o / per);
+                theirs.push(t / per);
             }
             report(label, &mut ours, &mut theirs);
         }
@@ -303,6 +351,7 @@ macro_rules! pair {
 #[tokio::main]
 async fn main() -> Result<(), DatabaseError> {
     let args = args();
+    RUN_CHILD.store(args.run_child, std::sync::atomic::Ordering::Relaxed);
     if let Some(side) = &args.rss_child {
         return rss_child(&args, side).await;
     }
@@ -329,8 +378,118 @@ async fn main() -> Result<(), DatabaseError> {
         db.disconnect().await;
         return Ok(());
     }
-    db.register::<User>();
     let memory = db.config().dialect().name() == "sqlite";
+    if args.runs > 1 && !args.run_child {
+        runs(&args, &db)?;
+    } else {
+        side_by_side(&args, &db, memory).await?;
+    }
+    if args.run_child {
+        db.disconnect().await;
+        return Ok(());
+    }
+
+    if args
+        .only
+        .as_deref()
+        .is_none_or(|only| "conflicting counter".contains(only))
+    {
+        counter(&args, &db).await?;
+    }
+
+    if memory
+        && args
+            .only
+            .as_deref()
+            .is_none_or(|only| "engine".contains(only) || only.starts_with("engine "))
+    {
+        // `--only "engine updates"`: one part of the engine rows (for profiling).
+        let part = args.only.as_deref().and_then(|o| o.strip_prefix("engine "));
+        sqlite_engine::run(args.rounds, args.rows, args.point_ops, part).await?;
+    }
+
+    db.disconnect().await;
+    if args.only.is_some() {
+        return Ok(());
+    }
+    rss(&args).await
+}
+
+/// The header of the side-by-side table.
+fn header(db: &AsyncDatabase, args: &Args, how: &str) {
+    println!(
+        "{} — {} rows, {} point operations, {how}",
+        db.config().dialect(),
+        args.rows,
+        args.point_ops,
+    );
+    println!(
+        "{:<34} {:>9} {:<21}  {:>9} {:<21}  {:>7}",
+        "workload", "dsg_lib", " [min–max]", "sqlx", " [min–max]", "ratio"
+    );
+}
+
+/// The side-by-side rows in `args.runs` processes, one after the other, and per row the
+/// median of the processes' figures with their min–max. A process keeps its connections (and
+/// with them which core each server backend shares with which client thread) for its whole
+/// run; that alone moved one process's paired ratio of the same point reads anywhere from
+/// 0.73× to 1.30× here, steady within the process. Only fresh processes sample it.
+fn runs(args: &Args, db: &AsyncDatabase) -> Result<(), DatabaseError> {
+    header(
+        db,
+        args,
+        &format!(
+            "{} processes × {} rounds each side, alternating; medians of the processes, \
+             [min–max] over them; ratio: median of each process's paired ratio",
+            args.runs, args.rounds
+        ),
+    );
+    let mut rows: Vec<(String, Vec<[f64; 3]>)> = Vec::new();
+    for _ in 0..args.runs {
+        let out = std::process::Command::new(std::env::current_exe().map_err(io)?)
+            .args(std::env::args().skip(1))
+            .arg("--run-child")
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .map_err(io)?;
+        if !out.status.success() {
+            return Err(DatabaseError::invalid_input(format!(
+                "a run of the side-by-side rows failed: {}",
+                String::from_utf8_lossy(&out.stdout)
+            )));
+        }
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let mut fields = line.split('\t');
+            if fields.next() != Some("row") {
+                continue;
+            }
+            let label = fields.next().unwrap_or_default().to_string();
+            let mut figures = [0.0; 3];
+            for (figure, field) in figures.iter_mut().zip(fields) {
+                *figure = field
+                    .parse()
+                    .map_err(|_| DatabaseError::invalid_input(format!("a run printed {line:?}")))?;
+            }
+            match rows.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, samples)) => samples.push(figures),
+                None => rows.push((label, vec![figures])),
+            }
+        }
+    }
+    for (label, samples) in rows {
+        let column = |k: usize| {
+            let mut v: Vec<f64> = samples.iter().map(|s| s[k]).collect();
+            v.sort_by(f64::total_cmp);
+            (v[v.len() / 2], v[0], v[v.len() - 1])
+        };
+        print_row(&label, column(0), column(1), column(2));
+    }
+    Ok(())
+}
+
+/// Every workload through both sides, alternating, in this process.
+async fn side_by_side(args: &Args, db: &AsyncDatabase, memory: bool) -> Result<(), DatabaseError> {
+    db.register::<User>();
     let ops = DatabaseOperations::new(db.clone());
     let sqlx = sqlx_pool(&args.uri, memory).await.map_err(e)?;
     if memory {
@@ -345,17 +504,17 @@ async fn main() -> Result<(), DatabaseError> {
     db.drop_tables().await?;
     db.create_tables().await?;
 
-    println!(
-        "{} — {} rows, {} point operations, {} rounds each side, alternating",
-        db.config().dialect(),
-        args.rows,
-        args.point_ops,
-        args.rounds
-    );
-    println!(
-        "{:<34} {:>9} {:<21}  {:>9} {:<21}  {:>7}",
-        "workload", "dsg_lib", " [min–max]", "sqlx", " [min–max]", "ratio"
-    );
+    if !args.run_child {
+        header(
+            db,
+            args,
+            &format!(
+                "{} rounds each side, alternating; ratio: median of the rounds' paired ratios \
+                 [interquartile range]",
+                args.rounds
+            ),
+        );
+    }
 
     let sqlx = &sqlx;
     let ops = &ops;
@@ -377,14 +536,14 @@ async fn main() -> Result<(), DatabaseError> {
     pair!(
         args,
         &format!("create_many of {n}"),
-        |round: usize| async move {
+        |round: usize, _| async move {
             ops.execute_one(&text(empty_ours.as_str())).await?;
             let data = users(n, round);
             let start = Instant::now();
             ops.create_many(data).await?;
             Ok::<_, DatabaseError>(start.elapsed())
         },
-        |round: usize| async move {
+        |round: usize, _| async move {
             let data = users(n, round);
             with_pool!(sqlx, pool, DB => {
                 sqlx::query(sqlx::AssertSqlSafe(empty_sqlx.as_str())).execute(pool).await.map_err(e)?;
@@ -417,13 +576,13 @@ async fn main() -> Result<(), DatabaseError> {
     pair!(
         args,
         &format!("read_query of all {n}"),
-        |_| async move {
+        |_, _| async move {
             let start = Instant::now();
             let rows: Vec<User> = ops.read_query(&User::select()).await?;
             assert_eq!(rows.len(), n);
             Ok::<_, DatabaseError>(start.elapsed())
         },
-        |_| async move {
+        |_, _| async move {
             let sql = format!("SELECT {COLUMNS} FROM bench_sqlx_users");
             with_pool!(sqlx, pool, DB => {
                 let start = Instant::now();
@@ -434,10 +593,14 @@ async fn main() -> Result<(), DatabaseError> {
         }
     );
 
+    // The quick queries: CALLS calls a side a round, alternating call by call; the time per call.
+    const CALLS: usize = 20;
     pair!(
         args,
         "count_query with a filter",
-        |_| async move {
+        CALLS,
+        CALLS as u32,
+        |_, _| async move {
             let mut select = User::select();
             select.and_where(User::col("color").eq("red"));
             let start = Instant::now();
@@ -445,7 +608,7 @@ async fn main() -> Result<(), DatabaseError> {
             assert!(total > 0);
             Ok::<_, DatabaseError>(start.elapsed())
         },
-        |_| async move {
+        |_, _| async move {
             let sql = sqlx.sql("SELECT COUNT(*) FROM bench_sqlx_users WHERE color = ?");
             with_pool!(sqlx, pool, DB => {
                 let start = Instant::now();
@@ -459,7 +622,9 @@ async fn main() -> Result<(), DatabaseError> {
     pair!(
         args,
         "paginate_query page 5 of 100",
-        |_| async move {
+        CALLS,
+        CALLS as u32,
+        |_, _| async move {
             let mut select = User::select();
             select.order_by("name", Order::Asc);
             let start = Instant::now();
@@ -467,7 +632,7 @@ async fn main() -> Result<(), DatabaseError> {
             assert_eq!(page.items.len(), Ord::min(100, n.saturating_sub(400)));
             Ok::<_, DatabaseError>(start.elapsed())
         },
-        |_| async move {
+        |_, _| async move {
             let sql = sqlx.sql(&format!(
                 "SELECT {COLUMNS} FROM bench_sqlx_users ORDER BY name LIMIT ? OFFSET ?"
             ));
@@ -485,76 +650,80 @@ async fn main() -> Result<(), DatabaseError> {
         }
     );
 
+    // The point rows alternate the two sides read by read (update by update).
     let point = args.point_ops;
+    let point_select = &sqlx.sql(&format!(
+        "SELECT {COLUMNS} FROM bench_sqlx_users WHERE pkid = ?"
+    ));
+    let sqlx_read = |i: usize| async move {
+        with_pool!(sqlx, pool, DB => {
+            let start = Instant::now();
+            let row: Option<Row> = sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(point_select.as_str()))
+                .bind(sqlx_ids[i % sqlx_ids.len()].as_str())
+                .fetch_optional(pool).await.map_err(e)?;
+            assert!(row.is_some());
+            Ok::<_, DatabaseError>(start.elapsed())
+        })
+    };
     pair!(
         args,
         &format!("{point} × read_one_record by pkid"),
-        |_| point_reads(ops, ids, point),
-        |_| async move {
-            let sql = sqlx.sql(&format!(
-                "SELECT {COLUMNS} FROM bench_sqlx_users WHERE pkid = ?"
-            ));
-            with_pool!(sqlx, pool, DB => {
-                let start = Instant::now();
-                for i in 0..point {
-                    let row: Option<Row> = sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(sql.as_str()))
-                        .bind(sqlx_ids[i % sqlx_ids.len()].as_str())
-                        .fetch_optional(pool).await.map_err(e)?;
-                    assert!(row.is_some());
-                }
-                Ok::<_, DatabaseError>(start.elapsed())
-            })
-        }
+        point,
+        1,
+        |_, i| point_read(ops, ids, i),
+        |_, i| sqlx_read(i)
     );
 
+    // The same work: stamp date_updated, and return the stored row.
+    let returning = !matches!(sqlx, Sqlx::My(_));
+    let update = &sqlx.sql(&if returning {
+        format!("UPDATE bench_sqlx_users SET color = ?, date_updated = ? WHERE pkid = ? RETURNING {COLUMNS}")
+    } else {
+        "UPDATE bench_sqlx_users SET color = ?, date_updated = ? WHERE pkid = ?".to_string()
+    });
     pair!(
         args,
         &format!("{point} × update_one by pkid"),
-        |round: usize| point_updates(ops, ids, point, format!("c{round}")),
-        |round: usize| async move {
-            // The same work: stamp date_updated, and return the stored row.
-            let returning = !matches!(sqlx, Sqlx::My(_));
-            let update = sqlx.sql(&if returning {
-                format!("UPDATE bench_sqlx_users SET color = ?, date_updated = ? WHERE pkid = ? RETURNING {COLUMNS}")
-            } else {
-                "UPDATE bench_sqlx_users SET color = ?, date_updated = ? WHERE pkid = ?".to_string()
-            });
-            let select = sqlx.sql(&format!(
-                "SELECT {COLUMNS} FROM bench_sqlx_users WHERE pkid = ?"
-            ));
+        point,
+        1,
+        |round: usize, i| point_update(ops, ids, i, format!("c{round}-{i}")),
+        |round: usize, i: usize| async move {
             with_pool!(sqlx, pool, DB => {
+                let color = format!("c{round}-{i}");
+                let id = sqlx_ids[i % sqlx_ids.len()].as_str();
                 let start = Instant::now();
-                for i in 0..point {
-                    let color = format!("c{round}-{i}");
-                    let id = sqlx_ids[i % sqlx_ids.len()].as_str();
-                    let now = chrono::Utc::now().naive_utc();
-                    let row: Option<Row> = if returning {
-                        sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(update.as_str())).bind(color.as_str()).bind(now).bind(id)
-                            .fetch_optional(pool).await.map_err(e)?
-                    } else {
-                        // No UPDATE … RETURNING: the update and the read back in one
-                        // transaction, so the row read is the one written (as the library).
-                        let mut tx = pool.begin().await.map_err(e)?;
-                        sqlx::query::<DB>(sqlx::AssertSqlSafe(update.as_str())).bind(color.as_str()).bind(now).bind(id)
-                            .execute(&mut *tx).await.map_err(e)?;
-                        let row = sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(select.as_str())).bind(id)
-                            .fetch_optional(&mut *tx).await.map_err(e)?;
-                        tx.commit().await.map_err(e)?;
-                        row
-                    };
-                    assert_eq!(row.and_then(|r| r.color).as_deref(), Some(color.as_str()));
-                }
-                Ok::<_, DatabaseError>(start.elapsed())
+                let now = chrono::Utc::now().naive_utc();
+                let row: Option<Row> = if returning {
+                    sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(update.as_str())).bind(color.as_str()).bind(now).bind(id)
+                        .fetch_optional(pool).await.map_err(e)?
+                } else {
+                    // No UPDATE … RETURNING: the update and the read back in one
+                    // transaction, so the row read is the one written (as the library).
+                    let mut tx = pool.begin().await.map_err(e)?;
+                    sqlx::query::<DB>(sqlx::AssertSqlSafe(update.as_str())).bind(color.as_str()).bind(now).bind(id)
+                        .execute(&mut *tx).await.map_err(e)?;
+                    let row = sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(point_select.as_str())).bind(id)
+                        .fetch_optional(&mut *tx).await.map_err(e)?;
+                    tx.commit().await.map_err(e)?;
+                    row
+                };
+                let elapsed = start.elapsed();
+                assert_eq!(row.and_then(|r| r.color).as_deref(), Some(color.as_str()));
+                Ok::<_, DatabaseError>(elapsed)
             })
         }
     );
 
+    // 16 in flight: the sides alternate every BURST reads (each burst 16 at a time).
+    const BURST: usize = 100;
     pair!(
         args,
         &format!("{point} point reads, 16 in flight"),
-        |_| async move {
+        point.div_ceil(BURST),
+        1,
+        |_, b: usize| async move {
             let start = Instant::now();
-            let found = futures_util::stream::iter(0..point)
+            let found = futures_util::stream::iter(b * BURST..((b + 1) * BURST).min(point))
                 .map(|i| async move {
                     let mut select = User::select();
                     select.and_where(User::col("pkid").eq(ids[i % ids.len()].as_str()));
@@ -564,19 +733,16 @@ async fn main() -> Result<(), DatabaseError> {
                 .filter(|r| std::future::ready(matches!(r, Ok(Some(_)))))
                 .count()
                 .await;
-            assert_eq!(found, point);
-            Ok::<_, DatabaseError>(start.elapsed())
+            let elapsed = start.elapsed();
+            assert_eq!(found, BURST.min(point - b * BURST));
+            Ok::<_, DatabaseError>(elapsed)
         },
-        |_| async move {
-            let sql = sqlx.sql(&format!(
-                "SELECT {COLUMNS} FROM bench_sqlx_users WHERE pkid = ?"
-            ));
-            let sql = &sql;
+        |_, b: usize| async move {
             with_pool!(sqlx, pool, DB => {
                 let start = Instant::now();
-                let found = futures_util::stream::iter(0..point)
+                let found = futures_util::stream::iter(b * BURST..((b + 1) * BURST).min(point))
                     .map(|i| async move {
-                        sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(sql.as_str()))
+                        sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(point_select.as_str()))
                             .bind(sqlx_ids[i % sqlx_ids.len()].as_str())
                             .fetch_optional(pool).await
                     })
@@ -584,42 +750,42 @@ async fn main() -> Result<(), DatabaseError> {
                     .filter(|r| std::future::ready(matches!(r, Ok(Some(_)))))
                     .count()
                     .await;
-                assert_eq!(found, point);
-                Ok::<_, DatabaseError>(start.elapsed())
+                let elapsed = start.elapsed();
+                assert_eq!(found, BURST.min(point - b * BURST));
+                Ok::<_, DatabaseError>(elapsed)
             })
         }
     );
 
+    // What the method itself reads as a difference: hand-written sqlx against itself, read by
+    // read as above. A row's ratio within this row's spread is even.
+    pair!(
+        args,
+        &format!("{point} × sqlx point read, sqlx/sqlx"),
+        point,
+        1,
+        |_, i| sqlx_read(i),
+        |_, i| sqlx_read(i)
+    );
+
     // What the tracing spans cost: the same point reads with no subscriber (every row above)
     // and with one listening at INFO. Without a subscriber a span is a disabled handle.
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(std::io::sink)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let dispatch = &tracing::Dispatch::new(subscriber);
     pair!(
         args,
         &format!("{point} × read_one_record, spans off/on"),
-        |_| async move {
-            let start = Instant::now();
-            for i in 0..point {
-                let mut select = User::select();
-                select.and_where(User::col("pkid").eq(ids[i % ids.len()].as_str()));
-                let user: Option<User> = ops.read_one_record(&select).await?;
-                assert!(user.is_some());
-            }
-            Ok::<_, DatabaseError>(start.elapsed())
-        },
-        |_| async move {
-            let subscriber = tracing_subscriber::fmt()
-                .with_writer(std::io::sink)
-                .with_max_level(tracing::Level::INFO)
-                .finish();
-            // The reads below run on this thread (the runtime's block_on thread).
-            let _listening = tracing::subscriber::set_default(subscriber);
-            let start = Instant::now();
-            for i in 0..point {
-                let mut select = User::select();
-                select.and_where(User::col("pkid").eq(ids[i % ids.len()].as_str()));
-                let user: Option<User> = ops.read_one_record(&select).await?;
-                assert!(user.is_some());
-            }
-            Ok::<_, DatabaseError>(start.elapsed())
+        point,
+        1,
+        |_, i| point_read(ops, ids, i),
+        |_, i| async move {
+            // The read runs on this thread (the runtime's block_on thread) in one poll or
+            // several; the subscriber listens for each of them.
+            let _listening = tracing::dispatcher::set_default(dispatch);
+            point_read(ops, ids, i).await
         }
     );
 
@@ -634,37 +800,16 @@ async fn main() -> Result<(), DatabaseError> {
         pair!(
             args,
             &format!("{point} × update_one, retry on/off"),
-            |round: usize| point_updates(ops, ids, point, format!("r{round}")),
-            |round: usize| point_updates(once_ops, ids, point, format!("o{round}"))
+            point,
+            1,
+            |round: usize, i| point_update(ops, ids, i, format!("r{round}-{i}")),
+            |round: usize, i| point_update(once_ops, ids, i, format!("o{round}-{i}"))
         );
         once.disconnect().await;
     }
 
-    if args
-        .only
-        .as_deref()
-        .is_none_or(|only| "conflicting counter".contains(only))
-    {
-        counter(&args, &db).await?;
-    }
-
-    if memory
-        && args
-            .only
-            .as_deref()
-            .is_none_or(|only| "engine".contains(only) || only.starts_with("engine "))
-    {
-        // `--only "engine updates"`: one part of the engine rows (for profiling).
-        let part = args.only.as_deref().and_then(|o| o.strip_prefix("engine "));
-        sqlite_engine::run(args.rounds, args.rows, args.point_ops, part).await?;
-    }
-
     db.drop_tables().await?;
-    db.disconnect().await;
-    if args.only.is_some() {
-        return Ok(());
-    }
-    rss(&args).await
+    Ok(())
 }
 
 /// Point reads routed to a read replica by the library (with its read-your-writes check)
@@ -701,21 +846,22 @@ async fn replica_reads(args: &Args, replica: &str) -> Result<(), DatabaseError> 
         db.config().read_replicas().join(", "),
         args.rounds
     );
+    let sql = &sqlx.sql(&format!("SELECT {COLUMNS} FROM bench_users WHERE pkid = ?"));
     pair!(
         args,
         &format!("{point} × read_one_record on the replica"),
-        |_| point_reads(ops, ids, point),
-        |_| async move {
-            let sql = sqlx.sql(&format!("SELECT {COLUMNS} FROM bench_users WHERE pkid = ?"));
+        point,
+        1,
+        |_, i| point_read(ops, ids, i),
+        |_, i: usize| async move {
             with_pool!(sqlx, pool, DB => {
                 let start = Instant::now();
-                for i in 0..point {
-                    let row: Option<Row> = sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(sql.as_str()))
-                        .bind(ids[i % ids.len()].as_str())
-                        .fetch_optional(pool).await.map_err(e)?;
-                    assert!(row.is_some());
-                }
-                Ok::<_, DatabaseError>(start.elapsed())
+                let row: Option<Row> = sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(sql.as_str()))
+                    .bind(ids[i % ids.len()].as_str())
+                    .fetch_optional(pool).await.map_err(e)?;
+                let elapsed = start.elapsed();
+                assert!(row.is_some());
+                Ok::<_, DatabaseError>(elapsed)
             })
         }
     );
@@ -724,42 +870,39 @@ async fn replica_reads(args: &Args, replica: &str) -> Result<(), DatabaseError> 
     Ok(())
 }
 
-/// `point` sequential `read_one_record`s by pkid through `ops`; every one finds its row.
-async fn point_reads(
+/// One `read_one_record` by pkid through `ops` (the `i`-th id, round the list); it finds its row.
+async fn point_read(
     ops: &DatabaseOperations,
     ids: &[String],
-    point: usize,
+    i: usize,
 ) -> Result<Duration, DatabaseError> {
     let start = Instant::now();
-    for i in 0..point {
-        let mut select = User::select();
-        select.and_where(User::col("pkid").eq(ids[i % ids.len()].as_str()));
-        let user: Option<User> = ops.read_one_record(&select).await?;
-        assert!(user.is_some());
-    }
-    Ok(start.elapsed())
+    let mut select = User::select();
+    select.and_where(User::col("pkid").eq(ids[i % ids.len()].as_str()));
+    let user: Option<User> = ops.read_one_record(&select).await?;
+    let elapsed = start.elapsed();
+    assert!(user.is_some());
+    Ok(elapsed)
 }
 
-/// `point` sequential `update_one`s by pkid through `ops`, each setting a color tagged with
-/// `tag` and checking the row returned.
-async fn point_updates(
+/// One `update_one` by pkid through `ops` (the `i`-th id, round the list) setting `color`, and
+/// checking the row returned.
+async fn point_update(
     ops: &DatabaseOperations,
     ids: &[String],
-    point: usize,
-    tag: String,
+    i: usize,
+    color: String,
 ) -> Result<Duration, DatabaseError> {
     let start = Instant::now();
-    for i in 0..point {
-        let color = format!("{tag}-{i}");
-        let user: User = ops
-            .update_one::<User>(
-                ids[i % ids.len()].clone(),
-                serde_json::json!({ "color": color }),
-            )
-            .await?;
-        assert_eq!(user.color.as_deref(), Some(color.as_str()));
-    }
-    Ok(start.elapsed())
+    let user: User = ops
+        .update_one::<User>(
+            ids[i % ids.len()].clone(),
+            serde_json::json!({ "color": color.as_str() }),
+        )
+        .await?;
+    let elapsed = start.elapsed();
+    assert_eq!(user.color.as_deref(), Some(color.as_str()));
+    Ok(elapsed)
 }
 
 /// Throughput of a contended counter: 8 tasks incrementing one row with `execute_many`, each
