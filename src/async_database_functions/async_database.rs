@@ -441,13 +441,16 @@ impl AsyncDatabase {
     /// As [`get_db_session`](Self::get_db_session): the pool cannot be built, or
     /// [`Disconnected`](super::error::ErrorKind::Disconnected).
     pub async fn sqlx_pool(&self) -> Result<SqlxPool, DatabaseError> {
-        Ok(match self.pool().await? {
+        let pool = self.pool().await?;
+        // Its users acquire from sqlx's pool alone: no connection may wait on the hot stack.
+        pool.hand_out();
+        Ok(match pool {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => SqlxPool::Sqlite(p.sqlx.clone()),
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => SqlxPool::Postgres(p.clone()),
+            Pool::Postgres(p, _) => SqlxPool::Postgres(p.clone()),
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => SqlxPool::MySql(p.clone()),
+            Pool::MySql(p, _) => SqlxPool::MySql(p.clone()),
         })
     }
 

@@ -409,7 +409,10 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        if self.in_flight {
+        if !self.in_flight && !self.in_transaction {
+            // Every statement ran to its end, no transaction is open: nothing to flush.
+            self.conn.reusable();
+        } else if self.in_flight {
             // Cancelled mid-statement (sqlx #4393): the connection may be inside a half-sent
             // BEGIN or query. Never reuse it.
             self.conn.close_on_drop();

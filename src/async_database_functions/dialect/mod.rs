@@ -13,6 +13,8 @@
     allow(dead_code, unused_imports)
 )]
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) mod hot;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "postgres")]
@@ -27,6 +29,9 @@ use futures_util::TryStreamExt;
 use sea_query::{QueryStatementWriter, SchemaStatementBuilder, Values};
 use sea_query_sqlx::SqlxValues;
 use sqlx::pool::PoolConnection;
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use hot::{Hot, Pooled};
 use sqlx::{AssertSqlSafe, Database, Either, Executor, IntoArguments};
 
 use super::database_config::{DBConfig, Dialect};
@@ -108,9 +113,9 @@ pub(crate) enum Pool {
     #[cfg(feature = "sqlite")]
     Sqlite(sqlite::Pools),
     #[cfg(feature = "postgres")]
-    Postgres(sqlx::PgPool),
+    Postgres(sqlx::PgPool, Arc<Hot<sqlx::Postgres>>),
     #[cfg(feature = "mysql")]
-    MySql(sqlx::MySqlPool),
+    MySql(sqlx::MySqlPool, Arc<Hot<sqlx::MySql>>),
 }
 
 /// What a pool needs to stay alive besides itself (the in-memory SQLite keeper connection).
@@ -121,9 +126,9 @@ pub(crate) enum Conn {
     #[cfg(feature = "sqlite")]
     Sqlite(sqlite_engine::EngineConn),
     #[cfg(feature = "postgres")]
-    Postgres(PoolConnection<sqlx::Postgres>),
+    Postgres(Pooled<sqlx::Postgres>),
     #[cfg(feature = "mysql")]
-    MySql(PoolConnection<sqlx::MySql>),
+    MySql(Pooled<sqlx::MySql>),
 }
 
 /// Runs `$engine` with `$e` bound to a SQLite engine connection, or `$body` with `$c` bound to
@@ -158,18 +163,23 @@ impl Pool {
     /// skips the `before_acquire` and `test_before_acquire` hooks that do those checks).
     /// Without it every acquire builds sqlx's acquire future and copies its 14–18 KB into a
     /// box (callgrind: ~14 000 instructions of a PostgreSQL point read). `None`: acquire.
+    ///
+    /// A hot connection (see [`hot`]) comes first.
     pub(crate) fn try_acquire_idle(&self, config: &DBConfig, health: &Health) -> Option<Conn> {
-        if config.pool_pre_ping() || config.pool_recycle().is_some() || health.ever_invalidated() {
-            return None;
-        }
         match self {
             #[cfg(feature = "sqlite")]
             // The engine's own acquire takes an idle connection without a future to copy.
             Pool::Sqlite(_) => None,
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => p.try_acquire().map(Conn::Postgres),
+            Pool::Postgres(p, hot) => hot
+                .take()
+                .or_else(|| idle_unchecked(p, config, health).map(|c| Pooled::new(c, hot.clone())))
+                .map(Conn::Postgres),
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => p.try_acquire().map(Conn::MySql),
+            Pool::MySql(p, hot) => hot
+                .take()
+                .or_else(|| idle_unchecked(p, config, health).map(|c| Pooled::new(c, hot.clone())))
+                .map(Conn::MySql),
         }
     }
 
@@ -183,9 +193,13 @@ impl Pool {
             // The engine's acquire future is small (no connect future inside): not boxed.
             Pool::Sqlite(p) => Conn::Sqlite(p.engine.acquire().await?),
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => Conn::Postgres(Box::pin(p.acquire()).await?),
+            Pool::Postgres(p, hot) => {
+                Conn::Postgres(Pooled::new(Box::pin(p.acquire()).await?, hot.clone()))
+            }
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => Conn::MySql(Box::pin(p.acquire()).await?),
+            Pool::MySql(p, hot) => {
+                Conn::MySql(Pooled::new(Box::pin(p.acquire()).await?, hot.clone()))
+            }
         })
     }
 
@@ -198,9 +212,15 @@ impl Pool {
                 p.sqlx.close().await;
             }
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => p.close().await,
+            Pool::Postgres(p, hot) => {
+                hot.turn_off();
+                p.close().await
+            }
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => p.close().await,
+            Pool::MySql(p, hot) => {
+                hot.turn_off();
+                p.close().await
+            }
         }
     }
 
@@ -210,21 +230,34 @@ impl Pool {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => p.engine.max_connections(),
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => p.options().get_max_connections(),
+            Pool::Postgres(p, _) => p.options().get_max_connections(),
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => p.options().get_max_connections(),
+            Pool::MySql(p, _) => p.options().get_max_connections(),
         }
     }
 
-    /// (open connections, idle connections).
+    /// (open connections, idle connections); hot connections count as idle.
     pub(crate) fn stats(&self) -> (u32, usize) {
         match self {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => p.engine.stats(),
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p) => (p.size(), p.num_idle()),
+            Pool::Postgres(p, hot) => (p.size(), p.num_idle() + hot.len()),
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => (p.size(), p.num_idle()),
+            Pool::MySql(p, hot) => (p.size(), p.num_idle() + hot.len()),
+        }
+    }
+
+    /// Turns hot connections off for good: the raw pool is handed out, and its users acquire
+    /// from sqlx's pool alone.
+    pub(crate) fn hand_out(&self) {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => {}
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_, hot) => hot.turn_off(),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(_, hot) => hot.turn_off(),
         }
     }
 }
@@ -733,6 +766,25 @@ impl Conn {
     pub(crate) fn close_on_drop(&mut self) {
         per_conn!(self, e => e.close_on_drop(), c => c.close_on_drop())
     }
+
+    /// The session on this connection ended cleanly (every statement run to its end, no
+    /// transaction open): a server connection goes back on the hot stack (see [`hot`]).
+    pub(crate) fn reusable(&mut self) {
+        per_conn!(self, e => { let _ = e; }, c => c.reusable())
+    }
+}
+
+/// An idle connection of sqlx's pool taken at once, when checkout needs no check.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn idle_unchecked<DB: Database>(
+    pool: &sqlx::Pool<DB>,
+    config: &DBConfig,
+    health: &Health,
+) -> Option<PoolConnection<DB>> {
+    if config.pool_pre_ping() || config.pool_recycle().is_some() || health.ever_invalidated() {
+        return None;
+    }
+    pool.try_acquire()
 }
 
 /// An error of [`Conn::run`]: from the driver, or from decoding a row.

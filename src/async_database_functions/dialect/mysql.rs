@@ -97,24 +97,31 @@ pub(super) async fn connect(
         };
     }
     let isolation = config.isolation_level();
-    let pool = super::recycle_on_acquire(MySqlPoolOptions::new(), config.pool_recycle(), health)
-        .max_connections(max_connections(config))
-        .min_connections(0)
-        .acquire_timeout(super::acquire_timeout(config))
-        .test_before_acquire(config.pool_pre_ping())
-        .max_lifetime(config.pool_recycle())
-        .idle_timeout(Some(Duration::from_secs(600)))
-        .after_connect(move |conn, _| {
-            Box::pin(async move {
-                if let Some(level) = isolation {
-                    let sql = format!("SET SESSION TRANSACTION ISOLATION LEVEL {}", level.as_sql());
-                    conn.execute(sqlx::AssertSqlSafe(sql)).await?;
-                }
-                Ok(())
-            })
+    let pool = super::recycle_on_acquire(
+        MySqlPoolOptions::new(),
+        config.pool_recycle(),
+        health.clone(),
+    )
+    .max_connections(max_connections(config))
+    .min_connections(0)
+    .acquire_timeout(super::acquire_timeout(config))
+    .test_before_acquire(config.pool_pre_ping())
+    .max_lifetime(config.pool_recycle())
+    .idle_timeout(Some(Duration::from_secs(600)))
+    .after_connect(move |conn, _| {
+        Box::pin(async move {
+            if let Some(level) = isolation {
+                let sql = format!("SET SESSION TRANSACTION ISOLATION LEVEL {}", level.as_sql());
+                conn.execute(sqlx::AssertSqlSafe(sql)).await?;
+            }
+            Ok(())
         })
-        .connect_lazy_with(options);
-    Ok((Pool::MySql(pool), Keeper(None)))
+    })
+    .connect_lazy_with(options);
+    Ok((
+        Pool::MySql(pool, super::hot::Hot::new(config, health)),
+        Keeper(None),
+    ))
 }
 
 /// Nothing to adjust: the driver binds every integer width alike.

@@ -109,15 +109,19 @@ pub(super) async fn connect(
     if !settings.is_empty() {
         options = options.options(settings);
     }
-    let pool = super::recycle_on_acquire(PgPoolOptions::new(), config.pool_recycle(), health)
-        .max_connections(max_connections(config))
-        .min_connections(0)
-        .acquire_timeout(super::acquire_timeout(config))
-        .test_before_acquire(config.pool_pre_ping())
-        .max_lifetime(config.pool_recycle())
-        .idle_timeout(Some(Duration::from_secs(600)))
-        .connect_lazy_with(options);
-    Ok((Pool::Postgres(pool), Keeper(None)))
+    let pool =
+        super::recycle_on_acquire(PgPoolOptions::new(), config.pool_recycle(), health.clone())
+            .max_connections(max_connections(config))
+            .min_connections(0)
+            .acquire_timeout(super::acquire_timeout(config))
+            .test_before_acquire(config.pool_pre_ping())
+            .max_lifetime(config.pool_recycle())
+            .idle_timeout(Some(Duration::from_secs(600)))
+            .connect_lazy_with(options);
+    Ok((
+        Pool::Postgres(pool, super::hot::Hot::new(config, health)),
+        Keeper(None),
+    ))
 }
 
 /// Binds every integer as `BIGINT` and every float as `DOUBLE PRECISION`.

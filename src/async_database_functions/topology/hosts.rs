@@ -383,6 +383,11 @@ impl Hosts {
         }
         let max = pool.max_connections();
         let waiting = health.wait();
+        // Counted as waiting, look again: a connection parked on the hot stack just before is
+        // found here; one parked after sees this caller waiting and goes to sqlx's pool.
+        if let Some(conn) = pool.try_acquire_idle(config, health) {
+            return Ok(conn);
+        }
         // Whether the pool will open a connection: read only where a server may refuse it
         // (SQLite has no URL, and counting its idle connections takes a lock).
         let opening = || {
