@@ -571,7 +571,15 @@ async fn side_by_side(args: &Args, db: &AsyncDatabase, memory: bool) -> Result<(
     let sqlx_ids: Vec<String> = with_pool!(sqlx, pool, DB => {
         sqlx::query_scalar::<DB, String>("SELECT pkid FROM bench_sqlx_users").fetch_all(pool).await.map_err(e)?
     });
-    let (ids, sqlx_ids) = (&ids, &sqlx_ids);
+    // On a server both sides read and update the library's table from here on: the same
+    // pages, so that what is timed is the two clients. (In memory each side has a database of
+    // its own.)
+    let (table, sqlx_ids) = if memory {
+        ("bench_sqlx_users", &sqlx_ids)
+    } else {
+        ("bench_users", &ids)
+    };
+    let ids = &ids;
 
     pair!(
         args,
@@ -583,7 +591,7 @@ async fn side_by_side(args: &Args, db: &AsyncDatabase, memory: bool) -> Result<(
             Ok::<_, DatabaseError>(start.elapsed())
         },
         |_, _| async move {
-            let sql = format!("SELECT {COLUMNS} FROM bench_sqlx_users");
+            let sql = format!("SELECT {COLUMNS} FROM {table}");
             with_pool!(sqlx, pool, DB => {
                 let start = Instant::now();
                 let rows: Vec<Row> = sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(pool).await.map_err(e)?;
@@ -609,7 +617,7 @@ async fn side_by_side(args: &Args, db: &AsyncDatabase, memory: bool) -> Result<(
             Ok::<_, DatabaseError>(start.elapsed())
         },
         |_, _| async move {
-            let sql = sqlx.sql("SELECT COUNT(*) FROM bench_sqlx_users WHERE color = ?");
+            let sql = sqlx.sql(&format!("SELECT COUNT(*) FROM {table} WHERE color = ?"));
             with_pool!(sqlx, pool, DB => {
                 let start = Instant::now();
                 let total: i64 = sqlx::query_scalar::<DB, i64>(sqlx::AssertSqlSafe(sql.as_str())).bind("red").fetch_one(pool).await.map_err(e)?;
@@ -634,12 +642,13 @@ async fn side_by_side(args: &Args, db: &AsyncDatabase, memory: bool) -> Result<(
         },
         |_, _| async move {
             let sql = sqlx.sql(&format!(
-                "SELECT {COLUMNS} FROM bench_sqlx_users ORDER BY name LIMIT ? OFFSET ?"
+                "SELECT {COLUMNS} FROM {table} ORDER BY name LIMIT ? OFFSET ?"
             ));
+            let count = format!("SELECT COUNT(*) FROM {table}");
             with_pool!(sqlx, pool, DB => {
                 let start = Instant::now();
                 let mut conn = pool.acquire().await.map_err(e)?;
-                let total: i64 = sqlx::query_scalar::<DB, i64>("SELECT COUNT(*) FROM bench_sqlx_users")
+                let total: i64 = sqlx::query_scalar::<DB, i64>(sqlx::AssertSqlSafe(count.as_str()))
                     .fetch_one(&mut *conn).await.map_err(e)?;
                 let rows: Vec<Row> = sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(sql.as_str())).bind(100_i64).bind(400_i64)
                     .fetch_all(&mut *conn).await.map_err(e)?;
@@ -652,9 +661,7 @@ async fn side_by_side(args: &Args, db: &AsyncDatabase, memory: bool) -> Result<(
 
     // The point rows alternate the two sides read by read (update by update).
     let point = args.point_ops;
-    let point_select = &sqlx.sql(&format!(
-        "SELECT {COLUMNS} FROM bench_sqlx_users WHERE pkid = ?"
-    ));
+    let point_select = &sqlx.sql(&format!("SELECT {COLUMNS} FROM {table} WHERE pkid = ?"));
     let sqlx_read = |i: usize| async move {
         with_pool!(sqlx, pool, DB => {
             let start = Instant::now();
@@ -677,9 +684,9 @@ async fn side_by_side(args: &Args, db: &AsyncDatabase, memory: bool) -> Result<(
     // The same work: stamp date_updated, and return the stored row.
     let returning = !matches!(sqlx, Sqlx::My(_));
     let update = &sqlx.sql(&if returning {
-        format!("UPDATE bench_sqlx_users SET color = ?, date_updated = ? WHERE pkid = ? RETURNING {COLUMNS}")
+        format!("UPDATE {table} SET color = ?, date_updated = ? WHERE pkid = ? RETURNING {COLUMNS}")
     } else {
-        "UPDATE bench_sqlx_users SET color = ?, date_updated = ? WHERE pkid = ?".to_string()
+        format!("UPDATE {table} SET color = ?, date_updated = ? WHERE pkid = ?")
     });
     pair!(
         args,

@@ -169,7 +169,10 @@ impl Pool {
         match self {
             #[cfg(feature = "sqlite")]
             // The engine's own acquire takes an idle connection without a future to copy.
-            Pool::Sqlite(_) => None,
+            Pool::Sqlite(_) => {
+                let _ = (config, health);
+                None
+            }
             #[cfg(feature = "postgres")]
             Pool::Postgres(p, hot) => hot
                 .take()

@@ -81,6 +81,7 @@ impl Health {
     }
 
     /// Whether [`Health::invalidate`] was ever called.
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
     pub(crate) fn ever_invalidated(&self) -> bool {
         self.invalidated_at.load(Ordering::Acquire) != 0
     }
