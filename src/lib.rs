@@ -84,8 +84,8 @@
 //! | `http` (feature `axum`) | `IntoResponse` for errors and pages |
 //!
 //! Inside, not public: `dialect/` (everything that differs between backends: the executor that
-//! talks to sqlx for the servers, the SQLite engine executor on rusqlite, each driver's rows
-//! behind `RowRef`), `topology/` (the servers and their health: one pool per
+//! talks to sqlx for the servers, the hot connections reused without sqlx's release round trip,
+//! the SQLite engine executor on rusqlite, each driver's rows behind `RowRef`), `topology/` (the servers and their health: one pool per
 //! host of a multi-host URI and `target_session_attrs` routing, read replicas with
 //! read-your-writes by WAL position, the bounded re-running of retryable transactions, pool
 //! invalidation, fail-fast on a refused port, closing), `schema` (DDL from models), `bulk_insert` (the

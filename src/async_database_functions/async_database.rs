@@ -417,7 +417,11 @@ impl AsyncDatabase {
     /// `hide_parameters` redaction, no tracing spans, no `isolation_level`, no
     /// [`DatabaseError`] mapping, and the connections taken are not counted in
     /// [`pool_stats`](Self::pool_stats)' `in_use`. Once [`disconnect`](Self::disconnect) has
-    /// run, the pool is closed for these handles too.
+    /// run, the pool is closed for these handles too. On PostgreSQL and MySQL/MariaDB, taking
+    /// the pool turns the library's hot connections off for this database (a connection whose
+    /// session ended cleanly otherwise waits for the library's next session instead of going
+    /// back to sqlx's pool), so that every connection the library returns is there for the
+    /// pool's own users.
     ///
     /// ```
     /// use dsg_lib::prelude::*;
