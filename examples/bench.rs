@@ -8,6 +8,7 @@
 //! cargo run --release --example bench -- --uri postgres://postgres@127.0.0.1:5432/test
 //! cargo run --release --example bench -- --uri mysql://root@127.0.0.1:3306/test --rows 10000
 //! cargo run --release --example bench -- --quick                        # under 30 s, for CI
+//! cargo run --release --example bench -- --uri URI --keep-awake         # every core kept busy
 //! cargo run --release --example bench -- --uri "$DSG_TEST_GALERA_URL"   # the contended counter on a cluster
 //! cargo run --release --example bench -- --uri "$DSG_TEST_PG_PRIMARY_URL" --replica "$DSG_TEST_PG_STANDBY_URL"
 //! ```
@@ -107,6 +108,8 @@ struct Args {
     runs: usize,
     /// Internal: this process is one of those runs; it prints its rows for the parent.
     run_child: bool,
+    /// Keep every core busy with idle-priority spinners during the side-by-side rows.
+    keep_awake: bool,
     rss_rows: usize,
     /// Run only the workloads whose label contains this (for profiling).
     only: Option<String>,
@@ -124,6 +127,7 @@ fn args() -> Args {
         rounds: 7,
         runs: 5,
         run_child: false,
+        keep_awake: false,
         rss_rows: 100_000,
         only: None,
         rss_child: None,
@@ -137,6 +141,7 @@ fn args() -> Args {
             "--rounds" => args.rounds = it.next().and_then(|n| n.parse().ok()).expect("--rounds N"),
             "--runs" => args.runs = it.next().and_then(|n| n.parse().ok()).expect("--runs N"),
             "--run-child" => args.run_child = true,
+            "--keep-awake" => args.keep_awake = true,
             "--quick" => {
                 args.rows = 2_000;
                 args.point_ops = 200;
@@ -379,6 +384,10 @@ async fn main() -> Result<(), DatabaseError> {
         return Ok(());
     }
     let memory = db.config().dialect().name() == "sqlite";
+    // Children inherit the spinners of their parent.
+    let _awake = (args.keep_awake && !args.run_child)
+        .then(KeepAwake::start)
+        .transpose()?;
     if args.runs > 1 && !args.run_child {
         runs(&args, &db)?;
     } else {
@@ -413,6 +422,37 @@ async fn main() -> Result<(), DatabaseError> {
         return Ok(());
     }
     rss(&args).await
+}
+
+/// `--keep-awake`: one spinning process per core at the lowest priority (`nice -n 19`), for
+/// as long as this lives. An idle core of this machine takes tens of microseconds to wake for a
+/// server's answer; a side that leaves work behind in the background (sqlx's release ping)
+/// keeps a core awake for the next operation of either side. With every core kept awake, both
+/// sides answer at the speed of their own work.
+struct KeepAwake(Vec<std::process::Child>);
+
+impl KeepAwake {
+    fn start() -> Result<Self, DatabaseError> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let spinners = (0..cores)
+            .map(|_| {
+                std::process::Command::new("nice")
+                    .args(["-n", "19", "sh", "-c", "while :; do :; done"])
+                    .spawn()
+                    .map_err(io)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(KeepAwake(spinners))
+    }
+}
+
+impl Drop for KeepAwake {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// The header of the side-by-side table.
