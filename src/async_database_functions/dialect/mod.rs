@@ -28,7 +28,6 @@ pub(crate) mod sqlite_engine;
 use futures_util::TryStreamExt;
 use sea_query::{QueryStatementWriter, SchemaStatementBuilder, Values};
 use sea_query_sqlx::SqlxValues;
-use sqlx::pool::PoolConnection;
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use hot::{Hot, Pooled};
@@ -174,15 +173,9 @@ impl Pool {
                 None
             }
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p, hot) => hot
-                .take()
-                .or_else(|| idle_unchecked(p, config, health).map(|c| Pooled::new(c, hot.clone())))
-                .map(Conn::Postgres),
+            Pool::Postgres(p, hot) => idle(p, hot, config, health).map(Conn::Postgres),
             #[cfg(feature = "mysql")]
-            Pool::MySql(p, hot) => hot
-                .take()
-                .or_else(|| idle_unchecked(p, config, health).map(|c| Pooled::new(c, hot.clone())))
-                .map(Conn::MySql),
+            Pool::MySql(p, hot) => idle(p, hot, config, health).map(Conn::MySql),
         }
     }
 
@@ -777,17 +770,22 @@ impl Conn {
     }
 }
 
-/// An idle connection of sqlx's pool taken at once, when checkout needs no check.
+/// A hot connection, else an idle connection of sqlx's pool taken at once when checkout needs
+/// no check.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-fn idle_unchecked<DB: Database>(
+fn idle<DB: Database>(
     pool: &sqlx::Pool<DB>,
+    hot: &Arc<Hot<DB>>,
     config: &DBConfig,
     health: &Health,
-) -> Option<PoolConnection<DB>> {
+) -> Option<Pooled<DB>> {
+    if let Some(conn) = hot.take() {
+        return Some(conn);
+    }
     if config.pool_pre_ping() || config.pool_recycle().is_some() || health.ever_invalidated() {
         return None;
     }
-    pool.try_acquire()
+    pool.try_acquire().map(|c| Pooled::new(c, hot.clone()))
 }
 
 /// An error of [`Conn::run`]: from the driver, or from decoding a row.
