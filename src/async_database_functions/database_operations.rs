@@ -507,7 +507,10 @@ impl DatabaseOperations {
     ///
     /// One statement (`UPDATE … RETURNING`) on SQLite and PostgreSQL. MySQL/MariaDB have no
     /// `UPDATE … RETURNING`: there the update and the read back run in one transaction, so the
-    /// row returned is always the one this call wrote.
+    /// row returned is always the one this call wrote, sent as one text query in one round trip
+    /// (`START TRANSACTION; UPDATE …; SELECT …; COMMIT`, every value written as a literal that
+    /// is safe in any SQL mode: text and bytes in hex). A value with no such literal (a float
+    /// that is not finite, a date outside years 1–9999) is bound instead, in four round trips.
     ///
     /// # Errors
     ///
@@ -534,8 +537,9 @@ impl DatabaseOperations {
         let update = writes::UpdatePlan::new::<M>(self.db.config(), record_id.into(), new_values)?;
         // With UPDATE … RETURNING one statement is atomic by itself; without it (MySQL/MariaDB)
         // the update and the read back run in one transaction, so that the row returned is the
-        // one this call wrote, even when other clients write the same row at the same time.
-        let transaction = !update.single_statement();
+        // one this call wrote, even when other clients write the same row at the same time
+        // (sent as one script, in one round trip, when every value has a literal).
+        let transaction = update.needs_transaction();
         retrying!(self.db, async {
             let mut session = self.db.write_session(transaction).await?;
             let updated = writes::update_in::<M>(&mut session, &update).await?;

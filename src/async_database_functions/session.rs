@@ -45,6 +45,23 @@ pub(crate) enum Begin {
     ReadOnly,
 }
 
+/// Statements sent as one text query, in one round trip, with their values written in as
+/// literals ([`dialect::push_literal`]): `update_one`'s update and read back on MySQL/MariaDB,
+/// which have no `UPDATE … RETURNING`.
+pub(crate) struct Script {
+    /// The statements, separated by `; `, values as literals.
+    pub(crate) sql: String,
+    /// The same with `?` for each value: built only when it is logged (`echo`) or timed
+    /// (`slow_statement_ms`).
+    pub(crate) template: Option<String>,
+    /// The values, in the order of the template's `?`: kept only to be logged, or kept out of
+    /// error details (`hide_parameters`).
+    pub(crate) values: Vec<sea_query::Value>,
+    /// Its statements must see each other's work alone (an update and its read back): outside
+    /// a transaction it runs in one of its own (`START TRANSACTION; …; COMMIT`).
+    pub(crate) atomic: bool,
+}
+
 /// One pooled connection inside one transaction, from
 /// [`AsyncDatabase::get_db_session`](super::async_database::AsyncDatabase::get_db_session).
 ///
@@ -211,6 +228,46 @@ impl Session {
         let result = self.conn.first(sql, values, persistent).await;
         timer.finish(timed_sql.as_deref());
         self.finish(result, hidden)
+    }
+
+    /// Runs `script` in one round trip and decodes the rows of its statements as `T`. The server
+    /// stops at the first statement that fails; a transaction the script opened is then rolled
+    /// back, so the connection goes back to the pool clean (if even that fails, it is closed).
+    pub(crate) async fn run_script<T: FromRow>(
+        &mut self,
+        script: &Script,
+    ) -> Result<Outcome<T>, DatabaseError> {
+        self.check_open()?;
+        let template = script.template.as_deref().unwrap_or_default();
+        telemetry::echo(&self.config, template, &script.values);
+        let own_transaction = script.atomic && !self.in_transaction && !self.config.autocommit();
+        let sql = if own_transaction {
+            format!("START TRANSACTION; {}; COMMIT", script.sql)
+        } else {
+            script.sql.clone()
+        };
+        let timer = SlowTimer::start(&self.config);
+        self.in_flight = true;
+        let result = self.conn.run_script(sql).await;
+        timer.finish(Some(template));
+        let clean = match &result {
+            Err(_) if own_transaction => self.conn.run_raw("ROLLBACK".to_string()).await.is_ok(),
+            _ => true,
+        };
+        let result = self.finish(result, None);
+        self.in_flight = !clean;
+        result.map_err(|error| {
+            if self.config.hide_parameters() {
+                error.scrubbed(|text| {
+                    redact::scrub_values(
+                        text,
+                        &with_literals(self.config.dialect(), &script.values),
+                    )
+                })
+            } else {
+                error
+            }
+        })
     }
 
     /// Renders `statement` for this dialect and logs it when `echo` is on.
@@ -405,6 +462,22 @@ impl Session {
         self.in_transaction = false;
         result
     }
+}
+
+/// `values`, and each as the literal a script writes (a server error quoting the script's text
+/// would quote those).
+fn with_literals(
+    dialect: crate::async_database_functions::database_config::Dialect,
+    values: &[sea_query::Value],
+) -> Vec<sea_query::Value> {
+    let mut all = values.to_vec();
+    for value in values {
+        let mut literal = String::new();
+        if dialect::push_literal(dialect, &mut literal, value) {
+            all.push(sea_query::Value::String(Some(literal)));
+        }
+    }
+    all
 }
 
 impl Drop for Session {

@@ -12,7 +12,7 @@ use super::error::DatabaseError;
 use super::field::value_from_json;
 use super::model::{Column, Model, is_unset};
 use super::redact;
-use super::session::Session;
+use super::session::{Script, Session};
 
 /// How a batch of models is inserted: which columns are sent, how many rows per statement,
 /// and what is read back.
@@ -138,6 +138,9 @@ pub(crate) struct UpdatePlan {
     record_id: Value,
     values: Vec<(&'static str, Value)>,
     returning: bool,
+    /// Without `UPDATE … RETURNING` (MySQL/MariaDB): the update and the read back as one
+    /// script, one round trip, when every value has a literal.
+    script: Option<Script>,
 }
 
 impl UpdatePlan {
@@ -180,18 +183,25 @@ impl UpdatePlan {
         }
         M::before_update(&mut values);
         let returning = !values.is_empty() && dialect::update_returning(dialect);
+        let script = if returning {
+            None
+        } else {
+            update_script::<M>(config, key, &record_id, &values)
+        };
         Ok(UpdatePlan {
             key,
             record_id,
             values,
             returning,
+            script,
         })
     }
 
-    /// One statement (`UPDATE … RETURNING`); else an update and a read back, which belong in
-    /// one transaction.
-    pub(crate) fn single_statement(&self) -> bool {
-        self.returning
+    /// Whether the update and the read back take separate statements, which belong in one
+    /// transaction. Not with `UPDATE … RETURNING` (one statement), nor with a script (it runs
+    /// in a transaction of its own).
+    pub(crate) fn needs_transaction(&self) -> bool {
+        !self.returning && self.script.is_none()
     }
 }
 
@@ -205,8 +215,17 @@ pub(crate) async fn update_in<M: Model>(
         record_id,
         values,
         returning,
+        script,
     } = plan;
     let (key, returning) = (*key, *returning);
+    if let Some(script) = script {
+        return session
+            .run_script::<M>(script)
+            .await?
+            .rows
+            .pop()
+            .ok_or_else(|| not_found::<M>(session.config(), key, record_id));
+    }
     if returning {
         let update = update_returning::<M>(session.config().dialect(), plan);
         return session
@@ -259,6 +278,95 @@ fn update_returning<M: Model>(dialect: Dialect, plan: &UpdatePlan) -> super::sta
         sql,
         values: sea_query::Values(values),
     }
+}
+
+/// `UPDATE t SET c = <literal>, … WHERE key = <literal>; SELECT <every column> FROM t WHERE
+/// key = <literal>`: the update and its read back sent together, in one round trip, where the
+/// dialect sends scripts and has no `UPDATE … RETURNING` (MySQL/MariaDB). `None` where it sends
+/// none, or a value has no literal: then they run as two bound statements.
+fn update_script<M: Model>(
+    config: &DBConfig,
+    key: &Column,
+    record_id: &Value,
+    values: &[(&'static str, Value)],
+) -> Option<Script> {
+    let dialect = config.dialect();
+    let mut sql = String::with_capacity(96 + 32 * (values.len() + M::columns().len()));
+    let literal = |sql: &mut String, value: &Value| dialect::push_literal(dialect, sql, value);
+    if !push_update_select::<M>(dialect, &mut sql, key, record_id, values, literal) {
+        return None;
+    }
+    // What is logged or timed: the statements with `?`.
+    let shown = config.echo() || config.slow_statement_threshold().is_some();
+    let template = shown.then(|| {
+        let mut template = String::new();
+        let placeholder = |sql: &mut String, _: &Value| {
+            sql.push('?');
+            true
+        };
+        push_update_select::<M>(dialect, &mut template, key, record_id, values, placeholder);
+        template
+    });
+    let atomic = !values.is_empty();
+    // The values, for the log and to keep out of error details.
+    let values = if shown || config.hide_parameters() {
+        let mut all: Vec<Value> = values.iter().map(|(_, v)| v.clone()).collect();
+        if atomic {
+            all.push(record_id.clone());
+        }
+        all.push(record_id.clone());
+        all
+    } else {
+        Vec::new()
+    };
+    Some(Script {
+        sql,
+        template,
+        values,
+        atomic,
+    })
+}
+
+/// Writes the statements of [`update_script`], each value by `value` (`false`: it has no
+/// literal, and the script is given up).
+fn push_update_select<M: Model>(
+    dialect: Dialect,
+    sql: &mut String,
+    key: &Column,
+    record_id: &Value,
+    values: &[(&'static str, Value)],
+    value: impl Fn(&mut String, &Value) -> bool,
+) -> bool {
+    let by_key = |sql: &mut String| {
+        sql.push_str(" WHERE ");
+        dialect::push_ident(dialect, sql, key.name);
+        sql.push_str(" = ");
+        value(sql, record_id)
+    };
+    if !values.is_empty() {
+        sql.push_str("UPDATE ");
+        dialect::push_ident(dialect, sql, M::TABLE);
+        sql.push_str(" SET ");
+        for (i, (column, v)) in values.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            dialect::push_ident(dialect, sql, column);
+            sql.push_str(" = ");
+            if !value(sql, v) {
+                return false;
+            }
+        }
+        if !by_key(sql) {
+            return false;
+        }
+        sql.push_str("; ");
+    }
+    sql.push_str("SELECT ");
+    dialect::push_ident_list(dialect, sql, M::columns().iter().map(|c| c.name));
+    sql.push_str(" FROM ");
+    dialect::push_ident(dialect, sql, M::TABLE);
+    by_key(sql)
 }
 
 /// Deletes the row of `M` whose key is `record_id` on `session`.

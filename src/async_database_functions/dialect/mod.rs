@@ -16,6 +16,8 @@
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) mod hot;
 #[cfg(feature = "mysql")]
+mod literal;
+#[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -491,6 +493,22 @@ pub(crate) fn update_returning(dialect: Dialect) -> bool {
     per_backend!(Backend::of(dialect), b => b::INSERT_RETURNING)
 }
 
+/// Appends `value` as a literal for a script (several statements sent as one text query, in
+/// one round trip: see [`Conn::run_script`]); `false`, with `sql` unchanged, where the dialect
+/// sends no scripts (only MySQL/MariaDB do: the others have `UPDATE … RETURNING`) or the value
+/// has no literal that is safe in every SQL mode (see `literal.rs`).
+pub(crate) fn push_literal(dialect: Dialect, sql: &mut String, value: &sea_query::Value) -> bool {
+    match Backend::of(dialect) {
+        #[cfg(feature = "mysql")]
+        Backend::MySql => literal::push(sql, value),
+        #[allow(unreachable_patterns)]
+        _ => {
+            let _ = (sql, value);
+            false
+        }
+    }
+}
+
 /// Adjusts bound values to what the backend's driver handles uniformly (see
 /// `postgres::normalize_values`).
 ///
@@ -712,6 +730,21 @@ impl Conn {
             })
     }
 
+    /// Runs a script: several statements in one text query, sent in one round trip, whose
+    /// values are literals from [`push_literal`]. The rows of every statement are decoded as
+    /// `T`; the server stops at the first statement that fails, and so does this.
+    pub(crate) async fn run_script<T: FromRow>(
+        &mut self,
+        sql: String,
+    ) -> Result<Outcome<T>, RunError> {
+        per_conn!(self, e => {
+            let _ = (e, sql);
+            Err(RunError::Driver(sqlx::Error::Protocol(
+                "scripts are sent on MySQL/MariaDB only".into(),
+            )))
+        }, c => outcome_of((&mut **c).fetch_many(sqlx::raw_sql(AssertSqlSafe(sql)))).await)
+    }
+
     /// Runs SQL without parameters (DDL, transaction control).
     pub(crate) async fn run_raw(&mut self, sql: String) -> Result<(), sqlx::Error> {
         per_conn!(self, e => e.run_raw(sql).await,
@@ -846,7 +879,8 @@ impl BackendResult for sqlx::mysql::MySqlQueryResult {
 }
 
 /// The one place runtime-built SQL is handed to sqlx: statements come from sea-query or from
-/// `text()` with bound parameters, never from spliced values.
+/// `text()` with bound parameters, never from spliced values (a script's values are literals
+/// from [`push_literal`], hex for every text and byte string).
 async fn first_on<C, T>(
     conn: &mut C,
     sql: String,
@@ -892,7 +926,19 @@ where
     let query =
         sqlx_core::query::query_with_result::<C::Database, _>(AssertSqlSafe(sql), arguments)
             .persistent(persistent);
-    let mut stream = conn.fetch_many(query);
+    outcome_of(conn.fetch_many(query)).await
+}
+
+/// Reads a result stream to its end: every row decoded as `T`, the rows affected and the
+/// inserted id of every statement.
+async fn outcome_of<'s, Q, R, T>(
+    mut stream: futures_util::stream::BoxStream<'s, Result<Either<Q, R>, sqlx::Error>>,
+) -> Result<Outcome<T>, RunError>
+where
+    Q: BackendResult,
+    R: BackendRow,
+    T: FromRow,
+{
     let mut outcome = Outcome {
         rows: Vec::new(),
         rows_affected: 0,
