@@ -85,7 +85,9 @@
 //!
 //! Inside, not public: `dialect/` (everything that differs between backends: the executor that
 //! talks to sqlx for the servers, the hot connections reused without sqlx's release round trip,
-//! the SQLite engine executor on rusqlite, each driver's rows behind `RowRef`), `topology/` (the servers and their health: one pool per
+//! MySQL/MariaDB literals for the scripts sent in one round trip (`update_one` there), the SQLite
+//! engine executor on rusqlite, each driver's rows behind `RowRef`), `writes` (the typed writes
+//! shared by operations and sessions), `topology/` (the servers and their health: one pool per
 //! host of a multi-host URI and `target_session_attrs` routing, read replicas with
 //! read-your-writes by WAL position, the bounded re-running of retryable transactions, pool
 //! invalidation, fail-fast on a refused port, closing), `schema` (DDL from models), `bulk_insert` (the
