@@ -425,3 +425,137 @@ async fn mysql_sends_the_update_and_its_read_back_as_one_text_query() {
         assert_eq!(moved.at.map(|o| o.0), utc, "[{ctx}] stored as UTC");
     }
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "round_trip_floats")]
+struct Floats {
+    #[model(flatten)]
+    base: SchemaBase,
+    single: f32,
+    double: f64,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "round_trip_legacy")]
+struct Legacy {
+    #[model(flatten)]
+    base: SchemaBase,
+    reading: f64,
+}
+
+#[tokio::test]
+async fn floating_point_values_come_back_as_stored() {
+    for backend in common::backends() {
+        let ctx = backend.name;
+        let (_db, ops) = fresh(&backend, json!({}), |db| {
+            db.register::<Floats>();
+            db.register::<Legacy>();
+        })
+        .await;
+        let row = Floats {
+            base: SchemaBase::default(),
+            single: 0.0,
+            double: 0.0,
+        };
+        let id = ops.create_one(row).await.check(ctx).base.pkid;
+        // Seven significant digits in the f32, seventeen in the f64: a text form of six
+        // (MariaDB's for FLOAT) would lose both.
+        let (single, double) = (1.234_567_8_f32, 0.123_456_789_012_345_68_f64);
+        let updated: Floats = ops
+            .update_one::<Floats>(id.clone(), json!({"single": single, "double": double}))
+            .await
+            .check(ctx);
+        assert_eq!(
+            (updated.single, updated.double),
+            (single, double),
+            "[{ctx}]"
+        );
+        let read: Option<Floats> = ops.read_by_pk::<Floats>(id).await.check(ctx);
+        assert_eq!(read, Some(updated), "[{ctx}]");
+
+        // An f64 mapped onto a FLOAT column another schema made (SQLAlchemy's `Float` on
+        // MySQL/MariaDB): update_one returns what a read returns.
+        if backend.name == "mysql" {
+            let alter = "ALTER TABLE round_trip_legacy MODIFY reading FLOAT NOT NULL";
+            ops.execute_one(&text(alter)).await.check(ctx);
+            let row = Legacy {
+                base: SchemaBase::default(),
+                reading: 0.0,
+            };
+            let id = ops.create_one(row).await.check(ctx).base.pkid;
+            let updated: Legacy = ops
+                .update_one::<Legacy>(id.clone(), json!({"reading": 1.234_567_8}))
+                .await
+                .check(ctx);
+            let read: Option<Legacy> = ops.read_by_pk::<Legacy>(id).await.check(ctx);
+            assert_eq!(read.as_ref(), Some(&updated), "[{ctx}]");
+            assert_eq!(updated.reading, f64::from(1.234_567_8_f32), "[{ctx}]");
+        }
+    }
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "round_trip_types")]
+struct Every {
+    #[model(flatten)]
+    base: SchemaBase,
+    small: i16,
+    int: i32,
+    unsigned: u32,
+    big: i64,
+    flag: bool,
+    at: chrono::DateTime<chrono::Utc>,
+    local: chrono::NaiveDateTime,
+    day: chrono::NaiveDate,
+    time: chrono::NaiveTime,
+    uuid: uuid::Uuid,
+    doc: serde_json::Value,
+    blob: Vec<u8>,
+    maybe_int: Option<i64>,
+    maybe_text: Option<String>,
+}
+
+#[tokio::test]
+async fn every_column_type_comes_back_as_a_read_returns_it() {
+    for backend in common::backends() {
+        let ctx = backend.name;
+        let (_db, ops) = fresh(&backend, json!({}), |db| {
+            db.register::<Every>();
+        })
+        .await;
+        let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        let row = Every {
+            base: SchemaBase::default(),
+            small: 0,
+            int: 0,
+            unsigned: 0,
+            big: 0,
+            flag: false,
+            at: epoch,
+            local: epoch.naive_utc(),
+            day: epoch.date_naive(),
+            time: epoch.time(),
+            uuid: uuid::Uuid::nil(),
+            doc: json!({}),
+            blob: Vec::new(),
+            maybe_int: Some(1),
+            maybe_text: None,
+        };
+        let id = ops.create_one(row).await.check(ctx).base.pkid;
+        let new = json!({
+            "small": i16::MIN, "int": i32::MAX, "unsigned": u32::MAX, "big": i64::MIN,
+            "flag": true, "at": "2026-12-03T07:08:09.123456Z", "local": "1999-12-31T23:59:59.999999",
+            "day": "2024-02-29", "time": "23:59:59.000001",
+            "uuid": "67e55044-10b1-426f-9247-bb680e5fe0c8",
+            "doc": {"quote": "it's \\ \"x\"", "n": [1, 2.5, null], "emoji": "🎉"},
+            "blob": [0, 39, 92, 255], "maybe_int": null, "maybe_text": "'; --",
+        });
+        let updated: Every = ops.update_one::<Every>(id.clone(), new).await.check(ctx);
+        let read: Option<Every> = ops.read_by_pk::<Every>(id).await.check(ctx);
+        assert_eq!(read.as_ref(), Some(&updated), "[{ctx}]");
+        assert_eq!(updated.blob, [0, 39, 92, 255], "[{ctx}]");
+        assert_eq!(updated.unsigned, u32::MAX, "[{ctx}]");
+        assert_eq!(updated.maybe_text.as_deref(), Some("'; --"), "[{ctx}]");
+        assert_eq!(updated.doc["quote"], "it's \\ \"x\"", "[{ctx}]");
+    }
+}

@@ -363,7 +363,12 @@ fn push_update_select<M: Model>(
         sql.push_str("; ");
     }
     sql.push_str("SELECT ");
-    dialect::push_ident_list(dialect, sql, M::columns().iter().map(|c| c.name));
+    for (i, column) in M::columns().iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        dialect::push_script_column(dialect, sql, column);
+    }
     sql.push_str(" FROM ");
     dialect::push_ident(dialect, sql, M::TABLE);
     by_key(sql)

@@ -8,6 +8,9 @@
 //! a `f32` widened to `f64`, dates and times to the microsecond (truncated, as sqlx does), a
 //! UUID as its 16 bytes, a UTC date-time as its UTC wall time.
 //!
+//! Rows come back in the text protocol: a floating-point column is read as a `DOUBLE`
+//! ([`push_column`]), whose text form is exact where a `FLOAT`'s is not.
+//!
 //! A value with no such literal (a float that is not finite, a year outside 1–9999, a leap
 //! second, a type not listed here) is refused (`false`): the caller then binds it in a
 //! statement of its own, so a script never stores anything a bound statement would not.
@@ -15,6 +18,26 @@
 use std::fmt::Write as _;
 
 use sea_query::{OptionEnum, Value};
+
+use crate::async_database_functions::model::SqlType;
+
+/// Appends column `name` as a script reads it back (`SELECT` list, under its own name). Rows
+/// come back in the text protocol, where MariaDB writes a `FLOAT` with six significant digits
+/// (`1.23457` for `1.2345678`): a floating-point column is read as `name * 1e0`, a `DOUBLE`,
+/// whose text form is the shortest that reads back as the same value (and so the same `f32`),
+/// also where a model's `f64` maps a `FLOAT` column another schema made.
+pub(super) fn push_column(
+    sql: &mut String,
+    name: &str,
+    ty: SqlType,
+    ident: impl Fn(&mut String, &str),
+) {
+    ident(sql, name);
+    if matches!(ty, SqlType::Float | SqlType::Double) {
+        sql.push_str(" * 1e0 AS ");
+        ident(sql, name);
+    }
+}
 
 /// Appends `value` as a literal; `false` (with `sql` left as it was) when it has none.
 pub(super) fn push(sql: &mut String, value: &Value) -> bool {

@@ -509,6 +509,18 @@ pub(crate) fn push_literal(dialect: Dialect, sql: &mut String, value: &sea_query
     }
 }
 
+/// Appends `column` to the `SELECT` list of a script, read back as exactly as a bound
+/// statement reads it (see `literal.rs`); elsewhere the quoted name.
+pub(crate) fn push_script_column(dialect: Dialect, sql: &mut String, column: &Column) {
+    let ident = |sql: &mut String, name: &str| push_ident(dialect, sql, name);
+    match Backend::of(dialect) {
+        #[cfg(feature = "mysql")]
+        Backend::MySql => literal::push_column(sql, column.name, column.sql_type, ident),
+        #[allow(unreachable_patterns)]
+        _ => ident(sql, column.name),
+    }
+}
+
 /// Adjusts bound values to what the backend's driver handles uniformly (see
 /// `postgres::normalize_values`).
 ///
