@@ -1,6 +1,7 @@
 //! Hot connections (PostgreSQL, MySQL/MariaDB): a connection whose session ended cleanly is
-//! reused at once, the most recent first, without sqlx's release round trip; a connection whose
-//! session was cut short is not; callers waiting on a full pool, the raw sqlx pool,
+//! reused at once, the most recent first, without sqlx's release round trip (also when it is
+//! handed to a caller waiting on a full pool); a connection whose session was cut short is not;
+//! callers waiting on a full pool, the raw sqlx pool,
 //! `disconnect` and a connection killed by the server all still get what they got before.
 
 #![cfg(any(feature = "postgres", feature = "mysql"))]
@@ -212,6 +213,62 @@ async fn callers_waiting_on_a_full_pool_all_get_a_connection() {
         let stats = db.pool_stats();
         assert!(stats.size <= 2, "{}: {stats:?}", backend.name);
         assert_eq!(stats.waiting, 0, "{}", backend.name);
+        db.disconnect().await;
+    }
+}
+
+/// MySQL/MariaDB: the pings (`COM_PING`, counted in `Com_admin_commands`) a connection has
+/// answered, read on that connection.
+async fn pings(session: &mut Session) -> i64 {
+    let sql = "SELECT CAST(VARIABLE_VALUE AS SIGNED) FROM information_schema.SESSION_STATUS \
+               WHERE VARIABLE_NAME = 'COM_ADMIN_COMMANDS'";
+    let n: Option<i64> = session
+        .fetch_optional(&text(sql))
+        .await
+        .expect("session status");
+    n.expect("one row")
+}
+
+#[tokio::test]
+async fn a_caller_waiting_on_a_full_pool_is_handed_the_connection_without_a_round_trip() {
+    for backend in servers() {
+        let name = backend.name;
+        let db = backend.database(json!({ "pool_size": 1, "max_overflow": 0, "pool_timeout": 5 }));
+        let mut first = session(&db, &backend).await;
+        let id = connection_id(&mut first, &backend).await;
+        let mysql = name == "mysql";
+        let before = if mysql { pings(&mut first).await } else { 0 };
+        // A second caller waits: the pool's one connection is in use.
+        let waiter = {
+            let (db, backend) = (db.clone(), backend.clone());
+            tokio::spawn(async move {
+                let mut second = session(&db, &backend).await;
+                let id = connection_id(&mut second, &backend).await;
+                let after = if mysql { pings(&mut second).await } else { 0 };
+                second.commit().await.expect("commit");
+                (id, after)
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            db.pool_stats().waiting,
+            1,
+            "{name}: the second caller waits"
+        );
+        let handed_at = Instant::now();
+        first.commit().await.expect("commit");
+        let (second_id, after) = tokio::time::timeout(Duration::from_secs(10), waiter)
+            .await
+            .unwrap_or_else(|_| panic!("{name}: the waiting caller was never served"))
+            .expect("waiter");
+        assert_eq!(second_id, id, "{name}: the same connection");
+        assert!(
+            handed_at.elapsed() < Duration::from_secs(2),
+            "{name}: {:?}",
+            handed_at.elapsed()
+        );
+        // Handed over as it was: sqlx's release would have pinged it first.
+        assert_eq!(after, before, "{name}: pings answered in between");
         db.disconnect().await;
     }
 }

@@ -16,14 +16,16 @@
 //!   emptied into sqlx's pool and stays unused;
 //! - a connection that waited on the stack for more than [`HOT_FOR`] goes back to sqlx's pool
 //!   (and its ping) instead of being handed out;
-//! - while a caller waits on sqlx's pool for a connection, a connection parked here is handed to
-//!   sqlx's pool instead, which wakes that caller.
+//! - while callers wait for a connection, a connection parked here goes to one of them: straight
+//!   to a caller that waits on a full pool ([`Hot::handed`]: it waits on sqlx's pool at the same
+//!   time, for a connection coming back the sqlx way), else, when any caller waits on sqlx's
+//!   pool alone (the pool was opening a connection for it), to sqlx's pool, which wakes it.
 //!
 //! [`AsyncDatabase::sqlx_pool`]: super::super::async_database::AsyncDatabase::sqlx_pool
 
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,6 +45,10 @@ pub(crate) struct Hot<DB: Database> {
     /// Off for good: the configuration checks connections on checkout, the pool closed, or the
     /// raw pool was handed out.
     off: AtomicBool,
+    /// Wakes a caller waiting for a connection when one is parked.
+    handed: tokio::sync::Notify,
+    /// Callers waiting on `handed` (each also counts as waiting in `Health`).
+    listening: AtomicU32,
 }
 
 impl<DB: Database> std::fmt::Debug for Hot<DB> {
@@ -61,6 +67,8 @@ impl<DB: Database> Hot<DB> {
             conns: Mutex::new(Vec::new()),
             health,
             off: AtomicBool::new(off),
+            handed: tokio::sync::Notify::new(),
+            listening: AtomicU32::new(0),
         })
     }
 
@@ -89,8 +97,8 @@ impl<DB: Database> Hot<DB> {
         taken.map(|conn| Pooled::new(conn, self.clone()))
     }
 
-    /// Parks a connection whose session ended cleanly; when hot connections are off or a
-    /// caller waits on sqlx's pool, it goes to sqlx's pool instead.
+    /// Parks a connection whose session ended cleanly (when hot connections are off, it goes
+    /// to sqlx's pool instead), and hands it on when a caller waits for one.
     fn park(&self, conn: PoolConnection<DB>) {
         if !self.usable() {
             return drop(conn);
@@ -98,13 +106,40 @@ impl<DB: Database> Hot<DB> {
         if let Ok(mut conns) = self.conns.lock() {
             conns.push((conn, Instant::now()));
         }
-        // Pushed before looking: a caller that began waiting before this look is seen here, and
-        // one that begins after it finds the connection on the stack (it looks again once it
-        // counts as waiting).
-        if self.health.waiting() > 0 {
+        // Pushed before looking: a caller that began waiting before this look is served here,
+        // and one that begins after it finds the connection on the stack (it looks again once
+        // it counts as waiting).
+        let waiting = self.health.waiting();
+        if waiting == 0 {
+            return;
+        }
+        if waiting > self.listening.load(Ordering::Acquire) {
+            // Someone waits on sqlx's pool alone: sqlx's pool wakes it with this connection.
             let handed = self.conns.lock().ok().and_then(|mut conns| conns.pop());
             drop(handed);
+        } else {
+            // A wake-up no caller is there to take is kept for the next.
+            self.handed.notify_one();
         }
+    }
+
+    /// Waits until a connection is parked while this caller listens, and takes it: raced
+    /// against sqlx's acquire, whichever comes first. The caller must count as waiting in
+    /// `Health` and hold [`listen`](Self::listen)'s guard. Never ends once hot connections are
+    /// off (parked ones then go to sqlx's pool, whose acquire ends instead).
+    pub(crate) async fn handed(self: &Arc<Self>) -> Pooled<DB> {
+        loop {
+            self.handed.notified().await;
+            if let Some(conn) = self.take() {
+                return conn;
+            }
+        }
+    }
+
+    /// Counts the caller as listening for a handed connection until the guard drops.
+    pub(crate) fn listen(&self) -> Listening<'_, DB> {
+        self.listening.fetch_add(1, Ordering::AcqRel);
+        Listening(self)
     }
 
     /// Hands every parked connection to sqlx's pool.
@@ -126,6 +161,15 @@ impl<DB: Database> Hot<DB> {
     /// Connections parked now.
     pub(crate) fn len(&self) -> usize {
         self.conns.lock().map_or(0, |conns| conns.len())
+    }
+}
+
+/// A caller listening for a handed connection ([`Hot::listen`]).
+pub(crate) struct Listening<'h, DB: Database>(&'h Hot<DB>);
+
+impl<DB: Database> Drop for Listening<'_, DB> {
+    fn drop(&mut self) {
+        self.0.listening.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

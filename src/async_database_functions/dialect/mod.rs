@@ -185,19 +185,23 @@ impl Pool {
     ///
     /// sqlx's acquire futures hold its connect future inline (14 KB for PostgreSQL, 18 KB for
     /// MySQL): boxed, they are copied once, not at every level of every caller's future.
-    pub(crate) async fn acquire(&self) -> Result<Conn, sqlx::Error> {
+    ///
+    /// With `full` (the pool has every connection open, so only one coming back can serve the
+    /// caller), a server pool's caller also takes a connection handed straight from the hot
+    /// stack ([`Hot::handed`]), whichever comes first. Not while sqlx opens a connection for
+    /// the caller: giving that up half-way would waste the connect.
+    pub(crate) async fn acquire(&self, full: bool) -> Result<Conn, sqlx::Error> {
         Ok(match self {
             #[cfg(feature = "sqlite")]
             // The engine's acquire future is small (no connect future inside): not boxed.
-            Pool::Sqlite(p) => Conn::Sqlite(p.engine.acquire().await?),
+            Pool::Sqlite(p) => {
+                let _ = full;
+                Conn::Sqlite(p.engine.acquire().await?)
+            }
             #[cfg(feature = "postgres")]
-            Pool::Postgres(p, hot) => {
-                Conn::Postgres(Pooled::new(Box::pin(p.acquire()).await?, hot.clone()))
-            }
+            Pool::Postgres(p, hot) => Conn::Postgres(acquire_on(p, hot, full).await?),
             #[cfg(feature = "mysql")]
-            Pool::MySql(p, hot) => {
-                Conn::MySql(Pooled::new(Box::pin(p.acquire()).await?, hot.clone()))
-            }
+            Pool::MySql(p, hot) => Conn::MySql(acquire_on(p, hot, full).await?),
         })
     }
 
@@ -831,6 +835,29 @@ fn idle<DB: Database>(
         return None;
     }
     pool.try_acquire().map(|c| Pooled::new(c, hot.clone()))
+}
+
+/// A connection of sqlx's pool, or, with `full`, one handed from the hot stack if it comes
+/// first.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn acquire_on<DB: Database>(
+    pool: &sqlx::Pool<DB>,
+    hot: &Arc<Hot<DB>>,
+    full: bool,
+) -> Result<Pooled<DB>, sqlx::Error> {
+    if !full {
+        return Ok(Pooled::new(Box::pin(pool.acquire()).await?, hot.clone()));
+    }
+    let _listening = hot.listen();
+    // Listening now, look once more: a connection parked just before went to sqlx's pool (the
+    // acquire below gets it) or is still on the stack.
+    if let Some(conn) = hot.take() {
+        return Ok(conn);
+    }
+    tokio::select! {
+        acquired = Box::pin(pool.acquire()) => Ok(Pooled::new(acquired?, hot.clone())),
+        handed = hot.handed() => Ok(handed),
+    }
 }
 
 /// An error of [`Conn::run`]: from the driver, or from decoding a row.

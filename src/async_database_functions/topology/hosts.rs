@@ -397,12 +397,14 @@ impl Hosts {
         let acquired = match &host.url {
             Some(url) if opening() => {
                 tokio::select! {
-                    acquired = pool.acquire() => acquired,
+                    acquired = pool.acquire(false) => acquired,
                     // Boxed: only built when a connection is opened.
                     refused = Box::pin(super::refused(config, url)) => return Err(refused),
                 }
             }
-            _ => pool.acquire().await,
+            // A server pool with every connection open: one coming back serves this caller.
+            Some(_) => pool.acquire(true).await,
+            None => pool.acquire(false).await,
         };
         drop(waiting);
         match acquired {
