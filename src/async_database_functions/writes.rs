@@ -293,7 +293,9 @@ fn update_script<M: Model>(
     let dialect = config.dialect();
     let mut sql = String::with_capacity(96 + 32 * (values.len() + M::columns().len()));
     let literal = |sql: &mut String, value: &Value| dialect::push_literal(dialect, sql, value);
-    if !push_update_select::<M>(dialect, &mut sql, key, record_id, values, literal) {
+    if !push_update_select::<M>(dialect, &mut sql, key, record_id, values, literal)
+        || sql.len() > SCRIPT_MAX
+    {
         return None;
     }
     // What is logged or timed: the statements with `?`.
@@ -326,6 +328,12 @@ fn update_script<M: Model>(
         atomic,
     })
 }
+
+/// The longest script sent: a longer one (large values, twice their size in hex) is bound
+/// instead, in statements of its own. A text query longer than the server's
+/// `max_allowed_packet` (16 MiB by default on MariaDB, 1 MiB at its smallest in practice) is
+/// refused and the connection closed, where the same values bound in a prepared statement fit.
+const SCRIPT_MAX: usize = 64 * 1024;
 
 /// Writes the statements of [`update_script`], each value by `value` (`false`: it has no
 /// literal, and the script is given up).
