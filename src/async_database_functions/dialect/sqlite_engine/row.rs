@@ -1,4 +1,4 @@
-//! Rows of the SQLite engine as the crate's driver-neutral [`RowRef`]: what `SqlField::decode`,
+//! Rows of the SQLite engine as the crate's driver-neutral [`RowRef`](crate::async_database_functions::row::RowRef): what `SqlField::decode`,
 //! `FromRow` and `Record` read. Each native type decodes as sqlx-sqlite decodes it (the same
 //! storage classes accepted, the same text forms parsed), so models read the same either way.
 
