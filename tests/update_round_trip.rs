@@ -98,7 +98,7 @@ async fn stored<N: Noted>(ops: &DatabaseOperations, id: &str, ctx: &str) -> N {
 }
 
 /// `fresh` with only `N` registered.
-async fn fresh_with<N: Noted>(
+async fn fresh_with<N: Model>(
     backend: &Backend,
     extra: serde_json::Value,
 ) -> (AsyncDatabase, DatabaseOperations) {
@@ -519,10 +519,7 @@ struct Every {
 async fn every_column_type_comes_back_as_a_read_returns_it() {
     for backend in common::backends() {
         let ctx = backend.name;
-        let (_db, ops) = fresh(&backend, json!({}), |db| {
-            db.register::<Every>();
-        })
-        .await;
+        let (_db, ops) = fresh_with::<Every>(&backend, json!({})).await;
         let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
         let row = Every {
             base: SchemaBase::default(),
@@ -572,10 +569,7 @@ struct Large {
 async fn a_large_value_is_stored_whole() {
     for backend in common::backends() {
         let ctx = backend.name;
-        let (_db, ops) = fresh(&backend, json!({}), |db| {
-            db.register::<Large>();
-        })
-        .await;
+        let (_db, ops) = fresh_with::<Large>(&backend, json!({})).await;
         let row = Large {
             base: SchemaBase::default(),
             blob: Vec::new(),

@@ -509,8 +509,9 @@ impl DatabaseOperations {
     /// `UPDATE … RETURNING`: there the update and the read back run in one transaction, so the
     /// row returned is always the one this call wrote, sent as one text query in one round trip
     /// (`START TRANSACTION; UPDATE …; SELECT …; COMMIT`, every value written as a literal that
-    /// is safe in any SQL mode: text and bytes in hex). A value with no such literal (a float
-    /// that is not finite, a date outside years 1–9999) is bound instead, in four round trips.
+    /// is safe in any SQL mode: text and bytes in hex). A value with no such literal (a value
+    /// of a custom column type the library cannot write, such as a date with an offset), or a
+    /// query over 64 KiB, is bound instead, in four round trips.
     ///
     /// # Errors
     ///
