@@ -473,7 +473,9 @@ impl DatabaseOperations {
     }
 
     /// Inserts every model in one transaction, as multi-row inserts kept under the backend's
-    /// bind-parameter limit, and returns them as stored. One bad row stores none.
+    /// bind-parameter limit (on MySQL/MariaDB, also under 128 KiB of values each: a larger
+    /// statement would leave the server's buffer for the connection that large), and returns
+    /// them as stored. One bad row stores none.
     pub async fn create_many<M: Model>(&self, models: Vec<M>) -> Result<Vec<M>, DatabaseError> {
         let span = operation_span!("create_many", self.db.config(), Some(M::TABLE));
         traced!(span, self.create_many_untraced::<M>(models), |stored| {
@@ -608,7 +610,9 @@ impl DatabaseOperations {
         if ids.is_empty() {
             return Ok(0);
         }
-        let per_chunk = dialect::max_bind_parameters(self.dialect());
+        let per_chunk = dialect::rows_per_statement(self.dialect(), 1, || {
+            ids.iter().map(dialect::value_len).max().unwrap_or(0)
+        });
         // One statement is atomic by itself; several need a transaction.
         retrying!(self.db, async {
             let mut session = self.db.write_session(ids.len() > per_chunk).await?;

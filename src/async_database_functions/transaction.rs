@@ -68,8 +68,9 @@ impl Session {
         })
     }
 
-    /// Inserts `models` in this session's transaction (multi-row inserts under the backend's
-    /// bind limit) and returns them as stored.
+    /// Inserts `models` in this session's transaction (multi-row inserts, split as
+    /// [`DatabaseOperations::create_many`](super::database_operations::DatabaseOperations::create_many)
+    /// splits them) and returns them as stored.
     pub async fn create_many<M: Model>(
         &mut self,
         mut models: Vec<M>,

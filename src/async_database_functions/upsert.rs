@@ -65,8 +65,8 @@ impl DatabaseOperations {
         traced!(span, run, |_| Rows::affected(1))
     }
 
-    /// [`upsert_one`](Self::upsert_one) for many models, in one transaction (chunked under
-    /// the backend's bind-parameter limit, as `create_many`): one failing row stores none.
+    /// [`upsert_one`](Self::upsert_one) for many models, in one transaction (chunked as
+    /// `create_many` is): one failing row stores none.
     /// Returns the rows as stored, in the order given. A primary key given twice in one call
     /// is refused by PostgreSQL; give each row once.
     pub async fn upsert_many<M: Model>(&self, models: Vec<M>) -> Result<Vec<M>, DatabaseError> {
@@ -132,7 +132,10 @@ async fn upsert_in<M: Model>(
         }
     }
 
-    let per_chunk = (dialect::max_bind_parameters(dialect) / columns.len().max(1)).max(1);
+    let per_chunk = dialect::rows_per_statement(dialect, columns.len(), || {
+        let row_len = |row: &Vec<Value>| row.iter().map(dialect::value_len).sum::<usize>();
+        rows.iter().map(row_len).max().unwrap_or(0)
+    });
     let returning = dialect::insert_returning(dialect);
     // One statement is atomic by itself; several, or a write and its read back, need a
     // transaction.

@@ -58,7 +58,8 @@ impl InsertPlan {
             .filter(|(_, k)| **k)
             .map(|(c, _)| c)
             .collect();
-        let per_chunk = (dialect::max_bind_parameters(dialect) / kept.len().max(1)).max(1);
+        let per_chunk =
+            dialect::rows_per_statement(dialect, kept.len(), || largest_row(dialect, models));
         // Only what the database generates is read back: an auto-increment key left unset.
         // Every other value is the one given, so the given models are the rows stored.
         let generated = keep.iter().any(|k| !k);
@@ -130,6 +131,22 @@ pub(crate) async fn insert_in<M: Model>(
     }
     // Every column was given: the rows stored are exactly the models.
     Ok((plan.returning || plan.read_back).then_some(stored))
+}
+
+/// The values of the largest of the first rows of `models`, in bytes (a sample: rows much
+/// larger further on only make their statement larger).
+fn largest_row<M: Model>(dialect: Dialect, models: &[M]) -> usize {
+    let mut values = Vec::new();
+    models
+        .iter()
+        .take(32)
+        .map(|model| {
+            values.clear();
+            model.push_values(dialect, &mut values);
+            values.iter().map(dialect::value_len).sum::<usize>()
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// An update of one row by its key, validated against the model.

@@ -486,6 +486,26 @@ pub(crate) fn max_bind_parameters(dialect: Dialect) -> usize {
     per_backend!(Backend::of(dialect), b => b::MAX_BIND_PARAMETERS)
 }
 
+/// How many rows one multi-row statement of `columns` columns carries: as many as the bind
+/// limit allows and, on a backend that retires a connection after a large statement (MySQL,
+/// see [`hot`]), a power of two of rows whose values stay under that size (`row_bytes`: the
+/// values of the largest row, asked only there). A power of two, so that inserts of similar
+/// rows render the same SQL and reuse its prepared statement.
+pub(crate) fn rows_per_statement(
+    dialect: Dialect,
+    columns: usize,
+    row_bytes: impl FnOnce() -> usize,
+) -> usize {
+    let by_binds = (max_bind_parameters(dialect) / columns.max(1)).max(1);
+    match per_backend!(Backend::of(dialect), b => b::RETIRE_ABOVE) {
+        Some(budget) => {
+            let fit = (budget / row_bytes().max(1)).max(1);
+            by_binds.min(1 << fit.ilog2())
+        }
+        None => by_binds,
+    }
+}
+
 /// Whether `INSERT … RETURNING` is understood (MySQL has none; MariaDB's is not assumed, as
 /// `mysql://` may be either).
 pub(crate) fn insert_returning(dialect: Dialect) -> bool {
@@ -690,8 +710,10 @@ impl Conn {
         values: Values,
         persistent: bool,
     ) -> Result<Outcome<T>, RunError> {
-        per_conn!(self, e => e.run(sql, values, persistent).await,
-            c => run_on(&mut **c, sql, Ok(SqlxValues(values)), persistent).await)
+        per_conn!(self, e => e.run(sql, values, persistent).await, c => {
+            c.sending(|| longest_part(&sql, &values));
+            run_on(&mut **c, sql, Ok(SqlxValues(values)), persistent).await
+        })
     }
 
     /// Runs a bulk insert from [`unnest_insert`]: its row-major `values` are bound as one
@@ -727,8 +749,10 @@ impl Conn {
         values: Values,
         persistent: bool,
     ) -> Result<Option<T>, RunError> {
-        per_conn!(self, e => e.first(sql, values, persistent).await,
-            c => first_on(&mut **c, sql, values, persistent).await)
+        per_conn!(self, e => e.first(sql, values, persistent).await, c => {
+            c.sending(|| longest_part(&sql, &values));
+            first_on(&mut **c, sql, values, persistent).await
+        })
     }
 
     /// The first row of a parameterless query the library itself asks (a server's role, a
@@ -758,13 +782,18 @@ impl Conn {
             Err(RunError::Driver(sqlx::Error::Protocol(
                 "scripts are sent on MySQL/MariaDB only".into(),
             )))
-        }, c => outcome_of((&mut **c).fetch_many(sqlx::raw_sql(AssertSqlSafe(sql)))).await)
+        }, c => {
+            c.sending(|| sql.len());
+            outcome_of((&mut **c).fetch_many(sqlx::raw_sql(AssertSqlSafe(sql)))).await
+        })
     }
 
     /// Runs SQL without parameters (DDL, transaction control).
     pub(crate) async fn run_raw(&mut self, sql: String) -> Result<(), sqlx::Error> {
-        per_conn!(self, e => e.run_raw(sql).await,
-            c => c.execute(AssertSqlSafe(sql)).await.map(|_| ()))
+        per_conn!(self, e => e.run_raw(sql).await, c => {
+            c.sending(|| sql.len());
+            c.execute(AssertSqlSafe(sql)).await.map(|_| ())
+        })
     }
 
     /// Starts a transaction. With `write` on SQLite, `BEGIN IMMEDIATE`: a transaction that will write takes
@@ -816,6 +845,36 @@ impl Conn {
     /// transaction open): a server connection goes back on the hot stack (see [`hot`]).
     pub(crate) fn reusable(&mut self) {
         per_conn!(self, e => { let _ = e; }, c => c.reusable())
+    }
+}
+
+/// The longer of a statement's two parts as sent, in bytes: its SQL (prepared or sent as text)
+/// and, about, its bound values (sent in a packet of their own).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn longest_part(sql: &str, values: &Values) -> usize {
+    sql.len().max(values.0.iter().map(value_len).sum())
+}
+
+/// About how many bytes `value` takes as a bound value: its length for text, bytes and JSON,
+/// 8 for the rest.
+pub(crate) fn value_len(value: &sea_query::Value) -> usize {
+    fn json_len(json: &serde_json::Value) -> usize {
+        use serde_json::Value as J;
+        match json {
+            J::String(s) => s.len() + 2,
+            J::Array(items) => items.iter().map(|v| json_len(v) + 1).sum::<usize>() + 2,
+            J::Object(fields) => {
+                let fields = fields.iter().map(|(k, v)| k.len() + 4 + json_len(v));
+                fields.sum::<usize>() + 2
+            }
+            _ => 8,
+        }
+    }
+    match value {
+        sea_query::Value::String(Some(s)) => s.len(),
+        sea_query::Value::Bytes(Some(b)) => b.len(),
+        sea_query::Value::Json(Some(j)) => json_len(j),
+        _ => 8,
     }
 }
 
@@ -1065,8 +1124,10 @@ impl Conn {
         F: FnMut(T) -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        per_conn!(self, e => e.for_each(sql, values, persistent, each).await,
-            c => for_each_on(&mut **c, sql, values, persistent, each).await)
+        per_conn!(self, e => e.for_each(sql, values, persistent, each).await, c => {
+            c.sending(|| longest_part(&sql, &values));
+            for_each_on(&mut **c, sql, values, persistent, each).await
+        })
     }
 }
 

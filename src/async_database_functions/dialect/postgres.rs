@@ -48,6 +48,9 @@ pub(super) const REPLAY_POSITION_SQL: Option<&str> =
 pub(super) const WRITE_POSITION_SQL: Option<&str> = Some("SELECT pg_current_wal_lsn()::text");
 /// See [`super::is_read_only_error`].
 pub(super) const READ_ONLY_CODES: &[&str] = &["25006"];
+/// No limit: a backend's send buffer does not hold a result back for the size of an earlier
+/// statement.
+pub(super) const RETIRE_ABOVE: Option<usize> = None;
 
 pub(super) fn max_connections(config: &DBConfig) -> u32 {
     config.max_connections()
@@ -119,7 +122,7 @@ pub(super) async fn connect(
             .idle_timeout(Some(Duration::from_secs(600)))
             .connect_lazy_with(options);
     Ok((
-        Pool::Postgres(pool, super::hot::Hot::new(config, health)),
+        Pool::Postgres(pool, super::hot::Hot::new(config, health, RETIRE_ABOVE)),
         Keeper(None),
     ))
 }

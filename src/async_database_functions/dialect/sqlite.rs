@@ -38,6 +38,8 @@ pub(super) const LIST_TABLES: &str =
     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'";
 /// SQLite's default `SQLITE_MAX_VARIABLE_NUMBER` (since 3.32).
 pub(super) const MAX_BIND_PARAMETERS: usize = 32766;
+/// No limit: an embedded engine has no network buffer to keep large.
+pub(super) const RETIRE_ABOVE: Option<usize> = None;
 
 /// How long a writer waits for a locked database file before failing.
 const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
