@@ -7,19 +7,12 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::Backend;
+use common::{Backend, servers};
 use dsg_lib::async_database_functions::async_database::AsyncDatabase;
 use dsg_lib::async_database_functions::error::ErrorKind;
 use dsg_lib::async_database_functions::session::Session;
 use dsg_lib::async_database_functions::statement::text;
 use serde_json::json;
-
-fn servers() -> Vec<Backend> {
-    common::backends()
-        .into_iter()
-        .filter(|b| !b.is_sqlite())
-        .collect()
-}
 
 fn sqlite() -> Backend {
     common::backends()
@@ -37,13 +30,8 @@ async fn session(db: &AsyncDatabase, backend: &Backend) -> Session {
 
 /// The server's id of the connection a session runs on.
 async fn connection_id(session: &mut Session, backend: &Backend) -> i64 {
-    let sql = match backend.name {
-        "postgres" => "SELECT CAST(pg_backend_pid() AS BIGINT)",
-        "mysql" => "SELECT CAST(CONNECTION_ID() AS SIGNED)",
-        other => panic!("no connection id on {other}"),
-    };
     let id: Option<i64> = session
-        .fetch_optional(&text(sql))
+        .fetch_optional(&text(backend.connection_id_sql()))
         .await
         .unwrap_or_else(|e| panic!("{}: connection id: {e}", backend.name));
     id.expect("one row")

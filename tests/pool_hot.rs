@@ -10,19 +10,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Backend;
+use common::{Backend, servers};
 use dsg_lib::async_database_functions::async_database::AsyncDatabase;
 use dsg_lib::async_database_functions::database_operations::DatabaseOperations;
 use dsg_lib::async_database_functions::session::Session;
 use dsg_lib::async_database_functions::statement::text;
 use serde_json::json;
-
-fn servers() -> Vec<Backend> {
-    common::backends()
-        .into_iter()
-        .filter(|b| !b.is_sqlite())
-        .collect()
-}
 
 async fn session(db: &AsyncDatabase, backend: &Backend) -> Session {
     tokio::time::timeout(Duration::from_secs(30), db.get_db_session())
@@ -31,17 +24,10 @@ async fn session(db: &AsyncDatabase, backend: &Backend) -> Session {
         .unwrap_or_else(|e| panic!("{}: get_db_session: {e}", backend.name))
 }
 
-fn id_sql(backend: &Backend) -> &'static str {
-    match backend.name {
-        "postgres" => "SELECT CAST(pg_backend_pid() AS BIGINT)",
-        _ => "SELECT CAST(CONNECTION_ID() AS SIGNED)",
-    }
-}
-
 /// The server's id of the connection a session runs on.
 async fn connection_id(session: &mut Session, backend: &Backend) -> i64 {
     let id: Option<i64> = session
-        .fetch_optional(&text(id_sql(backend)))
+        .fetch_optional(&text(backend.connection_id_sql()))
         .await
         .unwrap_or_else(|e| panic!("{}: connection id: {e}", backend.name));
     id.expect("one row")
@@ -50,7 +36,7 @@ async fn connection_id(session: &mut Session, backend: &Backend) -> i64 {
 /// The connection id a `read_one_record` runs on (a read on a session of its own).
 async fn read_id(ops: &DatabaseOperations, backend: &Backend) -> i64 {
     let id: Option<i64> = ops
-        .read_one_record(&text(id_sql(backend)))
+        .read_one_record(&text(backend.connection_id_sql()))
         .await
         .unwrap_or_else(|e| panic!("{}: read: {e}", backend.name));
     id.expect("one row")

@@ -12,7 +12,7 @@ mod ops_support;
 
 use std::time::{Duration, Instant};
 
-use common::Backend;
+use common::{Backend, servers};
 use dsg_lib::Model;
 use dsg_lib::async_database_functions::base_schema::SchemaBase;
 use dsg_lib::async_database_functions::database_operations::DatabaseOperations;
@@ -42,24 +42,10 @@ struct BulkRow {
     n: i64,
 }
 
-fn servers() -> Vec<Backend> {
-    common::backends()
-        .into_iter()
-        .filter(|b| !b.is_sqlite())
-        .collect()
-}
-
-fn id_sql(backend: &Backend) -> &'static str {
-    match backend.name {
-        "postgres" => "SELECT CAST(pg_backend_pid() AS BIGINT)",
-        _ => "SELECT CAST(CONNECTION_ID() AS SIGNED)",
-    }
-}
-
 /// The server's id of the connection a read runs on (a session of its own).
 async fn read_id(ops: &DatabaseOperations, backend: &Backend) -> i64 {
     let id: Option<i64> = ops
-        .read_one_record(&text(id_sql(backend)))
+        .read_one_record(&text(backend.connection_id_sql()))
         .await
         .check(backend.name);
     id.expect("one row")

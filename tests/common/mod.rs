@@ -40,7 +40,22 @@ pub fn backends() -> Vec<Backend> {
     list
 }
 
+/// The configured server backends (PostgreSQL, MySQL/MariaDB), without SQLite.
+pub fn servers() -> Vec<Backend> {
+    backends().into_iter().filter(|b| !b.is_sqlite()).collect()
+}
+
 impl Backend {
+    /// The query that returns the server's id of the connection it runs on, as a `BIGINT`
+    /// (servers only: SQLite has no connection id).
+    pub fn connection_id_sql(&self) -> &'static str {
+        match self.name {
+            "postgres" => "SELECT CAST(pg_backend_pid() AS BIGINT)",
+            "mysql" => "SELECT CAST(CONNECTION_ID() AS SIGNED)",
+            other => panic!("no connection id on {other}"),
+        }
+    }
+
     /// A config map for this backend with `extra` keys merged in.
     pub fn config_map(&self, extra: Value) -> Value {
         let mut map = json!({ "database_uri": self.uri });

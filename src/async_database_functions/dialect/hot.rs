@@ -21,7 +21,6 @@
 //!   time, for a connection coming back the sqlx way), else, when any caller waits on sqlx's
 //!   pool alone (the pool was opening a connection for it), to sqlx's pool, which wakes it.
 //!
-//!
 //! A connection that carried a large statement is closed when its session ends, on a backend
 //! that sets a limit ([`Hot::new`]'s `retire_above`): MySQL and MariaDB keep the network buffer
 //! of a connection as large as the largest packet it received, for the connection's life, and
