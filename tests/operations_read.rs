@@ -7,7 +7,9 @@ mod ops_support;
 use chrono::{DateTime, Utc};
 use dsg_lib::Model;
 use dsg_lib::async_database_functions::base_schema::SchemaBase;
-use dsg_lib::async_database_functions::database_operations::DEFAULT_PAGE_SIZE;
+use dsg_lib::async_database_functions::database_operations::{
+    DEFAULT_PAGE_SIZE, DatabaseOperations,
+};
 use dsg_lib::async_database_functions::error::ErrorKind;
 use dsg_lib::async_database_functions::model::Model as _;
 use dsg_lib::async_database_functions::record::Record;
@@ -377,6 +379,91 @@ async fn paginate_uses_a_default_page_size_of_100() {
         let second = ops.paginate::<PageDefault>(&select, 2).await.check(ctx);
         assert_eq!(second.items.len(), 50, "[{ctx}]");
         assert_eq!(second.items[0].seq, 101, "[{ctx}]");
+        db.disconnect().await;
+    }
+}
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "ops_page_side_by_side")]
+struct PageSlow {
+    #[model(flatten)]
+    base: SchemaBase,
+    seq: i64,
+}
+
+/// A filter that holds each statement for `secs` on the server (one row matches).
+fn slow_filter(backend: &common::Backend, secs: f64) -> Expr {
+    match backend.name {
+        "postgres" => Expr::cust(format!("(SELECT 1 FROM pg_sleep({secs})) = 1")),
+        _ => Expr::cust(format!("SLEEP({secs}) = 0")),
+    }
+}
+
+#[tokio::test]
+async fn paginate_reads_the_page_and_the_total_side_by_side_on_a_server() {
+    const HOLD: f64 = 0.4;
+    for b in common::servers() {
+        let ctx = b.name;
+        let (db, ops) = fresh(&b, json!({}), |db| {
+            db.register::<PageSlow>();
+        })
+        .await;
+        let row = PageSlow {
+            base: SchemaBase::default(),
+            seq: 7,
+        };
+        ops.create_one(row).await.check(ctx);
+        let mut slow = PageSlow::select();
+        slow.and_where(slow_filter(&b, HOLD))
+            .order_by((PageSlow::TABLE, "seq"), Order::Asc);
+
+        // Both statements hold the server for HOLD each: side by side, the call takes about
+        // HOLD; one after the other it would take twice that.
+        let start = std::time::Instant::now();
+        let page = ops
+            .paginate_query::<PageSlow>(&slow, 1, 10)
+            .await
+            .check(ctx);
+        let side_by_side = start.elapsed().as_secs_f64();
+        assert_eq!((page.total, page.items.len()), (1, 1), "[{ctx}]");
+        assert_eq!(page.items[0].seq, 7, "[{ctx}]");
+        assert!(
+            side_by_side < 1.75 * HOLD,
+            "[{ctx}] page and total took {side_by_side:.2} s: not side by side"
+        );
+
+        // A pool of one connection reads them one after the other, with the same result.
+        let one = b.database(json!({"pool_size": 1, "max_overflow": 0}));
+        one.register::<PageSlow>();
+        let ops_one = DatabaseOperations::new(one.clone());
+        let start = std::time::Instant::now();
+        let page = ops_one
+            .paginate_query::<PageSlow>(&slow, 1, 10)
+            .await
+            .check(ctx);
+        let one_after_other = start.elapsed().as_secs_f64();
+        assert_eq!((page.total, page.items.len()), (1, 1), "[{ctx}]");
+        assert!(
+            one_after_other >= 2.0 * HOLD,
+            "[{ctx}] a pool of one took {one_after_other:.2} s"
+        );
+        one.disconnect().await;
+
+        // The page fails where the total does not (an unknown ORDER BY column): the call
+        // returns the page's error, and the next call on the same pool works.
+        let mut bad = PageSlow::select();
+        bad.order_by((PageSlow::TABLE, "no_such_column"), Order::Asc);
+        let err = ops
+            .paginate_query::<PageSlow>(&bad, 1, 10)
+            .await
+            .expect_err("an unknown column must fail");
+        assert!(err.to_string().contains("no_such_column"), "[{ctx}] {err}");
+        let page = ops
+            .paginate_query::<PageSlow>(&PageSlow::select(), 1, 10)
+            .await
+            .check(ctx);
+        assert_eq!(page.total, 1, "[{ctx}]");
+        db.drop_tables().await.check(ctx);
         db.disconnect().await;
     }
 }

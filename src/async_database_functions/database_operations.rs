@@ -180,7 +180,9 @@ impl DatabaseOperations {
         }
     }
 
-    /// One page of `select`'s rows, with the total, read on one connection.
+    /// One page of `select`'s rows, with the total. On PostgreSQL and MySQL/MariaDB the page
+    /// and the total are read on two pooled connections at once (the call takes as long as
+    /// the slower of the two); on SQLite, or with a pool of one, one after the other.
     ///
     /// # Errors
     ///
@@ -219,8 +221,24 @@ impl DatabaseOperations {
         let offset = (page - 1).saturating_mul(page_size);
         // SQLite and PostgreSQL take a signed LIMIT: a larger page size means "all".
         let limit = Ord::min(page_size, i64::MAX as u64);
-        let (total, items) = self
-            .read(|mut session| async move {
+        let config = self.db.config();
+        // On a server the page and the total are two reads on two connections, side by side
+        // (as two autocommit statements on one connection, they were never one snapshot).
+        // An offset past `i64::MAX` is no valid OFFSET: only the total is read.
+        let (total, items) = if dialect::concurrent_page(config.dialect())
+            && dialect::max_connections(config) > 1
+            && i64::try_from(offset).is_ok()
+        {
+            let mut paged = select.clone();
+            paged.limit(limit).offset(offset);
+            let paged = &paged;
+            futures_util::future::try_join(
+                self.read(|mut session| async move { count_in(&mut session, select).await }),
+                self.read(|mut session| async move { session.fetch_all::<T>(paged).await }),
+            )
+            .await?
+        } else {
+            self.read(|mut session| async move {
                 let total = count_in(&mut session, select).await?;
                 let items = if offset >= total {
                     Vec::new()
@@ -231,7 +249,8 @@ impl DatabaseOperations {
                 };
                 Ok((total, items))
             })
-            .await?;
+            .await?
+        };
         Ok(Page {
             items,
             total,

@@ -630,6 +630,13 @@ pub(crate) fn transactional_ddl(dialect: Dialect) -> bool {
     per_backend!(Backend::of(dialect), b => b::TRANSACTIONAL_DDL)
 }
 
+/// Whether `paginate_query` reads the page and the total on two connections at once: a
+/// server runs the two statements side by side, so the call takes as long as the slower one
+/// instead of both (SQLite runs them one after the other).
+pub(crate) fn concurrent_page(dialect: Dialect) -> bool {
+    per_backend!(Backend::of(dialect), b => b::CONCURRENT_PAGE)
+}
+
 /// Whether `CREATE INDEX IF NOT EXISTS` is understood.
 pub(crate) fn index_if_not_exists(dialect: Dialect) -> bool {
     per_backend!(Backend::of(dialect), b => b::INDEX_IF_NOT_EXISTS)

@@ -32,6 +32,8 @@ pub(super) const DEFAULT_PORT: Option<u16> = Some(5432);
 /// The quoting and comment forms `text()`'s `:name` scanner skips.
 pub(super) const TEXT_SYNTAX: crate::async_database_functions::statement::scan::Syntax =
     crate::async_database_functions::statement::scan::Syntax::POSTGRES;
+/// Whether a page and its total are read on two connections at once.
+pub(super) const CONCURRENT_PAGE: bool = true;
 pub(super) const INDEX_IF_NOT_EXISTS: bool = true;
 pub(super) const LIST_TABLES: &str = "SELECT table_name::text FROM information_schema.tables \
      WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'";

@@ -33,6 +33,9 @@ pub(super) const DEFAULT_PORT: Option<u16> = None;
 /// The quoting and comment forms `text()`'s `:name` scanner skips.
 pub(super) const TEXT_SYNTAX: crate::async_database_functions::statement::scan::Syntax =
     crate::async_database_functions::statement::scan::Syntax::SQLITE;
+/// Whether a page and its total are read on two connections at once (one file or memory
+/// database: no server to run them side by side).
+pub(super) const CONCURRENT_PAGE: bool = false;
 pub(super) const INDEX_IF_NOT_EXISTS: bool = true;
 pub(super) const LIST_TABLES: &str =
     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'";
