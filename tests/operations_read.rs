@@ -468,6 +468,51 @@ async fn paginate_reads_the_page_and_the_total_side_by_side_on_a_server() {
     }
 }
 
+/// Later rows of a result decode without sqlx's per-row type check once a column's type was
+/// checked: a type the column cannot decode as is still refused, on any row.
+#[tokio::test]
+async fn a_wrong_type_is_refused_on_any_row_of_a_result() {
+    for b in common::backends() {
+        let ctx = b.name;
+        let db = b.database(json!({}));
+        let ops = DatabaseOperations::new(db.clone());
+        // The second column is NULL on the first row, text on the second: the text is refused
+        // as an integer although the row before it decoded.
+        let sql = "SELECT 1 AS n, NULL AS v UNION ALL SELECT 2, 'abc' ORDER BY n";
+        let err = expect_err(
+            ops.read_query::<(i64, Option<i64>)>(&text(sql)).await,
+            ErrorKind::DecodeError,
+            ctx,
+        );
+        assert!(err.details().contains("(v)"), "[{ctx}] {err}");
+        assert!(err.details().contains("mismatched types"), "[{ctx}] {err}");
+        // Read as text, the same rows decode, the later one unchecked.
+        let rows: Vec<(i64, Option<String>)> = ops.read_query(&text(sql)).await.check(ctx);
+        assert_eq!(rows, [(1, None), (2, Some("abc".into()))], "[{ctx}]");
+        // Many rows, checked on the first: every value read, in order.
+        let many = match ctx {
+            "postgres" => "SELECT i, 'n' || i FROM generate_series(1, 500) i ORDER BY i",
+            "mysql" => {
+                "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 500) \
+                 SELECT i, CONCAT('n', i) FROM s ORDER BY i"
+            }
+            _ => {
+                "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 500) \
+                 SELECT i, 'n' || i FROM s ORDER BY i"
+            }
+        };
+        let rows: Vec<(i64, String)> = ops.read_query(&text(many)).await.check(ctx);
+        assert_eq!(rows.len(), 500, "[{ctx}]");
+        assert!(
+            rows.iter()
+                .enumerate()
+                .all(|(k, (i, n))| *i == k as i64 + 1 && *n == format!("n{i}")),
+            "[{ctx}]"
+        );
+        db.disconnect().await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // read_one_record, read_query, read_multi_query
 

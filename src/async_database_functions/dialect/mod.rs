@@ -939,20 +939,26 @@ impl From<sqlx::Error> for RunError {
 }
 
 /// The backend row types, and how to borrow them as a [`RowRef`].
-pub(crate) trait BackendRow {
-    fn row_ref(&self) -> RowRef<'_>;
+pub(crate) trait BackendRow: sqlx::Row {
+    /// The row alone (one row read: its types are checked as sqlx checks them).
+    fn row_ref(&self) -> RowRef<'_> {
+        self.row_ref_in(None)
+    }
+
+    /// A row of a result being read, with what its earlier rows showed of the column types.
+    fn row_ref_in<'a>(&'a self, verified: Option<&'a row::Verified>) -> RowRef<'a>;
 }
 
 #[cfg(feature = "postgres")]
 impl BackendRow for sqlx::postgres::PgRow {
-    fn row_ref(&self) -> RowRef<'_> {
-        RowRef::new(row::DriverRow::Postgres(self))
+    fn row_ref_in<'a>(&'a self, verified: Option<&'a row::Verified>) -> RowRef<'a> {
+        RowRef::new(row::DriverRow::Postgres(row::SqlxRow::new(self, verified)))
     }
 }
 #[cfg(feature = "mysql")]
 impl BackendRow for sqlx::mysql::MySqlRow {
-    fn row_ref(&self) -> RowRef<'_> {
-        RowRef::new(row::DriverRow::MySql(self))
+    fn row_ref_in<'a>(&'a self, verified: Option<&'a row::Verified>) -> RowRef<'a> {
+        RowRef::new(row::DriverRow::MySql(row::SqlxRow::new(self, verified)))
     }
 }
 
@@ -1049,17 +1055,22 @@ where
         rows_affected: 0,
         last_insert_id: None,
     };
+    let mut verified = row::Verified::default();
     while let Some(item) = stream.try_next().await? {
         match item {
             Either::Left(done) => {
+                verified.reset();
                 outcome.rows_affected += done.rows_affected();
                 if let Some(id) = done.last_insert_id() {
                     outcome.last_insert_id = Some(id);
                 }
             }
-            Either::Right(row) => outcome
-                .rows
-                .push(T::from_row(row.row_ref()).map_err(RunError::Decode)?),
+            Either::Right(row) => {
+                verified.start(sqlx::Row::columns(&row));
+                outcome
+                    .rows
+                    .push(T::from_row(row.row_ref_in(Some(&verified))).map_err(RunError::Decode)?);
+            }
         }
     }
     Ok(outcome)
@@ -1158,8 +1169,10 @@ where
     let query = sqlx::query_with::<C::Database, _>(AssertSqlSafe(sql), SqlxValues(values))
         .persistent(persistent);
     let mut stream = conn.fetch(query);
+    let mut verified = row::Verified::default();
     while let Some(row) = stream.try_next().await? {
-        let value = T::from_row(row.row_ref()).map_err(RunError::Decode)?;
+        verified.start(sqlx::Row::columns(&row));
+        let value = T::from_row(row.row_ref_in(Some(&verified))).map_err(RunError::Decode)?;
         // The driver's row is dropped before the consumer is awaited.
         drop(row);
         if !each(value).await {

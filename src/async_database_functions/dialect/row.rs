@@ -22,10 +22,101 @@ pub(crate) enum DriverRow<'r> {
     Sqlite(SqliteEngineRow<'r>),
     /// A PostgreSQL (or CockroachDB) row.
     #[cfg(feature = "postgres")]
-    Postgres(&'r sqlx::postgres::PgRow),
+    Postgres(SqlxRow<'r, sqlx::postgres::PgRow>),
     /// A MySQL/MariaDB row.
     #[cfg(feature = "mysql")]
-    MySql(&'r sqlx::mysql::MySqlRow),
+    MySql(SqlxRow<'r, sqlx::mysql::MySqlRow>),
+}
+
+/// A sqlx row, with what is already known of its result's column types.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) struct SqlxRow<'r, R> {
+    row: &'r R,
+    verified: Option<&'r Verified>,
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+impl<R> Clone for SqlxRow<'_, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+impl<R> Copy for SqlxRow<'_, R> {}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+impl<'r, R: sqlx::Row> SqlxRow<'r, R>
+where
+    usize: sqlx::ColumnIndex<R>,
+{
+    pub(crate) fn new(row: &'r R, verified: Option<&'r Verified>) -> Self {
+        SqlxRow { row, verified }
+    }
+
+    /// The column at `index` as `T`. sqlx's `try_get` first checks that the column's SQL type
+    /// is one `T` decodes (for a PostgreSQL `TEXT`, a walk over every name a string may
+    /// have), on every row: about a fifth of the client's work reading 10 000 rows. A column's
+    /// type is one for the whole result, so once a non-null value of it was checked for `T`,
+    /// the result's later rows decode it straight away; a value that still does not decode
+    /// fails as before.
+    #[inline]
+    fn get<T>(self, index: usize) -> Result<T, DecodeError>
+    where
+        T: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database> + 'static,
+    {
+        use sqlx::ValueRef;
+        let Some(verified) = self.verified else {
+            return self.row.try_get(index).map_err(cause);
+        };
+        let ty = std::any::TypeId::of::<T>();
+        if verified.checked(index, ty) {
+            return self.row.try_get_unchecked(index).map_err(cause);
+        }
+        let value = self.row.try_get(index).map_err(cause)?;
+        if sqlx::Row::try_get_raw(self.row, index).is_ok_and(|v| !v.is_null()) {
+            verified.record(index, ty);
+        }
+        Ok(value)
+    }
+}
+
+/// Per column of one result, the Rust type its SQL type was checked against (see
+/// [`SqlxRow`]); kept while a result is read, reset when the next result begins.
+#[derive(Default)]
+pub(crate) struct Verified {
+    /// Which result's columns these are (the address of the driver's column list).
+    result: usize,
+    types: Vec<std::cell::Cell<Option<std::any::TypeId>>>,
+}
+
+impl Verified {
+    /// Starts on the row of a result with `columns`: a different result forgets what was
+    /// checked.
+    pub(crate) fn start<C>(&mut self, columns: &[C]) {
+        let result = columns.as_ptr() as usize;
+        if result != self.result || self.types.len() != columns.len() {
+            self.result = result;
+            self.types.clear();
+            self.types
+                .resize_with(columns.len(), std::cell::Cell::default);
+        }
+    }
+
+    /// Forgets every column: the next rows are of another statement's result.
+    pub(crate) fn reset(&mut self) {
+        self.result = 0;
+        self.types.clear();
+    }
+
+    fn checked(&self, index: usize, ty: std::any::TypeId) -> bool {
+        self.types.get(index).is_some_and(|t| t.get() == Some(ty))
+    }
+
+    fn record(&self, index: usize, ty: std::any::TypeId) {
+        if let Some(t) = self.types.get(index) {
+            t.set(Some(ty));
+        }
+    }
 }
 
 /// Runs `$body` with `$r` bound to the sqlx row of a server backend, `$engine` on SQLite's.
@@ -53,21 +144,9 @@ fn cause(e: sqlx::Error) -> DecodeError {
     }
 }
 
-/// `try_get` on a sqlx row, with the error reduced to its cause.
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-#[inline]
-fn sqlx_get<'r, R, T>(row: &'r R, index: usize) -> Result<T, DecodeError>
-where
-    R: sqlx::Row,
-    usize: sqlx::ColumnIndex<R>,
-    T: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    row.try_get(index).map_err(cause)
-}
-
 impl<'r> DriverRow<'r> {
     pub(crate) fn len(self) -> usize {
-        per_row!(self, r => sqlx::Row::len(r), e => e.len())
+        per_row!(self, r => sqlx::Row::len(r.row), e => e.len())
     }
 
     pub(crate) fn is_null(self, index: usize) -> Result<bool, DecodeError> {
@@ -75,7 +154,7 @@ impl<'r> DriverRow<'r> {
             self,
             r => {
                 use sqlx::ValueRef;
-                sqlx::Row::try_get_raw(r, index).map(|v| v.is_null()).map_err(cause)
+                sqlx::Row::try_get_raw(r.row, index).map(|v| v.is_null()).map_err(cause)
             },
             e => e.value(index).map(|v| v == rusqlite::types::ValueRef::Null)
         )
@@ -86,7 +165,7 @@ impl<'r> DriverRow<'r> {
             self,
             r => {
                 use sqlx::Column;
-                sqlx::Row::columns(r).get(index).map(|c| c.name())
+                sqlx::Row::columns(r.row).get(index).map(|c| c.name())
             },
             e => e.column_name(index)
         )
@@ -99,10 +178,10 @@ impl<'r> DriverRow<'r> {
             self,
             r => {
                 use sqlx::{Column, TypeInfo, ValueRef};
-                let declared = sqlx::Row::columns(r)
+                let declared = sqlx::Row::columns(r.row)
                     .get(index)
                     .map(|c| c.type_info().name().to_string());
-                let value = sqlx::Row::try_get_raw(r, index)
+                let value = sqlx::Row::try_get_raw(r.row, index)
                     .ok()
                     .filter(|v| !v.is_null())
                     .map(|v| v.type_info().name().to_string());
@@ -128,7 +207,7 @@ macro_rules! native {
         impl Native for $t {
             #[inline]
             fn read(row: DriverRow<'_>, index: usize) -> Result<Self, DecodeError> {
-                per_row!(row, r => sqlx_get(r, index), e => e.get(index))
+                per_row!(row, r => r.get(index), e => e.get(index))
             }
         }
     )*};
@@ -160,7 +239,7 @@ impl Native for u32 {
     fn read(row: DriverRow<'_>, index: usize) -> Result<Self, DecodeError> {
         #[cfg(feature = "mysql")]
         if let DriverRow::MySql(r) = row
-            && let Ok(v) = sqlx_get::<_, u32>(r, index)
+            && let Ok(v) = r.get::<u32>(index)
         {
             return Ok(v);
         }
@@ -174,7 +253,7 @@ impl Native for u64 {
     fn read(row: DriverRow<'_>, index: usize) -> Result<Self, DecodeError> {
         #[cfg(feature = "mysql")]
         if let DriverRow::MySql(r) = row {
-            return sqlx_get(r, index);
+            return r.get(index);
         }
         narrow(row, index)
     }
@@ -186,7 +265,7 @@ impl Native for Uuid {
     fn read(row: DriverRow<'_>, index: usize) -> Result<Self, DecodeError> {
         #[cfg(feature = "postgres")]
         if let DriverRow::Postgres(r) = row {
-            return sqlx_get(r, index);
+            return r.get(index);
         }
         Ok(Uuid::parse_str(&String::read(row, index)?)?)
     }
@@ -196,8 +275,7 @@ impl Native for Uuid {
 impl Native for serde_json::Value {
     fn read(row: DriverRow<'_>, index: usize) -> Result<Self, DecodeError> {
         type Json = sqlx::types::Json<serde_json::Value>;
-        let json: Result<Json, DecodeError> =
-            per_row!(row, r => sqlx_get(r, index), e => e.get(index));
+        let json: Result<Json, DecodeError> = per_row!(row, r => r.get(index), e => e.get(index));
         match json {
             Ok(v) => Ok(v.0),
             Err(first) => {
@@ -213,7 +291,7 @@ impl Native for serde_json::Value {
 #[cfg(feature = "decimal")]
 impl Native for rust_decimal::Decimal {
     fn read(row: DriverRow<'_>, index: usize) -> Result<Self, DecodeError> {
-        per_row!(row, r => sqlx_get(r, index), _e => {
+        per_row!(row, r => r.get(index), _e => {
             match String::read(row, index) {
                 Ok(text) => Ok(text.parse::<rust_decimal::Decimal>()?),
                 Err(first) => {
