@@ -500,26 +500,26 @@ impl Drop for Session {
 // Streaming reads (`DatabaseOperations::read_stream`, see `stream.rs`).
 
 impl Session {
-    /// Runs an already rendered query and hands each decoded row to `each` as it arrives
-    /// (echo logged like every statement). When `each` returns `false` the rest of the result
-    /// is left unread (so too after an error): the connection is then closed when the session is
-    /// dropped instead of being returned to the pool with a half-read result on it.
-    pub(crate) async fn for_each_rendered<T, F, Fut>(
+    /// Runs an already rendered query and sends each decoded row into `rows` as it arrives
+    /// (echo logged like every statement), counting them in `sent`. When the receiver goes
+    /// away the rest of the result is left unread (so too after an error): the connection is
+    /// then closed when the session is dropped instead of being returned to the pool with a
+    /// half-read result on it.
+    pub(crate) async fn stream_rendered<T: FromRow>(
         &mut self,
         rendered: super::statement::Rendered,
         types_vary: bool,
-        each: F,
-    ) -> Result<(), DatabaseError>
-    where
-        T: FromRow,
-        F: FnMut(T) -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
+        rows: &super::dialect::RowSender<T>,
+        sent: &mut u64,
+    ) -> Result<(), DatabaseError> {
         self.check_open()?;
         let (sql, values, persistent) = self.prepared(rendered, types_vary)?;
         let hidden = self.hidden(&values);
         self.in_flight = true;
-        let result = self.conn.for_each(sql, values, persistent, each).await;
+        let result = self
+            .conn
+            .stream_into(sql, values, persistent, rows, sent)
+            .await;
         let complete = matches!(result, Ok(true));
         let result = self.finish(result.map(|_| ()), hidden);
         // Stopped early or failed part way: the rest of the result may be unread, so `Drop`

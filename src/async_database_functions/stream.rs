@@ -160,10 +160,6 @@ async fn stream_once<T: FromRow>(
 ) -> Result<(), DatabaseError> {
     let mut session = db.session(false).await?;
     session
-        .for_each_rendered(rendered, types_vary, |row: T| {
-            *sent += 1;
-            // `false` (stop) once the stream is gone.
-            async move { tx.send(Ok(row)).await.is_ok() }
-        })
+        .stream_rendered(rendered, types_vary, tx, sent)
         .await
 }

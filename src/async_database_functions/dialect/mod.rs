@@ -1127,34 +1127,35 @@ pub(crate) fn auto_increment_keyword(dialect: Dialect) -> bool {
 // Streaming reads (`DatabaseOperations::read_stream`, see `stream.rs`).
 
 impl Conn {
-    /// Runs a query and hands each row, decoded as `T`, to `each` as it arrives: no more than
-    /// the row being handed over is held. `each` returns `false` to stop early; then
-    /// `Ok(false)` is returned and the rest of the result is left unread on the connection.
-    pub(crate) async fn for_each<T, F, Fut>(
+    /// Runs a query and sends each row, decoded as `T`, into `rows` (a stream's bounded
+    /// channel) as it arrives, waiting while the channel is full. `sent` counts the rows
+    /// handed over. `Ok(false)` when the receiver went away first: the rest of the result is
+    /// then left unread on the connection.
+    pub(crate) async fn stream_into<T: FromRow>(
         &mut self,
         sql: String,
         values: Values,
         persistent: bool,
-        each: F,
-    ) -> Result<bool, RunError>
-    where
-        T: FromRow,
-        F: FnMut(T) -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
-        per_conn!(self, e => e.for_each(sql, values, persistent, each).await, c => {
+        rows: &RowSender<T>,
+        sent: &mut u64,
+    ) -> Result<bool, RunError> {
+        per_conn!(self, e => e.stream_into(sql, values, persistent, rows, sent).await, c => {
             c.sending(|| longest_part(&sql, &values));
-            for_each_on(&mut **c, sql, values, persistent, each).await
+            stream_on(&mut **c, sql, values, persistent, rows, sent).await
         })
     }
 }
 
-async fn for_each_on<C, T, F, Fut>(
+/// Where a streamed read sends its rows.
+pub(crate) type RowSender<T> = tokio::sync::mpsc::Sender<Result<T, DatabaseError>>;
+
+async fn stream_on<C, T>(
     conn: &mut C,
     sql: String,
     values: Values,
     persistent: bool,
-    mut each: F,
+    rows: &RowSender<T>,
+    sent: &mut u64,
 ) -> Result<bool, RunError>
 where
     C: sqlx::Connection,
@@ -1163,8 +1164,6 @@ where
     SqlxValues: IntoArguments<C::Database>,
     for<'c> &'c mut C: Executor<'c, Database = C::Database>,
     T: FromRow,
-    F: FnMut(T) -> Fut,
-    Fut: std::future::Future<Output = bool>,
 {
     let query = sqlx::query_with::<C::Database, _>(AssertSqlSafe(sql), SqlxValues(values))
         .persistent(persistent);
@@ -1173,11 +1172,12 @@ where
     while let Some(row) = stream.try_next().await? {
         verified.start(sqlx::Row::columns(&row));
         let value = T::from_row(row.row_ref_in(Some(&verified))).map_err(RunError::Decode)?;
-        // The driver's row is dropped before the consumer is awaited.
+        // The driver's row is dropped before the channel is awaited.
         drop(row);
-        if !each(value).await {
+        if rows.send(Ok(value)).await.is_err() {
             return Ok(false);
         }
+        *sent += 1;
     }
     Ok(true)
 }

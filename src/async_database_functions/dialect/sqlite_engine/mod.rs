@@ -705,31 +705,27 @@ impl EngineConn {
         }
     }
 
-    /// Streams a query's rows to `each`, the engine running on the blocking pool and handing
-    /// rows over a small channel; `Ok(false)` when `each` stopped early.
-    pub(crate) async fn for_each<T, F, Fut>(
+    /// Streams a query's rows into `rows`, the engine running on the blocking pool and
+    /// sending each decoded row into the stream's own bounded channel: it runs ahead of the
+    /// consumer by at most the channel's room, and waits only when that is full. `sent`
+    /// counts the rows handed over; `Ok(false)` when the consumer went away first.
+    pub(crate) async fn stream_into<T: FromRow>(
         &mut self,
         sql: String,
         values: Values,
         persistent: bool,
-        mut each: F,
-    ) -> Result<bool, RunError>
-    where
-        T: FromRow,
-        F: FnMut(T) -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
+        rows: &super::RowSender<T>,
+        sent: &mut u64,
+    ) -> Result<bool, RunError> {
         let slot = self.slot.take().ok_or_else(lost)?;
         let busy = self.busy_timeout;
         let mut guard = job(&slot.watch);
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<T>(1);
-        let runtime = tokio::runtime::Handle::current();
-        let want = CloseOnDrop(Arc::new(Semaphore::new(1)));
-        let wanted = want.0.clone();
+        let tx = rows.clone();
         let handle = tokio::task::spawn_blocking(move || {
-            let mut sent = false;
+            let mut handed = 0u64;
+            let mut open = true;
             let result = blocking_retry(slot.conn(), busy, |conn| {
-                if sent {
+                if handed > 0 {
                     // Rows were handed over already: a retry would repeat them.
                     return Err(Fail::Engine(rusqlite::Error::SqliteFailure(
                         rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
@@ -737,39 +733,26 @@ impl EngineConn {
                     )));
                 }
                 execute(conn, None, &sql, &values, persistent, |row| {
-                    // A row is decoded only when the consumer asks for the next one: no decoded
-                    // row waits between the engine and the consumer.
-                    match runtime.block_on(wanted.acquire()) {
-                        Ok(permit) => permit.forget(),
-                        Err(_) => return Ok(false),
-                    }
                     let value =
                         T::from_row(RowRef::new(DriverRow::Sqlite(row))).map_err(Fail::Decode)?;
-                    sent = true;
-                    Ok(tx.try_send(value).is_ok())
+                    // Blocks this (blocking-pool) thread while the stream's buffer is full;
+                    // fails once the stream is gone, which stops the statement.
+                    open = tx.blocking_send(Ok(value)).is_ok();
+                    handed += u64::from(open);
+                    Ok(open)
                 })
                 .map(|_| ())
             });
-            drop(tx);
-            (slot, result)
+            (slot, result, handed, open)
         });
-        let mut finished = true;
-        while let Some(value) = rx.recv().await {
-            if !each(value).await {
-                finished = false;
-                break;
-            }
-            want.0.add_permits(1);
-        }
-        drop(rx);
-        drop(want);
         let joined = handle.await;
         guard.done = true;
         match joined {
-            Ok((slot, result)) => {
+            Ok((slot, result, handed, open)) => {
                 self.slot = Some(slot);
+                *sent += handed;
                 result.map_err(RunError::from)?;
-                Ok(finished)
+                Ok(open)
             }
             Err(_) => Err(RunError::Driver(sqlx::Error::WorkerCrashed)),
         }
@@ -785,16 +768,6 @@ fn job(watch: &Arc<Watch>) -> CancelOnDrop {
         watch: watch.clone(),
         job,
         done: false,
-    }
-}
-
-/// Closes the demand of a streamed read when the consumer stops or its future is dropped, so
-/// the engine's thread stops waiting for it.
-struct CloseOnDrop(Arc<Semaphore>);
-
-impl Drop for CloseOnDrop {
-    fn drop(&mut self) {
-        self.0.close();
     }
 }
 
