@@ -641,6 +641,38 @@ async fn side_by_side(args: &Args, db: &AsyncDatabase, memory: bool) -> Result<(
         }
     );
 
+    pair!(
+        args,
+        &format!("read_stream of all {n}"),
+        |_, _| async move {
+            let start = Instant::now();
+            let mut rows = ops.read_stream::<User>(&User::select());
+            let mut count = 0;
+            while let Some(user) = rows.next().await {
+                std::hint::black_box(user?);
+                count += 1;
+            }
+            let elapsed = start.elapsed();
+            assert_eq!(count, n);
+            Ok::<_, DatabaseError>(elapsed)
+        },
+        |_, _| async move {
+            let sql = format!("SELECT {COLUMNS} FROM {table}");
+            with_pool!(sqlx, pool, DB => {
+                let start = Instant::now();
+                let mut rows = sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(sql.as_str())).fetch(pool);
+                let mut count = 0;
+                while let Some(row) = rows.next().await {
+                    std::hint::black_box(row.map_err(e)?);
+                    count += 1;
+                }
+                let elapsed = start.elapsed();
+                assert_eq!(count, n);
+                Ok::<_, DatabaseError>(elapsed)
+            })
+        }
+    );
+
     // The quick queries: CALLS calls a side a round, alternating call by call; the time per call.
     const CALLS: usize = 20;
     pair!(
@@ -695,6 +727,85 @@ async fn side_by_side(args: &Args, db: &AsyncDatabase, memory: bool) -> Result<(
                 assert!(total > 0);
                 assert_eq!(rows.len(), Ord::min(100, n.saturating_sub(400)));
                 Ok::<_, DatabaseError>(start.elapsed())
+            })
+        }
+    );
+
+    // upsert_many: every row of the table given again with a new color, so that each sample
+    // updates all of them (the same work every round); the rows as stored come back.
+    let stored: Vec<User> = ops
+        .read_query(&text(format!("SELECT {COLUMNS} FROM bench_users")))
+        .await?;
+    let sqlx_stored: Vec<Row> = with_pool!(sqlx, pool, DB => {
+        let sql = format!("SELECT {COLUMNS} FROM {table}");
+        sqlx::query_as::<DB, Row>(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(pool).await.map_err(e)?
+    });
+    let (stored, sqlx_stored) = (&stored, &sqlx_stored);
+    let upsert_sql = &match sqlx {
+        Sqlx::My(_) => "ON DUPLICATE KEY UPDATE date_updated = VALUES(date_updated), \
+                        name = VALUES(name), color = VALUES(color)"
+            .to_string(),
+        _ => format!(
+            "ON CONFLICT (pkid) DO UPDATE SET date_updated = excluded.date_updated, \
+             name = excluded.name, color = excluded.color RETURNING {COLUMNS}"
+        ),
+    };
+    pair!(
+        args,
+        &format!("upsert_many of {n}, every row updated"),
+        |round: usize, _| async move {
+            let color = format!("u{round}");
+            let data: Vec<User> = stored
+                .iter()
+                .map(|u| User {
+                    color: Some(color.clone()),
+                    ..u.clone()
+                })
+                .collect();
+            let start = Instant::now();
+            let rows = ops.upsert_many(data).await?;
+            let elapsed = start.elapsed();
+            assert_eq!(rows.len(), n);
+            assert_eq!(rows[n - 1].color.as_deref(), Some(color.as_str()));
+            Ok::<_, DatabaseError>(elapsed)
+        },
+        |round: usize, _| async move {
+            let color = format!("s{round}");
+            with_pool!(sqlx, pool, DB => {
+                let start = Instant::now();
+                let now = chrono::Utc::now().naive_utc();
+                let mut tx = pool.begin().await.map_err(e)?;
+                let mut rows: Vec<Row> = Vec::with_capacity(n);
+                for chunk in sqlx_stored.chunks(sqlx.max_binds() / 5) {
+                    let mut insert = sqlx::QueryBuilder::<DB>::new(format!("INSERT INTO {table} ({COLUMNS}) "));
+                    insert.push_values(chunk, |mut row, u| {
+                        row.push_bind(u.pkid.as_str())
+                            .push_bind(u.date_created)
+                            .push_bind(now)
+                            .push_bind(u.name.as_str())
+                            .push_bind(color.as_str());
+                    });
+                    insert.push(" ");
+                    insert.push(upsert_sql.as_str());
+                    if matches!(sqlx, Sqlx::My(_)) {
+                        // No RETURNING: the rows read back in the same transaction.
+                        insert.build().execute(&mut *tx).await.map_err(e)?;
+                        let mut select = sqlx::QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM {table} WHERE pkid IN ("));
+                        let mut keys = select.separated(", ");
+                        for u in chunk {
+                            keys.push_bind(u.pkid.as_str());
+                        }
+                        select.push(")");
+                        rows.extend(select.build_query_as::<Row>().fetch_all(&mut *tx).await.map_err(e)?);
+                    } else {
+                        rows.extend(insert.build_query_as::<Row>().fetch_all(&mut *tx).await.map_err(e)?);
+                    }
+                }
+                tx.commit().await.map_err(e)?;
+                let elapsed = start.elapsed();
+                assert_eq!(rows.len(), n);
+                assert!(rows.iter().all(|r| r.color.as_deref() == Some(color.as_str())));
+                Ok::<_, DatabaseError>(elapsed)
             })
         }
     );
