@@ -168,6 +168,17 @@ async fn streams_every_row_in_order_in_bounded_memory_and_drops_cleanly() {
         assert_eq!(err.kind(), ErrorKind::DecodeError, "[{ctx}] {err}");
         assert!(bad.next().await.is_none(), "[{ctx}]");
         drop(bad);
+        // A row that fails to decode part way: every row before it arrives, then the error.
+        let mut part =
+            ops.read_stream::<u32>(&text("SELECT 40 - id FROM t11_stream_rows ORDER BY id"));
+        for expected in (0..=40u32).rev() {
+            let item = part.next().await.expect("a row");
+            assert_eq!(item.check(ctx), expected, "[{ctx}]");
+        }
+        let err = part.next().await.expect("an item").expect_err("-1 as u32");
+        assert_eq!(err.kind(), ErrorKind::DecodeError, "[{ctx}] {err}");
+        assert!(part.next().await.is_none(), "[{ctx}]");
+        drop(part);
 
         // Everything given back: no connection stays in use.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

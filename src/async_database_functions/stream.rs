@@ -2,9 +2,9 @@
 //!
 //! The rows of a query are decoded one by one as the driver reads them and handed over
 //! through a small bounded buffer ([`STREAM_BUFFER`] rows), so memory stays constant however
-//! many rows the query returns. The query runs on a pooled connection owned by a Tokio task
-//! started on the stream's first poll; the stream is a plain owned value (`Send`, `'static`),
-//! free to be returned from functions or moved into other tasks.
+//! many rows the query returns. The query runs on a pooled connection owned by the stream,
+//! in the task that polls it, from its first poll; the stream is a plain owned value (`Send`,
+//! `'static`), free to be returned from functions or moved into other tasks.
 //!
 //! ```
 //! use dsg_lib::prelude::*;
@@ -46,7 +46,6 @@ use std::task::{Context, Poll};
 
 use futures_util::Stream;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use super::async_database::AsyncDatabase;
 use super::database_operations::DatabaseOperations;
@@ -58,29 +57,46 @@ use super::telemetry::{Rows, operation_span, traced};
 /// How many decoded rows a [`RowStream`] buffers ahead of its consumer at most.
 pub const STREAM_BUFFER: usize = 64;
 
+/// Rows are handed over in batches of at most this many: one wake of the consumer per batch
+/// rather than per row. A batch goes as soon as the driver would have to wait for the next
+/// row (or, on SQLite, as soon as the consumer has nothing left), so a row is never held back
+/// for rows that have not arrived.
+pub(crate) const BATCH_ROWS: usize = STREAM_BUFFER / 4;
+
+/// Batches the channel holds: with the consumer's batch and the one being filled, at most
+/// [`STREAM_BUFFER`] decoded rows are alive.
+const BATCHES: usize = STREAM_BUFFER / BATCH_ROWS - 2;
+
 type Start = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The rows of one query as a [`Stream`] of `Result<T, DatabaseError>`, from
 /// [`DatabaseOperations::read_stream`].
 ///
-/// Nothing runs until it is first polled; then a Tokio task (the stream must be polled inside
-/// a Tokio runtime) takes a connection from the pool and runs the query, sending each row as
-/// it is decoded, at most [`STREAM_BUFFER`] rows ahead of the consumer. An error ends the
-/// stream: it is its last item.
+/// Nothing runs until it is first polled (inside a Tokio runtime); then the stream takes a
+/// connection from the pool and runs the query, decoding rows as they arrive, at most
+/// [`STREAM_BUFFER`] rows ahead of the consumer. The query runs in the polling task itself,
+/// as sqlx's own `fetch` does: no task of its own, no wake-up of another thread per row. An
+/// error ends the stream: it is its last item.
 ///
 /// Dropping the stream before its end stops the query at once: the connection, which still
 /// has unread rows on it, is closed rather than returned to the pool, and the pool opens a
 /// fresh one when it next needs it.
 pub struct RowStream<T> {
-    start: Option<Start>,
-    task: Option<JoinHandle<()>>,
-    rows: mpsc::Receiver<Result<T, DatabaseError>>,
+    /// The query: runs until the buffer is full or it waits for the database; `None` once done.
+    query: Option<Start>,
+    started: bool,
+    rows: mpsc::Receiver<Result<Vec<T>, DatabaseError>>,
+    /// The rest of the batch being handed out.
+    batch: std::vec::IntoIter<T>,
 }
+
+// The rows are never pinned: polling only moves them out of the batch.
+impl<T> Unpin for RowStream<T> {}
 
 impl<T> fmt::Debug for RowStream<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RowStream")
-            .field("started", &self.start.is_none())
+            .field("started", &self.started)
             .finish_non_exhaustive()
     }
 }
@@ -90,19 +106,37 @@ impl<T> Stream for RowStream<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if let Some(start) = this.start.take() {
-            this.task = Some(tokio::spawn(start));
-        }
-        this.rows.poll_recv(cx)
-    }
-}
-
-impl<T> Drop for RowStream<T> {
-    fn drop(&mut self) {
-        // Cancels the query where it is: the session, dropped mid-statement, closes its
-        // connection. A finished task is not affected.
-        if let Some(task) = self.task.take() {
-            task.abort();
+        this.started = true;
+        loop {
+            if let Some(row) = this.batch.next() {
+                return Poll::Ready(Some(Ok(row)));
+            }
+            match this.rows.poll_recv(cx) {
+                Poll::Ready(Some(Ok(batch))) => {
+                    this.batch = batch.into_iter();
+                    continue;
+                }
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                // The query finished and dropped its sender: every row was handed out.
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => {}
+            }
+            if !this.rows.is_empty() {
+                // Rows wait but the task's budget is spent: Tokio has already scheduled it
+                // again (its cooperative yield).
+                return Poll::Pending;
+            }
+            // Nothing buffered: the query runs until it has handed rows over, waits for the
+            // database (with this task's waker), or ends.
+            let Some(query) = this.query.as_mut() else {
+                return Poll::Pending;
+            };
+            match query.as_mut().poll(cx) {
+                // Dropping the query drops its sender: the channel ends after its last batch.
+                Poll::Ready(()) => this.query = None,
+                Poll::Pending if this.rows.is_empty() => return Poll::Pending,
+                Poll::Pending => {}
+            }
         }
     }
 }
@@ -124,7 +158,7 @@ impl DatabaseOperations {
         let span = operation_span!("read_stream", db.config(), None);
         let rendered = select.render(db.config().dialect());
         let types_vary = select.types_vary();
-        let (tx, rows) = mpsc::channel(STREAM_BUFFER);
+        let (tx, rows) = mpsc::channel(BATCHES);
         let start: Start = Box::pin(async move {
             let run = async {
                 let rendered = rendered?;
@@ -143,9 +177,10 @@ impl DatabaseOperations {
             }
         });
         RowStream {
-            start: Some(start),
-            task: None,
+            query: Some(start),
+            started: false,
             rows,
+            batch: Vec::new().into_iter(),
         }
     }
 }
@@ -155,7 +190,7 @@ async fn stream_once<T: FromRow>(
     db: &AsyncDatabase,
     rendered: Rendered,
     types_vary: bool,
-    tx: &mpsc::Sender<Result<T, DatabaseError>>,
+    tx: &mpsc::Sender<Result<Vec<T>, DatabaseError>>,
     sent: &mut u64,
 ) -> Result<(), DatabaseError> {
     let mut session = db.session(false).await?;

@@ -1146,8 +1146,9 @@ impl Conn {
     }
 }
 
-/// Where a streamed read sends its rows.
-pub(crate) type RowSender<T> = tokio::sync::mpsc::Sender<Result<T, DatabaseError>>;
+/// Where a streamed read sends its rows, in batches of at most
+/// [`BATCH_ROWS`](crate::async_database_functions::stream::BATCH_ROWS).
+pub(crate) type RowSender<T> = tokio::sync::mpsc::Sender<Result<Vec<T>, DatabaseError>>;
 
 async fn stream_on<C, T>(
     conn: &mut C,
@@ -1167,19 +1168,61 @@ where
 {
     let query = sqlx::query_with::<C::Database, _>(AssertSqlSafe(sql), SqlxValues(values))
         .persistent(persistent);
+    use crate::async_database_functions::stream::BATCH_ROWS;
+    use futures_util::FutureExt as _;
     let mut stream = conn.fetch(query);
     let mut verified = row::Verified::default();
-    while let Some(row) = stream.try_next().await? {
-        verified.start(sqlx::Row::columns(&row));
-        let value = T::from_row(row.row_ref_in(Some(&verified))).map_err(RunError::Decode)?;
-        // The driver's row is dropped before the channel is awaited.
-        drop(row);
-        if rows.send(Ok(value)).await.is_err() {
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    loop {
+        // A row already read from the socket joins the batch; before waiting for the next one,
+        // the batch goes to the consumer.
+        let next = match stream.try_next().now_or_never() {
+            Some(next) => next,
+            None => {
+                if !hand_over(rows, &mut batch, sent).await {
+                    return Ok(false);
+                }
+                stream.try_next().await
+            }
+        };
+        // The rows decoded before an error reach the consumer before the error.
+        let decoded = match next {
+            Ok(None) => break,
+            Ok(Some(row)) => {
+                verified.start(sqlx::Row::columns(&row));
+                T::from_row(row.row_ref_in(Some(&verified))).map_err(RunError::Decode)
+            }
+            Err(e) => Err(RunError::Driver(e)),
+        };
+        match decoded {
+            Ok(value) => batch.push(value),
+            Err(e) => {
+                hand_over(rows, &mut batch, sent).await;
+                return Err(e);
+            }
+        }
+        if batch.len() == BATCH_ROWS && !hand_over(rows, &mut batch, sent).await {
             return Ok(false);
         }
-        *sent += 1;
     }
-    Ok(true)
+    Ok(hand_over(rows, &mut batch, sent).await)
+}
+
+/// Sends `batch` (when it holds rows) and counts them; `false` when the receiver is gone.
+async fn hand_over<T>(rows: &RowSender<T>, batch: &mut Vec<T>, sent: &mut u64) -> bool {
+    if batch.is_empty() {
+        return true;
+    }
+    let n = batch.len() as u64;
+    let full = std::mem::replace(
+        batch,
+        Vec::with_capacity(crate::async_database_functions::stream::BATCH_ROWS),
+    );
+    if rows.send(Ok(full)).await.is_err() {
+        return false;
+    }
+    *sent += n;
+    true
 }
 
 #[cfg(test)]
