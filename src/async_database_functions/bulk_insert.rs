@@ -18,6 +18,8 @@ pub(crate) struct BulkInsert {
     columns: Vec<&'static Column>,
     /// Row after row, `columns.len()` values each.
     values: Vec<Value>,
+    /// An upsert: the conflict keys, and the columns a conflicting row takes from the insert.
+    upsert: Option<(Vec<&'static str>, Vec<&'static str>)>,
     returning: Vec<&'static str>,
 }
 
@@ -27,8 +29,15 @@ impl BulkInsert {
             table,
             columns,
             values: Vec::new(),
+            upsert: None,
             returning: Vec::new(),
         }
+    }
+
+    /// Makes the insert an upsert: a row whose `keys` exist updates that row's `updated`
+    /// columns from its own values instead.
+    pub(crate) fn on_conflict(&mut self, keys: Vec<&'static str>, updated: Vec<&'static str>) {
+        self.upsert = Some((keys, updated));
     }
 
     /// Adds one row; its values must follow `columns`.
@@ -70,6 +79,9 @@ impl BulkInsert {
             }
             sql.push(')');
         }
+        if let Some((keys, updated)) = &self.upsert {
+            dialect::push_upsert(dialect, &mut sql, keys, updated);
+        }
         if !self.returning.is_empty() {
             sql.push_str(" RETURNING ");
             dialect::push_ident_list(dialect, &mut sql, self.returning.iter().copied());
@@ -86,6 +98,9 @@ impl BulkInsert {
             self.table,
             &self.columns,
             &self.values,
+            self.upsert
+                .as_ref()
+                .map(|(keys, updated)| (keys.as_slice(), updated.as_slice())),
             &self.returning,
         );
         let (sql, arrays) = match unnest {
@@ -184,5 +199,45 @@ mod tests {
             r#"INSERT INTO "users" ("pkid", "name") VALUES ($1, $2)"#
         );
         assert!(pg.arrays.is_none());
+    }
+
+    #[test]
+    fn an_upsert_renders_each_dialects_conflict_clause() {
+        let mut insert = BulkInsert::new("users", columns());
+        insert.row([Value::from("a"), Value::from("x")]);
+        insert.on_conflict(vec!["pkid"], vec!["name"]);
+        insert.returning(["pkid", "name"]);
+        #[cfg(feature = "sqlite")]
+        assert_eq!(
+            insert.clone().into_rendered(Dialect::Sqlite).rendered.sql,
+            r#"INSERT INTO "users" ("pkid", "name") VALUES (?, ?) ON CONFLICT ("pkid") DO UPDATE SET "name" = excluded."name" RETURNING "pkid", "name""#
+        );
+        #[cfg(feature = "mysql")]
+        assert_eq!(
+            insert.clone().into_rendered(Dialect::Mysql).rendered.sql,
+            "INSERT INTO `users` (`pkid`, `name`) VALUES (?, ?) ON DUPLICATE KEY UPDATE `name` = VALUES(`name`) RETURNING `pkid`, `name`"
+        );
+        #[cfg(feature = "postgres")]
+        {
+            assert_eq!(
+                insert
+                    .clone()
+                    .into_rendered(Dialect::Postgresql)
+                    .rendered
+                    .sql,
+                r#"INSERT INTO "users" ("pkid", "name") SELECT unnest($1::text[]), unnest($2::text[]) ON CONFLICT ("pkid") DO UPDATE SET "name" = excluded."name" RETURNING "pkid", "name""#
+            );
+            // CockroachDB keeps VALUES for an upsert.
+            let cockroach = insert.into_rendered(Dialect::Cockroachdb);
+            assert!(cockroach.arrays.is_none());
+            assert!(
+                cockroach
+                    .rendered
+                    .sql
+                    .contains(r#"VALUES ($1, $2) ON CONFLICT ("pkid")"#),
+                "{}",
+                cockroach.rendered.sql
+            );
+        }
     }
 }

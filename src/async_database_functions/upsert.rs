@@ -7,9 +7,10 @@
 
 use std::collections::HashMap;
 
-use sea_query::{Condition, Expr, ExprTrait, OnConflict, Query, Value};
+use sea_query::{Condition, ExprTrait, Value};
 
 use super::async_database::AsyncDatabase;
+use super::bulk_insert::BulkInsert;
 use super::database_operations::DatabaseOperations;
 use super::dialect;
 use super::error::{Constraint, DatabaseError, ErrorKind};
@@ -137,6 +138,7 @@ async fn upsert_in<M: Model>(
         rows.iter().map(row_len).max().unwrap_or(0)
     });
     let returning = dialect::insert_returning(dialect);
+    let column_refs: Vec<&'static Column> = columns.iter().collect();
     // One statement is atomic by itself; several, or a write and its read back, need a
     // transaction.
     retrying!(db, async {
@@ -145,25 +147,18 @@ async fn upsert_in<M: Model>(
             .await?;
         let mut stored = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(per_chunk) {
-            let mut insert = Query::insert();
-            insert
-                .into_table(M::TABLE)
-                .columns(columns.iter().map(|c| c.name));
+            let mut insert = BulkInsert::new(M::TABLE, column_refs.clone());
             for row in chunk {
-                insert
-                    .values(row.iter().cloned().map(Expr::val))
-                    .map_err(|e| DatabaseError::invalid_input(format!("upsert: {e}")))?;
+                insert.row(row.iter().cloned());
             }
-            insert.on_conflict(
-                OnConflict::columns(key_names.iter().copied())
-                    .update_columns(updated.iter().copied())
-                    .to_owned(),
-            );
+            insert.on_conflict(key_names.clone(), updated.clone());
             let found: Vec<M> = if returning {
-                insert.returning(Query::returning().columns(columns.iter().map(|c| c.name)));
-                session.fetch_all(&insert).await?
+                insert.returning(columns.iter().map(|c| c.name));
+                session.run_bulk(insert.into_rendered(dialect)).await?.rows
             } else {
-                session.execute(&insert).await?;
+                session
+                    .run_bulk::<()>(insert.into_rendered(dialect))
+                    .await?;
                 let mut select = M::select();
                 if let [key] = keys[..] {
                     // A flat `IN (…)`: thousands of ORed conditions nest too deep to render.

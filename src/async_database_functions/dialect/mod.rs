@@ -432,17 +432,42 @@ pub(crate) fn unnest_insert(
     table: &str,
     columns: &[&Column],
     values: &[sea_query::Value],
+    upsert: Option<(&[&str], &[&str])>,
     returning: &[&str],
 ) -> Option<(String, ColumnArrays)> {
     match Backend::of(dialect) {
         #[cfg(feature = "postgres")]
-        Backend::Postgres => postgres::unnest_insert(dialect, table, columns, values, returning)
-            .map(|(sql, kinds)| (sql, ColumnArrays(kinds))),
+        Backend::Postgres => {
+            postgres::unnest_insert(dialect, table, columns, values, upsert, returning)
+                .map(|(sql, kinds)| (sql, ColumnArrays(kinds)))
+        }
         #[allow(unreachable_patterns)]
         _ => {
-            let _ = (table, columns, values, returning);
+            let _ = (table, columns, values, upsert, returning);
             None
         }
+    }
+}
+
+/// Appends the clause that turns a multi-row insert into an upsert: on a conflict on `keys`,
+/// the row's `updated` columns take the inserted values.
+pub(crate) fn push_upsert(dialect: Dialect, sql: &mut String, keys: &[&str], updated: &[&str]) {
+    per_backend!(Backend::of(dialect), b => b::push_upsert(sql, keys, updated))
+}
+
+/// ` ON CONFLICT (keys) DO UPDATE SET col = excluded.col, …`: SQLite's and PostgreSQL's upsert.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn push_on_conflict(dialect: Dialect, sql: &mut String, keys: &[&str], updated: &[&str]) {
+    sql.push_str(" ON CONFLICT (");
+    push_ident_list(dialect, sql, keys.iter().copied());
+    sql.push_str(") DO UPDATE SET ");
+    for (i, column) in updated.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        push_ident(dialect, sql, column);
+        sql.push_str(" = excluded.");
+        push_ident(dialect, sql, column);
     }
 }
 

@@ -308,11 +308,14 @@ pub(super) fn unnest_insert(
     table: &str,
     columns: &[&Column],
     values: &[sea_query::Value],
+    upsert: Option<(&[&str], &[&str])>,
     returning: &[&str],
 ) -> Option<(String, Vec<ArrayKind>)> {
     use std::fmt::Write as _;
     let width = columns.len();
-    if width == 0 || !values.len().is_multiple_of(width) {
+    let select_list = dialect == Dialect::Postgresql;
+    // CockroachDB's `FROM UNNEST(…)` form is not tried with `ON CONFLICT` (untested there).
+    if width == 0 || !values.len().is_multiple_of(width) || (upsert.is_some() && !select_list) {
         return None;
     }
     let kinds = columns
@@ -337,7 +340,6 @@ pub(super) fn unnest_insert(
         &mut sql,
         columns.iter().map(|c| c.name),
     );
-    let select_list = dialect == Dialect::Postgresql;
     sql.push_str(if select_list {
         ") SELECT "
     } else {
@@ -356,6 +358,9 @@ pub(super) fn unnest_insert(
     }
     if !select_list {
         sql.push(')');
+    }
+    if let Some((keys, updated)) = upsert {
+        push_upsert(&mut sql, keys, updated);
     }
     if !returning.is_empty() {
         sql.push_str(" RETURNING ");
@@ -616,6 +621,11 @@ pub(super) fn array_arguments(
         array.bind(&mut args)?;
     }
     Ok(args)
+}
+
+/// ` ON CONFLICT (keys) DO UPDATE SET col = excluded.col, …` (see [`super::push_upsert`]).
+pub(super) fn push_upsert(sql: &mut String, keys: &[&str], updated: &[&str]) {
+    super::push_on_conflict(super::Dialect::Postgresql, sql, keys, updated);
 }
 
 #[cfg(test)]

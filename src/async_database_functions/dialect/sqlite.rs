@@ -269,6 +269,11 @@ fn constraint_in_message(message: &str) -> crate::async_database_functions::erro
     info
 }
 
+/// ` ON CONFLICT (keys) DO UPDATE SET col = excluded.col, …` (see [`super::push_upsert`]).
+pub(super) fn push_upsert(sql: &mut String, keys: &[&str], updated: &[&str]) {
+    super::push_on_conflict(super::Dialect::Sqlite, sql, keys, updated);
+}
+
 #[cfg(test)]
 mod constraint_tests {
     use super::constraint_in_message;
