@@ -194,3 +194,44 @@ async fn streams_every_row_in_order_in_bounded_memory_and_drops_cleanly() {
         db.disconnect().await;
     }
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "t11_stream_one_thread")]
+struct OneThreadRow {
+    #[model(primary_key)]
+    id: i64,
+}
+
+/// On a runtime of one thread the query runs in the consumer's own task: every row arrives,
+/// in order, and the stream ends (no spin, no wait for a wake that never comes).
+#[tokio::test(flavor = "current_thread")]
+async fn a_stream_on_a_one_thread_runtime_reads_every_row_and_ends() {
+    const N: i64 = 20_000;
+    for b in common::backends() {
+        let ctx = b.name;
+        let (db, ops) = fresh(&b, json!({}), |db| {
+            db.register::<OneThreadRow>();
+        })
+        .await;
+        ops.create_many((0..N).map(|id| OneThreadRow { id }).collect())
+            .await
+            .check(ctx);
+        let mut select = OneThreadRow::select();
+        select.order_by((OneThreadRow::TABLE, "id"), Order::Asc);
+        let read = async {
+            let mut stream = ops.read_stream::<OneThreadRow>(&select);
+            let mut next = 0;
+            while let Some(row) = stream.try_next().await.check(ctx) {
+                assert_eq!(row.id, next, "[{ctx}]");
+                next += 1;
+            }
+            next
+        };
+        let count = tokio::time::timeout(Duration::from_secs(30), read)
+            .await
+            .unwrap_or_else(|_| panic!("[{ctx}] the stream did not end"));
+        assert_eq!(count, N, "[{ctx}]");
+        db.drop_tables().await.check(ctx);
+        db.disconnect().await;
+    }
+}

@@ -111,31 +111,37 @@ impl<T> Stream for RowStream<T> {
             if let Some(row) = this.batch.next() {
                 return Poll::Ready(Some(Ok(row)));
             }
-            match this.rows.poll_recv(cx) {
-                Poll::Ready(Some(Ok(batch))) => {
+            match this.rows.try_recv() {
+                Ok(Ok(batch)) => {
                     this.batch = batch.into_iter();
                     continue;
                 }
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Ok(Err(e)) => return Poll::Ready(Some(Err(e))),
                 // The query finished and dropped its sender: every row was handed out.
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => {}
-            }
-            if !this.rows.is_empty() {
-                // Rows wait but the task's budget is spent: Tokio has already scheduled it
-                // again (its cooperative yield).
-                return Poll::Pending;
+                Err(mpsc::error::TryRecvError::Disconnected) => return Poll::Ready(None),
+                Err(mpsc::error::TryRecvError::Empty) => {}
             }
             // Nothing buffered: the query runs until it has handed rows over, waits for the
             // database (with this task's waker), or ends.
-            let Some(query) = this.query.as_mut() else {
-                return Poll::Pending;
-            };
-            match query.as_mut().poll(cx) {
-                // Dropping the query drops its sender: the channel ends after its last batch.
-                Poll::Ready(()) => this.query = None,
-                Poll::Pending if this.rows.is_empty() => return Poll::Pending,
-                Poll::Pending => {}
+            if let Some(query) = this.query.as_mut() {
+                match query.as_mut().poll(cx) {
+                    // Dropping the query drops its sender: the channel ends after its last batch.
+                    Poll::Ready(()) => {
+                        this.query = None;
+                        continue;
+                    }
+                    Poll::Pending if !this.rows.is_empty() => continue,
+                    Poll::Pending => {}
+                }
+            }
+            // About to wait: rows handed over from another thread (SQLite's engine) wake this
+            // task. (Only here: a waker registered while the query runs in this task would be
+            // woken by its every batch, for nothing.)
+            match this.rows.poll_recv(cx) {
+                Poll::Ready(Some(Ok(batch))) => this.batch = batch.into_iter(),
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
             }
         }
     }
