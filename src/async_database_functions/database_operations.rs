@@ -225,7 +225,7 @@ impl DatabaseOperations {
         // On a server the page and the total are two reads on two connections, side by side
         // (as two autocommit statements on one connection, they were never one snapshot).
         // An offset past `i64::MAX` is no valid OFFSET: only the total is read.
-        let (total, items) = if dialect::concurrent_page(config.dialect())
+        let (total, items) = if dialect::concurrent_page(self.dialect())
             && dialect::max_connections(config) > 1
             && i64::try_from(offset).is_ok()
         {

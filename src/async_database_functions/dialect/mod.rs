@@ -41,6 +41,7 @@ use super::database_config::{PemSource, SslMode};
 use super::error::{Constraint, DatabaseError, ErrorKind};
 use super::model::{Column, ServerDefault, SqlType};
 use super::row::{FromRow, RowRef};
+use super::stream::BATCH_ROWS;
 use super::topology::Health;
 use std::sync::Arc;
 
@@ -1171,8 +1172,7 @@ impl Conn {
     }
 }
 
-/// Where a streamed read sends its rows, in batches of at most
-/// [`BATCH_ROWS`](crate::async_database_functions::stream::BATCH_ROWS).
+/// Where a streamed read sends its rows, in batches of at most [`BATCH_ROWS`].
 pub(crate) type RowSender<T> = tokio::sync::mpsc::Sender<Result<Vec<T>, DatabaseError>>;
 
 async fn stream_on<C, T>(
@@ -1191,10 +1191,9 @@ where
     for<'c> &'c mut C: Executor<'c, Database = C::Database>,
     T: FromRow,
 {
+    use futures_util::FutureExt as _;
     let query = sqlx::query_with::<C::Database, _>(AssertSqlSafe(sql), SqlxValues(values))
         .persistent(persistent);
-    use crate::async_database_functions::stream::BATCH_ROWS;
-    use futures_util::FutureExt as _;
     let mut stream = conn.fetch(query);
     let mut verified = row::Verified::default();
     let mut batch = Vec::with_capacity(BATCH_ROWS);
@@ -1239,10 +1238,7 @@ async fn hand_over<T>(rows: &RowSender<T>, batch: &mut Vec<T>, sent: &mut u64) -
         return true;
     }
     let n = batch.len() as u64;
-    let full = std::mem::replace(
-        batch,
-        Vec::with_capacity(crate::async_database_functions::stream::BATCH_ROWS),
-    );
+    let full = std::mem::replace(batch, Vec::with_capacity(BATCH_ROWS));
     if rows.send(Ok(full)).await.is_err() {
         return false;
     }

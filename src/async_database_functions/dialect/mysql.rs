@@ -340,6 +340,21 @@ mod constraint_tests {
     }
 }
 
+/// ` ON DUPLICATE KEY UPDATE col = VALUES(col), …` (see [`super::push_upsert`]): the server
+/// finds the conflicting key itself.
+pub(super) fn push_upsert(sql: &mut String, _keys: &[&str], updated: &[&str]) {
+    sql.push_str(" ON DUPLICATE KEY UPDATE ");
+    for (i, column) in updated.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        super::push_ident(super::Dialect::Mysql, sql, column);
+        sql.push_str(" = VALUES(");
+        super::push_ident(super::Dialect::Mysql, sql, column);
+        sql.push(')');
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,20 +378,5 @@ mod tests {
             hide("Cannot add 'unterminated"),
             "Cannot add '(value hidden)"
         );
-    }
-}
-
-/// ` ON DUPLICATE KEY UPDATE col = VALUES(col), …` (see [`super::push_upsert`]): the server
-/// finds the conflicting key itself.
-pub(super) fn push_upsert(sql: &mut String, _keys: &[&str], updated: &[&str]) {
-    sql.push_str(" ON DUPLICATE KEY UPDATE ");
-    for (i, column) in updated.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        super::push_ident(super::Dialect::Mysql, sql, column);
-        sql.push_str(" = VALUES(");
-        super::push_ident(super::Dialect::Mysql, sql, column);
-        sql.push(')');
     }
 }
