@@ -93,7 +93,7 @@ async fn streams_every_row_in_order_in_bounded_memory_and_drops_cleanly() {
         drop(stream);
 
         // Bounded: however slow the consumer, no more rows are decoded than the buffer holds
-        // (plus the one being handed over and the one being consumed).
+        // (plus the one being handed over and the one being consumed), on a server one.
         LIVE.store(0, Ordering::SeqCst);
         PEAK.store(0, Ordering::SeqCst);
         let mut select = dsg_lib::sea_query::Query::select();
@@ -114,14 +114,23 @@ async fn streams_every_row_in_order_in_bounded_memory_and_drops_cleanly() {
         }
         assert_eq!(next, ROWS, "[{ctx}] rows streamed");
         let peak = PEAK.load(Ordering::SeqCst);
-        assert!(
-            peak <= STREAM_BUFFER + 2,
-            "[{ctx}] {peak} decoded rows alive at once, buffer is {STREAM_BUFFER}"
-        );
-        assert!(
-            peak >= STREAM_BUFFER / 2,
-            "[{ctx}] peak {peak}: the producer never ran ahead?"
-        );
+        if b.is_sqlite() {
+            // The engine's thread runs ahead, as far as the buffer.
+            assert!(
+                peak <= STREAM_BUFFER + 2,
+                "[{ctx}] {peak} decoded rows alive at once, buffer is {STREAM_BUFFER}"
+            );
+            assert!(
+                peak >= STREAM_BUFFER / 2,
+                "[{ctx}] peak {peak}: the engine never ran ahead?"
+            );
+        } else {
+            // A server's driver runs in the consumer's task: a row is decoded when asked for.
+            assert!(
+                peak <= 2,
+                "[{ctx}] {peak} decoded rows alive at once: decoded ahead of the consumer"
+            );
+        }
         drop(stream);
         assert_eq!(LIVE.load(Ordering::SeqCst), 0, "[{ctx}] rows leaked");
 

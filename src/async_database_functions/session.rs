@@ -509,7 +509,7 @@ impl Session {
         &mut self,
         rendered: super::statement::Rendered,
         types_vary: bool,
-        rows: &super::dialect::RowSender<T>,
+        rows: &super::stream::RowSender<T>,
         sent: &mut u64,
     ) -> Result<(), DatabaseError> {
         self.check_open()?;

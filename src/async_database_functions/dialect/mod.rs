@@ -41,7 +41,7 @@ use super::database_config::{PemSource, SslMode};
 use super::error::{Constraint, DatabaseError, ErrorKind};
 use super::model::{Column, ServerDefault, SqlType};
 use super::row::{FromRow, RowRef};
-use super::stream::BATCH_ROWS;
+use super::stream::RowSender;
 use super::topology::Health;
 use std::sync::Arc;
 
@@ -1153,10 +1153,9 @@ pub(crate) fn auto_increment_keyword(dialect: Dialect) -> bool {
 // Streaming reads (`DatabaseOperations::read_stream`, see `stream.rs`).
 
 impl Conn {
-    /// Runs a query and sends each row, decoded as `T`, into `rows` (a stream's bounded
-    /// channel) as it arrives, waiting while the channel is full. `sent` counts the rows
-    /// handed over. `Ok(false)` when the receiver went away first: the rest of the result is
-    /// then left unread on the connection.
+    /// Runs a query and hands each row, decoded as `T`, to a stream's consumer through `rows`
+    /// (see [`RowSender`]). `sent` counts the rows handed over. `Ok(false)` when the consumer
+    /// went away first: the rest of the result is then left unread on the connection.
     pub(crate) async fn stream_into<T: FromRow>(
         &mut self,
         sql: String,
@@ -1172,9 +1171,9 @@ impl Conn {
     }
 }
 
-/// Where a streamed read sends its rows, in batches of at most [`BATCH_ROWS`].
-pub(crate) type RowSender<T> = tokio::sync::mpsc::Sender<Result<Vec<T>, DatabaseError>>;
-
+/// Runs a query on a sqlx connection, in the consumer's task, handing each row over as the
+/// consumer asks for it. Always `Ok(true)`: the consumer cannot go away while its own task
+/// runs the query.
 async fn stream_on<C, T>(
     conn: &mut C,
     sql: String,
@@ -1191,59 +1190,16 @@ where
     for<'c> &'c mut C: Executor<'c, Database = C::Database>,
     T: FromRow,
 {
-    use futures_util::FutureExt as _;
     let query = sqlx::query_with::<C::Database, _>(AssertSqlSafe(sql), SqlxValues(values))
         .persistent(persistent);
     let mut stream = conn.fetch(query);
     let mut verified = row::Verified::default();
-    let mut batch = Vec::with_capacity(BATCH_ROWS);
-    loop {
-        // A row already read from the socket joins the batch; before waiting for the next one,
-        // the batch goes to the consumer.
-        let next = match stream.try_next().now_or_never() {
-            Some(next) => next,
-            None => {
-                if !hand_over(rows, &mut batch, sent).await {
-                    return Ok(false);
-                }
-                stream.try_next().await
-            }
-        };
-        // The rows decoded before an error reach the consumer before the error.
-        let decoded = match next {
-            Ok(None) => break,
-            Ok(Some(row)) => {
-                verified.start(sqlx::Row::columns(&row));
-                T::from_row(row.row_ref_in(Some(&verified))).map_err(RunError::Decode)
-            }
-            Err(e) => Err(RunError::Driver(e)),
-        };
-        match decoded {
-            Ok(value) => batch.push(value),
-            Err(e) => {
-                hand_over(rows, &mut batch, sent).await;
-                return Err(e);
-            }
-        }
-        if batch.len() == BATCH_ROWS && !hand_over(rows, &mut batch, sent).await {
-            return Ok(false);
-        }
+    while let Some(row) = stream.try_next().await? {
+        verified.start(sqlx::Row::columns(&row));
+        let value = T::from_row(row.row_ref_in(Some(&verified))).map_err(RunError::Decode)?;
+        rows.yield_row(value, sent).await;
     }
-    Ok(hand_over(rows, &mut batch, sent).await)
-}
-
-/// Sends `batch` (when it holds rows) and counts them; `false` when the receiver is gone.
-async fn hand_over<T>(rows: &RowSender<T>, batch: &mut Vec<T>, sent: &mut u64) -> bool {
-    if batch.is_empty() {
-        return true;
-    }
-    let n = batch.len() as u64;
-    let full = std::mem::replace(batch, Vec::with_capacity(BATCH_ROWS));
-    if rows.send(Ok(full)).await.is_err() {
-        return false;
-    }
-    *sent += n;
-    true
+    Ok(true)
 }
 
 #[cfg(test)]

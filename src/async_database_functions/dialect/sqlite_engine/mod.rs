@@ -39,6 +39,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::row::DriverRow;
 use super::{Outcome, RunError};
 use crate::async_database_functions::row::{FromRow, RowRef};
+use crate::async_database_functions::stream::{BATCH_ROWS, RowSender};
 use crate::async_database_functions::topology::Health;
 use error::{is_busy, to_sqlx};
 use row::SqliteEngineRow;
@@ -714,10 +715,9 @@ impl EngineConn {
         sql: String,
         values: Values,
         persistent: bool,
-        rows: &super::RowSender<T>,
+        rows: &RowSender<T>,
         sent: &mut u64,
     ) -> Result<bool, RunError> {
-        use crate::async_database_functions::stream::BATCH_ROWS;
         let slot = self.slot.take().ok_or_else(lost)?;
         let busy = self.busy_timeout;
         let mut guard = job(&slot.watch);
@@ -725,16 +725,7 @@ impl EngineConn {
         let handle = tokio::task::spawn_blocking(move || {
             let mut handed = 0u64;
             let mut open = true;
-            let mut batch: Vec<T> = Vec::with_capacity(BATCH_ROWS);
-            // Blocks this (blocking-pool) thread while the stream's buffer is full; fails once
-            // the stream is gone, which stops the statement.
-            let hand_over = |batch: &mut Vec<T>, handed: &mut u64| {
-                let n = batch.len() as u64;
-                let full = std::mem::replace(batch, Vec::with_capacity(BATCH_ROWS));
-                let open = tx.blocking_send(Ok(full)).is_ok();
-                *handed += if open { n } else { 0 };
-                open
-            };
+            let mut batch = tx.batch();
             let result = blocking_retry(slot.conn(), busy, |conn| {
                 if handed > 0 {
                     // Rows were handed over already: a retry would repeat them.
@@ -746,20 +737,22 @@ impl EngineConn {
                 // Rows decoded but not handed over are decoded again.
                 batch.clear();
                 execute(conn, None, &sql, &values, persistent, |row| {
-                    batch.push(
+                    batch.push_back(
                         T::from_row(RowRef::new(DriverRow::Sqlite(row))).map_err(Fail::Decode)?,
                     );
                     // A full batch goes; so does any batch when the consumer has nothing left.
-                    if batch.len() == BATCH_ROWS || tx.capacity() == tx.max_capacity() {
-                        open = hand_over(&mut batch, &mut handed);
+                    if batch.len() == BATCH_ROWS || tx.drained() {
+                        // Blocks this (blocking-pool) thread while the stream's buffer is
+                        // full; fails once the stream is gone, which stops the statement.
+                        open = tx.blocking_send(&mut batch, &mut handed);
                     }
                     Ok(open)
                 })
                 .map(|_| ())
             });
             // What was decoded (before an error too) reaches the consumer.
-            if open && !batch.is_empty() {
-                open = hand_over(&mut batch, &mut handed);
+            if open {
+                open = tx.blocking_send(&mut batch, &mut handed);
             }
             (slot, result, handed, open)
         });
