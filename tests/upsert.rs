@@ -1,6 +1,7 @@
 //! `DatabaseOperations::upsert_one` / `upsert_many`: insert path, update path (date_created
 //! kept, date_updated advanced), a mix in one call, chunked batches, and a conflict on a
-//! secondary unique column still an integrity error — on every configured backend.
+//! secondary unique column still an integrity error, and a composite key given out of order —
+//! on every configured backend.
 
 mod common;
 mod ops_support;
@@ -162,6 +163,61 @@ async fn upsert_inserts_updates_and_keeps_integrity_errors() {
             .order_by((UpUser::TABLE, "name"), Order::Asc);
         assert_eq!(ops.count_query(&select).await.check(ctx), 15_000, "[{ctx}]");
 
+        db.drop_tables().await.check(ctx);
+        db.disconnect().await;
+    }
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "t11_upsert_stock")]
+struct Stock {
+    #[model(primary_key, size = 20)]
+    shop: String,
+    #[model(primary_key)]
+    item: i64,
+    count: i64,
+}
+
+/// A key of two columns: rows given out of key order come back in the order given, each with
+/// its own values, whether the database returns them (`RETURNING`) or they are read back in
+/// index order (MySQL/MariaDB).
+#[tokio::test]
+async fn upsert_with_a_composite_key_returns_the_rows_in_the_order_given() {
+    for b in common::backends() {
+        let ctx = b.name;
+        let (db, ops) = fresh(&b, json!({}), |db| {
+            db.register::<Stock>();
+        })
+        .await;
+        let stock = |shop: &str, item: i64, count: i64| Stock {
+            shop: shop.into(),
+            item,
+            count,
+        };
+        ops.upsert_many(vec![stock("north", 1, 10), stock("south", 1, 20)])
+            .await
+            .check(ctx);
+        // Descending keys, a new row between two updates, and the same item in both shops.
+        let given = vec![
+            stock("south", 2, 3),
+            stock("south", 1, 21),
+            stock("north", 2, 5),
+            stock("north", 1, 11),
+        ];
+        let stored = ops.upsert_many(given.clone()).await.check(ctx);
+        assert_eq!(stored, given, "[{ctx}] in the order given, as given");
+        let mut select = Stock::select();
+        select
+            .order_by((Stock::TABLE, "shop"), Order::Asc)
+            .order_by((Stock::TABLE, "item"), Order::Asc);
+        let counts: Vec<i64> = ops
+            .read_query::<Stock>(&select)
+            .await
+            .check(ctx)
+            .into_iter()
+            .map(|s| s.count)
+            .collect();
+        assert_eq!(counts, [11, 5, 21, 3], "[{ctx}] stored");
         db.drop_tables().await.check(ctx);
         db.disconnect().await;
     }

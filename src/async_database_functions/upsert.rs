@@ -5,6 +5,7 @@
 //! SET col = excluded.col … RETURNING …` on SQLite and PostgreSQL, `INSERT … ON DUPLICATE
 //! KEY UPDATE col = VALUES(col)` and a read back in the same transaction on MySQL/MariaDB.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use sea_query::{Condition, ExprTrait, Value};
@@ -188,6 +189,11 @@ async fn upsert_in<M: Model>(
 /// The rows read back, in the order of the rows given. A row given whose key was not stored
 /// is a conflict on another unique column: on MySQL/MariaDB `ON DUPLICATE KEY UPDATE` updated
 /// that other row instead (the caller's transaction is then rolled back).
+///
+/// PostgreSQL's and SQLite's `RETURNING` give the rows in the order given as a rule (not a
+/// promise: any order is matched); MySQL/MariaDB's read back by key comes in index order.
+/// (Matching them through each key's `Debug` text took a third of a 10 000-row MariaDB
+/// upsert's client instructions: callgrind.)
 fn in_given_order<M: Model>(
     dialect: super::database_config::Dialect,
     columns: &[Column],
@@ -195,18 +201,36 @@ fn in_given_order<M: Model>(
     given: &[Vec<Value>],
     found: Vec<M>,
 ) -> Result<Vec<M>, DatabaseError> {
-    let key_of = |row: &[Value]| format!("{:?}", keys.iter().map(|&i| &row[i]).collect::<Vec<_>>());
-    let mut by_key: HashMap<String, M> = HashMap::with_capacity(found.len());
-    let mut values = Vec::with_capacity(columns.len());
-    for model in found {
-        values.clear();
-        model.push_values(dialect, &mut values);
-        by_key.insert(key_of(&values), model);
+    let key_of = |row: &[Value]| -> Vec<Value> { keys.iter().map(|&i| row[i].clone()).collect() };
+    // A given row's key, borrowed where it is one column.
+    fn lookup<'r>(keys: &[usize], row: &'r [Value]) -> Cow<'r, [Value]> {
+        match keys {
+            [i] => Cow::Borrowed(std::slice::from_ref(&row[*i])),
+            _ => Cow::Owned(keys.iter().map(|&i| row[i].clone()).collect()),
+        }
     }
+    let mut values = Vec::with_capacity(columns.len());
+    let found_keys: Vec<Vec<Value>> = found
+        .iter()
+        .map(|model| {
+            values.clear();
+            model.push_values(dialect, &mut values);
+            key_of(&values)
+        })
+        .collect();
+    if found.len() == given.len()
+        && given
+            .iter()
+            .zip(&found_keys)
+            .all(|(row, key)| *lookup(keys, row) == key[..])
+    {
+        return Ok(found);
+    }
+    let mut by_key: HashMap<Vec<Value>, M> = found_keys.into_iter().zip(found).collect();
     given
         .iter()
         .map(|row| {
-            by_key.remove(&key_of(row)).ok_or_else(|| {
+            by_key.remove(&*lookup(keys, row)).ok_or_else(|| {
                 DatabaseError::new(
                     ErrorKind::IntegrityError,
                     format!(
