@@ -167,16 +167,16 @@ impl<T> RowSender<T> {
         .await
     }
 
-    #[cfg(feature = "sqlite")]
     /// An empty batch to fill.
+    #[cfg(feature = "sqlite")]
     pub(crate) fn batch(&self) -> Batch<T> {
         self.emptied.take()
     }
 
-    #[cfg(feature = "sqlite")]
     /// Hands `batch` over (when it holds rows) from a thread outside the runtime (SQLite's
     /// engine), blocking it while the consumer is [`STREAM_BUFFER`] rows behind, and leaves an
     /// empty batch in its place; counts the rows in `sent`. `false` when the consumer is gone.
+    #[cfg(feature = "sqlite")]
     pub(crate) fn blocking_send(&self, batch: &mut Batch<T>, sent: &mut u64) -> bool {
         if batch.is_empty() {
             return true;
@@ -190,8 +190,8 @@ impl<T> RowSender<T> {
         true
     }
 
-    #[cfg(feature = "sqlite")]
     /// Whether the consumer has taken every batch handed over so far.
+    #[cfg(feature = "sqlite")]
     pub(crate) fn drained(&self) -> bool {
         self.batches.capacity() == self.batches.max_capacity()
     }
