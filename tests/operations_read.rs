@@ -14,7 +14,7 @@ use dsg_lib::async_database_functions::error::ErrorKind;
 use dsg_lib::async_database_functions::model::Model as _;
 use dsg_lib::async_database_functions::record::Record;
 use dsg_lib::async_database_functions::statement::text;
-use dsg_lib::sea_query::{Expr, ExprTrait, Order, Query, UnionType};
+use dsg_lib::sea_query::{Expr, ExprTrait, LockType, Order, Query, UnionType};
 use ops_support::{Capture, Check, expect_err, fresh};
 use serde_json::json;
 
@@ -600,6 +600,19 @@ async fn read_one_record_is_some_for_a_match_and_none_otherwise() {
             .await
             .check(ctx);
         assert_eq!(max, Some(3), "[{ctx}]");
+
+        // A locking read keeps its clause last: the first-row limit goes before it or not at
+        // all (MySQL's `LOCK IN SHARE MODE LIMIT 1` is a syntax error).
+        for lock in [LockType::Update, LockType::Share] {
+            let mut locked = highest.clone();
+            locked.lock(lock);
+            let top: Option<OneKind> = ops.read_one_record(&locked).await.check(ctx);
+            assert_eq!(
+                top.map(|k| k.name).as_deref(),
+                Some("gamma"),
+                "[{ctx}] {lock:?}"
+            );
+        }
         db.disconnect().await;
     }
 }

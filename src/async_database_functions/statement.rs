@@ -110,24 +110,24 @@ impl Statement for SelectStatement {
     fn render_first(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
         let mut rendered = render_query(dialect, self)?;
         // A constant, appended only to a statement with no LIMIT and no locking clause of its
-        // own (those come last; a LIMIT in a subquery also leaves the statement as it is).
-        if dialect::limit_first_row(dialect) {
-            let sql = &rendered.sql;
-            let own_end = [
-                " LIMIT ",
-                " FOR UPDATE",
-                " FOR SHARE",
-                " FOR NO KEY",
-                " FOR KEY",
-            ]
-            .iter()
-            .any(|clause| sql.contains(clause));
-            if !own_end {
-                rendered.sql.push_str(" LIMIT 1");
-            }
+        // own (`FOR UPDATE`, `FOR SHARE`, `FOR [NO] KEY …`, MySQL's `LOCK IN SHARE MODE`):
+        // those come last.
+        if dialect::limit_first_row(dialect) && !has_own_end(&rendered.sql) {
+            rendered.sql.push_str(" LIMIT 1");
         }
         Ok(rendered)
     }
+}
+
+/// Whether a rendered `SELECT` has a `LIMIT` or a locking clause, in one pass over its words.
+/// One in a subquery, or in a quoted name, also counts: the statement is then left as it is,
+/// which costs the server a few rows more, never a wrong result. (A scan of the text per clause
+/// had been 4 % of a PostgreSQL point read's client instructions.)
+fn has_own_end(sql: &str) -> bool {
+    sql.match_indices(' ').any(|(i, _)| {
+        let word = &sql[i + 1..];
+        word.starts_with("LIMIT ") || word.starts_with("FOR ") || word.starts_with("LOCK IN ")
+    })
 }
 query_statement!(InsertStatement, Insert);
 query_statement!(UpdateStatement, Update);
@@ -335,6 +335,53 @@ mod tests {
 
     fn rendered(t: &Text, d: Dialect) -> String {
         t.render(d).map(|r| r.sql).unwrap_or_else(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_first_row_read_limits_itself_unless_the_statement_has_a_limit_or_a_lock() {
+        use sea_query::{Asterisk, Expr, ExprTrait, LockType, Query};
+        #[allow(unused_mut)]
+        let mut dialects = Vec::new();
+        #[cfg(feature = "sqlite")]
+        dialects.push(Dialect::Sqlite);
+        #[cfg(feature = "postgres")]
+        dialects.push(Dialect::Postgresql);
+        #[cfg(feature = "mysql")]
+        dialects.push(Dialect::Mysql);
+        for d in dialects {
+            let first = |s: &SelectStatement| s.render_first(d).map(|r| r.sql).unwrap_or_default();
+            let mut plain = Query::select();
+            plain
+                .column(Asterisk)
+                .from("t")
+                .and_where(Expr::col("a").eq(1));
+            if dialect::limit_first_row(d) {
+                assert!(
+                    first(&plain).ends_with(" LIMIT 1"),
+                    "{d:?}: {}",
+                    first(&plain)
+                );
+            } else {
+                assert!(!first(&plain).contains("LIMIT"), "{d:?}");
+            }
+            let mut limited = plain.clone();
+            limited.limit(5);
+            assert_eq!(first(&limited).matches("LIMIT").count(), 1, "{d:?}");
+            let mut locked = plain.clone();
+            locked.lock(LockType::Update);
+            assert!(
+                !first(&locked).contains("LIMIT"),
+                "{d:?}: {}",
+                first(&locked)
+            );
+            let mut shared = plain.clone();
+            shared.lock(LockType::Share);
+            assert!(
+                !first(&shared).contains("LIMIT"),
+                "{d:?}: {}",
+                first(&shared)
+            );
+        }
     }
 
     #[test]
