@@ -366,20 +366,12 @@ mod tests {
             let mut limited = plain.clone();
             limited.limit(5);
             assert_eq!(first(&limited).matches("LIMIT").count(), 1, "{d:?}");
-            let mut locked = plain.clone();
-            locked.lock(LockType::Update);
-            assert!(
-                !first(&locked).contains("LIMIT"),
-                "{d:?}: {}",
-                first(&locked)
-            );
-            let mut shared = plain.clone();
-            shared.lock(LockType::Share);
-            assert!(
-                !first(&shared).contains("LIMIT"),
-                "{d:?}: {}",
-                first(&shared)
-            );
+            for lock in [LockType::Update, LockType::Share] {
+                let mut locked = plain.clone();
+                locked.lock(lock);
+                let sql = first(&locked);
+                assert!(!sql.contains("LIMIT"), "{d:?} {lock:?}: {sql}");
+            }
         }
     }
 

@@ -226,8 +226,7 @@ fn in_given_order<M: Model>(
     given: &[Vec<Value>],
     found: Vec<M>,
 ) -> Result<Vec<M>, DatabaseError> {
-    let key_of = |row: &[Value]| -> Vec<Value> { keys.iter().map(|&i| row[i].clone()).collect() };
-    // A given row's key, borrowed where it is one column.
+    // A row's key, borrowed where it is one column.
     fn lookup<'r>(keys: &[usize], row: &'r [Value]) -> Cow<'r, [Value]> {
         match keys {
             [i] => Cow::Borrowed(std::slice::from_ref(&row[*i])),
@@ -240,7 +239,7 @@ fn in_given_order<M: Model>(
         .map(|model| {
             values.clear();
             model.push_values(dialect, &mut values);
-            key_of(&values)
+            lookup(keys, &values).into_owned()
         })
         .collect();
     if found.len() == given.len()
