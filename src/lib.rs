@@ -11,7 +11,7 @@
 //!     database_operations::DatabaseOperations, error::ErrorKind, model::Model as _,
 //!     record::Record, statement::text,
 //! };
-//! use dsg_lib::sea_query::{ExprTrait, Order};
+//! use dsg_lib::sea_query::Order;
 //!
 //! #[derive(Model, Debug, Clone)]
 //! #[model(table = "users")]

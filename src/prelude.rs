@@ -14,8 +14,13 @@
 //! ([`Col`](crate::async_database_functions::model::Col),
 //! [`SchemaBaseColumns`](crate::async_database_functions::base_schema::SchemaBaseColumns));
 //! [`TxFuture`](crate::async_database_functions::transaction::TxFuture) for transaction
-//! closures; and sea-query's [`ExprTrait`](sea_query::ExprTrait) (`.eq(..)`, `.like(..)`, …)
-//! and [`Order`](sea_query::Order).
+//! closures; and sea-query's [`Order`](sea_query::Order).
+//!
+//! It brings no trait that gives methods to types of other crates: code that does not touch
+//! the database means what it meant without the prelude (`a.max(b)` on numbers, `a.eq(&b)`
+//! on strings and dates). Typed columns carry their own comparison methods
+//! (`User::NAME.eq("Mike")`); sea-query's `ExprTrait` (`.and(..)`, `.or(..)` on an `Expr`) is
+//! one explicit import away: `use dsg_lib::sea_query::ExprTrait;`.
 //!
 //! `#[derive(Model)]` and a bound `M: Model` both work with the prelude alone:
 //!
@@ -95,4 +100,4 @@ pub use crate::async_database_functions::sql_enum::SqlEnum;
 pub use crate::async_database_functions::statement::text;
 pub use crate::async_database_functions::transaction::TxFuture;
 pub use dsg_lib_derive::{Model, SqlEnum};
-pub use sea_query::{ExprTrait, Order};
+pub use sea_query::Order;

@@ -8,7 +8,7 @@ use dsg_lib::Model;
 use dsg_lib::async_database_functions::base_schema::SchemaBase;
 use dsg_lib::async_database_functions::model::{ColumnSet, Model as _, ServerDefault, SqlType};
 use dsg_lib::async_database_functions::statement::text;
-use dsg_lib::sea_query::{Expr, ExprTrait, Order, Query, SqliteQueryBuilder};
+use dsg_lib::sea_query::{Expr, Order, Query, SqliteQueryBuilder};
 use serde_json::json;
 
 #[derive(Model, Debug, Clone, PartialEq)]

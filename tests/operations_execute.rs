@@ -11,7 +11,7 @@ use dsg_lib::async_database_functions::database_operations::DatabaseOperations;
 use dsg_lib::async_database_functions::error::ErrorKind;
 use dsg_lib::async_database_functions::model::Model as _;
 use dsg_lib::async_database_functions::statement::{Text, text};
-use dsg_lib::sea_query::{ExprTrait, Query};
+use dsg_lib::sea_query::Query;
 use ops_support::{Check, expect_err, fresh};
 use serde_json::json;
 

@@ -16,7 +16,6 @@ use dsg_lib::async_database_functions::error::ErrorKind;
 use dsg_lib::async_database_functions::model::Model as _;
 use dsg_lib::async_database_functions::record::Record;
 use dsg_lib::async_database_functions::statement::text;
-use dsg_lib::sea_query::ExprTrait;
 use ops_support::{Check, expect_err, fresh};
 use serde_json::json;
 

@@ -12,7 +12,7 @@ use dsg_lib::async_database_functions::base_schema::SchemaBase;
 use dsg_lib::async_database_functions::error::{Constraint, ErrorKind};
 use dsg_lib::async_database_functions::model::Model as _;
 use dsg_lib::async_database_functions::statement::text;
-use dsg_lib::sea_query::{ExprTrait, Order};
+use dsg_lib::sea_query::Order;
 use ops_support::{Check, expect_err, fresh};
 use serde_json::json;
 

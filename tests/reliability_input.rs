@@ -21,7 +21,7 @@ use dsg_lib::async_database_functions::field::SqlField;
 use dsg_lib::async_database_functions::model::{Column, ColumnSet, Model as _, SqlType};
 use dsg_lib::async_database_functions::row::{FromRow, RowReader, RowRef};
 use dsg_lib::async_database_functions::statement::text;
-use dsg_lib::sea_query::{ExprTrait, Value as SqlValue};
+use dsg_lib::sea_query::Value as SqlValue;
 use ops_support::{Check, expect_err, fresh};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;

@@ -7,7 +7,6 @@
 mod common;
 
 use dsg_lib::prelude::*;
-use dsg_lib::sea_query::Expr;
 use serde_json::json;
 
 #[derive(Model, Debug, Clone)]
@@ -55,7 +54,7 @@ async fn every_operation_works_through_pgbouncer_under_32_tasks() {
                 let found: Vec<User> = ops
                     .read_query(
                         &User::select()
-                            .and_where(Expr::col(User::NAME).eq(name.clone()))
+                            .and_where(User::NAME.eq(name.clone()))
                             .to_owned(),
                     )
                     .await?;

@@ -18,7 +18,7 @@ use dsg_lib::async_database_functions::database_config::DBConfig;
 use dsg_lib::async_database_functions::error::{Constraint, DatabaseError, ErrorKind};
 use dsg_lib::async_database_functions::model::Model as _;
 use dsg_lib::async_database_functions::statement::text;
-use dsg_lib::sea_query::{ExprTrait, Order};
+use dsg_lib::sea_query::Order;
 use serde_json::json;
 
 /// Inserts in a session of its own and commits.

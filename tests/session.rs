@@ -279,7 +279,7 @@ async fn models_of_every_supported_type_round_trip() {
 
         let mut session = db.get_db_session().await.unwrap();
         let mut select = Everything::select();
-        select.order_by_expr(Everything::col("name"), Order::Asc);
+        select.order_by_expr(Everything::col("name").expr(), Order::Asc);
         let all: Vec<Everything> = session
             .fetch_all(&select)
             .await

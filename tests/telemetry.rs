@@ -16,7 +16,7 @@ use dsg_lib::async_database_functions::{
     base_schema::SchemaBase, database_config::DBConfig, database_operations::DatabaseOperations,
     error::ErrorKind, model::Model as _, record::Record, statement::text, telemetry::PoolStats,
 };
-use dsg_lib::sea_query::{ExprTrait, Order};
+use dsg_lib::sea_query::Order;
 use ops_support::{Check, fresh};
 use serde_json::json;
 use tracing::field::{Field, Visit};

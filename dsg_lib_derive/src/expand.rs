@@ -308,7 +308,7 @@ fn expand_column_set(name: &Ident, fields: &[Field<'_>]) -> TokenStream {
         let defaults = flattened.iter().map(|f| {
             let ty = f.ty;
             quote_spanned! {ty.span()=>
-                <#ty as #p::ColumnSet>::insert_defaults(__dialect, __given, __out);
+                <#ty as #p::ColumnSet>::insert_defaults(__out);
             }
         });
         quote! {
@@ -323,8 +323,6 @@ fn expand_column_set(name: &Ident, fields: &[Field<'_>]) -> TokenStream {
             }
 
             fn insert_defaults(
-                __dialect: #p::Dialect,
-                __given: &[&'static str],
                 __out: &mut ::std::vec::Vec<(&'static str, #p::Value)>,
             ) {
                 #(#defaults)*

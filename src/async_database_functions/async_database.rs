@@ -440,6 +440,42 @@ impl AsyncDatabase {
     /// # }).unwrap();
     /// ```
     ///
+    /// sqlx 0.9 takes only a `&'static str` as SQL: a query built with `format!` is refused
+    /// ("dynamic SQL strings should be audited for possible injections", `SqlSafeStr` not
+    /// implemented for `String`) until it is wrapped in [`sqlx::AssertSqlSafe`], which says
+    /// that whoever wrote it checked that nothing a user typed is spliced in. Values still go
+    /// through binds:
+    ///
+    /// ```
+    /// use dsg_lib::prelude::*;
+    /// use dsg_lib::sqlx::{self, AssertSqlSafe};
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+    /// let pool = db.sqlite_pool().await?.expect("a SQLite URI");
+    /// let table = "audit_log"; // a name from the code, never from a request
+    /// sqlx::query(AssertSqlSafe(format!("CREATE TABLE {table} (what TEXT)"))).execute(&pool).await?;
+    /// sqlx::query(AssertSqlSafe(format!("INSERT INTO {table} (what) VALUES (?)")))
+    ///     .bind("login")
+    ///     .execute(&pool)
+    ///     .await?;
+    /// let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+    ///     .fetch_one(&pool)
+    ///     .await?;
+    /// assert_eq!(n, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// Without the wrapper it does not compile:
+    ///
+    /// ```compile_fail
+    /// # async fn f(pool: dsg_lib::sqlx::SqlitePool) {
+    /// let table = "audit_log";
+    /// dsg_lib::sqlx::query(format!("SELECT * FROM {table}")).execute(&pool).await;
+    /// # }
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`get_db_session`](Self::get_db_session): the pool cannot be built, or

@@ -137,20 +137,11 @@ impl ColumnSet for SchemaBase {
         values.push(("date_updated", now().to_value(Dialect::Sqlite)));
     }
 
-    fn insert_defaults(
-        dialect: Dialect,
-        given: &[&'static str],
-        out: &mut Vec<(&'static str, Value)>,
-    ) {
-        if !given.contains(&"pkid") {
-            out.push(("pkid", Uuid::new_v4().to_string().to_value(dialect)));
-        }
+    fn insert_defaults(out: &mut Vec<(&'static str, Value)>) {
         let now = now();
-        for name in ["date_created", "date_updated"] {
-            if !given.contains(&name) {
-                out.push((name, now.to_value(dialect)));
-            }
-        }
+        out.push(("pkid", Value::String(Some(Uuid::new_v4().to_string()))));
+        out.push(("date_created", now.to_value(Dialect::Sqlite)));
+        out.push(("date_updated", now.to_value(Dialect::Sqlite)));
     }
 }
 

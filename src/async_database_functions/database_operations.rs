@@ -49,7 +49,7 @@ use super::model::Model;
 use super::record::Record;
 use super::row::FromRow;
 use super::session::Session;
-use super::statement::{Rendered, Statement, StatementKind};
+use super::statement::{AsSelect, Rendered, Statement, StatementKind};
 use super::telemetry::{Rows, operation_span, traced};
 use super::topology::retry::retrying;
 use super::writes::{self, single_key};
@@ -152,9 +152,11 @@ impl DatabaseOperations {
     /// How many rows `select` matches. A plain filtered select is counted with
     /// `SELECT COUNT(*) … WHERE …`; one with DISTINCT, GROUP BY, HAVING, LIMIT, OFFSET or UNION
     /// is counted as a subquery.
-    pub async fn count_query(&self, select: &SelectStatement) -> Result<u64, DatabaseError> {
+    pub async fn count_query(&self, select: impl AsSelect) -> Result<u64, DatabaseError> {
         let span = operation_span!("count_query", self.db.config(), None);
-        traced!(span, self.count_query_untraced(select), |_| Rows::None)
+        traced!(span, self.count_query_untraced(select.as_select()), |_| {
+            Rows::None
+        })
     }
 
     async fn count_query_untraced(&self, select: &SelectStatement) -> Result<u64, DatabaseError> {
@@ -165,7 +167,7 @@ impl DatabaseOperations {
     /// Runs a read on a session of its own. A read that failed because its connection was
     /// gone (a restarted server, a killed connection: the pool is invalidated at once) is run
     /// once more on a fresh connection; reads change nothing, so running one twice is safe.
-    async fn read<T, F, Fut>(&self, run: F) -> Result<T, DatabaseError>
+    pub(crate) async fn read<T, F, Fut>(&self, run: F) -> Result<T, DatabaseError>
     where
         F: Fn(Session) -> Fut,
         Fut: std::future::Future<Output = Result<T, DatabaseError>>,
@@ -189,14 +191,14 @@ impl DatabaseOperations {
     /// An invalid-input error when `page` or `page_size` is 0.
     pub async fn paginate_query<T: FromRow>(
         &self,
-        select: &SelectStatement,
+        select: impl AsSelect,
         page: u64,
         page_size: u64,
     ) -> Result<Page<T>, DatabaseError> {
         let span = operation_span!("paginate_query", self.db.config(), None);
         traced!(
             span,
-            self.paginate_query_untraced::<T>(select, page, page_size),
+            self.paginate_query_untraced::<T>(select.as_select(), page, page_size),
             |p| Rows::returned(p.items.len()),
         )
     }
@@ -263,13 +265,15 @@ impl DatabaseOperations {
     /// [`paginate_query`](Self::paginate_query) with the default page size of 100.
     pub async fn paginate<T: FromRow>(
         &self,
-        select: &SelectStatement,
+        select: impl AsSelect,
         page: u64,
     ) -> Result<Page<T>, DatabaseError> {
         let span = operation_span!("paginate", self.db.config(), None);
-        traced!(span, self.paginate_untraced::<T>(select, page), |p| {
-            Rows::returned(p.items.len())
-        })
+        traced!(
+            span,
+            self.paginate_untraced::<T>(select.as_select(), page),
+            |p| { Rows::returned(p.items.len()) }
+        )
     }
 
     async fn paginate_untraced<T: FromRow>(
@@ -284,10 +288,10 @@ impl DatabaseOperations {
     /// The first row of `select`, or `None` when nothing matches.
     pub async fn read_one_record<T: FromRow>(
         &self,
-        select: &(impl Statement + ?Sized),
+        select: impl Statement,
     ) -> Result<Option<T>, DatabaseError> {
         let span = operation_span!("read_one_record", self.db.config(), None);
-        traced!(span, self.read_one_record_untraced::<T>(select), |r| {
+        traced!(span, self.read_one_record_untraced::<T>(&select), |r| {
             Rows::returned(usize::from(r.is_some()))
         })
     }
@@ -358,10 +362,10 @@ impl DatabaseOperations {
     /// [`Record`].
     pub async fn read_query<T: FromRow>(
         &self,
-        select: &(impl Statement + ?Sized),
+        select: impl Statement,
     ) -> Result<Vec<T>, DatabaseError> {
         let span = operation_span!("read_query", self.db.config(), None);
-        traced!(span, self.read_query_untraced::<T>(select), |rows| {
+        traced!(span, self.read_query_untraced::<T>(&select), |rows| {
             Rows::returned(rows.len())
         })
     }
@@ -413,11 +417,11 @@ impl DatabaseOperations {
     /// Runs one statement and commits it. SELECTs and RETURNING clauses give their rows.
     pub async fn execute_one(
         &self,
-        statement: &(impl Statement + ?Sized),
+        statement: impl Statement,
     ) -> Result<ExecuteResult, DatabaseError> {
         let span = operation_span!("execute_one", self.db.config(), None);
         // The kind is read only when a subscriber listens: the closure runs only then.
-        traced!(span, self.execute_one_untraced(statement), |r| {
+        traced!(span, self.execute_one_untraced(&statement), |r| {
             statement_rows(r, statement.kind() == StatementKind::Select)
         })
     }

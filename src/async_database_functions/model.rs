@@ -33,9 +33,9 @@
 //! [`SchemaBase`](super::base_schema::SchemaBase) come from the trait
 //! [`SchemaBaseColumns`](super::base_schema::SchemaBaseColumns) (`User::PKID`,
 //! `User::DATE_CREATED`, `User::DATE_UPDATED`). A `Col` goes wherever sea-query takes a
-//! column, and `ExprTrait`'s methods apply to it; [`Model::col`] stays for names known only
-//! at run time. [`Model::insert`], [`Model::update`] and [`Model::delete`] build statements
-//! on the model's table, with its defaults:
+//! column, and has its own comparison methods (`eq`, `gt`, `like`, …); [`Model::col`], for
+//! names known only at run time, gives a `Col` too. [`Model::insert`], [`Model::update`] and
+//! [`Model::delete`] build statements on the model's table, with its defaults:
 //!
 //! ```
 //! use dsg_lib::Model;
@@ -158,7 +158,8 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use sea_query::{
-    DeleteStatement, Expr, Iden, InsertStatement, Query, SelectStatement, UpdateStatement, Value,
+    DeleteStatement, Expr, ExprTrait, Iden, InsertStatement, IntoLikeExpr, Query, SelectStatement,
+    UpdateStatement, Value,
 };
 
 use super::database_config::Dialect;
@@ -322,15 +323,13 @@ pub trait ColumnSet: Sized {
         None
     }
 
-    /// Pushes the client-side defaults of the columns an insert does not name (`given`):
+    /// Pushes the client-side defaults of a new row:
     /// [`SchemaBase`](super::base_schema::SchemaBase) gives a fresh `pkid` and stamps
-    /// `date_created` / `date_updated`. Used by [`Model::insert`].
-    fn insert_defaults(
-        _dialect: Dialect,
-        _given: &[&'static str],
-        _out: &mut Vec<(&'static str, Value)>,
-    ) {
-    }
+    /// `date_created` / `date_updated`. Used by [`Model::insert`], once per row when the row
+    /// is started, so that the caller can read a generated key before executing
+    /// ([`ModelInsert::value_of`]); the row keeps the values it names itself. The values are
+    /// bound as they are on every dialect.
+    fn insert_defaults(_out: &mut Vec<(&'static str, Value)>) {}
 }
 
 /// Marks a model (or column set) that flattens the column set `S`; `#[derive(Model)]`
@@ -365,10 +364,12 @@ pub trait Model: ColumnSet + FromRow + Send + Sync + Unpin + 'static {
         select
     }
 
-    /// The column `name` of this model's table, for `where` clauses:
-    /// `User::select().and_where(User::col("name").eq("Mike"))`.
-    fn col(name: &'static str) -> Expr {
-        Expr::col((Self::TABLE, name))
+    /// The column `name` of this model's table, for names known only at run time, in `where`
+    /// clauses: `User::select().and_where(User::col("name").eq("Mike"))`. It is a [`Col`] as
+    /// the derive's typed constants (`User::NAME`) are, with the same methods, but a misspelt
+    /// name is found by the database, not by the compiler.
+    fn col(name: &'static str) -> Col<Self> {
+        Col::new(Self::TABLE, name)
     }
 
     /// The column with this name, if the model has it.
@@ -415,8 +416,39 @@ pub trait Model: ColumnSet + FromRow + Send + Sync + Unpin + 'static {
 /// It is a sea-query identifier ([`Iden`]), usable wherever sea-query takes a column
 /// (`Expr::col(User::NAME)`, `.order_by(User::NAME, Order::Asc)`, `.column(User::NAME)`,
 /// `.value(User::NAME, ..)`), where it renders unqualified (`"name"`); and it converts into
-/// an [`Expr`] of the table-qualified column (`"users"."name"`, like [`Model::col`]), so the
-/// methods of sea-query's `ExprTrait` apply to it directly: `User::NAME.eq("Mike")`.
+/// an [`Expr`] of the table-qualified column (`"users"."name"`).
+///
+/// Its comparison methods are its own (`User::NAME.eq("Mike")`, `.gt(..)`, `.like(..)`,
+/// `.is_in(..)`, `.is_null()`, …), each giving a sea-query [`Expr`] for `and_where`, so the
+/// prelude needs no expression trait in scope: one that it brought would give every number,
+/// string and date a second `eq` and `max`. To combine conditions, use sea-query's
+/// [`Cond`](sea_query::Cond) or import [`sea_query::ExprTrait`] for `.and(..)` / `.or(..)`
+/// on the `Expr`s; every other `ExprTrait` method (`.add(..)`, `.max()`, `.count()`, …)
+/// applies to a `Col` once that trait is imported.
+///
+/// ```
+/// use dsg_lib::prelude::*;
+/// use dsg_lib::sea_query::Cond;
+///
+/// #[derive(Model, Debug, Clone)]
+/// #[model(table = "col_doc_users")]
+/// struct User {
+///     #[model(flatten)]
+///     base: SchemaBase,
+///     #[model(size = 100)]
+///     name: String,
+///     age: i32,
+///     color: Option<String>,
+/// }
+///
+/// let mut select = User::select();
+/// select
+///     .and_where(User::NAME.like("M%"))
+///     .and_where(User::AGE.between(18, 65))
+///     .and_where(User::col("color").is_not_null())
+///     .cond_where(Cond::any().add(User::AGE.lt(30)).add(User::NAME.eq("Ann")))
+///     .order_by(User::NAME, Order::Asc);
+/// ```
 pub struct Col<M> {
     table: &'static str,
     name: &'static str,
@@ -453,6 +485,76 @@ impl<M> Col<M> {
     /// The table-qualified column as an [`Expr`].
     pub fn expr(self) -> Expr {
         Expr::col(self.qualified())
+    }
+
+    /// `column = value` (a value, or another column or expression).
+    pub fn eq(self, value: impl Into<Expr>) -> Expr {
+        ExprTrait::eq(self.expr(), value)
+    }
+
+    /// `column <> value`.
+    pub fn ne(self, value: impl Into<Expr>) -> Expr {
+        ExprTrait::ne(self.expr(), value)
+    }
+
+    /// `column < value`.
+    pub fn lt(self, value: impl Into<Expr>) -> Expr {
+        ExprTrait::lt(self.expr(), value)
+    }
+
+    /// `column <= value`.
+    pub fn lte(self, value: impl Into<Expr>) -> Expr {
+        ExprTrait::lte(self.expr(), value)
+    }
+
+    /// `column > value`.
+    pub fn gt(self, value: impl Into<Expr>) -> Expr {
+        ExprTrait::gt(self.expr(), value)
+    }
+
+    /// `column >= value`.
+    pub fn gte(self, value: impl Into<Expr>) -> Expr {
+        ExprTrait::gte(self.expr(), value)
+    }
+
+    /// `column BETWEEN low AND high`.
+    pub fn between(self, low: impl Into<Expr>, high: impl Into<Expr>) -> Expr {
+        ExprTrait::between(self.expr(), low, high)
+    }
+
+    /// `column NOT BETWEEN low AND high`.
+    pub fn not_between(self, low: impl Into<Expr>, high: impl Into<Expr>) -> Expr {
+        ExprTrait::not_between(self.expr(), low, high)
+    }
+
+    /// `column LIKE pattern`.
+    pub fn like(self, pattern: impl IntoLikeExpr) -> Expr {
+        ExprTrait::like(self.expr(), pattern)
+    }
+
+    /// `column NOT LIKE pattern`.
+    pub fn not_like(self, pattern: impl IntoLikeExpr) -> Expr {
+        ExprTrait::not_like(self.expr(), pattern)
+    }
+
+    /// `column IN (values…)`; an empty list matches no row.
+    pub fn is_in<V: Into<Expr>>(self, values: impl IntoIterator<Item = V>) -> Expr {
+        ExprTrait::is_in(self.expr(), values)
+    }
+
+    /// `column NOT IN (values…)`; an empty list matches every row.
+    pub fn is_not_in<V: Into<Expr>>(self, values: impl IntoIterator<Item = V>) -> Expr {
+        ExprTrait::is_not_in(self.expr(), values)
+    }
+
+    /// `column IS NULL`.
+    pub fn is_null(self) -> Expr {
+        ExprTrait::is_null(self.expr())
+    }
+
+    /// `column IS NOT NULL`.
+    pub fn is_not_null(self) -> Expr {
+        ExprTrait::is_not_null(self.expr())
     }
 }
 
@@ -504,8 +606,11 @@ impl<M> From<Col<M>> for Expr {
 
 /// One row of a [`ModelInsert`].
 enum InsertRow<M> {
-    /// Named values; the rest get defaults.
-    Values(Vec<(&'static str, Expr)>),
+    /// Named values; the rest get the defaults drawn when the row was started.
+    Values {
+        given: Vec<(&'static str, Expr)>,
+        defaults: Vec<(&'static str, Value)>,
+    },
     /// A whole model, stamped by `before_insert`.
     Model(Box<M>),
 }
@@ -544,10 +649,8 @@ impl<M: Model> ModelInsert<M> {
     /// [`values`](Self::values), or a new row).
     pub fn value(&mut self, column: Col<M>, value: impl Into<Expr>) -> &mut Self {
         match self.rows.last_mut() {
-            Some(InsertRow::Values(values)) => values.push((column.name, value.into())),
-            _ => self
-                .rows
-                .push(InsertRow::Values(vec![(column.name, value.into())])),
+            Some(InsertRow::Values { given, .. }) => given.push((column.name, value.into())),
+            _ => self.start_row(vec![(column.name, value.into())]),
         }
         self
     }
@@ -557,13 +660,80 @@ impl<M: Model> ModelInsert<M> {
         &mut self,
         values: impl IntoIterator<Item = (Col<M>, V)>,
     ) -> &mut Self {
-        self.rows.push(InsertRow::Values(
+        self.start_row(
             values
                 .into_iter()
                 .map(|(c, v)| (c.name, v.into()))
                 .collect(),
-        ));
+        );
         self
+    }
+
+    /// A new row of named values, with the model's defaults drawn now.
+    fn start_row(&mut self, given: Vec<(&'static str, Expr)>) {
+        let mut defaults = Vec::new();
+        M::insert_defaults(&mut defaults);
+        self.rows.push(InsertRow::Values { given, defaults });
+    }
+
+    /// The value that row `row` (from 0) inserts into `column`, known before the insert runs:
+    /// the value given, or the one the model's defaults drew when the row was started (a
+    /// fresh `pkid`, the `date_created` / `date_updated` stamps), or a model row's field. The
+    /// same values are inserted however often the statement is rendered or retried.
+    ///
+    /// `None` when there is no such row, when the column is given as an expression rather
+    /// than a value, when the database fills it (an auto-increment key, a server default), or
+    /// when the value is not a `T`.
+    ///
+    /// ```
+    /// use dsg_lib::prelude::*;
+    ///
+    /// #[derive(Model, Debug, Clone)]
+    /// #[model(table = "value_of_doc")]
+    /// struct User {
+    ///     #[model(flatten)]
+    ///     base: SchemaBase,
+    ///     #[model(size = 100)]
+    ///     name: String,
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+    /// db.register::<User>();
+    /// db.create_tables().await?;
+    /// let ops = DatabaseOperations::new(db);
+    ///
+    /// let mut insert = User::insert();
+    /// insert.value(User::NAME, "Mike");
+    /// let pkid: String = insert.value_of(0, User::PKID).expect("a generated pkid");
+    /// ops.execute_one(&insert).await?;
+    /// let mike: Option<User> = ops.read_by_pk::<User>(pkid).await?;
+    /// assert_eq!(mike.map(|u| u.name).as_deref(), Some("Mike"));
+    /// # Ok::<(), DatabaseError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn value_of<T: sea_query::ValueType>(&self, row: usize, column: Col<M>) -> Option<T> {
+        let value = match self.rows.get(row)? {
+            InsertRow::Values { given, defaults } => {
+                match given.iter().rev().find(|(c, _)| *c == column.name) {
+                    Some((_, Expr::Value(value))) => value.clone(),
+                    Some(_) => return None,
+                    None => defaults.iter().find(|(c, _)| *c == column.name)?.1.clone(),
+                }
+            }
+            InsertRow::Model(model) => {
+                let position = M::columns().iter().position(|c| c.name == column.name)?;
+                let mut values = Vec::with_capacity(M::columns().len());
+                // String, integer, uuid and date-time fields bind alike on every dialect.
+                model.push_values(Dialect::Postgresql, &mut values);
+                let value = values.into_iter().nth(position)?;
+                if M::columns()[position].auto_increment && is_unset(&value) {
+                    return None;
+                }
+                value
+            }
+        };
+        T::try_from(value).ok()
     }
 
     /// Adds `model` as a row, stamped as `create_one` stamps it (`date_created` and
@@ -602,8 +772,8 @@ impl<M: Model> ModelInsert<M> {
         let mut rows: Vec<Vec<(&'static str, Expr)>> = Vec::with_capacity(self.rows.len());
         for row in &self.rows {
             match row {
-                InsertRow::Values(values) => {
-                    let mut row = values.clone();
+                InsertRow::Values { given, defaults } => {
+                    let mut row = given.clone();
                     let given: Vec<&'static str> = row.iter().map(|(c, _)| *c).collect();
                     for (i, name) in given.iter().enumerate() {
                         if given[..i].contains(name) {
@@ -613,13 +783,11 @@ impl<M: Model> ModelInsert<M> {
                             )));
                         }
                     }
-                    let mut defaults = Vec::new();
-                    M::insert_defaults(dialect, &given, &mut defaults);
                     row.extend(
                         defaults
-                            .into_iter()
+                            .iter()
                             .filter(|(c, _)| !given.contains(c))
-                            .map(|(c, v)| (c, Expr::val(v))),
+                            .map(|(c, v)| (*c, Expr::val(v.clone()))),
                     );
                     rows.push(row);
                 }

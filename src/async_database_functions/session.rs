@@ -364,9 +364,9 @@ impl Session {
     /// transaction is left for the caller to roll back or drop.
     pub async fn execute_one(
         &mut self,
-        statement: &(impl Statement + ?Sized),
+        statement: impl Statement,
     ) -> Result<ExecuteResult, DatabaseError> {
-        let outcome = self.run::<Record>(statement).await?;
+        let outcome = self.run::<Record>(&statement).await?;
         let rowcount = match statement.kind() {
             StatementKind::Select => outcome.rows.len() as u64,
             // A RETURNING clause gives one row per row written; MariaDB reports no affected
@@ -384,27 +384,24 @@ impl Session {
     }
 
     /// Runs a statement and returns the number of rows it affected.
-    pub async fn execute(
-        &mut self,
-        statement: &(impl Statement + ?Sized),
-    ) -> Result<u64, DatabaseError> {
-        self.run::<()>(statement).await.map(|o| o.rows_affected)
+    pub async fn execute(&mut self, statement: impl Statement) -> Result<u64, DatabaseError> {
+        self.run::<()>(&statement).await.map(|o| o.rows_affected)
     }
 
     /// Runs a query and decodes every row as `T` (a model, a scalar, a tuple or a `Record`).
     pub async fn fetch_all<T: FromRow>(
         &mut self,
-        statement: &(impl Statement + ?Sized),
+        statement: impl Statement,
     ) -> Result<Vec<T>, DatabaseError> {
-        self.run(statement).await.map(|o| o.rows)
+        self.run(&statement).await.map(|o| o.rows)
     }
 
     /// Runs a query and decodes its first row, if any.
     pub async fn fetch_optional<T: FromRow>(
         &mut self,
-        statement: &(impl Statement + ?Sized),
+        statement: impl Statement,
     ) -> Result<Option<T>, DatabaseError> {
-        self.first(statement).await
+        self.first(&statement).await
     }
 
     /// Runs SQL that takes no parameters (DDL, pragmas) and returns nothing.

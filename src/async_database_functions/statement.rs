@@ -168,6 +168,21 @@ impl<S: Statement + ?Sized> Statement for &S {
     }
 }
 
+impl<S: Statement + ?Sized> Statement for &mut S {
+    fn render(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
+        (**self).render(dialect)
+    }
+    fn types_vary(&self) -> bool {
+        (**self).types_vary()
+    }
+    fn kind(&self) -> StatementKind {
+        (**self).kind()
+    }
+    fn render_first(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
+        (**self).render_first(dialect)
+    }
+}
+
 impl<S: Statement + ?Sized> Statement for Box<S> {
     fn render(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
         (**self).render(dialect)
@@ -180,6 +195,59 @@ impl<S: Statement + ?Sized> Statement for Box<S> {
     }
     fn render_first(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
         (**self).render_first(dialect)
+    }
+}
+
+/// What [`count_query`](super::database_operations::DatabaseOperations::count_query) and
+/// [`paginate_query`](super::database_operations::DatabaseOperations::paginate_query) take: a
+/// sea-query SELECT in any of the forms a caller has at hand, as every operation takes a
+/// [`Statement`]: owned, borrowed (`&select`), or the `&mut SelectStatement` a builder chain
+/// such as `User::select().and_where(..)` gives (with or without a `&` before it).
+///
+/// ```
+/// use dsg_lib::prelude::*;
+///
+/// #[derive(Model, Debug, Clone)]
+/// #[model(table = "as_select_doc")]
+/// struct Note {
+///     #[model(flatten)]
+///     base: SchemaBase,
+///     body: String,
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+/// db.register::<Note>();
+/// db.create_tables().await?;
+/// let ops = DatabaseOperations::new(db);
+/// let select = Note::select();
+/// assert_eq!(ops.count_query(&select).await?, 0);                              // borrowed
+/// assert_eq!(ops.count_query(Note::select().and_where(Note::BODY.eq("x"))).await?, 0);  // &mut
+/// assert_eq!(ops.count_query(&Note::select().and_where(Note::BODY.eq("x"))).await?, 0); // & &mut
+/// assert_eq!(ops.count_query(select).await?, 0);                               // owned
+/// # Ok::<(), DatabaseError>(())
+/// # }).unwrap();
+/// ```
+pub trait AsSelect: Send + Sync {
+    /// The SELECT itself.
+    fn as_select(&self) -> &SelectStatement;
+}
+
+impl AsSelect for SelectStatement {
+    fn as_select(&self) -> &SelectStatement {
+        self
+    }
+}
+
+impl<S: AsSelect + ?Sized> AsSelect for &S {
+    fn as_select(&self) -> &SelectStatement {
+        (**self).as_select()
+    }
+}
+
+impl<S: AsSelect + ?Sized> AsSelect for &mut S {
+    fn as_select(&self) -> &SelectStatement {
+        (**self).as_select()
     }
 }
 

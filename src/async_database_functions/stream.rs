@@ -310,7 +310,7 @@ impl DatabaseOperations {
     /// operation's `read_stream` span, which records the rows returned when the stream ends.
     /// As other reads, a query whose connection turned out to be gone is run once more on a
     /// fresh connection, but only when no row has been returned yet.
-    pub fn read_stream<T>(&self, select: &(impl Statement + ?Sized)) -> RowStream<T>
+    pub fn read_stream<T>(&self, select: impl Statement) -> RowStream<T>
     where
         T: FromRow + 'static,
     {

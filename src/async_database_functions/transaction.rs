@@ -43,7 +43,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sea_query::{ExprTrait, Value};
+use sea_query::Value;
 
 use super::async_database::AsyncDatabase;
 use super::error::DatabaseError;
@@ -159,6 +159,76 @@ impl AsyncDatabase {
     /// [`DatabaseError::is_outcome_unknown`]. This is the pattern CockroachDB's clients call
     /// `ExecuteTx`. On SQLite the transaction takes the write lock up front (`BEGIN IMMEDIATE`).
     ///
+    /// # Values from outside the closure
+    ///
+    /// Because a retry runs `f` again, `f` is an `FnMut`: it may not give away what it
+    /// captured. Moving a captured value into the `async move` block is refused with E0507
+    /// ("cannot move out of `name`, a captured variable in an `FnMut` closure"):
+    ///
+    /// ```compile_fail,E0507
+    /// # use dsg_lib::prelude::*;
+    /// # #[derive(Model, Debug, Clone)]
+    /// # #[model(table = "tx_e0507")]
+    /// # struct Color { #[model(flatten)] base: SchemaBase, name: String }
+    /// # async fn f(db: AsyncDatabase) -> Result<(), DatabaseError> {
+    /// let name = String::from("red");
+    /// db.transaction(|tx| {
+    ///     Box::pin(async move {
+    ///         tx.create_one(Color { base: SchemaBase::default(), name }).await?; // E0507
+    ///         Ok(())
+    ///     })
+    /// })
+    /// .await
+    /// # }
+    /// ```
+    ///
+    /// A borrowed local is refused too, with E0597 ("`name` does not live long enough …
+    /// argument requires that `name` is borrowed for `'static`"): the future may hold the
+    /// session for as long as the caller likes, so it may borrow nothing shorter-lived:
+    ///
+    /// ```compile_fail,E0597
+    /// # use dsg_lib::prelude::*;
+    /// # #[derive(Model, Debug, Clone)]
+    /// # #[model(table = "tx_e0597")]
+    /// # struct Color { #[model(flatten)] base: SchemaBase, name: String }
+    /// # async fn f(db: AsyncDatabase) -> Result<(), DatabaseError> {
+    /// let name = String::from("red");
+    /// let name: &str = &name;
+    /// db.transaction(|tx| {
+    ///     Box::pin(async move {
+    ///         tx.create_one(Color { base: SchemaBase::default(), name: name.to_string() }).await?;
+    ///         Ok(())
+    ///     })
+    /// })
+    /// .await
+    /// # }
+    /// ```
+    ///
+    /// The fix for both is one owned copy per run: clone inside the closure, before the
+    /// `async move` block, or let [`transaction_with`](Self::transaction_with) clone for you:
+    ///
+    /// ```
+    /// # use dsg_lib::prelude::*;
+    /// # #[derive(Model, Debug, Clone)]
+    /// # #[model(table = "tx_clone")]
+    /// # struct Color { #[model(flatten)] base: SchemaBase, name: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+    /// # db.register::<Color>();
+    /// # db.create_tables().await?;
+    /// let name = String::from("red");
+    /// db.transaction(|tx| {
+    ///     let name = name.clone(); // one copy per run
+    ///     Box::pin(async move {
+    ///         tx.create_one(Color { base: SchemaBase::default(), name }).await?;
+    ///         Ok(())
+    ///     })
+    /// })
+    /// .await?;
+    /// # Ok::<(), DatabaseError>(())
+    /// # }).unwrap();
+    /// ```
+    ///
     /// # Errors
     ///
     /// The error `f` returned, or the commit's; after the last run, the retryable error with
@@ -181,5 +251,50 @@ impl AsyncDatabase {
                 Err(error) => attempts.again(error).await?,
             }
         }
+    }
+
+    /// [`transaction`](Self::transaction) with data of the caller's: each run gets its own
+    /// clone of `data`, to move into its future as it likes, so the closure captures nothing
+    /// (the E0507 and E0597 errors `transaction` explains cannot arise).
+    ///
+    /// ```
+    /// use dsg_lib::prelude::*;
+    ///
+    /// #[derive(Model, Debug, Clone)]
+    /// #[model(table = "tx_with_doc")]
+    /// struct Account {
+    ///     #[model(flatten)]
+    ///     base: SchemaBase,
+    ///     #[model(size = 50)]
+    ///     name: String,
+    ///     balance: i64,
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+    /// db.register::<Account>();
+    /// db.create_tables().await?;
+    /// let name = String::from("alice");
+    /// let stored: Account = db
+    ///     .transaction_with(name, |tx, name| {
+    ///         Box::pin(async move {
+    ///             tx.create_one(Account { base: SchemaBase::default(), name, balance: 10 }).await
+    ///         })
+    ///     })
+    ///     .await?;
+    /// assert_eq!(stored.name, "alice");
+    /// # Ok::<(), DatabaseError>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`transaction`](Self::transaction).
+    pub async fn transaction_with<D, T, F>(&self, data: D, f: F) -> Result<T, DatabaseError>
+    where
+        D: Clone,
+        F: for<'c> Fn(&'c mut Session, D) -> TxFuture<'c, T>,
+    {
+        self.transaction(|session| f(session, data.clone())).await
     }
 }

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use sea_query::{Condition, ExprTrait, SelectStatement, Value};
+use sea_query::{Condition, SelectStatement, Value};
 
 use super::async_database::AsyncDatabase;
 use super::bulk_insert::BulkInsert;
