@@ -70,6 +70,7 @@
 //! | [`async_database`](async_database_functions::async_database) | [`AsyncDatabase`]: the lazy pool, registered models, sessions, `disconnect`, pool stats |
 //! | [`database_operations`](async_database_functions::database_operations) | `DatabaseOperations`: count, paginate, read, execute, create, update, delete, introspection |
 //! | [`base_schema`](async_database_functions::base_schema) | [`SchemaBase`]: `pkid`, `date_created`, `date_updated` |
+//! | [`batch`](async_database_functions::batch) | many rows by key in one statement: `read_by_pks`, `update_many`, `update_many_no_return`, `update_one_no_return` |
 //!
 //! And what they are built from:
 //!

@@ -222,3 +222,97 @@ async fn upsert_with_a_composite_key_returns_the_rows_in_the_order_given() {
         db.disconnect().await;
     }
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "t11_upsert_dup_stock")]
+struct DupStock {
+    #[model(primary_key, size = 20)]
+    shop: String,
+    #[model(primary_key)]
+    item: i64,
+    count: i64,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "t11_upsert_dup_users")]
+struct DupUser {
+    #[model(flatten)]
+    base: SchemaBase,
+    #[model(unique, size = 100)]
+    name: String,
+    color: Option<String>,
+}
+
+/// A key given twice in one call: the last occurrence wins (PostgreSQL refused the whole
+/// statement: "ON CONFLICT DO UPDATE command cannot affect row a second time"), returned once
+/// in the place of the first; a composite key too.
+#[tokio::test]
+async fn upsert_many_with_a_key_given_twice_keeps_the_last() {
+    for b in common::backends() {
+        let ctx = b.name;
+        let (db, ops) = fresh(&b, json!({}), |db| {
+            db.register::<DupStock>();
+        })
+        .await;
+        let stock = |shop: &str, item: i64, count: i64| DupStock {
+            shop: shop.into(),
+            item,
+            count,
+        };
+        ops.upsert_many(vec![stock("north", 1, 10)])
+            .await
+            .check(ctx);
+        let stored = ops
+            .upsert_many(vec![
+                stock("north", 1, 11),
+                stock("south", 7, 1),
+                stock("north", 1, 12),
+                stock("south", 7, 2),
+                stock("east", 3, 30),
+            ])
+            .await
+            .check(ctx);
+        assert_eq!(
+            stored,
+            [
+                stock("north", 1, 12),
+                stock("south", 7, 2),
+                stock("east", 3, 30)
+            ],
+            "[{ctx}] once per key, the last values, in the place of the first"
+        );
+        let mut select = DupStock::select();
+        select
+            .order_by((DupStock::TABLE, "shop"), Order::Asc)
+            .order_by((DupStock::TABLE, "item"), Order::Asc);
+        let all: Vec<DupStock> = ops.read_query::<DupStock>(&select).await.check(ctx);
+        assert_eq!(
+            all,
+            [
+                stock("east", 3, 30),
+                stock("north", 1, 12),
+                stock("south", 7, 2)
+            ],
+            "[{ctx}] stored"
+        );
+        // A single-column key given twice, models with SchemaBase.
+        let (db2, ops2) = fresh(&b, json!({}), |db| {
+            db.register::<DupUser>();
+        })
+        .await;
+        let first = DupUser {
+            base: SchemaBase::default(),
+            name: "dup".into(),
+            color: Some("red".into()),
+        };
+        let mut again = first.clone();
+        again.color = Some("blue".into());
+        let stored = ops2.upsert_many(vec![first, again]).await.check(ctx);
+        assert_eq!(stored.len(), 1, "[{ctx}]");
+        assert_eq!(stored[0].color.as_deref(), Some("blue"), "[{ctx}]");
+        db2.drop_tables().await.check(ctx);
+        db2.disconnect().await;
+        db.drop_tables().await.check(ctx);
+        db.disconnect().await;
+    }
+}

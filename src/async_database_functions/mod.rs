@@ -2,6 +2,7 @@
 
 pub mod async_database;
 pub mod base_schema;
+pub mod batch;
 pub(crate) mod bulk_insert;
 pub mod database_config;
 pub mod database_operations;

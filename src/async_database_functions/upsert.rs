@@ -70,7 +70,8 @@ impl DatabaseOperations {
     /// [`upsert_one`](Self::upsert_one) for many models, in one transaction (chunked as
     /// `create_many` is): one failing row stores none.
     /// Returns the rows as stored, in the order given. A primary key given twice in one call
-    /// is refused by PostgreSQL; give each row once.
+    /// is written once, with the values of its last occurrence (as if the rows were upserted
+    /// one after the other), and returned once, in the place of its first.
     pub async fn upsert_many<M: Model>(&self, models: Vec<M>) -> Result<Vec<M>, DatabaseError> {
         let span = operation_span!("upsert_many", self.database().config(), Some(M::TABLE));
         traced!(span, upsert_in::<M>(self.database(), models), |stored| {
@@ -121,6 +122,7 @@ async fn upsert_in<M: Model>(
         })
         .collect();
     drop(models);
+    let rows = last_of_each_key(&keys, rows);
     for row in &rows {
         if keys
             .iter()
@@ -185,6 +187,25 @@ async fn upsert_in<M: Model>(
         session.commit().await?;
         Ok(stored)
     })
+}
+
+/// The rows with one row per key: a key given twice keeps the values of its last row, in the
+/// place of its first (PostgreSQL refuses a statement whose `ON CONFLICT DO UPDATE` would
+/// reach one row twice; the others would apply the rows in turn, which this matches).
+fn last_of_each_key(keys: &[usize], rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
+    let mut at: HashMap<Vec<Value>, usize> = HashMap::with_capacity(rows.len());
+    let mut kept: Vec<Vec<Value>> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let key: Vec<Value> = keys.iter().map(|&i| row[i].clone()).collect();
+        match at.get(&key) {
+            Some(&i) => kept[i] = row,
+            None => {
+                at.insert(key, kept.len());
+                kept.push(row);
+            }
+        }
+    }
+    kept
 }
 
 /// `SELECT <every column>` of the rows whose keys are those of `given`.

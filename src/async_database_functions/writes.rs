@@ -266,6 +266,40 @@ pub(crate) async fn update_in<M: Model>(
         .ok_or_else(|| not_found::<M>(session.config(), key, record_id))
 }
 
+/// Runs `plan` on `session` without reading the row back: one `UPDATE … WHERE key = ?` (with
+/// nothing to set, a check that the row exists).
+pub(crate) async fn update_no_return_in<M: Model>(
+    session: &mut Session,
+    plan: &UpdatePlan,
+) -> Result<(), DatabaseError> {
+    let UpdatePlan {
+        key,
+        record_id,
+        values,
+        ..
+    } = plan;
+    let found = if values.is_empty() {
+        let mut select = Query::select();
+        select
+            .expr(Expr::val(1))
+            .from(M::TABLE)
+            .and_where(Expr::col(key.name).eq(record_id.clone()));
+        session.fetch_optional::<i32>(&select).await?.is_some()
+    } else {
+        let mut update = Query::update();
+        update
+            .table(M::TABLE)
+            .values(values.iter().map(|(c, v)| (*c, Expr::val(v.clone()))))
+            .and_where(Expr::col(key.name).eq(record_id.clone()));
+        session.execute(&update).await? > 0
+    };
+    if found {
+        Ok(())
+    } else {
+        Err(not_found::<M>(session.config(), key, record_id))
+    }
+}
+
 /// `UPDATE t SET c = ?, … WHERE key = ? RETURNING <every column>`, written straight from the
 /// plan (as [`BulkInsert`] is): an update of one row is frequent, and building and rendering a
 /// sea-query statement for it costs a good part of what SQLite itself does for it.

@@ -450,6 +450,62 @@ pub(crate) fn unnest_insert(
     }
 }
 
+/// The clause that selects the rows of many `keys` with one array parameter, where the dialect
+/// binds arrays (PostgreSQL: ` WHERE t.key = ANY($1::text[])`), and how the keys are bound.
+/// `None` elsewhere: the keys then go in `IN (…)` lists, chunked under the bind limit.
+pub(crate) fn any_key_clause(
+    dialect: Dialect,
+    table: &str,
+    key: &Column,
+    keys: &[sea_query::Value],
+) -> Option<(String, ColumnArrays)> {
+    match Backend::of(dialect) {
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => postgres::any_key_clause(table, key, keys)
+            .map(|(sql, kinds)| (sql, ColumnArrays(kinds))),
+        #[allow(unreachable_patterns)]
+        _ => {
+            let _ = (table, key, keys);
+            None
+        }
+    }
+}
+
+/// The dialect's one-statement update of many rows, each with its own values (PostgreSQL:
+/// `UPDATE … FROM unnest(…)`), and how the values (row after row: the key, then one per
+/// column) are bound. `None` elsewhere.
+pub(crate) fn unnest_update(
+    dialect: Dialect,
+    table: &str,
+    key: &Column,
+    columns: &[&Column],
+    values: &[sea_query::Value],
+) -> Option<(String, ColumnArrays)> {
+    match Backend::of(dialect) {
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => postgres::unnest_update(table, key, columns, values)
+            .map(|(sql, kinds)| (sql, ColumnArrays(kinds))),
+        #[allow(unreachable_patterns)]
+        _ => {
+            let _ = (table, key, columns, values);
+            None
+        }
+    }
+}
+
+/// Whether many rows, each with its own values, are updated in one statement of `CASE key
+/// WHEN … THEN … END` per column (MySQL/MariaDB, which have no `UPDATE … FROM` of a list of
+/// rows); elsewhere without [`unnest_update`] (SQLite), one prepared update per row, in one
+/// transaction, which the engine runs as fast as it parses a `CASE`.
+pub(crate) fn update_case_batches(dialect: Dialect) -> bool {
+    match Backend::of(dialect) {
+        #[cfg(feature = "mysql")]
+        Backend::MySql => true,
+        #[allow(unreachable_patterns)]
+        _ => false,
+    }
+}
+
 /// Appends the clause that turns a multi-row insert into an upsert: on a conflict on `keys`,
 /// the row's `updated` columns take the inserted values.
 pub(crate) fn push_upsert(dialect: Dialect, sql: &mut String, keys: &[&str], updated: &[&str]) {

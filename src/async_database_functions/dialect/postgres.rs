@@ -292,6 +292,96 @@ fn key_columns(detail: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Whether every value is admitted by its column's array (`kinds`, row after row): a value
+/// of another type has no place in that typed array.
+fn all_admitted(kinds: &[ArrayKind], values: &[sea_query::Value]) -> bool {
+    !kinds.is_empty()
+        && values.len().is_multiple_of(kinds.len())
+        && values
+            .chunks_exact(kinds.len())
+            .all(|row| row.iter().zip(kinds).all(|(v, k)| k.admits(v)))
+}
+
+/// ` WHERE t.key = ANY($1::type[])`, appended to a select of `table` to read the rows of many
+/// keys in one statement with one parameter, whatever their number (so one SQL text, prepared
+/// once); the keys are bound as one typed array. `None` when a key has no place in the key
+/// column's array (the caller binds them one by one in `IN (…)`).
+pub(super) fn any_key_clause(
+    table: &str,
+    key: &Column,
+    keys: &[sea_query::Value],
+) -> Option<(String, Vec<ArrayKind>)> {
+    let kinds = vec![ArrayKind::of(key.sql_type)?];
+    if !all_admitted(&kinds, keys) {
+        return None;
+    }
+    let mut sql = String::with_capacity(48);
+    sql.push_str(" WHERE ");
+    super::push_ident(Dialect::Postgresql, &mut sql, table);
+    sql.push('.');
+    super::push_ident(Dialect::Postgresql, &mut sql, key.name);
+    sql.push_str(" = ANY($1::");
+    sql.push_str(array_type(key.sql_type));
+    sql.push_str("[])");
+    Some((sql, kinds))
+}
+
+/// `UPDATE t SET a = v.x1, b = v.x2 FROM unnest($1::text[], $2::integer[], …) AS v(x0, x1, …)
+/// WHERE t.key = v.x0`: many rows, each with its own values, in one statement whose SQL does
+/// not depend on the row count. `values` are row after row, the key first, then one value per
+/// column of `columns`; bound as one typed array per column. `None` when a value has no place
+/// in its column's array.
+pub(super) fn unnest_update(
+    table: &str,
+    key: &Column,
+    columns: &[&Column],
+    values: &[sea_query::Value],
+) -> Option<(String, Vec<ArrayKind>)> {
+    use std::fmt::Write as _;
+    let kinds = std::iter::once(key)
+        .chain(columns.iter().copied())
+        .map(|c| ArrayKind::of(c.sql_type))
+        .collect::<Option<Vec<_>>>()?;
+    if columns.is_empty() || !all_admitted(&kinds, values) {
+        return None;
+    }
+    let pg = Dialect::Postgresql;
+    let mut sql = String::with_capacity(64 + columns.len() * 40);
+    sql.push_str("UPDATE ");
+    super::push_ident(pg, &mut sql, table);
+    sql.push_str(" SET ");
+    for (i, column) in columns.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        super::push_ident(pg, &mut sql, column.name);
+        let _ = write!(sql, " = \"v\".x{}", i + 1);
+    }
+    sql.push_str(" FROM unnest(");
+    for (i, column) in std::iter::once(key)
+        .chain(columns.iter().copied())
+        .enumerate()
+    {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let _ = write!(sql, "${}::{}[]", i + 1, array_type(column.sql_type));
+    }
+    sql.push_str(") AS \"v\"(");
+    for i in 0..=columns.len() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let _ = write!(sql, "x{i}");
+    }
+    sql.push_str(") WHERE ");
+    super::push_ident(pg, &mut sql, table);
+    sql.push('.');
+    super::push_ident(pg, &mut sql, key.name);
+    sql.push_str(" = \"v\".x0");
+    Some((sql, kinds))
+}
+
 /// The bulk form of `INSERT … VALUES`: one array per column,
 /// `INSERT INTO t (a, b) SELECT unnest($1::text[]), unnest($2::timestamp[])`. The SQL has one
 /// parameter per column whatever the row count, so it is parsed and planned once and cached.
@@ -705,5 +795,47 @@ mod array_tests {
             typed_arrays(vec![Value::BigUnsigned(Some(u64::MAX))], &[ArrayKind::Int]),
             None
         );
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::{ArrayKind, any_key_clause, unnest_update};
+    use crate::async_database_functions::model::{Column, SqlType};
+    use sea_query::Value;
+
+    #[test]
+    fn many_keys_are_one_array_parameter() {
+        let key = Column::new("id", SqlType::Integer);
+        let (sql, kinds) =
+            any_key_clause("world", &key, &[Value::Int(Some(1)), Value::Int(Some(2))])
+                .expect("integers have an array form");
+        assert_eq!(sql, r#" WHERE "world"."id" = ANY($1::integer[])"#);
+        assert_eq!(kinds, [ArrayKind::Int]);
+        // A key of another type than the column's is bound one by one instead.
+        assert!(any_key_clause("world", &key, &[Value::String(Some("1".into()))]).is_none());
+    }
+
+    #[test]
+    fn many_rows_update_from_one_array_per_column() {
+        let key = Column::new("id", SqlType::Integer);
+        let number = Column::new("randomnumber", SqlType::Integer);
+        let name = Column::new("name", SqlType::String(Some(10)));
+        let values = [
+            Value::Int(Some(1)),
+            Value::Int(Some(10)),
+            Value::String(Some("a".into())),
+            Value::Int(Some(2)),
+            Value::Int(None),
+            Value::String(Some("b".into())),
+        ];
+        let (sql, kinds) = unnest_update("world", &key, &[&number, &name], &values)
+            .expect("every value has an array form");
+        assert_eq!(
+            sql,
+            r#"UPDATE "world" SET "randomnumber" = "v".x1, "name" = "v".x2 FROM unnest($1::integer[], $2::integer[], $3::text[]) AS "v"(x0, x1, x2) WHERE "world"."id" = "v".x0"#
+        );
+        assert_eq!(kinds, [ArrayKind::Int, ArrayKind::Int, ArrayKind::Text]);
+        assert!(unnest_update("world", &key, &[], &values[..1]).is_none());
     }
 }
