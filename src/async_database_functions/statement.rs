@@ -273,6 +273,30 @@ pub fn text(sql: impl IntoSqlText) -> Text {
     }
 }
 
+/// An array with NULL elements, to bind in [`text`] on PostgreSQL (a `Vec<T>` of `i32`, `i64`,
+/// `String`, `Uuid`, `NaiveDateTime`, … binds as an array as it is; `Vec<Option<T>>` has no
+/// such conversion in sea-query, hence this). `None` elements are SQL NULLs. On SQLite and
+/// MySQL/MariaDB, which have no array parameters, running a statement that binds an array is
+/// an `InvalidInput` error.
+///
+/// ```
+/// use dsg_lib::prelude::*;
+/// use dsg_lib::async_database_functions::statement::array;
+///
+/// let by_ids = text("SELECT id, randomnumber FROM world WHERE id = ANY(:ids)").bind("ids", vec![1, 2, 3]);
+/// let with_nulls = text("SELECT unnest(:a::int[])").bind("a", array([Some(1), None, Some(3)]));
+/// # let _ = (by_ids, with_nulls);
+/// ```
+pub fn array<T>(elements: impl IntoIterator<Item = Option<T>>) -> Value
+where
+    T: Into<Value> + sea_query::Nullable + sea_query::ValueType,
+{
+    Value::Array(
+        T::array_type(),
+        Some(Box::new(elements.into_iter().map(Value::from).collect())),
+    )
+}
+
 /// What [`text`] takes: anything that reads as SQL text.
 pub trait IntoSqlText {
     /// The text, owned or `'static`.

@@ -653,6 +653,21 @@ pub(crate) fn normalize_values(dialect: Dialect, values: &mut Values) -> Result<
     per_backend!(Backend::of(dialect), b => b::normalize_values(values))
 }
 
+/// Refuses an array bound on a backend without array parameters, naming the value and what
+/// to write instead.
+#[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
+pub(crate) fn refuse_arrays(backend: &str, values: &Values) -> Result<(), DatabaseError> {
+    match values.0.iter().position(sea_query::Value::is_array) {
+        Some(n) => Err(DatabaseError::invalid_input(format!(
+            "bound value {} is an array: {backend} has no array parameters (PostgreSQL has); \
+             list the values in `IN (…)` (`Col::is_in`), or read by many keys with \
+             `read_by_pks`",
+            n + 1
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Makes `sql` name the types of `values` where the backend caches a prepared statement's
 /// parameter types with it (PostgreSQL): the same `text()` bound once with a string and once
 /// with bytes must not meet the other's cached statement.
@@ -799,6 +814,14 @@ impl Conn {
         values: Values,
         persistent: bool,
     ) -> Result<Outcome<T>, RunError> {
+        #[cfg(feature = "postgres")]
+        if let Conn::Postgres(c) = self
+            && postgres::has_array(&values)
+        {
+            c.sending(|| longest_part(&sql, &values));
+            let arguments = postgres::arguments_with_arrays(values);
+            return run_on(&mut **c, sql, arguments, persistent).await;
+        }
         per_conn!(self, e => e.run(sql, values, persistent).await, c => {
             c.sending(|| longest_part(&sql, &values));
             run_on(&mut **c, sql, Ok(SqlxValues(values)), persistent).await
@@ -838,6 +861,13 @@ impl Conn {
         values: Values,
         persistent: bool,
     ) -> Result<Option<T>, RunError> {
+        #[cfg(feature = "postgres")]
+        if matches!(self, Conn::Postgres(_)) && postgres::has_array(&values) {
+            // Bound as `run` binds arrays; the statement's rows past the first are not decoded
+            // into anything kept.
+            let outcome = self.run::<T>(sql, values, persistent).await?;
+            return Ok(outcome.rows.into_iter().next());
+        }
         per_conn!(self, e => e.first(sql, values, persistent).await, c => {
             c.sending(|| longest_part(&sql, &values));
             first_on(&mut **c, sql, values, persistent).await
@@ -1220,9 +1250,17 @@ impl Conn {
         rows: &RowSender<T>,
         sent: &mut u64,
     ) -> Result<bool, RunError> {
+        #[cfg(feature = "postgres")]
+        if let Conn::Postgres(c) = self
+            && postgres::has_array(&values)
+        {
+            c.sending(|| longest_part(&sql, &values));
+            let arguments = postgres::arguments_with_arrays(values);
+            return stream_on(&mut **c, sql, arguments, persistent, rows, sent).await;
+        }
         per_conn!(self, e => e.stream_into(sql, values, persistent, rows, sent).await, c => {
             c.sending(|| longest_part(&sql, &values));
-            stream_on(&mut **c, sql, values, persistent, rows, sent).await
+            stream_on(&mut **c, sql, Ok(SqlxValues(values)), persistent, rows, sent).await
         })
     }
 }
@@ -1230,10 +1268,10 @@ impl Conn {
 /// Runs a query on a sqlx connection, in the consumer's task, handing each row over as the
 /// consumer asks for it. Always `Ok(true)`: the consumer cannot go away while its own task
 /// runs the query.
-async fn stream_on<C, T>(
+async fn stream_on<C, A, T>(
     conn: &mut C,
     sql: String,
-    values: Values,
+    arguments: Result<A, sqlx::error::BoxDynError>,
     persistent: bool,
     rows: &RowSender<T>,
     sent: &mut u64,
@@ -1242,12 +1280,13 @@ where
     C: sqlx::Connection,
     C::Database: sqlx_core::database::HasStatementCache,
     <C::Database as Database>::Row: BackendRow,
-    SqlxValues: IntoArguments<C::Database>,
+    A: IntoArguments<C::Database>,
     for<'c> &'c mut C: Executor<'c, Database = C::Database>,
     T: FromRow,
 {
-    let query = sqlx::query_with::<C::Database, _>(AssertSqlSafe(sql), SqlxValues(values))
-        .persistent(persistent);
+    let query =
+        sqlx_core::query::query_with_result::<C::Database, _>(AssertSqlSafe(sql), arguments)
+            .persistent(persistent);
     let mut stream = conn.fetch(query);
     let mut verified = row::Verified::default();
     while let Some(row) = stream.try_next().await? {

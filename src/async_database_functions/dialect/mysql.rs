@@ -133,8 +133,8 @@ pub(super) async fn connect(
 }
 
 /// Nothing to adjust: the driver binds every integer width alike.
-pub(super) fn normalize_values(_: &mut sea_query::Values) -> Result<(), DatabaseError> {
-    Ok(())
+pub(super) fn normalize_values(values: &mut sea_query::Values) -> Result<(), DatabaseError> {
+    super::refuse_arrays("MySQL/MariaDB", values)
 }
 
 /// Prepared statements are re-described on every execution: nothing to key.

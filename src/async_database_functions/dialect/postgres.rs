@@ -179,6 +179,22 @@ pub(super) fn key_by_types(sql: &mut String, values: &sea_query::Values) {
             Value::ChronoDateTimeUtc(_)
             | Value::ChronoDateTimeLocal(_)
             | Value::ChronoDateTimeWithTimeZone(_) => 'z',
+            // An array, by the kind it is bound as: the element's letter in capitals.
+            Value::Array(ty, _) => match kind_of_array(ty) {
+                Some(ArrayKind::Bool) => 'B',
+                Some(ArrayKind::Int) => 'I',
+                Some(ArrayKind::Float) => 'F',
+                Some(ArrayKind::Text) => 'S',
+                Some(ArrayKind::Bytes) => 'X',
+                Some(ArrayKind::Uuid) => 'U',
+                Some(ArrayKind::Json) => 'J',
+                Some(ArrayKind::Date) => 'D',
+                Some(ArrayKind::Time) => 'T',
+                Some(ArrayKind::Timestamp) => 'M',
+                #[cfg(feature = "decimal")]
+                Some(ArrayKind::Decimal) => 'N',
+                None => 'A',
+            },
             _ => '?',
         });
     }
@@ -709,6 +725,126 @@ pub(super) fn array_arguments(
     let mut args = PgArguments::default();
     for array in arrays {
         array.bind(&mut args)?;
+    }
+    Ok(args)
+}
+
+/// Whether a value is an array bound in `text()` (`Vec<i32>`, `Vec<String>`, …), which
+/// [`arguments_with_arrays`] binds.
+pub(super) fn has_array(values: &sea_query::Values) -> bool {
+    values.0.iter().any(sea_query::Value::is_array)
+}
+
+/// The array kind of a `text()` array's element type; `None` for one without an array form
+/// here.
+fn kind_of_array(ty: &sea_query::ArrayType) -> Option<ArrayKind> {
+    use sea_query::ArrayType as A;
+    Some(match ty {
+        A::Bool => ArrayKind::Bool,
+        A::TinyInt
+        | A::SmallInt
+        | A::Int
+        | A::BigInt
+        | A::TinyUnsigned
+        | A::SmallUnsigned
+        | A::Unsigned
+        | A::BigUnsigned => ArrayKind::Int,
+        A::Float | A::Double => ArrayKind::Float,
+        A::String | A::Char => ArrayKind::Text,
+        A::Bytes => ArrayKind::Bytes,
+        A::Uuid => ArrayKind::Uuid,
+        A::Json => ArrayKind::Json,
+        A::ChronoDate => ArrayKind::Date,
+        A::ChronoTime => ArrayKind::Time,
+        A::ChronoDateTime => ArrayKind::Timestamp,
+        #[cfg(feature = "decimal")]
+        A::Decimal => ArrayKind::Decimal,
+        _ => return None,
+    })
+}
+
+/// Binds a NULL array of `kind`'s type.
+fn null_array(kind: ArrayKind, args: &mut PgArguments) -> Result<(), BoxDynError> {
+    use sqlx::Arguments as _;
+    match kind {
+        ArrayKind::Bool => args.add(None::<Vec<Option<bool>>>),
+        ArrayKind::Int => args.add(None::<Vec<Option<i64>>>),
+        ArrayKind::Float => args.add(None::<Vec<Option<f64>>>),
+        ArrayKind::Text => args.add(None::<Vec<Option<String>>>),
+        ArrayKind::Bytes => args.add(None::<Vec<Option<Vec<u8>>>>),
+        ArrayKind::Uuid => args.add(None::<Vec<Option<uuid::Uuid>>>),
+        ArrayKind::Json => args.add(None::<Vec<Option<serde_json::Value>>>),
+        ArrayKind::Date => args.add(None::<Vec<Option<chrono::NaiveDate>>>),
+        ArrayKind::Time => args.add(None::<Vec<Option<chrono::NaiveTime>>>),
+        ArrayKind::Timestamp => args.add(None::<Vec<Option<chrono::NaiveDateTime>>>),
+        #[cfg(feature = "decimal")]
+        ArrayKind::Decimal => args.add(None::<Vec<Option<rust_decimal::Decimal>>>),
+    }
+}
+
+/// The arguments of a statement that binds arrays (`text("… = ANY(:ids)").bind("ids",
+/// vec![1, 2])`): each array as a binary PostgreSQL array of its element type (integers as
+/// `bigint[]`, floats as `double precision[]`; the server casts where the SQL says
+/// `::int[]`), NULL elements and a NULL array included; every other value as sqlx binds it.
+///
+/// # Errors
+///
+/// A value of a type this cannot bind beside an array (a zoned timestamp, an enum), or an
+/// element that is not of its array's type.
+pub(super) fn arguments_with_arrays(values: sea_query::Values) -> Result<PgArguments, BoxDynError> {
+    use sea_query::Value as V;
+    use sqlx::Arguments as _;
+    let mut args = PgArguments::default();
+    for (n, value) in values.0.into_iter().enumerate() {
+        match value {
+            V::Array(ty, elements) => {
+                let kind = kind_of_array(&ty)
+                    .ok_or_else(|| format!("bound value {}: no array of {ty:?} here", n + 1))?;
+                let Some(elements) = elements else {
+                    null_array(kind, &mut args)?;
+                    continue;
+                };
+                let mut array = TypedArray::with_capacity(kind, elements.len());
+                for element in *elements {
+                    array.push(element).ok_or_else(|| {
+                        format!(
+                            "bound value {}: an element is not of the array's type",
+                            n + 1
+                        )
+                    })?;
+                }
+                array.bind(&mut args)?;
+            }
+            V::Bool(v) => args.add(v)?,
+            V::TinyInt(v) => args.add(v.map(i64::from))?,
+            V::SmallInt(v) => args.add(v.map(i64::from))?,
+            V::Int(v) => args.add(v.map(i64::from))?,
+            V::BigInt(v) => args.add(v)?,
+            V::TinyUnsigned(v) => args.add(v.map(i64::from))?,
+            V::SmallUnsigned(v) => args.add(v.map(i64::from))?,
+            V::Unsigned(v) => args.add(v.map(i64::from))?,
+            V::BigUnsigned(v) => args.add(v.map(i64::try_from).transpose()?)?,
+            V::Float(v) => args.add(v.map(f64::from))?,
+            V::Double(v) => args.add(v)?,
+            V::String(v) => args.add(v)?,
+            V::Char(v) => args.add(v.map(String::from))?,
+            V::Bytes(v) => args.add(v)?,
+            V::Json(v) => args.add(v.map(|j| *j))?,
+            V::Uuid(v) => args.add(v)?,
+            V::ChronoDate(v) => args.add(v)?,
+            V::ChronoTime(v) => args.add(v)?,
+            V::ChronoDateTime(v) => args.add(v)?,
+            V::ChronoDateTimeUtc(v) => args.add(v)?,
+            #[cfg(feature = "decimal")]
+            V::Decimal(v) => args.add(v)?,
+            other => {
+                return Err(format!(
+                    "bound value {}: {other:?} cannot be bound beside an array",
+                    n + 1
+                )
+                .into());
+            }
+        }
     }
     Ok(args)
 }

@@ -151,6 +151,7 @@ pub(crate) struct Pools {
 /// binds every integer width alike.
 pub(super) fn normalize_values(values: &mut sea_query::Values) -> Result<(), DatabaseError> {
     use sea_query::Value;
+    super::refuse_arrays("SQLite", values)?;
     for (n, value) in values.0.iter().enumerate() {
         let nan = match value {
             Value::Double(Some(v)) => v.is_nan(),
