@@ -70,6 +70,7 @@
 //! | [`async_database`](async_database_functions::async_database) | [`AsyncDatabase`]: the lazy pool, registered models, sessions, `disconnect`, pool stats |
 //! | [`database_operations`](async_database_functions::database_operations) | `DatabaseOperations`: count, paginate, read, execute, create, update, delete, introspection |
 //! | [`base_schema`](async_database_functions::base_schema) | [`SchemaBase`]: `pkid`, `date_created`, `date_updated` |
+//! | [`relations`](async_database_functions::relations) | `#[model(belongs_to = …)]` relations and eager loading: `load`, `load_parents`, `load_through` |
 //! | [`batch`](async_database_functions::batch) | many rows by key in one statement: `read_by_pks`, `update_many`, `update_many_no_return`, `update_one_no_return` |
 //!
 //! And what they are built from:
@@ -142,7 +143,7 @@ pub mod __private {
     pub use crate::async_database_functions::database_config::Dialect;
     pub use crate::async_database_functions::error::DatabaseError;
     pub use crate::async_database_functions::field::SqlField;
-    pub use crate::async_database_functions::model::{Column, ColumnSet, Model, SqlType};
+    pub use crate::async_database_functions::model::{Column, ColumnSet, Model, OnDelete, SqlType};
     pub use crate::async_database_functions::row::{DecodeError, FromRow, RowReader, RowRef};
     pub use crate::async_database_functions::sql_enum::{SqlEnum, decode_enum, enum_from_json};
     pub use sea_query::Value;

@@ -11,7 +11,8 @@ pub const STRUCT_KEYS: &str = "`table = \"...\"`, `no_table` (alias `column_set`
 /// The keys accepted in a field-level `#[model(...)]`.
 pub const FIELD_KEYS: &str = "`primary_key`, `auto_increment`, `unique`, `index`, \
      `default = \"...\"`, `comment = \"...\"`, `foreign_key = \"table.column\"`, \
-     `column = \"name\"`, `size = N`, `flatten`";
+     `column = \"name\"`, `size = N`, `flatten`, `belongs_to = Model`, \
+     `references = \"column\"`, `on_delete = \"cascade\" | \"set_null\" | \"restrict\"`";
 
 /// Options of the struct itself.
 #[derive(Debug, Default)]
@@ -37,6 +38,12 @@ pub struct FieldAttrs {
     pub size: Option<u32>,
     /// Where `flatten` was written, when it was.
     pub flatten: Option<Span>,
+    /// `belongs_to = Parent`: the parent model this column refers to.
+    pub belongs_to: Option<syn::Path>,
+    /// `references = "column"`: the parent's column (default `pkid`).
+    pub references: Option<LitStr>,
+    /// `on_delete = "cascade" | "set_null" | "restrict"`.
+    pub on_delete: Option<String>,
     /// Where the first column-only key was written (to reject it next to `flatten`).
     first_column_key: Option<(Span, String)>,
 }
@@ -304,6 +311,9 @@ const FIELD_ONLY_KEYS: &[&str] = &[
     "column",
     "size",
     "flatten",
+    "belongs_to",
+    "references",
+    "on_delete",
 ];
 
 /// Parses the `#[model(...)]` attributes of one field.
@@ -371,6 +381,28 @@ pub fn parse_field_attrs(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
                 once(&out.size, meta, &key)?;
                 out.size = Some(size_value(meta)?);
             }
+            "belongs_to" => {
+                once(&out.belongs_to, meta, &key)?;
+                out.belongs_to = Some(meta.value()?.parse::<syn::Path>()?);
+            }
+            "references" => {
+                once(&out.references, meta, &key)?;
+                let lit = string_value(meta, &key)?;
+                check_identifier(&lit.value(), "`references`", lit.span())?;
+                out.references = Some(lit);
+            }
+            "on_delete" => {
+                once(&out.on_delete, meta, &key)?;
+                let lit = string_value(meta, &key)?;
+                let value = lit.value();
+                if !matches!(value.as_str(), "cascade" | "set_null" | "restrict") {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "`on_delete` must be \"cascade\", \"set_null\" or \"restrict\"",
+                    ));
+                }
+                out.on_delete = Some(value);
+            }
             _ => {
                 let hint = if matches!(key.as_str(), "table" | "no_table" | "column_set") {
                     format!(" (`{key}` goes on the struct, not on a field)")
@@ -397,6 +429,22 @@ pub fn parse_field_attrs(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
         );
         e.combine(syn::Error::new(flatten, "`flatten` given here"));
         return Err(e);
+    }
+    if out.belongs_to.is_none() {
+        let needs =
+            |what: &str| format!("`{what}` needs `belongs_to = ParentModel` on the same field");
+        if let Some(lit) = &out.references {
+            return Err(syn::Error::new(lit.span(), needs("references")));
+        }
+        if out.on_delete.is_some() {
+            return Err(syn::Error::new(Span::call_site(), needs("on_delete")));
+        }
+    } else if out.foreign_key.is_some() {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "`belongs_to` already makes the column a foreign key to the parent's column: \
+             drop `foreign_key`",
+        ));
     }
     Ok(out)
 }
@@ -604,5 +652,36 @@ mod tests {
             parse_quote!(#[model(no_table)]),
         ]));
         assert!(e.contains("cannot be combined"), "{e}");
+    }
+
+    #[test]
+    fn belongs_to_with_references_and_on_delete() {
+        let a = field(vec![parse_quote!(
+            #[model(belongs_to = crate::User, references = "id", on_delete = "set_null")]
+        )])
+        .unwrap();
+        assert!(a.belongs_to.is_some());
+        assert_eq!(a.references.map(|r| r.value()).as_deref(), Some("id"));
+        assert_eq!(a.on_delete.as_deref(), Some("set_null"));
+    }
+
+    #[test]
+    fn relation_keys_are_checked() {
+        let e = err(field(vec![
+            parse_quote!(#[model(on_delete = "explode", belongs_to = U)]),
+        ]));
+        assert!(e.contains("`on_delete` must be"), "{e}");
+        let e = err(field(vec![parse_quote!(#[model(references = "id")])]));
+        assert!(e.contains("needs `belongs_to"), "{e}");
+        let e = err(field(vec![parse_quote!(#[model(on_delete = "cascade")])]));
+        assert!(e.contains("needs `belongs_to"), "{e}");
+        let e = err(field(vec![parse_quote!(
+            #[model(belongs_to = U, foreign_key = "users.pkid")]
+        )]));
+        assert!(e.contains("drop `foreign_key`"), "{e}");
+        let e = err(field(vec![
+            parse_quote!(#[model(belongs_to = U, references = "a b")]),
+        ]));
+        assert!(e.contains("references"), "{e}");
     }
 }

@@ -175,10 +175,12 @@ pub fn derive_model(input: &DeriveInput) -> syn::Result<TokenStream> {
         .unwrap_or(default_table);
     let model = expand_model(name, &table);
     let typed = expand_typed_columns(name, &input.vis, &fields)?;
+    let relations = expand_relations(name, &fields);
     Ok(quote! {
         #column_set
         #model
         #typed
+        #relations
     })
 }
 
@@ -225,6 +227,29 @@ fn expand_column_set(name: &Ident, fields: &[Field<'_>]) -> TokenStream {
         if let Some((table, column)) = &a.foreign_key {
             sets.push(quote!(
                 __column.foreign_key = ::core::option::Option::Some((#table, #column));
+            ));
+        }
+        if let Some(parent) = &a.belongs_to {
+            let referenced = referenced_col(parent, a.references.as_ref());
+            sets.push(quote_spanned!(parent.span()=>
+                __column.foreign_key = ::core::option::Option::Some((
+                    <#parent as #p::Model>::TABLE,
+                    #referenced.name(),
+                ));
+            ));
+        }
+        if let Some(action) = &a.on_delete {
+            let action = format_ident!(
+                "{}",
+                match action.as_str() {
+                    "cascade" => "Cascade",
+                    "set_null" => "SetNull",
+                    _ => "Restrict",
+                }
+            );
+            sets.push(quote!(
+                __column.on_delete =
+                    ::core::option::Option::Some(#p::OnDelete::#action);
             ));
         }
         let nullable = quote_spanned!(ty.span()=> <#ty as #p::SqlField>::NULLABLE);
@@ -485,6 +510,40 @@ fn expand_typed_columns(
             #(#consts)*
         }
     })
+}
+
+/// The parent's typed column a `belongs_to` field refers to: `references = "id"` gives
+/// `Parent::ID`, the default `Parent::PKID` (`SchemaBase`'s, through its trait, in scope only
+/// in this block). A parent without that column is a compile error at the attribute.
+fn referenced_col(parent: &syn::Path, references: Option<&LitStr>) -> TokenStream {
+    let column = references.map_or_else(|| "pkid".to_string(), LitStr::value);
+    let span = references.map_or_else(|| parent.span(), LitStr::span);
+    let ident = format_ident!("{}", const_name(&column), span = span);
+    quote_spanned! {span=>
+        {
+            #[allow(unused_imports)]
+            use ::dsg_lib::async_database_functions::base_schema::SchemaBaseColumns as _;
+            <#parent>::#ident
+        }
+    }
+}
+
+/// `impl BelongsTo<Parent>` for each `belongs_to` field.
+fn expand_relations(name: &Ident, fields: &[Field<'_>]) -> TokenStream {
+    let model_path = quote!(::dsg_lib::async_database_functions::model);
+    let impls = fields.iter().filter_map(|f| {
+        let parent = f.attrs.belongs_to.as_ref()?;
+        let own = format_ident!("{}", const_name(&unraw(f.ident)), span = f.ident.span());
+        let referenced = referenced_col(parent, f.attrs.references.as_ref());
+        Some(quote_spanned! {parent.span()=>
+            #[automatically_derived]
+            impl ::dsg_lib::async_database_functions::relations::BelongsTo<#parent> for #name {
+                const FOREIGN_KEY: #model_path::Col<Self> = Self::#own;
+                const REFERENCES: #model_path::Col<#parent> = #referenced;
+            }
+        })
+    });
+    quote!(#(#impls)*)
 }
 
 /// Associated consts of `Model` a typed column must not shadow.

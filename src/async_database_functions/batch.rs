@@ -246,7 +246,7 @@ impl Session {
 
 /// A key as it is compared: integers of every width as one, so that an `i32` id finds the row
 /// of an `i64` key column (the model's own value) and the other way round.
-fn canonical(value: &Value) -> Value {
+pub(crate) fn canonical(value: &Value) -> Value {
     match value {
         Value::TinyInt(v) => Value::BigInt(v.map(i64::from)),
         Value::SmallInt(v) => Value::BigInt(v.map(i64::from)),
@@ -263,7 +263,7 @@ fn canonical(value: &Value) -> Value {
 }
 
 /// The keys once each, in the order first given.
-fn distinct_keys(keys: impl Iterator<Item = Value>) -> Vec<Value> {
+pub(crate) fn distinct_keys(keys: impl Iterator<Item = Value>) -> Vec<Value> {
     let mut seen = std::collections::HashSet::new();
     keys.filter(|k| seen.insert(canonical(k))).collect()
 }
@@ -311,8 +311,9 @@ fn in_order_of<M: Model + Clone>(
         .collect()
 }
 
-/// The rows of `keys` (distinct), in whatever order the database gives them.
-async fn rows_by_keys<M: Model>(
+/// The rows whose `key` column (any column of `M`) is one of `keys` (distinct), in whatever
+/// order the database gives them.
+pub(crate) async fn rows_by_keys<M: Model>(
     session: &mut Session,
     key: &'static Column,
     keys: &[Value],

@@ -14,6 +14,7 @@ pub mod http;
 pub mod model;
 pub mod record;
 pub(crate) mod redact;
+pub mod relations;
 pub mod row;
 pub(crate) mod schema;
 pub mod session;

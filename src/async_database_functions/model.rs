@@ -265,6 +265,22 @@ pub struct Column {
     pub comment: Option<&'static str>,
     /// `(table, column)` this column references.
     pub foreign_key: Option<(&'static str, &'static str)>,
+    /// What deleting the referenced row does to this one (`ON DELETE …`); the database's
+    /// default (refuse the delete) when `None`.
+    pub on_delete: Option<OnDelete>,
+}
+
+/// What deleting a referenced row does to the rows that refer to it: the `on_delete` of a
+/// `#[model(belongs_to = Parent, on_delete = "…")]` field.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OnDelete {
+    /// `ON DELETE CASCADE`: they are deleted too.
+    Cascade,
+    /// `ON DELETE SET NULL`: their reference becomes NULL (the field is an `Option`).
+    SetNull,
+    /// `ON DELETE RESTRICT`: the delete is refused while they exist.
+    Restrict,
 }
 
 impl Column {
@@ -282,6 +298,7 @@ impl Column {
             server_default: None,
             comment: None,
             foreign_key: None,
+            on_delete: None,
         }
     }
 }

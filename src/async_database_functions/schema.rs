@@ -6,7 +6,7 @@ use sea_query::{ColumnDef, ColumnType, Expr, ForeignKey, Index, Table};
 use super::database_config::Dialect;
 use super::dialect::{self, CommentStyle};
 use super::error::DatabaseError;
-use super::model::Column;
+use super::model::{Column, OnDelete};
 use super::session::Session;
 
 /// A registered model's table: what `create_tables` needs to know.
@@ -77,12 +77,19 @@ impl TableDef {
         }
         for column in self.columns {
             if let Some((ref_table, ref_column)) = column.foreign_key {
-                table.foreign_key(
-                    ForeignKey::create()
-                        .name(generated_name("fk", self.name, column.name))
-                        .from(self.name, column.name)
-                        .to(ref_table, ref_column),
-                );
+                let mut foreign_key = ForeignKey::create();
+                foreign_key
+                    .name(generated_name("fk", self.name, column.name))
+                    .from(self.name, column.name)
+                    .to(ref_table, ref_column);
+                if let Some(action) = column.on_delete {
+                    foreign_key.on_delete(match action {
+                        OnDelete::Cascade => sea_query::ForeignKeyAction::Cascade,
+                        OnDelete::SetNull => sea_query::ForeignKeyAction::SetNull,
+                        OnDelete::Restrict => sea_query::ForeignKeyAction::Restrict,
+                    });
+                }
+                table.foreign_key(&mut foreign_key);
             }
         }
         let mut statements = vec![dialect::build_schema(dialect, &table)];

@@ -1,0 +1,425 @@
+//! Related rows: relations declared on the derive, and eager loading in one query per level,
+//! never one per row (N+1).
+//!
+//! A child declares its parent on its foreign-key field: `#[model(belongs_to = User)]` makes
+//! the column a foreign key to `User`'s `pkid` (`references = "id"` names another column of
+//! the parent; `on_delete = "cascade" | "set_null" | "restrict"` what deleting the parent does)
+//! and implements [`BelongsTo<User>`](BelongsTo). The compiler checks both ends: a parent type
+//! or a referenced column that does not exist does not compile. The other direction (a user
+//! has many orders) follows from it; nothing to declare on the parent.
+//!
+//! | call | loads | queries |
+//! |---|---|---|
+//! | [`ops.load::<Order>(&users)`](DatabaseOperations::load) | each user's orders (has-many), one `Vec` per user | 1 |
+//! | [`ops.load_parents::<User>(&orders)`](DatabaseOperations::load_parents) | each order's user (belongs-to), one `Option` per order | 1 |
+//! | [`ops.load_through::<Link, Tag>(&users)`](DatabaseOperations::load_through) | many-to-many through a link model | 2 |
+//!
+//! Each is one `WHERE fk = ANY($1)` on PostgreSQL, or `IN (…)` lists chunked under the bind
+//! limit elsewhere; results come grouped in the order of the rows given, children in the order
+//! of their primary key. Nested levels chain: users → orders → lines is three queries. The
+//! same calls run on a [`Session`] (inside a transaction, reading its own writes).
+//!
+//! ```
+//! use dsg_lib::prelude::*;
+//!
+//! #[derive(Model, Debug, Clone)]
+//! #[model(table = "rel_doc_users")]
+//! struct User {
+//!     #[model(flatten)]
+//!     base: SchemaBase,
+//!     #[model(size = 50)]
+//!     name: String,
+//! }
+//!
+//! #[derive(Model, Debug, Clone)]
+//! #[model(table = "rel_doc_orders")]
+//! struct Order {
+//!     #[model(flatten)]
+//!     base: SchemaBase,
+//!     #[model(belongs_to = User, on_delete = "cascade", size = 36, index)]
+//!     user_id: String,
+//!     total: i64,
+//! }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+//! db.register::<User>();
+//! db.register::<Order>();
+//! db.create_tables().await?;
+//! let ops = DatabaseOperations::new(db);
+//! let ann = ops.create_one(User { base: SchemaBase::default(), name: "Ann".into() }).await?;
+//! let bob = ops.create_one(User { base: SchemaBase::default(), name: "Bob".into() }).await?;
+//! for total in [10, 20] {
+//!     ops.create_one(Order { base: SchemaBase::default(), user_id: ann.base.pkid.clone(), total }).await?;
+//! }
+//!
+//! let users = vec![ann, bob];
+//! let orders: Vec<Vec<Order>> = ops.load::<Order>(&users).await?; // one query
+//! assert_eq!(orders[0].len(), 2);
+//! assert!(orders[1].is_empty());
+//! let owners: Vec<Option<User>> = ops.load_parents::<User>(&orders[0]).await?;
+//! assert!(owners.iter().all(|u| u.as_ref().map(|u| u.name.as_str()) == Some("Ann")));
+//! # Ok::<(), DatabaseError>(())
+//! # }).unwrap();
+//! ```
+
+//!
+//! A relation to a column the parent does not have does not compile (E0599, "no associated
+//! item named `NOPE` found for struct `Team`", at the `references` value):
+//!
+//! ```compile_fail,E0599
+//! use dsg_lib::prelude::*;
+//!
+//! #[derive(Model, Debug, Clone)]
+//! #[model(table = "teams")]
+//! struct Team { #[model(primary_key)] id: i32 }
+//!
+//! #[derive(Model, Debug, Clone)]
+//! #[model(table = "players")]
+//! struct Player {
+//!     #[model(primary_key)]
+//!     id: i32,
+//!     #[model(belongs_to = Team, references = "nope")]
+//!     team_id: i32,
+//! }
+//! ```
+//!
+//! nor does one to a type that is not a model (E0277, "the trait bound `Team: Model` is not
+//! satisfied"), nor `belongs_to = Team` without `references` when `Team` has no `pkid`:
+//!
+//! ```compile_fail,E0277
+//! use dsg_lib::prelude::*;
+//!
+//! struct Team;
+//!
+//! #[derive(Model, Debug, Clone)]
+//! #[model(table = "players")]
+//! struct Player {
+//!     #[model(primary_key)]
+//!     id: i32,
+//!     #[model(belongs_to = Team)]
+//!     team_id: i32,
+//! }
+//! ```
+
+use std::collections::HashMap;
+
+use sea_query::Value;
+
+use super::batch::{canonical, distinct_keys, rows_by_keys};
+use super::database_config::Dialect;
+use super::database_operations::DatabaseOperations;
+use super::error::DatabaseError;
+use super::model::{Col, Column, Model};
+use super::session::Session;
+use super::telemetry::{Rows, operation_span, traced};
+
+/// A child model's reference to its parent `P`: `FOREIGN_KEY` (a column of the child) holds
+/// the value of the parent's `REFERENCES` column. `#[model(belongs_to = P)]` on the field
+/// implements it.
+pub trait BelongsTo<P: Model>: Model {
+    /// The child's column that refers to the parent.
+    const FOREIGN_KEY: Col<Self>;
+    /// The parent's column it refers to (its primary key, unless `references` says otherwise).
+    const REFERENCES: Col<P>;
+}
+
+/// A parent of `C`: every `P` that `C` [`BelongsTo`], implemented for it, so that
+/// `ops.load::<Order>(&users)` names only the child.
+pub trait HasMany<C: Model>: Model {
+    /// `C`'s column that refers to this model.
+    fn foreign_key() -> Col<C>;
+    /// This model's column that `C` refers to.
+    fn references() -> Col<Self>;
+}
+
+impl<P: Model, C: BelongsTo<P>> HasMany<C> for P {
+    fn foreign_key() -> Col<C> {
+        C::FOREIGN_KEY
+    }
+    fn references() -> Col<P> {
+        C::REFERENCES
+    }
+}
+
+impl DatabaseOperations {
+    /// The children `C` of each of `parents` (has-many), in one query, one `Vec` per parent in
+    /// the order given (empty for a parent without children), children in the order of their
+    /// primary key.
+    ///
+    /// # Errors
+    ///
+    /// What a read can fail with.
+    pub async fn load<'p, C: Model + Clone>(
+        &self,
+        parents: impl IntoIterator<Item = &'p (impl HasMany<C> + 'p)>,
+    ) -> Result<Vec<Vec<C>>, DatabaseError> {
+        let span = operation_span!("load", self.database().config(), Some(C::TABLE));
+        let keys = parent_keys(self.database().config().dialect(), parents);
+        traced!(span, self.load_by_keys::<C>(keys), |groups| {
+            Rows::returned(groups.iter().map(Vec::len).sum())
+        })
+    }
+
+    async fn load_by_keys<C: Model + Clone>(
+        &self,
+        (fk, keys): (Col<C>, Vec<Value>),
+    ) -> Result<Vec<Vec<C>>, DatabaseError> {
+        let keys = &keys;
+        self.read(|mut session| async move { children_in(&mut session, fk, keys).await })
+            .await
+    }
+
+    /// The parent `P` of each of `children` (belongs-to), in one query, one `Option` per child
+    /// in the order given (`None` for a child whose reference is NULL or dangling).
+    ///
+    /// # Errors
+    ///
+    /// What a read can fail with.
+    pub async fn load_parents<'c, P: Model + Clone>(
+        &self,
+        children: impl IntoIterator<Item = &'c (impl BelongsTo<P> + 'c)>,
+    ) -> Result<Vec<Option<P>>, DatabaseError> {
+        let span = operation_span!("load_parents", self.database().config(), Some(P::TABLE));
+        let refs = child_refs(self.database().config().dialect(), children);
+        traced!(span, self.parents_by_refs::<P>(refs), |found| {
+            Rows::returned(found.iter().flatten().count())
+        })
+    }
+
+    async fn parents_by_refs<P: Model + Clone>(
+        &self,
+        (references, refs): (Col<P>, Vec<Value>),
+    ) -> Result<Vec<Option<P>>, DatabaseError> {
+        let refs = &refs;
+        self.read(|mut session| async move { parents_in(&mut session, references, refs).await })
+            .await
+    }
+
+    /// Many-to-many: the `T`s each of `parents` is linked to through the link model `L` (which
+    /// belongs to both), in two queries (the links, then the targets), one `Vec` per parent in
+    /// the order given, in the links' primary-key order.
+    ///
+    /// # Errors
+    ///
+    /// What a read can fail with.
+    pub async fn load_through<'p, L, T>(
+        &self,
+        parents: impl IntoIterator<Item = &'p (impl HasMany<L> + 'p)>,
+    ) -> Result<Vec<Vec<T>>, DatabaseError>
+    where
+        L: BelongsTo<T> + Clone,
+        T: Model + Clone,
+    {
+        let span = operation_span!("load_through", self.database().config(), Some(T::TABLE));
+        let keys = parent_keys(self.database().config().dialect(), parents);
+        let run = async {
+            let links = self.load_by_keys::<L>(keys).await?;
+            let refs = child_refs(self.database().config().dialect(), links.iter().flatten());
+            let targets = self.parents_by_refs::<T>(refs).await?;
+            Ok(regroup(&links, targets))
+        };
+        traced!(span, run, |groups: &Vec<Vec<T>>| Rows::returned(
+            groups.iter().map(Vec::len).sum()
+        ))
+    }
+}
+
+impl Session {
+    /// [`DatabaseOperations::load`] in this session (and its transaction).
+    ///
+    /// # Errors
+    ///
+    /// What a read can fail with.
+    pub async fn load<'p, C: Model + Clone>(
+        &mut self,
+        parents: impl IntoIterator<Item = &'p (impl HasMany<C> + 'p)>,
+    ) -> Result<Vec<Vec<C>>, DatabaseError> {
+        let (fk, keys) = parent_keys(self.config().dialect(), parents);
+        children_in(self, fk, &keys).await
+    }
+
+    /// [`DatabaseOperations::load_parents`] in this session (and its transaction).
+    ///
+    /// # Errors
+    ///
+    /// What a read can fail with.
+    pub async fn load_parents<'c, P: Model + Clone>(
+        &mut self,
+        children: impl IntoIterator<Item = &'c (impl BelongsTo<P> + 'c)>,
+    ) -> Result<Vec<Option<P>>, DatabaseError> {
+        let (references, refs) = child_refs(self.config().dialect(), children);
+        parents_in(self, references, &refs).await
+    }
+}
+
+/// The value of `column` in `model`, as [`canonical`] compares it.
+fn value_in<M: Model>(dialect: Dialect, model: &M, column: &str, values: &mut Vec<Value>) -> Value {
+    values.clear();
+    model.push_values(dialect, values);
+    M::columns()
+        .iter()
+        .position(|c| c.name == column)
+        .and_then(|i| values.get(i))
+        .map(canonical)
+        .unwrap_or(Value::Bool(None))
+}
+
+/// The column of `M` a typed column names (the derive made it from one of `M`'s fields).
+fn column_of<M: Model>(col: Col<M>) -> Result<&'static Column, DatabaseError> {
+    M::column(col.name()).ok_or_else(|| {
+        DatabaseError::invalid_input(format!("{} has no column {:?}", M::TABLE, col.name()))
+    })
+}
+
+/// The children's foreign key and the parents' referenced values, one per parent in order.
+fn parent_keys<'p, C: Model, P: HasMany<C> + 'p>(
+    dialect: Dialect,
+    parents: impl IntoIterator<Item = &'p P>,
+) -> (Col<C>, Vec<Value>) {
+    let references = P::references();
+    let mut values = Vec::with_capacity(P::columns().len());
+    let keys = parents
+        .into_iter()
+        .map(|p| value_in(dialect, p, references.name(), &mut values))
+        .collect();
+    (P::foreign_key(), keys)
+}
+
+/// The parents' referenced column and each child's reference, one per child in order.
+fn child_refs<'c, P: Model, C: BelongsTo<P> + 'c>(
+    dialect: Dialect,
+    children: impl IntoIterator<Item = &'c C>,
+) -> (Col<P>, Vec<Value>) {
+    let mut values = Vec::with_capacity(C::columns().len());
+    let refs = children
+        .into_iter()
+        .map(|c| value_in(dialect, c, C::FOREIGN_KEY.name(), &mut values))
+        .collect();
+    (C::REFERENCES, refs)
+}
+
+/// Whether a value is SQL NULL (a reference to nothing).
+fn is_null(value: &Value) -> bool {
+    !value.is_some()
+}
+
+/// The children whose `fk` is one of `keys` (one per parent, in order), grouped per parent.
+async fn children_in<C: Model + Clone>(
+    session: &mut Session,
+    fk: Col<C>,
+    keys: &[Value],
+) -> Result<Vec<Vec<C>>, DatabaseError> {
+    let column = column_of(fk)?;
+    let distinct: Vec<Value> = distinct_keys(keys.iter().filter(|k| !is_null(k)).cloned());
+    let mut found = rows_by_keys::<C>(session, column, &distinct).await?;
+    let dialect = session.config().dialect();
+    sort_by_key_columns(dialect, &mut found);
+    let mut groups: HashMap<Value, Vec<C>> = HashMap::with_capacity(distinct.len());
+    let mut values = Vec::with_capacity(C::columns().len());
+    for child in found {
+        let key = value_in(dialect, &child, column.name, &mut values);
+        groups.entry(key).or_default().push(child);
+    }
+    // A parent given twice gets its children each time.
+    Ok(keys
+        .iter()
+        .map(|k| groups.get(&canonical(k)).cloned().unwrap_or_default())
+        .collect())
+}
+
+/// The parents whose `references` column is one of `refs` (one per child), one per child.
+async fn parents_in<P: Model + Clone>(
+    session: &mut Session,
+    references: Col<P>,
+    refs: &[Value],
+) -> Result<Vec<Option<P>>, DatabaseError> {
+    let column = column_of(references)?;
+    let distinct: Vec<Value> = distinct_keys(refs.iter().filter(|k| !is_null(k)).cloned());
+    let found = rows_by_keys::<P>(session, column, &distinct).await?;
+    let dialect = session.config().dialect();
+    let mut values = Vec::with_capacity(P::columns().len());
+    let by_ref: HashMap<Value, P> = found
+        .into_iter()
+        .map(|p| (value_in(dialect, &p, column.name, &mut values), p))
+        .collect();
+    Ok(refs
+        .iter()
+        .map(|r| by_ref.get(&canonical(r)).cloned())
+        .collect())
+}
+
+/// Children in the order of their primary key (a deterministic order whatever plan the
+/// database chose): integer keys by value, others by their text.
+fn sort_by_key_columns<C: Model>(dialect: Dialect, rows: &mut [C]) {
+    let keys: Vec<usize> = C::columns()
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.primary_key)
+        .map(|(i, _)| i)
+        .collect();
+    if keys.is_empty() {
+        return;
+    }
+    let mut values = Vec::new();
+    let mut sortable: Vec<(Vec<SortKey>, usize)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            values.clear();
+            row.push_values(dialect, &mut values);
+            (keys.iter().map(|&k| SortKey::of(&values[k])).collect(), i)
+        })
+        .collect();
+    sortable.sort();
+    let order: Vec<usize> = sortable.into_iter().map(|(_, i)| i).collect();
+    apply_order(rows, &order);
+}
+
+/// A key value as it sorts.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum SortKey {
+    Int(i64),
+    Text(String),
+}
+
+impl SortKey {
+    fn of(value: &Value) -> SortKey {
+        match canonical(value) {
+            Value::BigInt(Some(n)) => SortKey::Int(n),
+            Value::String(Some(s)) => SortKey::Text(s),
+            Value::Uuid(Some(u)) => SortKey::Text(u.to_string()),
+            other => SortKey::Text(format!("{other:?}")),
+        }
+    }
+}
+
+/// Reorders `rows` so that the row at `order[i]` comes `i`th.
+fn apply_order<T>(rows: &mut [T], order: &[usize]) {
+    let mut position: Vec<usize> = vec![0; order.len()];
+    for (to, &from) in order.iter().enumerate() {
+        position[from] = to;
+    }
+    // Cycle sort by swaps: each row moves once to its place.
+    for i in 0..rows.len() {
+        while position[i] != i {
+            let j = position[i];
+            rows.swap(i, j);
+            position.swap(i, j);
+        }
+    }
+}
+
+/// The targets of each parent's links, in the links' order.
+fn regroup<L, T: Clone>(links: &[Vec<L>], targets: Vec<Option<T>>) -> Vec<Vec<T>> {
+    let mut targets = targets.into_iter();
+    links
+        .iter()
+        .map(|group| {
+            group
+                .iter()
+                .filter_map(|_| targets.next().flatten())
+                .collect()
+        })
+        .collect()
+}
