@@ -414,3 +414,120 @@ async fn loads_run_in_a_session_and_read_its_writes() -> Result<(), Box<dyn std:
     }
     Ok(())
 }
+
+/// Typed joins: a parent with each child (inner) or with `None` (left), same-named columns
+/// (`pkid`, `id`) decoded into the right model, filters and ordering through typed columns.
+#[tokio::test]
+async fn joins_decode_into_pairs_of_models() -> Result<(), Box<dyn std::error::Error>> {
+    use dsg_lib::async_database_functions::relations::{join, left_join};
+    use dsg_lib::sea_query::Order as By;
+    let _t = TABLES.lock().await;
+    for b in common::backends() {
+        let ctx = b.name;
+        let (db, ops) = fresh(&b).await;
+        let users = seed(&ops, 4).await; // 0, 1, 2, 3 orders
+        let mut select = join::<User, Order>();
+        select
+            .and_where(Order::TOTAL.gte(1))
+            .order_by_expr(User::NAME.expr(), By::Asc)
+            .order_by_expr(Order::ID.expr(), By::Asc);
+        let rows: Vec<(User, Order)> = ops.read_joined(&select).await?;
+        assert_eq!(
+            rows.len(),
+            1 + 2,
+            "[{ctx}] user 2's and 3's orders with total >= 1"
+        );
+        for (user, order) in &rows {
+            assert_eq!(
+                order.user_id, user.base.pkid,
+                "[{ctx}] each pair belongs together"
+            );
+            assert!(order.total >= 1, "[{ctx}]");
+        }
+        assert_eq!(rows[0].0.name, users[2].name, "[{ctx}] ordered by name");
+        let left: Vec<(User, Option<Order>)> = ops
+            .read_left_joined(left_join::<User, Order>().order_by_expr(User::NAME.expr(), By::Asc))
+            .await?;
+        assert_eq!(left.len(), 1 + 1 + 2 + 3, "[{ctx}]");
+        assert_eq!(left[0].0.name, users[0].name, "[{ctx}]");
+        assert!(left[0].1.is_none(), "[{ctx}] a user without orders: None");
+        assert!(
+            left[1..]
+                .iter()
+                .all(|(u, o)| o.as_ref().map(|o| &o.user_id) == Some(&u.base.pkid)),
+            "[{ctx}]"
+        );
+        // Same-named key columns on both sides: lines and orders both have `id`.
+        let pairs: Vec<(Order, Line)> = ops.read_joined(join::<Order, Line>()).await?;
+        assert!(
+            pairs
+                .iter()
+                .all(|(o, l)| l.order_id == o.id && l.id != o.id),
+            "[{ctx}]"
+        );
+        db.disconnect().await;
+    }
+    Ok(())
+}
+
+/// A parent with its children in one call, one transaction; a child that does not refer to
+/// the parent writes nothing at all.
+#[tokio::test]
+async fn a_parent_is_created_with_its_children_all_or_nothing()
+-> Result<(), Box<dyn std::error::Error>> {
+    let _t = TABLES.lock().await;
+    for b in common::backends() {
+        let ctx = b.name;
+        let (db, ops) = fresh(&b).await;
+        let (ann, orders) = ops
+            .create_with_children(
+                User {
+                    base: SchemaBase::default(),
+                    name: "Ann".into(),
+                },
+                |ann| {
+                    (1..=300)
+                        .map(|id| Order {
+                            id,
+                            user_id: ann.base.pkid.clone(),
+                            total: id,
+                        })
+                        .collect()
+                },
+            )
+            .await?;
+        assert_eq!(orders.len(), 300, "[{ctx}]");
+        let loaded = ops.load::<Order>(std::slice::from_ref(&ann)).await?;
+        assert_eq!(loaded[0], orders, "[{ctx}] stored as returned");
+
+        let error = ops
+            .create_with_children(
+                User {
+                    base: SchemaBase::default(),
+                    name: "Bob".into(),
+                },
+                |bob| {
+                    vec![
+                        Order {
+                            id: 1_000,
+                            user_id: bob.base.pkid.clone(),
+                            total: 1,
+                        },
+                        Order {
+                            id: 1_001,
+                            user_id: "someone else".into(),
+                            total: 2,
+                        },
+                    ]
+                },
+            )
+            .await
+            .expect_err("a child of someone else");
+        assert_eq!(error.kind(), ErrorKind::InvalidInput, "[{ctx}] {error}");
+        assert!(error.to_string().contains("child 1"), "[{ctx}] {error}");
+        assert_eq!(ops.count_query(User::select()).await?, 1, "[{ctx}] no Bob");
+        assert_eq!(ops.count_query(Order::select()).await?, 300, "[{ctx}]");
+        db.disconnect().await;
+    }
+    Ok(())
+}

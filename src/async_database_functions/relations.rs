@@ -104,14 +104,16 @@
 
 use std::collections::HashMap;
 
-use sea_query::Value;
+use sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement, Value};
 
 use super::batch::{canonical, distinct_keys, rows_by_keys};
 use super::database_config::Dialect;
 use super::database_operations::DatabaseOperations;
 use super::error::DatabaseError;
 use super::model::{Col, Column, Model};
+use super::row::{FromRow, RowReader, RowRef};
 use super::session::Session;
+use super::statement::Statement;
 use super::telemetry::{Rows, operation_span, traced};
 
 /// A child model's reference to its parent `P`: `FOREIGN_KEY` (a column of the child) holds
@@ -221,6 +223,215 @@ impl DatabaseOperations {
         };
         traced!(span, run, |groups: &Vec<Vec<T>>| Rows::returned(
             groups.iter().map(Vec::len).sum()
+        ))
+    }
+}
+
+/// `SELECT <P's columns>, <C's columns> FROM p JOIN c ON c.<fk> = p.<referenced>`: a parent
+/// and each of its children, as [`DatabaseOperations::read_joined`] decodes it. Every column
+/// is table-qualified and aliased `<table>__<column>`, so columns of the same name on both
+/// sides (`pkid`, `date_created`) stay apart; filter and order with either model's typed
+/// columns (`Order::TOTAL.gt(10)`, `.order_by_expr(User::NAME.expr(), Order::Asc)`).
+pub fn join<P: HasMany<C>, C: Model>() -> SelectStatement {
+    joined::<P, C>(JoinType::InnerJoin)
+}
+
+/// [`join`] as a `LEFT JOIN`: parents without children come once, with `None`
+/// ([`DatabaseOperations::read_left_joined`]).
+pub fn left_join<P: HasMany<C>, C: Model>() -> SelectStatement {
+    joined::<P, C>(JoinType::LeftJoin)
+}
+
+fn joined<P: HasMany<C>, C: Model>(kind: JoinType) -> SelectStatement {
+    let mut select = Query::select();
+    for (table, columns) in [(P::TABLE, P::columns()), (C::TABLE, C::columns())] {
+        for column in columns {
+            select.expr_as(
+                Expr::col((table, column.name)),
+                Alias::new(format!("{table}__{}", column.name)),
+            );
+        }
+    }
+    select.from(P::TABLE).join(
+        kind,
+        C::TABLE,
+        Expr::col(P::foreign_key().qualified()).equals(P::references().qualified()),
+    );
+    select
+}
+
+/// A row of [`join`]: the parent's columns, then the child's.
+struct Joined<P, C>(P, C);
+
+impl<P: Model, C: Model> FromRow for Joined<P, C> {
+    fn from_row(row: RowRef<'_>) -> Result<Self, DatabaseError> {
+        let mut reader = RowReader::new(row);
+        let parent = P::read_columns(&mut reader)?;
+        let child = C::read_columns(&mut reader)?;
+        Ok(Joined(parent, child))
+    }
+}
+
+/// A row of [`left_join`]: the child is `None` when its primary key is NULL (no child).
+struct LeftJoined<P, C>(P, Option<C>);
+
+impl<P: Model, C: Model> FromRow for LeftJoined<P, C> {
+    fn from_row(row: RowRef<'_>) -> Result<Self, DatabaseError> {
+        let mut reader = RowReader::new(row);
+        let parent = P::read_columns(&mut reader)?;
+        let key = C::columns().iter().position(|c| c.primary_key).unwrap_or(0);
+        let absent = row
+            .is_null(reader.position() + key)
+            .map_err(|e| DatabaseError::decode(e.to_string()))?;
+        let child = if absent {
+            None
+        } else {
+            Some(C::read_columns(&mut reader)?)
+        };
+        Ok(LeftJoined(parent, child))
+    }
+}
+
+impl DatabaseOperations {
+    /// The rows of a [`join`] (filtered and ordered as the caller likes), each as a parent and
+    /// one of its children.
+    ///
+    /// ```
+    /// # use dsg_lib::prelude::*;
+    /// # use dsg_lib::async_database_functions::relations::{join, left_join};
+    /// # #[derive(Model, Debug, Clone)]
+    /// # #[model(table = "join_doc_users")]
+    /// # struct User { #[model(flatten)] base: SchemaBase, #[model(size = 50)] name: String }
+    /// # #[derive(Model, Debug, Clone)]
+    /// # #[model(table = "join_doc_orders")]
+    /// # struct Order { #[model(flatten)] base: SchemaBase, #[model(belongs_to = User, size = 36)] user_id: String, total: i64 }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+    /// # db.register::<User>();
+    /// # db.register::<Order>();
+    /// # db.create_tables().await?;
+    /// # let ops = DatabaseOperations::new(db);
+    /// let ann = ops.create_one(User { base: SchemaBase::default(), name: "Ann".into() }).await?;
+    /// ops.create_one(User { base: SchemaBase::default(), name: "Bob".into() }).await?;
+    /// ops.create_one(Order { base: SchemaBase::default(), user_id: ann.base.pkid.clone(), total: 30 }).await?;
+    ///
+    /// let mut select = join::<User, Order>();
+    /// select.and_where(Order::TOTAL.gt(10));
+    /// let rows: Vec<(User, Order)> = ops.read_joined(&select).await?;
+    /// assert_eq!((rows[0].0.name.as_str(), rows[0].1.total), ("Ann", 30));
+    /// assert_ne!(rows[0].0.base.pkid, rows[0].1.base.pkid); // same-named columns kept apart
+    ///
+    /// let all: Vec<(User, Option<Order>)> = ops.read_left_joined(&left_join::<User, Order>()).await?;
+    /// assert_eq!(all.iter().filter(|(_, o)| o.is_none()).count(), 1); // Bob
+    /// # Ok::<(), DatabaseError>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// What a read can fail with.
+    pub async fn read_joined<P: HasMany<C>, C: Model>(
+        &self,
+        select: impl Statement,
+    ) -> Result<Vec<(P, C)>, DatabaseError> {
+        let rows: Vec<Joined<P, C>> = self.read_query(select).await?;
+        Ok(rows.into_iter().map(|Joined(p, c)| (p, c)).collect())
+    }
+
+    /// The rows of a [`left_join`]: a parent with one of its children, or with `None` once
+    /// when it has none.
+    ///
+    /// # Errors
+    ///
+    /// What a read can fail with.
+    pub async fn read_left_joined<P: HasMany<C>, C: Model>(
+        &self,
+        select: impl Statement,
+    ) -> Result<Vec<(P, Option<C>)>, DatabaseError> {
+        let rows: Vec<LeftJoined<P, C>> = self.read_query(select).await?;
+        Ok(rows.into_iter().map(|LeftJoined(p, c)| (p, c)).collect())
+    }
+}
+
+impl DatabaseOperations {
+    /// Creates `parent` and the children `children` builds from it (as stored, so with its
+    /// generated key), in one transaction (retried as [`transaction`] is; the children are
+    /// one batched insert, chunked as `create_many` chunks); returns both as stored. Every
+    /// child must refer to the parent, else nothing is written.
+    ///
+    /// ```
+    /// # use dsg_lib::prelude::*;
+    /// # #[derive(Model, Debug, Clone)]
+    /// # #[model(table = "cw_doc_users")]
+    /// # struct User { #[model(flatten)] base: SchemaBase, #[model(size = 50)] name: String }
+    /// # #[derive(Model, Debug, Clone)]
+    /// # #[model(table = "cw_doc_orders")]
+    /// # struct Order { #[model(flatten)] base: SchemaBase, #[model(belongs_to = User, size = 36)] user_id: String, total: i64 }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+    /// # db.register::<User>();
+    /// # db.register::<Order>();
+    /// # db.create_tables().await?;
+    /// # let ops = DatabaseOperations::new(db);
+    /// let (ann, orders) = ops
+    ///     .create_with_children(User { base: SchemaBase::default(), name: "Ann".into() }, |ann| {
+    ///         [10, 20].map(|total| Order { base: SchemaBase::default(), user_id: ann.base.pkid.clone(), total }).to_vec()
+    ///     })
+    ///     .await?;
+    /// assert_eq!(ops.load::<Order>(&[ann]).await?[0].len(), orders.len());
+    /// # Ok::<(), DatabaseError>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// [`transaction`]: super::async_database::AsyncDatabase::transaction
+    ///
+    /// # Errors
+    ///
+    /// Invalid input when a child does not refer to the parent; what the inserts can fail
+    /// with (nothing is written then).
+    pub async fn create_with_children<P, C, F>(
+        &self,
+        parent: P,
+        children: F,
+    ) -> Result<(P, Vec<C>), DatabaseError>
+    where
+        P: HasMany<C> + Clone,
+        C: Model,
+        F: Fn(&P) -> Vec<C> + Send + Sync + 'static,
+    {
+        let span = operation_span!(
+            "create_with_children",
+            self.database().config(),
+            Some(C::TABLE)
+        );
+        let dialect = self.database().config().dialect();
+        let data = (parent, std::sync::Arc::new(children));
+        let run = self
+            .database()
+            .transaction_with(data, move |tx, (parent, children)| {
+                Box::pin(async move {
+                    let stored = tx.create_one(parent).await?;
+                    let made = children(&stored);
+                    let mut values = Vec::new();
+                    let key = value_in(dialect, &stored, P::references().name(), &mut values);
+                    let fk = P::foreign_key().name();
+                    if let Some(n) = made
+                        .iter()
+                        .position(|c| value_in(dialect, c, fk, &mut values) != key)
+                    {
+                        return Err(DatabaseError::invalid_input(format!(
+                            "create_with_children: child {n} ({}) does not refer to the new {} row \
+                         through {fk}",
+                            C::TABLE,
+                            P::TABLE
+                        )));
+                    }
+                    let made = tx.create_many(made).await?;
+                    Ok((stored, made))
+                })
+            });
+        traced!(span, run, |(_, c): &(P, Vec<C>)| Rows::affected(
+            c.len() + 1
         ))
     }
 }

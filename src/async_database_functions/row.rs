@@ -147,6 +147,11 @@ impl<'r> RowReader<'r> {
         self.row
     }
 
+    /// The index of the column [`next`](Self::next) decodes.
+    pub fn position(&self) -> usize {
+        self.next
+    }
+
     /// Decodes the next column as `T`; the error names the column.
     #[allow(clippy::should_implement_trait)]
     #[inline]
