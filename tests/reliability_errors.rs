@@ -8,9 +8,70 @@
 
 mod common;
 
+use std::error::Error as _;
+
+use common::Backend;
+use dsg_lib::Model;
+use dsg_lib::async_database_functions::async_database::AsyncDatabase;
+use dsg_lib::async_database_functions::base_schema::SchemaBase;
 use dsg_lib::async_database_functions::database_operations::DatabaseOperations;
+use dsg_lib::async_database_functions::error::DatabaseError;
 use dsg_lib::async_database_functions::statement::text;
 use serde_json::{Value, json};
+
+/// The tests of this file share their tables: one at a time.
+static TABLES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A database on `backend` with `extra` config keys, whose registered tables were just
+/// dropped and created again.
+async fn fresh(
+    backend: &Backend,
+    extra: Value,
+    register: impl FnOnce(&AsyncDatabase),
+) -> (AsyncDatabase, DatabaseOperations) {
+    let db = backend.database(extra);
+    register(&db);
+    db.drop_tables()
+        .await
+        .unwrap_or_else(|e| panic!("[{}] drop_tables: {e}", backend.name));
+    db.create_tables()
+        .await
+        .unwrap_or_else(|e| panic!("[{}] create_tables: {e}", backend.name));
+    (db.clone(), DatabaseOperations::new(db))
+}
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "relerr_users")]
+struct User {
+    #[model(flatten)]
+    base: SchemaBase,
+    #[model(unique, index, size = 100)]
+    email: String,
+    #[model(unique, size = 100)]
+    handle: String,
+    #[model(size = 100)]
+    name: String,
+}
+
+fn user(email: &str, handle: &str) -> User {
+    User {
+        base: SchemaBase::new(),
+        email: email.into(),
+        handle: handle.into(),
+        name: "n".into(),
+    }
+}
+
+/// A second user with `email` and `handle`, which must fail.
+async fn duplicate(ops: &DatabaseOperations, backend: &Backend, u: User) -> DatabaseError {
+    match ops.create_one(u).await {
+        Ok(u) => panic!("[{}] a duplicate was stored: {u:?}", backend.name),
+        Err(e) => {
+            assert!(e.is_unique_violation(), "[{}] {e:?}", backend.name);
+            e
+        }
+    }
+}
 
 /// `execute_one` on PostgreSQL functions that return `void` succeeds and gives `null` for
 /// the column: `pg_sleep` and `pg_advisory_lock` (the lock is then really held by the pool's
@@ -88,4 +149,73 @@ async fn void_results_read_as_null_and_the_statement_succeeds() {
     assert_eq!(row.get("s"), Some(&json!("x")));
     db.disconnect().await;
     other.database().disconnect().await;
+}
+
+/// `source()` of a driver error downcasts to a public type on every backend, with the
+/// backend's own fields: `dsg_lib::rusqlite::Error` on SQLite (its extended result code),
+/// `sqlx::Error` on PostgreSQL (`PgDatabaseError`: SQLSTATE, constraint) and MySQL/MariaDB
+/// (`MySqlDatabaseError`: the error number).
+#[tokio::test]
+async fn the_source_downcasts_to_each_backends_public_error_type() {
+    let _tables = TABLES.lock().await;
+    for backend in common::backends() {
+        let name = backend.name;
+        let (db, ops) = fresh(&backend, json!({}), |db| {
+            db.register::<User>();
+        })
+        .await;
+        ops.create_one(user("a@example.com", "a")).await.unwrap();
+        let err = duplicate(&ops, &backend, user("a@example.com", "b")).await;
+        let source = err
+            .source()
+            .unwrap_or_else(|| panic!("[{name}] no source: {err:?}"));
+        match name {
+            "sqlite" => {
+                let engine = source
+                    .downcast_ref::<dsg_lib::rusqlite::Error>()
+                    .unwrap_or_else(|| {
+                        panic!("[sqlite] source is not rusqlite::Error: {source:?}")
+                    });
+                let dsg_lib::rusqlite::Error::SqliteFailure(failure, message) = engine else {
+                    panic!("[sqlite] not a SqliteFailure: {engine:?}");
+                };
+                // SQLITE_CONSTRAINT_UNIQUE.
+                assert_eq!(failure.extended_code, 2067, "{engine:?}");
+                assert_eq!(
+                    failure.code,
+                    dsg_lib::rusqlite::ErrorCode::ConstraintViolation
+                );
+                assert_eq!(err.code(), Some("2067"));
+                assert!(
+                    message.as_deref().is_some_and(|m| m.contains("email")),
+                    "{message:?}"
+                );
+            }
+            "postgres" => {
+                let driver = source
+                    .downcast_ref::<sqlx::Error>()
+                    .unwrap_or_else(|| panic!("[postgres] source is not sqlx::Error: {source:?}"));
+                let pg = driver
+                    .as_database_error()
+                    .and_then(|d| d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>())
+                    .unwrap_or_else(|| panic!("[postgres] not a PgDatabaseError: {driver:?}"));
+                assert_eq!(pg.code(), "23505");
+                assert_eq!(pg.constraint(), Some("ix_relerr_users_email"));
+                assert_eq!(pg.table(), Some("relerr_users"));
+            }
+            _ => {
+                let driver = source
+                    .downcast_ref::<sqlx::Error>()
+                    .unwrap_or_else(|| panic!("[{name}] source is not sqlx::Error: {source:?}"));
+                let my = driver
+                    .as_database_error()
+                    .and_then(|d| d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+                    .unwrap_or_else(|| panic!("[{name}] not a MySqlDatabaseError: {driver:?}"));
+                assert_eq!(my.number(), 1062, "ER_DUP_ENTRY");
+                assert_eq!(my.code(), Some("23000"));
+            }
+        }
+        db.drop_tables().await.unwrap();
+        db.disconnect().await;
+    }
 }

@@ -55,8 +55,16 @@
 //!
 //! # The driver's error, the constraint, the table
 //!
-//! [`std::error::Error::source`] gives the driver's error (a [`sqlx::Error`]) of an error that
-//! came from the driver, so it can be downcast for backend-specific fields. It is left out
+//! [`std::error::Error::source`] gives the driver's error of an error that came from the
+//! driver, so it can be downcast for backend-specific fields:
+//!
+//! | backend | downcast `source()` to | then |
+//! |---|---|---|
+//! | PostgreSQL | [`sqlx::Error`] | `.as_database_error()` → `sqlx::postgres::PgDatabaseError` (SQLSTATE, constraint, table, detail) |
+//! | MySQL / MariaDB | [`sqlx::Error`] | `.as_database_error()` → `sqlx::mysql::MySqlDatabaseError` (error number) |
+//! | SQLite | `dsg_lib::rusqlite::Error` (the engine the library runs SQLite on) | `SqliteFailure(e, message)`: `e.extended_code` (2067 for a unique violation) |
+//!
+//! It is left out
 //! (`None`) when the configuration sets `hide_parameters`, since the driver's own messages
 //! and fields can quote bound values, and when its text would show a secret of the URI.
 //!
@@ -317,16 +325,17 @@ impl DatabaseError {
     /// URI in its text (`scrub` replaces secrets; text it changes holds one).
     pub(crate) fn with_driver_source(
         mut self,
-        error: sqlx::Error,
+        error: impl Into<Box<dyn StdError + Send + Sync + 'static>>,
         hide_parameters: bool,
         scrub: impl Fn(String) -> String,
     ) -> Self {
         if hide_parameters {
             return self;
         }
+        let error: Box<dyn StdError + Send + Sync + 'static> = error.into();
         let clean = |text: String| scrub(text.clone()) == text;
         if clean(error.to_string()) && clean(format!("{error:?}")) {
-            self.source = Some(Arc::new(error));
+            self.source = Some(Arc::from(error));
         }
         self
     }

@@ -719,9 +719,10 @@ pub(crate) fn map_error(config: &DBConfig, error: sqlx::Error) -> DatabaseError 
         sqlx::Error::RowNotFound => DatabaseError::not_found("no row matched"),
         e => DatabaseError::new(ErrorKind::DatabaseError, e.to_string()),
     };
+    let source = per_backend!(Backend::of(config.dialect()), b => b::driver_source(error));
     mapped
         .scrubbed(|text| config.scrub(text))
-        .with_driver_source(error, config.hide_parameters(), |text| config.scrub(text))
+        .with_driver_source(source, config.hide_parameters(), |text| config.scrub(text))
 }
 
 /// A bound value as a SQL literal of `dialect` (`'red'`, `42`, `NULL`), for statement logs.

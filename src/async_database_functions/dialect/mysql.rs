@@ -175,6 +175,11 @@ pub(super) fn server_default_sql(default: ServerDefault, _: SqlType) -> Option<&
     }
 }
 
+/// The error `DatabaseError::source()` gives: [`sqlx::Error`] itself (its `Database` variant downcasts to `sqlx::mysql::MySqlDatabaseError`).
+pub(super) fn driver_source(error: sqlx::Error) -> Box<dyn std::error::Error + Send + Sync> {
+    Box::new(error)
+}
+
 /// Server error numbers: <https://mariadb.com/kb/en/mariadb-error-code-reference/>.
 /// The driver's error code: what [`classify`] reads.
 pub(super) fn error_code(db: &dyn sqlx::error::DatabaseError) -> Option<String> {

@@ -227,6 +227,11 @@ pub(super) fn server_default_sql(default: ServerDefault, _: SqlType) -> Option<&
     }
 }
 
+/// The error `DatabaseError::source()` gives: [`sqlx::Error`] itself (its `Database` variant downcasts to `sqlx::postgres::PgDatabaseError`).
+pub(super) fn driver_source(error: sqlx::Error) -> Box<dyn std::error::Error + Send + Sync> {
+    Box::new(error)
+}
+
 /// SQLSTATE classes: <https://www.postgresql.org/docs/current/errcodes-appendix.html>.
 /// The driver's error code: what [`classify`] reads.
 pub(super) fn error_code(db: &dyn sqlx::error::DatabaseError) -> Option<String> {

@@ -226,6 +226,11 @@ pub(super) fn classify(code: &str) -> (ErrorKind, Option<Constraint>) {
     }
 }
 
+/// The error `DatabaseError::source()` gives: the engine's [`rusqlite::Error`].
+pub(super) fn driver_source(error: sqlx::Error) -> Box<dyn std::error::Error + Send + Sync> {
+    sqlite_engine::error::into_source(error)
+}
+
 /// SQLite's messages do not quote bound values.
 pub(super) fn hide_values(_: ErrorKind, details: String) -> String {
     details
