@@ -219,3 +219,62 @@ async fn the_source_downcasts_to_each_backends_public_error_type() {
         db.disconnect().await;
     }
 }
+
+/// A duplicate in a `unique, index` column is a violation of both the column and its index on
+/// every backend, though MariaDB names only the index and SQLite only the column: the library
+/// fills in the other from the registered model. A duplicate in a `unique` column (no index)
+/// is a violation of that column.
+#[tokio::test]
+async fn violates_answers_for_the_column_and_its_index_on_every_backend() {
+    let _tables = TABLES.lock().await;
+    for backend in common::backends() {
+        let name = backend.name;
+        let (db, ops) = fresh(&backend, json!({}), |db| {
+            db.register::<User>();
+        })
+        .await;
+        ops.create_one(user("a@example.com", "a")).await.unwrap();
+
+        let email = duplicate(&ops, &backend, user("a@example.com", "b")).await;
+        assert!(email.violates("email"), "[{name}] {email:?}");
+        assert!(
+            email.violates("ix_relerr_users_email"),
+            "[{name}] {email:?}"
+        );
+        assert!(!email.violates("handle"), "[{name}] {email:?}");
+        assert!(
+            !email.violates("ix_relerr_users_handle"),
+            "[{name}] {email:?}"
+        );
+        assert_eq!(
+            email.constraint_name(),
+            Some("ix_relerr_users_email"),
+            "[{name}] {email:?}"
+        );
+        assert_eq!(email.columns(), ["email"], "[{name}] {email:?}");
+        assert_eq!(email.table(), Some("relerr_users"), "[{name}] {email:?}");
+
+        let handle = duplicate(&ops, &backend, user("b@example.com", "a")).await;
+        assert!(handle.violates("handle"), "[{name}] {handle:?}");
+        assert!(!handle.violates("email"), "[{name}] {handle:?}");
+        assert!(
+            !handle.violates("ix_relerr_users_email"),
+            "[{name}] {handle:?}"
+        );
+
+        // The same inside a caller's transaction.
+        let mut session = db.get_db_session().await.unwrap();
+        let err = session
+            .create_one(user("a@example.com", "c"))
+            .await
+            .unwrap_err();
+        assert!(
+            err.violates("email") && err.violates("ix_relerr_users_email"),
+            "[{name}] {err:?}"
+        );
+        drop(session);
+
+        db.drop_tables().await.unwrap();
+        db.disconnect().await;
+    }
+}

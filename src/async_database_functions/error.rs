@@ -78,9 +78,11 @@
 //! | MySQL / MariaDB | unique (`for key 'users.ix_users_name'`), foreign key, check | unique (MySQL 8), foreign key, check (MariaDB) | foreign key, not null |
 //! | SQLite | named CHECK constraints, unique expression indexes | unique, not null | unique (`UNIQUE constraint failed: users.name`), not null |
 //!
-//! SQLite reports the columns of a violated unique constraint, not its name: tell a
-//! duplicate `name` from a duplicate `email` there with `columns()`, or portably with
-//! [`DatabaseError::violates`], which matches a constraint name or a column.
+//! SQLite reports the columns of a violated unique constraint, not its name, and MariaDB
+//! the index's name, not its columns. For the unique index of a registered model's
+//! `#[model(unique, index)]` column the library fills in the other from the model, so
+//! [`DatabaseError::violates`], which matches a constraint name or a column, answers for both
+//! the column and the index on every backend.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -340,6 +342,20 @@ impl DatabaseError {
         self
     }
 
+    /// Lets `complete` fill in what the backend did not report of the violated constraint
+    /// (integrity errors only; see `schema::Catalog::complete`).
+    pub(crate) fn complete_constraint_info(
+        mut self,
+        complete: impl FnOnce(&mut ConstraintInfo),
+    ) -> Self {
+        if self.kind == ErrorKind::IntegrityError {
+            let mut info = self.info.take().map(|b| *b).unwrap_or_default();
+            complete(&mut info);
+            self = self.with_constraint_info(info);
+        }
+        self
+    }
+
     /// Marks the error as raised by statement `index` of a batch (see `execute_many`).
     pub(crate) fn at_statement(mut self, index: usize) -> Self {
         if self.statement_index.is_none() {
@@ -410,9 +426,10 @@ impl DatabaseError {
     }
 
     /// Whether this integrity error is about `name`: the violated constraint's name, or, for
-    /// a single-column constraint, its column. Whichever the backend reports, so
-    /// `err.violates("ix_users_email") || err.violates("email")` tells a duplicate email on
-    /// every backend.
+    /// a single-column constraint, its column. For the unique index of a registered model's
+    /// `unique, index` column both are known on every backend (what the backend leaves out is
+    /// filled in from the model), so `err.violates("email")` and
+    /// `err.violates("ix_users_email")` are both true for a duplicate email.
     pub fn violates(&self, name: &str) -> bool {
         self.constraint_name() == Some(name) || matches!(self.columns(), [column] if column == name)
     }

@@ -27,6 +27,7 @@ use super::error::{DatabaseError, ErrorKind};
 use super::record::Record;
 use super::redact;
 use super::row::FromRow;
+use super::schema::Catalog;
 use super::statement::{Statement, StatementKind};
 use super::telemetry::{self, SlowTimer};
 use super::topology::Checkout;
@@ -72,6 +73,8 @@ pub(crate) struct Script {
 pub struct Session {
     conn: Conn,
     config: Arc<DBConfig>,
+    /// The database's registered models: what a unique violation's index covers.
+    catalog: Arc<Catalog>,
     /// Counts the connection as in use; reaches the database's health.
     checkout: Checkout,
     /// A transaction is open on `conn`.
@@ -94,12 +97,14 @@ impl Session {
     pub(crate) async fn open(
         conn: Conn,
         config: Arc<DBConfig>,
+        catalog: Arc<Catalog>,
         checkout: Checkout,
         begin: Begin,
     ) -> Result<Session, DatabaseError> {
         let mut session = Session {
             conn,
             config,
+            catalog,
             checkout,
             in_transaction: false,
             in_flight: false,
@@ -131,7 +136,7 @@ impl Session {
     /// statement outside a transaction), so a lost connection leaves its outcome unknown.
     fn error_at(&self, e: sqlx::Error, may_commit: bool) -> DatabaseError {
         let committing = may_commit && self.in_transaction;
-        let error = dialect::map_error(&self.config, e);
+        let error = self.catalog.complete(dialect::map_error(&self.config, e));
         if error.kind() == ErrorKind::ConnectionError {
             self.checkout.health().invalidate();
             self.checkout.host().mark_down();
