@@ -312,3 +312,157 @@ async fn a_killed_then_promoted_replica_never_fails_or_serves_stale_reads() {
     bed_async(&["stop"]).await;
     bed_async(&["start"]).await;
 }
+
+/// Read-your-writes asks the primary its WAL position once per batch of writes, shared by
+/// concurrent reads: 64 reads started together after one write ask once
+/// (`AsyncDatabase::wal_position_queries`), and every one of them sees the write.
+#[tokio::test]
+async fn sixty_four_concurrent_reads_after_a_write_ask_the_primary_once() {
+    let Some((primary, standby, _)) = urls() else {
+        return;
+    };
+    let _bed = BED.lock().await;
+    let db = with_replica(
+        &primary,
+        &standby,
+        json!({"read_replica_max_lag_ms": 2000, "pool_size": 16, "max_overflow": 0}),
+    );
+    let ops = DatabaseOperations::new(db.clone());
+    ops.execute_many([
+        text("DROP TABLE IF EXISTS t_replica_flight"),
+        text("CREATE TABLE t_replica_flight (id INT PRIMARY KEY, n BIGINT NOT NULL)"),
+        text("INSERT INTO t_replica_flight VALUES (1, 0)"),
+    ])
+    .await
+    .unwrap();
+    let standby_port = port(&standby);
+    let mut asks = Vec::new();
+    for round in 1..=5i64 {
+        ops.execute_one(&text("UPDATE t_replica_flight SET n = :n WHERE id = 1").bind("n", round))
+            .await
+            .unwrap();
+        let before = db.wal_position_queries();
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(64));
+        let reads: Vec<_> = (0..64)
+            .map(|_| {
+                let (ops, start) = (ops.clone(), start.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    ops.read_one_record::<(i64, i32)>(&text(
+                        "SELECT n, inet_server_port() FROM t_replica_flight WHERE id = 1",
+                    ))
+                    .await
+                })
+            })
+            .collect();
+        let mut on_standby = 0;
+        for read in reads {
+            let (n, port) = read.await.unwrap().unwrap().unwrap();
+            assert_eq!(n, round, "stale read in round {round}");
+            if port == standby_port {
+                on_standby += 1;
+            }
+        }
+        let asked = db.wal_position_queries() - before;
+        eprintln!(
+            "round {round}: 64 reads asked the primary {asked} time(s), {on_standby} on the standby"
+        );
+        asks.push(asked);
+    }
+    assert!(
+        asks.iter().all(|&a| a == 1),
+        "64 concurrent reads after a write ask the primary once per round: {asks:?}"
+    );
+    ops.execute_one(&text("DROP TABLE t_replica_flight"))
+        .await
+        .unwrap();
+    db.disconnect().await;
+}
+
+/// A replica marked down forgets how far it had replayed: the server found on its address
+/// afterwards (here the standby restored from a copy taken before the last write, and not
+/// streaming) is asked again, found behind, and skipped, so no read is stale. The pair is
+/// rebuilt.
+#[tokio::test]
+async fn a_replica_back_from_down_is_asked_its_position_again() {
+    let Some((primary, standby, _)) = urls() else {
+        return;
+    };
+    let _bed = BED.lock().await;
+    let standby_port = port(&standby);
+    let db = with_replica(
+        &primary,
+        &standby,
+        json!({"pool_timeout": 5, "read_replica_max_lag_ms": 200}),
+    );
+    let ops = DatabaseOperations::new(db.clone());
+    ops.execute_many([
+        text("DROP TABLE IF EXISTS t_replica_old"),
+        text("CREATE TABLE t_replica_old (id INT PRIMARY KEY, n BIGINT NOT NULL)"),
+        text("INSERT INTO t_replica_old VALUES (1, 0)"),
+    ])
+    .await
+    .unwrap();
+    let read = |ops: DatabaseOperations| async move {
+        ops.read_one_record::<(i64, i32)>(&text(
+            "SELECT n, inet_server_port() FROM t_replica_old WHERE id = 1",
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("read: {e}"))
+        .expect("the row")
+    };
+    // The standby has the table and n = 0 (a read-your-writes read it serves), then a copy
+    // of it is kept.
+    let started = Instant::now();
+    while read(ops.clone()).await != (0, standby_port) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no read on the standby"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bed_async(&["save-standby"]).await;
+
+    // n = 1, read on the standby: the library remembers it has replayed that far.
+    ops.execute_one(&text("UPDATE t_replica_old SET n = 1 WHERE id = 1"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let (n, port) = read(ops.clone()).await;
+        assert_eq!(n, 1, "stale read");
+        if port == standby_port {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no read on the standby"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The standby goes down; a read meanwhile marks it down (and is served by the primary).
+    bed_async(&["kill-standby"]).await;
+    assert_eq!(read(ops.clone()).await.0, 1, "stale read");
+    // Back on its address: a standby from the older copy, at n = 0, not streaming.
+    bed_async(&["start-stale-standby"]).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let mut ports = Vec::new();
+    for _ in 0..20 {
+        let (n, port) = read(ops.clone()).await;
+        assert_eq!(
+            n, 1,
+            "stale read: the standby restored from an older copy served it (port {port})"
+        );
+        ports.push(port);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        ports.iter().all(|&p| p != standby_port),
+        "the stale standby served reads: {ports:?}"
+    );
+    db.disconnect().await;
+    // A fresh pair for whatever runs next.
+    bed_async(&["stop"]).await;
+    bed_async(&["start"]).await;
+}

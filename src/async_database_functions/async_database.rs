@@ -274,6 +274,17 @@ impl AsyncDatabase {
         self.inner.health.retries()
     }
 
+    /// How many times the primary was asked its WAL position (`pg_current_wal_lsn()`) for
+    /// read-your-writes on the read replicas (`read_replica_uris`) since this database was
+    /// created: at most once per batch of writes, however many reads start after it at once
+    /// (they share the answer). 0 without replicas.
+    pub fn wal_position_queries(&self) -> u64 {
+        match self.inner.replicas.get() {
+            Some(Some(replicas)) => replicas.positions_asked(),
+            _ => 0,
+        }
+    }
+
     /// A session: one pooled connection inside one transaction.
     ///
     /// # Errors
