@@ -466,3 +466,119 @@ async fn a_replica_back_from_down_is_asked_its_position_again() {
     bed_async(&["stop"]).await;
     bed_async(&["start"]).await;
 }
+
+/// `get_replica_session()` with the standby stopped (its pool holding idle connections to it)
+/// opens on the primary at once, like reads do; a read-only session whose standby dies under
+/// it fails with a `ConnectionError`, and its lost COMMIT is never "outcome unknown" (a READ
+/// ONLY transaction wrote nothing). The standby is started again.
+#[tokio::test]
+async fn replica_sessions_survive_a_stopped_standby() {
+    let Some((primary, standby, _)) = urls() else {
+        return;
+    };
+    let _bed = BED.lock().await;
+    let (primary_port, standby_port) = (port(&primary), port(&standby));
+    let db = with_replica(&primary, &standby, json!({"pool_timeout": 5}));
+    let at = |mut session: Session| async move {
+        let port: Option<i32> = session.fetch_optional(&port_query()).await?;
+        session.commit().await?;
+        Ok::<_, DatabaseError>(port.expect("a row"))
+    };
+    // Idle connections to the standby in the replica pool.
+    let held: Vec<Session> = {
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(db.get_replica_session().await.unwrap());
+        }
+        held
+    };
+    for session in held {
+        assert_eq!(at(session).await.unwrap(), standby_port);
+    }
+
+    bed_async(&["kill-standby"]).await;
+    let mut slowest = Duration::ZERO;
+    for i in 0..20 {
+        let started = Instant::now();
+        let session = db
+            .get_replica_session()
+            .await
+            .unwrap_or_else(|e| panic!("get_replica_session {i} with the standby down: {e}"));
+        let port = at(session)
+            .await
+            .unwrap_or_else(|e| panic!("replica session {i} with the standby down: {e}"));
+        assert_eq!(port, primary_port, "session {i}");
+        slowest = slowest.max(started.elapsed());
+    }
+    eprintln!("with the standby down, the slowest replica session took {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(5),
+        "a replica session waited {slowest:?} for a dead standby"
+    );
+
+    // A session on the standby when it dies: its statement and its COMMIT fail, retryably.
+    bed_async(&["start-standby"]).await;
+    let started = Instant::now();
+    let mut session = loop {
+        let mut session = db.get_replica_session().await.unwrap();
+        let port: Option<i32> = session.fetch_optional(&port_query()).await.unwrap();
+        if port == Some(standby_port) {
+            break session;
+        }
+        session.commit().await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the standby serves no session"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    bed_async(&["kill-standby"]).await;
+    let err = session
+        .fetch_optional::<i32>(&port_query())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionError, "{err:?}");
+    assert!(!err.is_outcome_unknown(), "a read-only statement: {err:?}");
+    if let Err(err) = session.commit().await {
+        assert!(
+            !err.is_outcome_unknown(),
+            "a READ ONLY transaction's commit: {err:?}"
+        );
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::ConnectionError | ErrorKind::SerializationFailure
+            ),
+            "{err:?}"
+        );
+    }
+    // A session whose COMMIT is what meets the dead standby.
+    bed_async(&["start-standby"]).await;
+    let started = Instant::now();
+    let session = loop {
+        let mut session = db.get_replica_session().await.unwrap();
+        let port: Option<i32> = session.fetch_optional(&port_query()).await.unwrap();
+        if port == Some(standby_port) {
+            break session;
+        }
+        session.commit().await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the standby serves no session"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    bed_async(&["kill-standby"]).await;
+    let err = session.commit().await.unwrap_err();
+    assert!(
+        !err.is_outcome_unknown(),
+        "a READ ONLY transaction's commit: {err:?}"
+    );
+    assert_eq!(err.kind(), ErrorKind::ConnectionError, "{err:?}");
+    assert!(
+        !err.details().contains("unknown"),
+        "the details do not call it unknown: {err}"
+    );
+    db.disconnect().await;
+    bed_async(&["start-standby"]).await;
+}

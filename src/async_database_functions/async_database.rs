@@ -225,7 +225,10 @@ impl AsyncDatabase {
 
     /// A read-only session for a caller's own multi-statement reads: on a read replica that
     /// has replayed every write that returned before this call (with `read_replica_uris`),
-    /// else on the primary; either way inside a `READ ONLY` transaction.
+    /// else on the primary; either way inside a `READ ONLY` transaction. The replica is chosen
+    /// as reads choose one: one that is down or behind is skipped. A connection lost during
+    /// its `COMMIT` is a plain `ConnectionError`, never
+    /// [`is_outcome_unknown`](DatabaseError::is_outcome_unknown): it wrote nothing.
     ///
     /// ```
     /// use dsg_lib::prelude::*;

@@ -447,6 +447,8 @@ impl DatabaseError {
     /// True when the connection was lost while a `COMMIT`, or a statement outside a
     /// transaction (which commits by itself), was under way: whether it took effect is not
     /// known, so the library never runs it again by itself. Check before running it again.
+    /// Never for a `READ ONLY` transaction (`get_replica_session`'s on the servers): it wrote
+    /// nothing, so its lost `COMMIT` is a plain connection error.
     pub fn is_outcome_unknown(&self) -> bool {
         self.outcome_unknown
     }

@@ -656,6 +656,12 @@ pub(crate) fn transactional_ddl(dialect: Dialect) -> bool {
     per_backend!(Backend::of(dialect), b => b::TRANSACTIONAL_DDL)
 }
 
+/// Whether a `Begin::ReadOnly` session's transaction is read only on the server (so it never
+/// wrote anything, and a connection lost during its COMMIT lost nothing).
+pub(crate) fn read_only_transactions(dialect: Dialect) -> bool {
+    per_backend!(Backend::of(dialect), b => b::READ_ONLY_TRANSACTIONS)
+}
+
 /// Whether `paginate_query` reads the page and the total on two connections at once: a
 /// server runs the two statements side by side, so the call takes as long as the slower one
 /// instead of both (SQLite runs them one after the other).

@@ -24,6 +24,8 @@ pub(super) const UNSIGNED_64: bool = true;
 pub(super) const IDENT_QUOTE: char = '`';
 pub(super) const INSERT_RETURNING: bool = false;
 /// Whether DDL is transactional.
+/// Whether a read-only session's transaction is read only on the server: `START TRANSACTION READ ONLY`: the server refuses writes in it.
+pub(super) const READ_ONLY_TRANSACTIONS: bool = true;
 pub(super) const TRANSACTIONAL_DDL: bool = false;
 /// Whether reading one row needs `LIMIT 1` for the server to stop.
 pub(super) const LIMIT_FIRST_ROW: bool = true;

@@ -25,6 +25,8 @@ pub(super) const UNSIGNED_64: bool = false;
 pub(super) const IDENT_QUOTE: char = '"';
 pub(super) const INSERT_RETURNING: bool = true;
 /// Whether DDL is transactional.
+/// Whether a read-only session's transaction is read only on the server: A plain `BEGIN`: nothing stops a write in it.
+pub(super) const READ_ONLY_TRANSACTIONS: bool = false;
 pub(super) const TRANSACTIONAL_DDL: bool = true;
 /// Whether reading one row needs `LIMIT 1` for the server to stop.
 pub(super) const LIMIT_FIRST_ROW: bool = false;
