@@ -75,8 +75,8 @@
 //! | backend | `constraint_name` | `table` | `columns` |
 //! |---|---|---|---|
 //! | PostgreSQL | unique, foreign key, check, exclusion | ✓ | unique and foreign key (the key's columns), not null |
-//! | MySQL / MariaDB | unique (`for key 'users.ix_users_name'`), foreign key, check | unique (MySQL 8), foreign key, check (MariaDB) | foreign key, not null |
-//! | SQLite | named CHECK constraints, unique expression indexes | unique, not null | unique (`UNIQUE constraint failed: users.name`), not null |
+//! | MySQL / MariaDB | unique (`for key 'users.ix_users_name'`), foreign key, check | unique (MySQL 8; a registered model's index on MariaDB), foreign key, check (MariaDB) | foreign key, not null, a registered model's unique index |
+//! | SQLite | named CHECK constraints, unique expression indexes, a registered model's unique index | unique, not null | unique (`UNIQUE constraint failed: users.name`), not null |
 //!
 //! SQLite reports the columns of a violated unique constraint, not its name, and MariaDB
 //! the index's name, not its columns. For the unique index of a registered model's
