@@ -123,6 +123,11 @@ pub use dsg_lib_derive::Model;
 /// `#[derive(SqlEnum)]`: see [`async_database_functions::sql_enum`].
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use dsg_lib_derive::SqlEnum;
+/// rusqlite, the SQLite engine the library runs SQLite on: on SQLite,
+/// [`DatabaseError`]'s `source()` downcasts to [`rusqlite::Error`] (its `SqliteFailure`
+/// carries the extended result code).
+#[cfg(feature = "sqlite")]
+pub use rusqlite;
 /// rust_decimal, whose `Decimal` is a column type with the `decimal` feature.
 #[cfg(feature = "decimal")]
 pub use rust_decimal;

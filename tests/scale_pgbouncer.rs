@@ -1,5 +1,6 @@
 //! Behind pgbouncer in `pool_mode = transaction` (32 clients over 8 server connections):
-//! with `transaction_pooling`, every operation works under 32 concurrent tasks.
+//! with `transaction_pooling`, every operation works under 32 concurrent tasks; without it,
+//! most tasks fail on named prepared statements, as the README says.
 //!
 //! Runs when `DSG_TEST_PGBOUNCER_URL` is set (`eval "$(scripts/beds/pgbouncer.sh start)"`;
 //! `.ci/run` does it).
@@ -19,6 +20,19 @@ struct User {
     visits: i64,
 }
 
+/// A second table, for the test without `transaction_pooling`.
+#[derive(Model, Debug, Clone)]
+#[model(table = "t_pgbouncer_plain")]
+struct Plain {
+    #[model(flatten)]
+    base: SchemaBase,
+    #[model(size = 60)]
+    name: String,
+}
+
+/// The tests take turns: both send 32 clients through pgbouncer's 8 server connections.
+static BOUNCER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn pgbouncer() -> Option<String> {
     std::env::var("DSG_TEST_PGBOUNCER_URL")
         .ok()
@@ -28,6 +42,7 @@ fn pgbouncer() -> Option<String> {
 #[tokio::test]
 async fn every_operation_works_through_pgbouncer_under_32_tasks() {
     let Some(uri) = pgbouncer() else { return };
+    let _turn = BOUNCER.lock().await;
     let db = AsyncDatabase::new(
         DBConfig::new(json!({
             "database_uri": uri, "transaction_pooling": true, "pool_size": 32, "max_overflow": 0,
@@ -117,4 +132,78 @@ async fn every_operation_works_through_pgbouncer_under_32_tasks() {
     assert_eq!(ops.count_query(&User::select()).await.unwrap(), 32 * 5);
     db.drop_tables().await.unwrap();
     db.disconnect().await;
+}
+
+/// What the README says happens without `transaction_pooling`: sqlx names each prepared
+/// statement per client connection (`sqlx_s_1`, `sqlx_s_2`, …), pgbouncer hands a client
+/// whichever server connection is free, so a name prepared by one client is found again on the
+/// server by another: most tasks fail with `prepared statement "sqlx_s_N" already exists`, a
+/// few with `… does not exist` (a statement prepared on one server connection, executed on
+/// another).
+#[tokio::test]
+async fn without_transaction_pooling_most_tasks_fail_on_named_statements() {
+    let Some(uri) = pgbouncer() else { return };
+    let _turn = BOUNCER.lock().await;
+    // The table is made (and dropped) the way that works behind pgbouncer.
+    let admin = AsyncDatabase::new(
+        DBConfig::new(json!({"database_uri": uri, "transaction_pooling": true})).unwrap(),
+    );
+    admin.register::<Plain>();
+    admin.drop_tables().await.unwrap();
+    admin.create_tables().await.unwrap();
+    let db = AsyncDatabase::new(
+        DBConfig::new(json!({"database_uri": uri, "pool_size": 32, "max_overflow": 0})).unwrap(),
+    );
+    let mut tasks = Vec::new();
+    for task in 0..32 {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            let ops = DatabaseOperations::new(db);
+            for round in 0..10 {
+                let name = format!("p{task}-{round}");
+                ops.create_one(Plain {
+                    base: SchemaBase::default(),
+                    name: name.clone(),
+                })
+                .await?;
+                let _: Vec<Plain> = ops
+                    .read_query(&Plain::select().and_where(Plain::NAME.eq(name)).to_owned())
+                    .await?;
+                let _ = ops.count_query(&Plain::select()).await?;
+            }
+            Ok::<(), DatabaseError>(())
+        }));
+    }
+    let (mut already, mut missing, mut other) = (0, 0, Vec::new());
+    for task in tasks {
+        if let Err(e) = task.await.unwrap() {
+            let text = e.to_string();
+            if text.contains("prepared statement \"sqlx_s_") && text.contains("already exists") {
+                already += 1;
+            } else if text.contains("prepared statement \"sqlx_s_")
+                && text.contains("does not exist")
+            {
+                missing += 1;
+            } else {
+                other.push(text);
+            }
+        }
+    }
+    eprintln!(
+        "without transaction_pooling: {already} of 32 tasks failed with \"already exists\", \
+         {missing} with \"does not exist\", {} otherwise",
+        other.len()
+    );
+    assert!(
+        already + missing + other.len() >= 16,
+        "most of 32 tasks fail: {already} + {missing} + {other:?}"
+    );
+    assert!(
+        already > missing,
+        "most failures are \"already exists\": {already} vs {missing} \"does not exist\" \
+         (others: {other:?})"
+    );
+    db.disconnect().await;
+    admin.drop_tables().await.unwrap();
+    admin.disconnect().await;
 }

@@ -312,3 +312,273 @@ async fn a_killed_then_promoted_replica_never_fails_or_serves_stale_reads() {
     bed_async(&["stop"]).await;
     bed_async(&["start"]).await;
 }
+
+/// Read-your-writes asks the primary its WAL position once per batch of writes, shared by
+/// concurrent reads: 64 reads started together after one write ask once
+/// (`AsyncDatabase::wal_position_queries`), and every one of them sees the write.
+#[tokio::test]
+async fn sixty_four_concurrent_reads_after_a_write_ask_the_primary_once() {
+    let Some((primary, standby, _)) = urls() else {
+        return;
+    };
+    let _bed = BED.lock().await;
+    let db = with_replica(
+        &primary,
+        &standby,
+        json!({"read_replica_max_lag_ms": 2000, "pool_size": 16, "max_overflow": 0}),
+    );
+    let ops = DatabaseOperations::new(db.clone());
+    ops.execute_many([
+        text("DROP TABLE IF EXISTS t_replica_flight"),
+        text("CREATE TABLE t_replica_flight (id INT PRIMARY KEY, n BIGINT NOT NULL)"),
+        text("INSERT INTO t_replica_flight VALUES (1, 0)"),
+    ])
+    .await
+    .unwrap();
+    let standby_port = port(&standby);
+    let mut asks = Vec::new();
+    for round in 1..=5i64 {
+        ops.execute_one(&text("UPDATE t_replica_flight SET n = :n WHERE id = 1").bind("n", round))
+            .await
+            .unwrap();
+        let before = db.wal_position_queries();
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(64));
+        let reads: Vec<_> = (0..64)
+            .map(|_| {
+                let (ops, start) = (ops.clone(), start.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    ops.read_one_record::<(i64, i32)>(&text(
+                        "SELECT n, inet_server_port() FROM t_replica_flight WHERE id = 1",
+                    ))
+                    .await
+                })
+            })
+            .collect();
+        let mut on_standby = 0;
+        for read in reads {
+            let (n, port) = read.await.unwrap().unwrap().unwrap();
+            assert_eq!(n, round, "stale read in round {round}");
+            if port == standby_port {
+                on_standby += 1;
+            }
+        }
+        let asked = db.wal_position_queries() - before;
+        eprintln!(
+            "round {round}: 64 reads asked the primary {asked} time(s), {on_standby} on the standby"
+        );
+        asks.push(asked);
+    }
+    assert!(
+        asks.iter().all(|&a| a == 1),
+        "64 concurrent reads after a write ask the primary once per round: {asks:?}"
+    );
+    ops.execute_one(&text("DROP TABLE t_replica_flight"))
+        .await
+        .unwrap();
+    db.disconnect().await;
+}
+
+/// A replica marked down forgets how far it had replayed: the server found on its address
+/// afterwards (here the standby restored from a copy taken before the last write, and not
+/// streaming) is asked again, found behind, and skipped, so no read is stale. The pair is
+/// rebuilt.
+#[tokio::test]
+async fn a_replica_back_from_down_is_asked_its_position_again() {
+    let Some((primary, standby, _)) = urls() else {
+        return;
+    };
+    let _bed = BED.lock().await;
+    let standby_port = port(&standby);
+    let db = with_replica(
+        &primary,
+        &standby,
+        json!({"pool_timeout": 5, "read_replica_max_lag_ms": 200}),
+    );
+    let ops = DatabaseOperations::new(db.clone());
+    ops.execute_many([
+        text("DROP TABLE IF EXISTS t_replica_old"),
+        text("CREATE TABLE t_replica_old (id INT PRIMARY KEY, n BIGINT NOT NULL)"),
+        text("INSERT INTO t_replica_old VALUES (1, 0)"),
+    ])
+    .await
+    .unwrap();
+    let read = |ops: DatabaseOperations| async move {
+        ops.read_one_record::<(i64, i32)>(&text(
+            "SELECT n, inet_server_port() FROM t_replica_old WHERE id = 1",
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("read: {e}"))
+        .expect("the row")
+    };
+    // The standby has the table and n = 0 (a read-your-writes read it serves), then a copy
+    // of it is kept.
+    let started = Instant::now();
+    while read(ops.clone()).await != (0, standby_port) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no read on the standby"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bed_async(&["save-standby"]).await;
+
+    // n = 1, read on the standby: the library remembers it has replayed that far.
+    ops.execute_one(&text("UPDATE t_replica_old SET n = 1 WHERE id = 1"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let (n, port) = read(ops.clone()).await;
+        assert_eq!(n, 1, "stale read");
+        if port == standby_port {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no read on the standby"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The standby goes down; a read meanwhile marks it down (and is served by the primary).
+    bed_async(&["kill-standby"]).await;
+    assert_eq!(read(ops.clone()).await.0, 1, "stale read");
+    // Back on its address: a standby from the older copy, at n = 0, not streaming.
+    bed_async(&["start-stale-standby"]).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let mut ports = Vec::new();
+    for _ in 0..20 {
+        let (n, port) = read(ops.clone()).await;
+        assert_eq!(
+            n, 1,
+            "stale read: the standby restored from an older copy served it (port {port})"
+        );
+        ports.push(port);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        ports.iter().all(|&p| p != standby_port),
+        "the stale standby served reads: {ports:?}"
+    );
+    db.disconnect().await;
+    // A fresh pair for whatever runs next.
+    bed_async(&["stop"]).await;
+    bed_async(&["start"]).await;
+}
+
+/// `get_replica_session()` with the standby stopped (its pool holding idle connections to it)
+/// opens on the primary at once, like reads do; a read-only session whose standby dies under
+/// it fails with a `ConnectionError`, and its lost COMMIT is never "outcome unknown" (a READ
+/// ONLY transaction wrote nothing). The standby is started again.
+#[tokio::test]
+async fn replica_sessions_survive_a_stopped_standby() {
+    let Some((primary, standby, _)) = urls() else {
+        return;
+    };
+    let _bed = BED.lock().await;
+    let (primary_port, standby_port) = (port(&primary), port(&standby));
+    let db = with_replica(&primary, &standby, json!({"pool_timeout": 5}));
+    let at = |mut session: Session| async move {
+        let port: Option<i32> = session.fetch_optional(&port_query()).await?;
+        session.commit().await?;
+        Ok::<_, DatabaseError>(port.expect("a row"))
+    };
+    // Idle connections to the standby in the replica pool.
+    let held: Vec<Session> = {
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(db.get_replica_session().await.unwrap());
+        }
+        held
+    };
+    for session in held {
+        assert_eq!(at(session).await.unwrap(), standby_port);
+    }
+
+    bed_async(&["kill-standby"]).await;
+    let mut slowest = Duration::ZERO;
+    for i in 0..20 {
+        let started = Instant::now();
+        let session = db
+            .get_replica_session()
+            .await
+            .unwrap_or_else(|e| panic!("get_replica_session {i} with the standby down: {e}"));
+        let port = at(session)
+            .await
+            .unwrap_or_else(|e| panic!("replica session {i} with the standby down: {e}"));
+        assert_eq!(port, primary_port, "session {i}");
+        slowest = slowest.max(started.elapsed());
+    }
+    eprintln!("with the standby down, the slowest replica session took {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(5),
+        "a replica session waited {slowest:?} for a dead standby"
+    );
+
+    // A session on the standby when it dies: its statement and its COMMIT fail, retryably.
+    bed_async(&["start-standby"]).await;
+    let started = Instant::now();
+    let mut session = loop {
+        let mut session = db.get_replica_session().await.unwrap();
+        let port: Option<i32> = session.fetch_optional(&port_query()).await.unwrap();
+        if port == Some(standby_port) {
+            break session;
+        }
+        session.commit().await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the standby serves no session"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    bed_async(&["kill-standby"]).await;
+    let err = session
+        .fetch_optional::<i32>(&port_query())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionError, "{err:?}");
+    assert!(!err.is_outcome_unknown(), "a read-only statement: {err:?}");
+    if let Err(err) = session.commit().await {
+        assert!(
+            !err.is_outcome_unknown(),
+            "a READ ONLY transaction's commit: {err:?}"
+        );
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::ConnectionError | ErrorKind::SerializationFailure
+            ),
+            "{err:?}"
+        );
+    }
+    // A session whose COMMIT is what meets the dead standby.
+    bed_async(&["start-standby"]).await;
+    let started = Instant::now();
+    let session = loop {
+        let mut session = db.get_replica_session().await.unwrap();
+        let port: Option<i32> = session.fetch_optional(&port_query()).await.unwrap();
+        if port == Some(standby_port) {
+            break session;
+        }
+        session.commit().await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the standby serves no session"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    bed_async(&["kill-standby"]).await;
+    let err = session.commit().await.unwrap_err();
+    assert!(
+        !err.is_outcome_unknown(),
+        "a READ ONLY transaction's commit: {err:?}"
+    );
+    assert_eq!(err.kind(), ErrorKind::ConnectionError, "{err:?}");
+    assert!(
+        !err.details().contains("unknown"),
+        "the details do not call it unknown: {err}"
+    );
+    db.disconnect().await;
+    bed_async(&["start-standby"]).await;
+}

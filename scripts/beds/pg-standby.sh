@@ -6,6 +6,9 @@
 #   scripts/beds/pg-standby.sh kill-standby    # pg_ctl stop -m immediate (a crash)
 #   scripts/beds/pg-standby.sh start-standby   # start it again and wait until it streams
 #   scripts/beds/pg-standby.sh kill-primary    # pg_ctl stop -m immediate of the primary
+#   scripts/beds/pg-standby.sh save-standby    # copy the standby's data (stopped, then started again)
+#   scripts/beds/pg-standby.sh start-stale-standby  # the standby from that copy, not streaming:
+#                                              # a standby restored from an older backup
 #
 # `start` prints `export DSG_TEST_PG_*_URL=...` lines on stdout (messages on
 # stderr), so `eval "$(scripts/beds/pg-standby.sh start)"` works.
@@ -192,6 +195,27 @@ do_start_standby() {
   die "standby is not streaming after 30 s"
 }
 
+do_save_standby() {
+  do_kill_standby
+  rm -rf "$DIR/standby.saved"
+  as_pg cp -a "$STANDBY" "$DIR/standby.saved"
+  log "standby data saved in $DIR/standby.saved"
+  do_start_standby
+}
+
+do_start_stale_standby() {
+  [ -d "$DIR/standby.saved" ] || die "no saved standby: run save-standby first"
+  do_kill_standby
+  rm -rf "$STANDBY"
+  as_pg cp -a "$DIR/standby.saved" "$STANDBY"
+  # Nothing to stream from: it stays in recovery at the saved position and serves reads.
+  as_pg sed -i '/primary_conninfo/d' "$STANDBY/postgresql.auto.conf"
+  as_pg "$PGBIN/pg_ctl" -D "$STANDBY" -l "$DIR/standby.log" -w -t 30 start >/dev/null \
+    || { show_log "$DIR/standby.log"; die "the stale standby did not start"; }
+  [ "$(q $S_PORT 'select pg_is_in_recovery()')" = t ] || die "the stale standby is not in recovery"
+  log "standby on $S_PORT started from the saved copy, not streaming"
+}
+
 do_kill_primary() {
   server_up "$PRIMARY" || { log "primary is not running"; return 0; }
   as_pg "$PGBIN/pg_ctl" -D "$PRIMARY" -m immediate -w -t 30 stop >/dev/null
@@ -203,8 +227,10 @@ case "${1:-}" in
   kill-primary) do_kill_primary ;;
   kill-standby) do_kill_standby ;;
   start-standby) do_start_standby ;;
+  save-standby) do_save_standby ;;
+  start-stale-standby) do_start_stale_standby ;;
   stop) do_stop ;;
   status) do_status ;;
   promote) do_promote ;;
-  *) echo "usage: $0 start|stop|status|promote|kill-standby|start-standby|kill-primary" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|promote|kill-standby|start-standby|kill-primary|save-standby|start-stale-standby" >&2; exit 2 ;;
 esac

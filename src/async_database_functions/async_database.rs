@@ -33,7 +33,7 @@
 //! ```
 
 use std::fmt;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::OnceCell;
@@ -42,7 +42,7 @@ use super::database_config::DBConfig;
 use super::dialect::{self, Backend, Keeper, Pool};
 use super::error::DatabaseError;
 use super::model::Model;
-use super::schema::{self, TableDef};
+use super::schema::{self, Catalog, TableDef};
 use super::session::{Begin, Session};
 use super::statement::text;
 use super::telemetry::PoolStats;
@@ -86,7 +86,8 @@ struct Inner {
     keeper: Mutex<Option<Vec<Keeper>>>,
     /// Closed flag, pool invalidation, connections in use: shared with sessions.
     health: Arc<Health>,
-    tables: RwLock<Vec<TableDef>>,
+    /// The registered models, shared with sessions (they name violated unique indexes).
+    catalog: Arc<Catalog>,
 }
 
 impl fmt::Debug for AsyncDatabase {
@@ -110,7 +111,7 @@ impl AsyncDatabase {
                 replicas: OnceCell::new(),
                 keeper: Mutex::new(None),
                 health: Health::new(),
-                tables: RwLock::new(Vec::new()),
+                catalog: Arc::default(),
             }),
         }
     }
@@ -123,13 +124,10 @@ impl AsyncDatabase {
     /// Adds model `M` to the metadata, so that [`create_tables`](Self::create_tables) creates
     /// its table. Registering a model twice has no further effect.
     pub fn register<M: Model>(&self) -> &Self {
-        let mut tables = self.inner.tables.write().unwrap_or_else(|e| e.into_inner());
-        if !tables.iter().any(|t| t.name == M::TABLE) {
-            tables.push(TableDef {
-                name: M::TABLE,
-                columns: M::columns(),
-            });
-        }
+        self.inner.catalog.register(TableDef {
+            name: M::TABLE,
+            columns: M::columns(),
+        });
         self
     }
 
@@ -139,11 +137,7 @@ impl AsyncDatabase {
     }
 
     fn tables(&self) -> Vec<TableDef> {
-        self.inner
-            .tables
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.inner.catalog.tables()
     }
 
     /// The pools, created on first use.
@@ -206,7 +200,15 @@ impl AsyncDatabase {
         let hosts = self.hosts().await.ok()?;
         match replicas.acquire(config, &self.inner.health, hosts).await {
             Ok((conn, checkout)) => {
-                match Session::open(conn, config.clone(), checkout, begin).await {
+                match Session::open(
+                    conn,
+                    config.clone(),
+                    self.inner.catalog.clone(),
+                    checkout,
+                    begin,
+                )
+                .await
+                {
                     Ok(session) => Some(session),
                     Err(e) => {
                         tracing::debug!(target: "dsg_lib", error = %e, "replica session failed; reading on the primary");
@@ -223,7 +225,10 @@ impl AsyncDatabase {
 
     /// A read-only session for a caller's own multi-statement reads: on a read replica that
     /// has replayed every write that returned before this call (with `read_replica_uris`),
-    /// else on the primary; either way inside a `READ ONLY` transaction.
+    /// else on the primary; either way inside a `READ ONLY` transaction. The replica is chosen
+    /// as reads choose one: one that is down or behind is skipped. A connection lost during
+    /// its `COMMIT` is a plain `ConnectionError`, never
+    /// [`is_outcome_unknown`](DatabaseError::is_outcome_unknown): it wrote nothing.
     ///
     /// ```
     /// use dsg_lib::prelude::*;
@@ -270,6 +275,17 @@ impl AsyncDatabase {
     /// database was created. See the `retry` configuration key.
     pub fn retries(&self) -> u64 {
         self.inner.health.retries()
+    }
+
+    /// How many times the primary was asked its WAL position (`pg_current_wal_lsn()`) for
+    /// read-your-writes on the read replicas (`read_replica_uris`) since this database was
+    /// created: at most once per batch of writes, however many reads start after it at once
+    /// (they share the answer). 0 without replicas.
+    pub fn wal_position_queries(&self) -> u64 {
+        match self.inner.replicas.get() {
+            Some(Some(replicas)) => replicas.positions_asked(),
+            _ => 0,
+        }
     }
 
     /// A session: one pooled connection inside one transaction.
@@ -331,7 +347,14 @@ impl AsyncDatabase {
         } else {
             begin
         };
-        Session::open(conn, config.clone(), checkout, begin).await
+        Session::open(
+            conn,
+            config.clone(),
+            self.inner.catalog.clone(),
+            checkout,
+            begin,
+        )
+        .await
     }
 
     /// Creates every registered table that does not exist yet, with its indexes, unique

@@ -55,8 +55,16 @@
 //!
 //! # The driver's error, the constraint, the table
 //!
-//! [`std::error::Error::source`] gives the driver's error (a [`sqlx::Error`]) of an error that
-//! came from the driver, so it can be downcast for backend-specific fields. It is left out
+//! [`std::error::Error::source`] gives the driver's error of an error that came from the
+//! driver, so it can be downcast for backend-specific fields:
+//!
+//! | backend | downcast `source()` to | then |
+//! |---|---|---|
+//! | PostgreSQL | [`sqlx::Error`] | `.as_database_error()` → `sqlx::postgres::PgDatabaseError` (SQLSTATE, constraint, table, detail) |
+//! | MySQL / MariaDB | [`sqlx::Error`] | `.as_database_error()` → `sqlx::mysql::MySqlDatabaseError` (error number) |
+//! | SQLite | `dsg_lib::rusqlite::Error` (the engine the library runs SQLite on) | `SqliteFailure(e, message)`: `e.extended_code` (2067 for a unique violation) |
+//!
+//! It is left out
 //! (`None`) when the configuration sets `hide_parameters`, since the driver's own messages
 //! and fields can quote bound values, and when its text would show a secret of the URI.
 //!
@@ -67,12 +75,14 @@
 //! | backend | `constraint_name` | `table` | `columns` |
 //! |---|---|---|---|
 //! | PostgreSQL | unique, foreign key, check, exclusion | ✓ | unique and foreign key (the key's columns), not null |
-//! | MySQL / MariaDB | unique (`for key 'users.ix_users_name'`), foreign key, check | unique (MySQL 8), foreign key, check (MariaDB) | foreign key, not null |
-//! | SQLite | named CHECK constraints, unique expression indexes | unique, not null | unique (`UNIQUE constraint failed: users.name`), not null |
+//! | MySQL / MariaDB | unique (`for key 'users.ix_users_name'`), foreign key, check | unique (MySQL 8; a registered model's index on MariaDB), foreign key, check (MariaDB) | foreign key, not null, a registered model's unique index |
+//! | SQLite | named CHECK constraints, unique expression indexes, a registered model's unique index | unique, not null | unique (`UNIQUE constraint failed: users.name`), not null |
 //!
-//! SQLite reports the columns of a violated unique constraint, not its name: tell a
-//! duplicate `name` from a duplicate `email` there with `columns()`, or portably with
-//! [`DatabaseError::violates`], which matches a constraint name or a column.
+//! SQLite reports the columns of a violated unique constraint, not its name, and MariaDB
+//! the index's name, not its columns. For the unique index of a registered model's
+//! `#[model(unique, index)]` column the library fills in the other from the model, so
+//! [`DatabaseError::violates`], which matches a constraint name or a column, answers for both
+//! the column and the index on every backend.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -317,16 +327,31 @@ impl DatabaseError {
     /// URI in its text (`scrub` replaces secrets; text it changes holds one).
     pub(crate) fn with_driver_source(
         mut self,
-        error: sqlx::Error,
+        error: impl Into<Box<dyn StdError + Send + Sync + 'static>>,
         hide_parameters: bool,
         scrub: impl Fn(String) -> String,
     ) -> Self {
         if hide_parameters {
             return self;
         }
+        let error: Box<dyn StdError + Send + Sync + 'static> = error.into();
         let clean = |text: String| scrub(text.clone()) == text;
         if clean(error.to_string()) && clean(format!("{error:?}")) {
-            self.source = Some(Arc::new(error));
+            self.source = Some(Arc::from(error));
+        }
+        self
+    }
+
+    /// Lets `complete` fill in what the backend did not report of the violated constraint
+    /// (integrity errors only; see `schema::Catalog::complete`).
+    pub(crate) fn complete_constraint_info(
+        mut self,
+        complete: impl FnOnce(&mut ConstraintInfo),
+    ) -> Self {
+        if self.kind == ErrorKind::IntegrityError {
+            let mut info = self.info.take().map(|b| *b).unwrap_or_default();
+            complete(&mut info);
+            self = self.with_constraint_info(info);
         }
         self
     }
@@ -401,9 +426,10 @@ impl DatabaseError {
     }
 
     /// Whether this integrity error is about `name`: the violated constraint's name, or, for
-    /// a single-column constraint, its column. Whichever the backend reports, so
-    /// `err.violates("ix_users_email") || err.violates("email")` tells a duplicate email on
-    /// every backend.
+    /// a single-column constraint, its column. For the unique index of a registered model's
+    /// `unique, index` column both are known on every backend (what the backend leaves out is
+    /// filled in from the model), so `err.violates("email")` and
+    /// `err.violates("ix_users_email")` are both true for a duplicate email.
     pub fn violates(&self, name: &str) -> bool {
         self.constraint_name() == Some(name) || matches!(self.columns(), [column] if column == name)
     }
@@ -421,6 +447,8 @@ impl DatabaseError {
     /// True when the connection was lost while a `COMMIT`, or a statement outside a
     /// transaction (which commits by itself), was under way: whether it took effect is not
     /// known, so the library never runs it again by itself. Check before running it again.
+    /// Never for a `READ ONLY` transaction (`get_replica_session`'s on the servers): it wrote
+    /// nothing, so its lost `COMMIT` is a plain connection error.
     pub fn is_outcome_unknown(&self) -> bool {
         self.outcome_unknown
     }

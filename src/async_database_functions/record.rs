@@ -11,8 +11,9 @@ use super::row::{DecodeError, FromRow, RowRef};
 /// An ordered map of column name → value, decoded from any row.
 ///
 /// Integers, floats, booleans, strings and JSON map to their JSON forms; date-times become
-/// ISO-8601 strings, UUIDs their hyphenated text, binary data an array of bytes. Serialises
-/// as a JSON object:
+/// ISO-8601 strings, UUIDs their hyphenated text, binary data an array of bytes; a type with
+/// no such form (PostgreSQL's `void`, as `SELECT pg_sleep(0.1)` returns, arrays and other
+/// types no decoding accepts) becomes `null`. Serialises as a JSON object:
 ///
 /// ```
 /// use dsg_lib::async_database_functions::record::Record;
@@ -79,6 +80,12 @@ impl FromRow for Record {
 }
 
 /// Decodes a column by the type the database reports for it.
+///
+/// A type with no JSON form here (PostgreSQL's `void`, returned by `pg_sleep` or
+/// `pg_advisory_lock`; arrays, ranges, geometry and other types none of the driver's own
+/// decodings accepts) reads as `null`: the statement ran, and its result must not fail for a
+/// value nobody can read. A column of a type named below whose value does not decode still
+/// fails, naming the column.
 fn decode_dynamic(row: RowRef<'_>, index: usize) -> Result<Value, DecodeError> {
     if row.is_null(index)? {
         return Ok(Value::Null);
@@ -88,6 +95,10 @@ fn decode_dynamic(row: RowRef<'_>, index: usize) -> Result<Value, DecodeError> {
         .unwrap_or_default()
         .to_ascii_uppercase();
     let ty = type_name.as_str();
+    if ty == "VOID" || ty.ends_with("[]") {
+        return Ok(Value::Null);
+    }
+    let mut mapped = true;
     let get = |f: fn(RowRef<'_>, usize) -> Result<Value, DecodeError>| f(row, index);
     let result = if ty == "BOOLEAN" || ty == "BOOL" {
         get(|r, i| bool::decode(r, i).map(Value::from))
@@ -121,14 +132,19 @@ fn decode_dynamic(row: RowRef<'_>, index: usize) -> Result<Value, DecodeError> {
     } else if ty.contains("BLOB") || ty.contains("BYTEA") || ty.contains("BINARY") {
         get(|r, i| Vec::<u8>::decode(r, i).map(Value::from))
     } else {
+        mapped = false;
         get(|r, i| String::decode(r, i).map(Value::from))
     };
     // Last resort for types not named above: whatever the driver can give.
-    result
+    let result = result
         .or_else(|_| get(|r, i| String::decode(r, i).map(Value::from)))
         .or_else(|_| get(|r, i| i64::decode(r, i).map(Value::from)))
         .or_else(|_| get(|r, i| f64::decode(r, i).map(Value::from)))
-        .or_else(|_| get(|r, i| Vec::<u8>::decode(r, i).map(Value::from)))
+        .or_else(|_| get(|r, i| Vec::<u8>::decode(r, i).map(Value::from)));
+    match result {
+        Err(_) if !mapped => Ok(Value::Null),
+        result => result,
+    }
 }
 
 /// Unsigned or narrow integers that do not decode as `i64` (MySQL `BIGINT UNSIGNED`,

@@ -5,7 +5,7 @@ use sea_query::{ColumnDef, ColumnType, Expr, ForeignKey, Index, Table};
 
 use super::database_config::Dialect;
 use super::dialect::{self, CommentStyle};
-use super::error::DatabaseError;
+use super::error::{ConstraintInfo, DatabaseError};
 use super::model::{Column, OnDelete};
 use super::session::Session;
 
@@ -16,6 +16,72 @@ pub(crate) struct TableDef {
     pub columns: &'static [Column],
 }
 
+/// The registered models' tables, shared by an
+/// [`AsyncDatabase`](super::async_database::AsyncDatabase) and its sessions: what
+/// `create_tables` creates, and which unique index covers which column, so that a unique
+/// violation names both whichever one the backend reported (MariaDB names only the index,
+/// SQLite only the columns).
+#[derive(Debug, Default)]
+pub(crate) struct Catalog {
+    tables: std::sync::RwLock<Vec<TableDef>>,
+}
+
+impl Catalog {
+    /// Adds `table` unless a table of that name is registered already.
+    pub(crate) fn register(&self, table: TableDef) {
+        let mut tables = self.tables.write().unwrap_or_else(|e| e.into_inner());
+        if !tables.iter().any(|t| t.name == table.name) {
+            tables.push(table);
+        }
+    }
+
+    /// The registered tables, in registration order.
+    pub(crate) fn tables(&self) -> Vec<TableDef> {
+        self.tables
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Completes what a unique violation says of its constraint from the registered models:
+    /// the index's name when the backend gave only the column (SQLite), the column and table
+    /// when it gave only the index's name (MariaDB, MySQL). Other errors pass unchanged.
+    pub(crate) fn complete(&self, error: DatabaseError) -> DatabaseError {
+        if !error.is_unique_violation() {
+            return error;
+        }
+        let tables = self.tables.read().unwrap_or_else(|e| e.into_inner());
+        error.complete_constraint_info(|info| complete_unique(&tables, info))
+    }
+}
+
+/// See [`Catalog::complete`].
+fn complete_unique(tables: &[TableDef], info: &mut ConstraintInfo) {
+    let of_table = |t: &&TableDef| info.table.as_deref().is_none_or(|name| name == t.name);
+    match (&info.name, info.columns.as_slice()) {
+        (Some(name), []) => {
+            let found = tables.iter().filter(of_table).find_map(|t| {
+                t.unique_indexes()
+                    .find(|(index, _)| index == name)
+                    .map(|(_, column)| (t.name, column))
+            });
+            if let Some((table, column)) = found {
+                info.table.get_or_insert_with(|| table.to_string());
+                info.columns.push(column.to_string());
+            }
+        }
+        (None, [column]) if info.table.is_some() => {
+            let found = tables.iter().filter(of_table).find_map(|t| {
+                t.unique_indexes()
+                    .find(|(_, c)| c == column)
+                    .map(|(index, _)| index)
+            });
+            info.name = found;
+        }
+        _ => {}
+    }
+}
+
 impl TableDef {
     /// The tables this one references through foreign keys (itself excluded).
     fn references(&self) -> impl Iterator<Item = &'static str> + '_ {
@@ -23,6 +89,15 @@ impl TableDef {
             .iter()
             .filter_map(|c| c.foreign_key.map(|(t, _)| t))
             .filter(move |t| *t != self.name)
+    }
+
+    /// The unique indexes `create_statements` makes (a `unique, index` column): each index's
+    /// name and its column.
+    fn unique_indexes(&self) -> impl Iterator<Item = (String, &'static str)> + '_ {
+        self.columns
+            .iter()
+            .filter(|c| c.unique && c.index && !c.primary_key)
+            .map(|c| (generated_name("ix", self.name, c.name), c.name))
     }
 
     /// The statements that create this table and its indexes and comments.

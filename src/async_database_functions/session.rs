@@ -27,6 +27,7 @@ use super::error::{DatabaseError, ErrorKind};
 use super::record::Record;
 use super::redact;
 use super::row::FromRow;
+use super::schema::Catalog;
 use super::statement::{Statement, StatementKind};
 use super::telemetry::{self, SlowTimer};
 use super::topology::Checkout;
@@ -72,10 +73,15 @@ pub(crate) struct Script {
 pub struct Session {
     conn: Conn,
     config: Arc<DBConfig>,
+    /// The database's registered models: what a unique violation's index covers.
+    catalog: Arc<Catalog>,
     /// Counts the connection as in use; reaches the database's health.
     checkout: Checkout,
     /// A transaction is open on `conn`.
     in_transaction: bool,
+    /// The transaction is read only on the server (`BEGIN READ ONLY`): it wrote nothing, so
+    /// a connection lost during its COMMIT leaves no outcome unknown.
+    read_only: bool,
     /// A driver call was started and has not finished: the connection's state is unknown.
     in_flight: bool,
 }
@@ -94,14 +100,17 @@ impl Session {
     pub(crate) async fn open(
         conn: Conn,
         config: Arc<DBConfig>,
+        catalog: Arc<Catalog>,
         checkout: Checkout,
         begin: Begin,
     ) -> Result<Session, DatabaseError> {
         let mut session = Session {
             conn,
             config,
+            catalog,
             checkout,
             in_transaction: false,
+            read_only: false,
             in_flight: false,
         };
         if begin != Begin::None {
@@ -116,6 +125,8 @@ impl Session {
             session.in_flight = false;
             begun.map_err(|e| session.error_at(e, false))?;
             session.in_transaction = true;
+            session.read_only = begin == Begin::ReadOnly
+                && dialect::read_only_transactions(session.config.dialect());
         }
         Ok(session)
     }
@@ -128,10 +139,13 @@ impl Session {
     /// Maps a driver error; one showing that the connection is gone invalidates the pool, so
     /// that the other connections opened before it are not handed out again, and marks the
     /// host down. `may_commit`: the statement under way could have committed (a `COMMIT`, or a
-    /// statement outside a transaction), so a lost connection leaves its outcome unknown.
+    /// statement outside a transaction), so a lost connection leaves its outcome unknown —
+    /// but for a read-only transaction, which wrote nothing: its lost COMMIT is a plain
+    /// connection error.
     fn error_at(&self, e: sqlx::Error, may_commit: bool) -> DatabaseError {
+        let may_commit = may_commit && !self.read_only;
         let committing = may_commit && self.in_transaction;
-        let error = dialect::map_error(&self.config, e);
+        let error = self.catalog.complete(dialect::map_error(&self.config, e));
         if error.kind() == ErrorKind::ConnectionError {
             self.checkout.health().invalidate();
             self.checkout.host().mark_down();

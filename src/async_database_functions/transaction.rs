@@ -43,7 +43,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sea_query::Value;
+use sea_query::{LockType, Value};
 
 use super::async_database::AsyncDatabase;
 use super::error::DatabaseError;
@@ -116,6 +116,61 @@ impl Session {
         let key = writes::single_key::<M>()?;
         let mut select = M::select();
         select.and_where(M::col(key.name).eq(record_id.into()));
+        self.fetch_optional(&select).await
+    }
+
+    /// The row of `M` whose key is `record_id`, read in this session's transaction with a
+    /// lock on it that holds until the transaction ends (`SELECT … FOR UPDATE` on PostgreSQL
+    /// and MySQL/MariaDB): another transaction that reads the row this way waits for this one
+    /// to commit and then reads what it wrote. The way to read a value and write it back
+    /// changed (a counter, a balance) without losing a concurrent update, which a plain read
+    /// at the servers' default isolation does:
+    ///
+    /// ```
+    /// use dsg_lib::prelude::*;
+    ///
+    /// #[derive(Model, Debug, Clone)]
+    /// #[model(table = "for_update_doc")]
+    /// struct Counter {
+    ///     #[model(primary_key, size = 20)]
+    ///     name: String,
+    ///     value: i64,
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+    /// db.register::<Counter>();
+    /// db.create_tables().await?;
+    /// DatabaseOperations::new(db.clone()).create_one(Counter { name: "hits".into(), value: 0 }).await?;
+    /// db.transaction(|tx| {
+    ///     Box::pin(async move {
+    ///         let counter = tx.read_by_pk_for_update::<Counter>("hits").await?;
+    ///         let value = counter.map_or(0, |c| c.value);
+    ///         tx.update_one::<Counter>("hits", serde_json::json!({"value": value + 1})).await?;
+    ///         Ok(())
+    ///     })
+    /// })
+    /// .await?;
+    /// # Ok::<(), DatabaseError>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// SQLite has no row locks and no `FOR UPDATE` (none is sent): there a transaction that
+    /// will write holds the database's write lock from its start — [`AsyncDatabase::transaction`]
+    /// begins with `BEGIN IMMEDIATE` — so its reads already see no concurrent writer. A session
+    /// from `get_db_session()` begins a deferred transaction on SQLite (see the README's
+    /// Guarantees): use `transaction` for read-then-write there. The same lock on any typed
+    /// select: `M::select().lock(LockType::Update)` (sea-query's
+    /// [`lock`](sea_query::SelectStatement::lock)).
+    pub async fn read_by_pk_for_update<M: Model>(
+        &mut self,
+        record_id: impl Into<Value>,
+    ) -> Result<Option<M>, DatabaseError> {
+        let key = writes::single_key::<M>()?;
+        let mut select = M::select();
+        select
+            .and_where(M::col(key.name).eq(record_id.into()))
+            .lock(LockType::Update);
         self.fetch_optional(&select).await
     }
 

@@ -727,6 +727,12 @@ pub(crate) fn transactional_ddl(dialect: Dialect) -> bool {
     per_backend!(Backend::of(dialect), b => b::TRANSACTIONAL_DDL)
 }
 
+/// Whether a `Begin::ReadOnly` session's transaction is read only on the server (so it never
+/// wrote anything, and a connection lost during its COMMIT lost nothing).
+pub(crate) fn read_only_transactions(dialect: Dialect) -> bool {
+    per_backend!(Backend::of(dialect), b => b::READ_ONLY_TRANSACTIONS)
+}
+
 /// Whether `paginate_query` reads the page and the total on two connections at once: a
 /// server runs the two statements side by side, so the call takes as long as the slower one
 /// instead of both (SQLite runs them one after the other).
@@ -790,9 +796,10 @@ pub(crate) fn map_error(config: &DBConfig, error: sqlx::Error) -> DatabaseError 
         sqlx::Error::RowNotFound => DatabaseError::not_found("no row matched"),
         e => DatabaseError::new(ErrorKind::DatabaseError, e.to_string()),
     };
+    let source = per_backend!(Backend::of(config.dialect()), b => b::driver_source(error));
     mapped
         .scrubbed(|text| config.scrub(text))
-        .with_driver_source(error, config.hide_parameters(), |text| config.scrub(text))
+        .with_driver_source(source, config.hide_parameters(), |text| config.scrub(text))
 }
 
 /// A bound value as a SQL literal of `dialect` (`'red'`, `42`, `NULL`), for statement logs.

@@ -24,6 +24,8 @@ pub(super) const UNSIGNED_64: bool = true;
 pub(super) const IDENT_QUOTE: char = '`';
 pub(super) const INSERT_RETURNING: bool = false;
 /// Whether DDL is transactional.
+/// Whether a read-only session's transaction is read only on the server: `START TRANSACTION READ ONLY`: the server refuses writes in it.
+pub(super) const READ_ONLY_TRANSACTIONS: bool = true;
 pub(super) const TRANSACTIONAL_DDL: bool = false;
 /// Whether reading one row needs `LIMIT 1` for the server to stop.
 pub(super) const LIMIT_FIRST_ROW: bool = true;
@@ -173,6 +175,11 @@ pub(super) fn server_default_sql(default: ServerDefault, _: SqlType) -> Option<&
     match default {
         ServerDefault::CurrentUtcTimestamp => Some("UTC_TIMESTAMP(6)"),
     }
+}
+
+/// The error `DatabaseError::source()` gives: [`sqlx::Error`] itself (its `Database` variant downcasts to `sqlx::mysql::MySqlDatabaseError`).
+pub(super) fn driver_source(error: sqlx::Error) -> Box<dyn std::error::Error + Send + Sync> {
+    Box::new(error)
 }
 
 /// Server error numbers: <https://mariadb.com/kb/en/mariadb-error-code-reference/>.

@@ -24,6 +24,8 @@ pub(super) const UNSIGNED_64: bool = false;
 pub(super) const IDENT_QUOTE: char = '"';
 pub(super) const INSERT_RETURNING: bool = true;
 /// Whether DDL is transactional.
+/// Whether a read-only session's transaction is read only on the server: `BEGIN READ ONLY`: the server refuses writes in it.
+pub(super) const READ_ONLY_TRANSACTIONS: bool = true;
 pub(super) const TRANSACTIONAL_DDL: bool = true;
 /// Whether reading one row needs `LIMIT 1` for the server to stop.
 pub(super) const LIMIT_FIRST_ROW: bool = true;
@@ -241,6 +243,11 @@ pub(super) fn server_default_sql(default: ServerDefault, _: SqlType) -> Option<&
     match default {
         ServerDefault::CurrentUtcTimestamp => Some("CURRENT_TIMESTAMP AT TIME ZONE 'UTC'"),
     }
+}
+
+/// The error `DatabaseError::source()` gives: [`sqlx::Error`] itself (its `Database` variant downcasts to `sqlx::postgres::PgDatabaseError`).
+pub(super) fn driver_source(error: sqlx::Error) -> Box<dyn std::error::Error + Send + Sync> {
+    Box::new(error)
 }
 
 /// SQLSTATE classes: <https://www.postgresql.org/docs/current/errcodes-appendix.html>.

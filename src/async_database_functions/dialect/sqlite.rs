@@ -25,6 +25,8 @@ pub(super) const UNSIGNED_64: bool = false;
 pub(super) const IDENT_QUOTE: char = '"';
 pub(super) const INSERT_RETURNING: bool = true;
 /// Whether DDL is transactional.
+/// Whether a read-only session's transaction is read only on the server: A plain `BEGIN`: nothing stops a write in it.
+pub(super) const READ_ONLY_TRANSACTIONS: bool = false;
 pub(super) const TRANSACTIONAL_DDL: bool = true;
 /// Whether reading one row needs `LIMIT 1` for the server to stop.
 pub(super) const LIMIT_FIRST_ROW: bool = false;
@@ -225,6 +227,11 @@ pub(super) fn classify(code: &str) -> (ErrorKind, Option<Constraint>) {
         c if c & 0xff == 10 || c & 0xff == 14 => (ErrorKind::ConnectionError, None),
         _ => (ErrorKind::DatabaseError, None),
     }
+}
+
+/// The error `DatabaseError::source()` gives: the engine's [`rusqlite::Error`].
+pub(super) fn driver_source(error: sqlx::Error) -> Box<dyn std::error::Error + Send + Sync> {
+    sqlite_engine::error::into_source(error)
 }
 
 /// SQLite's messages do not quote bound values.

@@ -59,11 +59,14 @@ impl HostState {
         u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
-    /// The host failed: skip it for [`DOWN_FOR`], and ask its role again when it is back.
+    /// The host failed: skip it for [`DOWN_FOR`], and ask its role and (a replica) its replay
+    /// position again when it is back: the server found there then may be another one, say a
+    /// standby restored from an older backup, behind what this one had replayed.
     pub(crate) fn mark_down(&self) {
         let until = self.now().saturating_add(DOWN_FOR.as_nanos() as u64);
         self.down_until.store(until, Ordering::Release);
         self.forget_role();
+        self.replayed.store(0, Ordering::Release);
     }
 
     fn is_down(&self) -> bool {

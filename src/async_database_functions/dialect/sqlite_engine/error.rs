@@ -4,11 +4,13 @@
 use std::borrow::Cow;
 use std::fmt;
 
-/// An error the SQLite engine returned: its extended result code and message.
+/// An error the SQLite engine returned: its extended result code and message, and the
+/// engine's own error, which [`into_source`] hands to the user as `source()`.
 #[derive(Debug)]
 pub(crate) struct EngineDbError {
     code: i32,
     message: String,
+    origin: rusqlite::Error,
 }
 
 impl fmt::Display for EngineDbError {
@@ -69,27 +71,47 @@ pub(crate) const MULTIPLE_STATEMENTS: &str = "several statements in one call are
 /// Converts an engine error into the sqlx error the rest of the crate maps.
 pub(crate) fn to_sqlx(e: rusqlite::Error) -> sqlx::Error {
     match e {
-        rusqlite::Error::SqliteFailure(f, message) => {
-            let message = message.unwrap_or_else(|| f.to_string());
-            sqlx::Error::Database(Box::new(EngineDbError {
-                code: f.extended_code,
-                message,
-            }))
+        rusqlite::Error::SqliteFailure(ref f, ref message) => {
+            let message = message.clone().unwrap_or_else(|| f.to_string());
+            let code = f.extended_code;
+            database(code, message, e)
         }
         e @ (rusqlite::Error::FromSqlConversionFailure(..)
         | rusqlite::Error::IntegralValueOutOfRange(..)
         | rusqlite::Error::Utf8Error(..)
         | rusqlite::Error::InvalidColumnType(..)) => sqlx::Error::Decode(Box::new(e)),
-        rusqlite::Error::MultipleStatement => sqlx::Error::Database(Box::new(EngineDbError {
-            code: 1,
-            message: MULTIPLE_STATEMENTS.into(),
-        })),
+        e @ rusqlite::Error::MultipleStatement => database(1, MULTIPLE_STATEMENTS.into(), e),
         rusqlite::Error::InvalidColumnIndex(index) => {
             sqlx::Error::ColumnIndexOutOfBounds { index, len: 0 }
         }
-        e => sqlx::Error::Database(Box::new(EngineDbError {
-            code: 1,
-            message: e.to_string(),
-        })),
+        e => {
+            let message = e.to_string();
+            database(1, message, e)
+        }
+    }
+}
+
+fn database(code: i32, message: String, origin: rusqlite::Error) -> sqlx::Error {
+    sqlx::Error::Database(Box::new(EngineDbError {
+        code,
+        message,
+        origin,
+    }))
+}
+
+/// The error a user downcasts `DatabaseError::source()` to on SQLite: the engine's own
+/// [`rusqlite::Error`] (re-exported as `dsg_lib::rusqlite`), whose `SqliteFailure` carries
+/// the extended result code; any other sqlx error as it is.
+pub(crate) fn into_source(e: sqlx::Error) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+    match e {
+        sqlx::Error::Database(db) => match db.try_downcast::<EngineDbError>() {
+            Ok(engine) => Box::new(engine.origin),
+            Err(db) => Box::new(sqlx::Error::Database(db)),
+        },
+        sqlx::Error::Decode(inner) => match inner.downcast::<rusqlite::Error>() {
+            Ok(engine) => engine,
+            Err(inner) => Box::new(sqlx::Error::Decode(inner)),
+        },
+        e => Box::new(e),
     }
 }
