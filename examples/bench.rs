@@ -56,6 +56,44 @@ struct SqlxTable {
     color: Option<String>,
 }
 
+/// A child of `User`, for the eager-loading row (issue 26): `ops.load::<BenchOrder>(&users)`.
+#[derive(Model, Debug, Clone)]
+#[model(table = "bench_orders")]
+struct BenchOrder {
+    #[model(primary_key)]
+    id: i64,
+    #[model(belongs_to = User, size = 36, index)]
+    user_id: String,
+    total: i64,
+}
+
+/// What the hand-written side decodes an order into.
+#[allow(dead_code)]
+#[derive(Debug)]
+struct OrderRow {
+    id: i64,
+    user_id: String,
+    total: i64,
+}
+
+macro_rules! order_from_row {
+    ($row:ty) => {
+        impl<'r> sqlx::FromRow<'r, $row> for OrderRow {
+            fn from_row(row: &'r $row) -> Result<Self, sqlx::Error> {
+                use sqlx::Row as _;
+                Ok(OrderRow {
+                    id: row.try_get(0)?,
+                    user_id: row.try_get(1)?,
+                    total: row.try_get(2)?,
+                })
+            }
+        }
+    };
+}
+order_from_row!(sqlx::sqlite::SqliteRow);
+order_from_row!(sqlx::postgres::PgRow);
+order_from_row!(sqlx::mysql::MySqlRow);
+
 /// What the hand-written side decodes a row into.
 #[allow(dead_code)]
 #[derive(Debug)]
@@ -530,6 +568,7 @@ fn runs(args: &Args, db: &AsyncDatabase) -> Result<(), DatabaseError> {
 /// Every workload through both sides, alternating, in this process.
 async fn side_by_side(args: &Args, db: &AsyncDatabase, memory: bool) -> Result<(), DatabaseError> {
     db.register::<User>();
+    db.register::<BenchOrder>();
     let ops = DatabaseOperations::new(db.clone());
     let sqlx = sqlx_pool(&args.uri, memory).await.map_err(e)?;
     if memory {
@@ -670,6 +709,88 @@ async fn side_by_side(args: &Args, db: &AsyncDatabase, memory: bool) -> Result<(
                 assert_eq!(count, n);
                 Ok::<_, DatabaseError>(elapsed)
             })
+        }
+    );
+
+    // Eager loading (issue 26): the orders of 1 000 users, 10 each, grouped per user in the
+    // users' order. Both sides read the same table (in memory through `sqlite_pool()`, the
+    // same database); the hand-written side binds the keys as one array on PostgreSQL and in
+    // one `IN` list elsewhere, and groups through a HashMap, as one writes it by hand.
+    let parents: Vec<User> = ops
+        .read_query(User::select().order_by(User::NAME, Order::Asc).limit(1_000))
+        .await?;
+    ops.execute_one(&text("DELETE FROM bench_orders")).await?;
+    ops.create_many(
+        parents
+            .iter()
+            .enumerate()
+            .flat_map(|(i, u)| {
+                (0..10).map(move |j| BenchOrder {
+                    id: (i * 10 + j) as i64,
+                    user_id: u.base.pkid.clone(),
+                    total: j as i64,
+                })
+            })
+            .collect(),
+    )
+    .await?;
+    let same_db = match db.sqlite_pool().await? {
+        Some(pool) if memory => Sqlx::Sqlite(pool),
+        _ => sqlx_pool(&args.uri, memory).await.map_err(e)?,
+    };
+    let (parents, same_db) = (&parents, &same_db);
+    let children = parents.len() * 10;
+    pair!(
+        args,
+        &format!("load 1 000 parents' {children} children"),
+        |_, _| async move {
+            let start = Instant::now();
+            let groups = ops.load::<BenchOrder>(parents).await?;
+            let elapsed = start.elapsed();
+            assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), children);
+            Ok::<_, DatabaseError>(elapsed)
+        },
+        |_, _| async move {
+            let keys: Vec<String> = parents.iter().map(|u| u.base.pkid.clone()).collect();
+            let start = Instant::now();
+            let rows: Vec<OrderRow> = match same_db {
+                Sqlx::Pg(pool) => sqlx::query_as::<sqlx::Postgres, OrderRow>(
+                    "SELECT id, user_id, total FROM bench_orders WHERE user_id = ANY($1)",
+                )
+                .bind(&keys)
+                .fetch_all(pool)
+                .await
+                .map_err(e)?,
+                other => {
+                    let list = vec!["?"; keys.len()].join(", ");
+                    let sql = format!(
+                        "SELECT id, user_id, total FROM bench_orders WHERE user_id IN ({list})"
+                    );
+                    with_pool!(other, pool, DB => {
+                        let mut query = sqlx::query_as::<DB, OrderRow>(sqlx::AssertSqlSafe(sql.as_str()));
+                        for key in &keys {
+                            query = query.bind(key);
+                        }
+                        query.fetch_all(pool).await.map_err(e)?
+                    })
+                }
+            };
+            let mut by_user: std::collections::HashMap<String, Vec<OrderRow>> =
+                std::collections::HashMap::new();
+            for row in rows {
+                by_user.entry(row.user_id.clone()).or_default().push(row);
+            }
+            let groups: Vec<Vec<OrderRow>> = keys
+                .iter()
+                .map(|k| {
+                    let mut group = by_user.remove(k).unwrap_or_default();
+                    group.sort_by_key(|o| o.id);
+                    group
+                })
+                .collect();
+            let elapsed = start.elapsed();
+            assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), children);
+            Ok::<_, DatabaseError>(elapsed)
         }
     );
 
