@@ -515,7 +515,8 @@ fn is_null(value: &Value) -> bool {
     !value.is_some()
 }
 
-/// The children whose `fk` is one of `keys` (one per parent, in order), grouped per parent.
+/// The children whose `fk` is one of `keys` (one per parent, in order), grouped per parent,
+/// each group in the order of the children's primary key.
 async fn children_in<C: Model + Clone>(
     session: &mut Session,
     fk: Col<C>,
@@ -523,19 +524,51 @@ async fn children_in<C: Model + Clone>(
 ) -> Result<Vec<Vec<C>>, DatabaseError> {
     let column = column_of(fk)?;
     let distinct: Vec<Value> = distinct_keys(keys.iter().filter(|k| !is_null(k)).cloned());
-    let mut found = rows_by_keys::<C>(session, column, &distinct).await?;
+    let found = rows_by_keys::<C>(session, column, &distinct).await?;
     let dialect = session.config().dialect();
-    sort_by_key_columns(dialect, &mut found);
-    let mut groups: HashMap<Value, Vec<C>> = HashMap::with_capacity(distinct.len());
-    let mut values = Vec::with_capacity(C::columns().len());
+    let columns = C::columns();
+    let fk_index = columns.iter().position(|c| c.name == column.name);
+    let pk: Vec<usize> = (0..columns.len())
+        .filter(|&i| columns[i].primary_key)
+        .collect();
+    // One pass over each child's values: its parent's key and its own sort key.
+    let mut groups: HashMap<Value, Vec<(Vec<SortKey>, C)>> = HashMap::with_capacity(distinct.len());
+    let mut values = Vec::with_capacity(columns.len());
     for child in found {
-        let key = value_in(dialect, &child, column.name, &mut values);
-        groups.entry(key).or_default().push(child);
+        values.clear();
+        child.push_values(dialect, &mut values);
+        let parent = fk_index
+            .and_then(|i| values.get(i))
+            .map(canonical)
+            .unwrap_or(Value::Bool(None));
+        let order = pk
+            .iter()
+            .filter_map(|&i| values.get(i))
+            .map(SortKey::of)
+            .collect();
+        groups.entry(parent).or_default().push((order, child));
     }
-    // A parent given twice gets its children each time.
+    let mut left: HashMap<Value, usize> = HashMap::with_capacity(distinct.len());
+    for key in keys {
+        *left.entry(canonical(key)).or_insert(0) += 1;
+    }
     Ok(keys
         .iter()
-        .map(|k| groups.get(&canonical(k)).cloned().unwrap_or_default())
+        .map(|key| {
+            let key = canonical(key);
+            let last = left.get_mut(&key).is_some_and(|n| {
+                *n -= 1;
+                *n == 0
+            });
+            // A parent given twice gets its children each time: moved out the last time.
+            let mut group = if last {
+                groups.remove(&key).unwrap_or_default()
+            } else {
+                groups.get(&key).cloned().unwrap_or_default()
+            };
+            group.sort_by(|a, b| a.0.cmp(&b.0));
+            group.into_iter().map(|(_, child)| child).collect()
+        })
         .collect())
 }
 
@@ -560,35 +593,8 @@ async fn parents_in<P: Model + Clone>(
         .collect())
 }
 
-/// Children in the order of their primary key (a deterministic order whatever plan the
-/// database chose): integer keys by value, others by their text.
-fn sort_by_key_columns<C: Model>(dialect: Dialect, rows: &mut [C]) {
-    let keys: Vec<usize> = C::columns()
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.primary_key)
-        .map(|(i, _)| i)
-        .collect();
-    if keys.is_empty() {
-        return;
-    }
-    let mut values = Vec::new();
-    let mut sortable: Vec<(Vec<SortKey>, usize)> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, row)| {
-            values.clear();
-            row.push_values(dialect, &mut values);
-            (keys.iter().map(|&k| SortKey::of(&values[k])).collect(), i)
-        })
-        .collect();
-    sortable.sort();
-    let order: Vec<usize> = sortable.into_iter().map(|(_, i)| i).collect();
-    apply_order(rows, &order);
-}
-
 /// A key value as it sorts.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum SortKey {
     Int(i64),
     Text(String),
@@ -601,22 +607,6 @@ impl SortKey {
             Value::String(Some(s)) => SortKey::Text(s),
             Value::Uuid(Some(u)) => SortKey::Text(u.to_string()),
             other => SortKey::Text(format!("{other:?}")),
-        }
-    }
-}
-
-/// Reorders `rows` so that the row at `order[i]` comes `i`th.
-fn apply_order<T>(rows: &mut [T], order: &[usize]) {
-    let mut position: Vec<usize> = vec![0; order.len()];
-    for (to, &from) in order.iter().enumerate() {
-        position[from] = to;
-    }
-    // Cycle sort by swaps: each row moves once to its place.
-    for i in 0..rows.len() {
-        while position[i] != i {
-            let j = position[i];
-            rows.swap(i, j);
-            position.swap(i, j);
         }
     }
 }
