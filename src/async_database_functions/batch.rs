@@ -262,6 +262,24 @@ pub(crate) fn canonical(value: &Value) -> Value {
     }
 }
 
+/// A key value as it sorts.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum SortKey {
+    Int(i64),
+    Text(String),
+}
+
+impl SortKey {
+    pub(crate) fn of(value: &Value) -> SortKey {
+        match canonical(value) {
+            Value::BigInt(Some(n)) => SortKey::Int(n),
+            Value::String(Some(s)) => SortKey::Text(s),
+            Value::Uuid(Some(u)) => SortKey::Text(u.to_string()),
+            other => SortKey::Text(format!("{other:?}")),
+        }
+    }
+}
+
 /// The keys once each, in the order first given.
 pub(crate) fn distinct_keys(keys: impl Iterator<Item = Value>) -> Vec<Value> {
     let mut seen = std::collections::HashSet::new();
@@ -351,8 +369,10 @@ pub(crate) async fn rows_by_keys<M: Model>(
 struct UpdateManyPlan {
     key: &'static Column,
     columns: Vec<&'static Column>,
-    /// Row after row: the key, then one value per column.
+    /// Row after row, in key order: the key, then one value per column.
     values: Vec<Value>,
+    /// The keys in the order given (each once), the order the rows are returned in.
+    given: Vec<Value>,
 }
 
 impl UpdateManyPlan {
@@ -405,6 +425,10 @@ impl UpdateManyPlan {
             }
         }
         let columns = columns.unwrap_or_default();
+        let given = rows.iter().map(|(id, _)| id.clone()).collect();
+        // Written in key order: two batches that share keys lock them in the same order, so
+        // they wait for each other rather than deadlock.
+        rows.sort_by_cached_key(|(id, _)| SortKey::of(id));
         let values = rows
             .into_iter()
             .flat_map(|(id, row)| std::iter::once(id).chain(row))
@@ -413,6 +437,7 @@ impl UpdateManyPlan {
             key,
             columns,
             values,
+            given,
         })
     }
 
@@ -496,10 +521,9 @@ impl UpdateManyPlan {
         session: &mut Session,
     ) -> Result<Vec<M>, DatabaseError> {
         self.run::<M>(session).await?;
-        let keys = self.keys();
-        let found = rows_by_keys::<M>(session, self.key, &keys).await?;
+        let found = rows_by_keys::<M>(session, self.key, &self.given).await?;
         let dialect = session.config().dialect();
-        Ok(in_order_of(dialect, self.key, &keys, found)
+        Ok(in_order_of(dialect, self.key, &self.given, found)
             .into_iter()
             .flatten()
             .collect())

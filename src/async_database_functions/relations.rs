@@ -106,7 +106,7 @@ use std::collections::HashMap;
 
 use sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement, Value};
 
-use super::batch::{canonical, distinct_keys, rows_by_keys};
+use super::batch::{SortKey, canonical, distinct_keys, rows_by_keys};
 use super::database_config::Dialect;
 use super::database_operations::DatabaseOperations;
 use super::error::DatabaseError;
@@ -591,24 +591,6 @@ async fn parents_in<P: Model + Clone>(
         .iter()
         .map(|r| by_ref.get(&canonical(r)).cloned())
         .collect())
-}
-
-/// A key value as it sorts.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum SortKey {
-    Int(i64),
-    Text(String),
-}
-
-impl SortKey {
-    fn of(value: &Value) -> SortKey {
-        match canonical(value) {
-            Value::BigInt(Some(n)) => SortKey::Int(n),
-            Value::String(Some(s)) => SortKey::Text(s),
-            Value::Uuid(Some(u)) => SortKey::Text(u.to_string()),
-            other => SortKey::Text(format!("{other:?}")),
-        }
-    }
 }
 
 /// The targets of each parent's links, in the links' order.
