@@ -582,3 +582,67 @@ async fn replica_sessions_survive_a_stopped_standby() {
     db.disconnect().await;
     bed_async(&["start-standby"]).await;
 }
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "t_replica_owners")]
+struct Owner {
+    #[model(primary_key)]
+    id: i32,
+    n: i64,
+}
+
+#[derive(Model, Debug, Clone)]
+#[model(table = "t_replica_pets")]
+struct Pet {
+    #[model(primary_key)]
+    id: i32,
+    #[model(belongs_to = Owner, references = "id", on_delete = "cascade")]
+    owner_id: i32,
+}
+
+/// Batch reads and eager loads after a write see it, routed to the standby with
+/// read-your-writes (issues 23 and 26): 200 rounds of a write then `load` /
+/// `read_by_pks`, nothing stale.
+#[tokio::test]
+async fn loads_and_batch_reads_after_a_write_see_it() {
+    let Some((primary, standby, _)) = urls() else {
+        return;
+    };
+    let _bed = BED.lock().await;
+    let db = with_replica(&primary, &standby, json!({"read_replica_max_lag_ms": 2000}));
+    db.register::<Owner>();
+    db.register::<Pet>();
+    db.drop_tables().await.unwrap();
+    db.create_tables().await.unwrap();
+    let ops = DatabaseOperations::new(db.clone());
+    let owners: Vec<Owner> = ops
+        .create_many((1..=5).map(|id| Owner { id, n: 0 }).collect())
+        .await
+        .unwrap();
+    let mut stale = 0;
+    for i in 1..=200 {
+        ops.create_one(Pet {
+            id: i,
+            owner_id: (i % 5) + 1,
+        })
+        .await
+        .unwrap();
+        let pets = ops.load::<Pet>(&owners).await.unwrap();
+        if pets.iter().map(Vec::len).sum::<usize>() != i as usize {
+            stale += 1;
+        }
+        ops.update_many_no_return(vec![Owner {
+            id: 3,
+            n: i64::from(i),
+        }])
+        .await
+        .unwrap();
+        let read = ops.read_by_pks::<Owner>([3]).await.unwrap();
+        if read[0].as_ref().map(|o| o.n) != Some(i64::from(i)) {
+            stale += 1;
+        }
+    }
+    assert_eq!(stale, 0, "stale batch reads after a write");
+    db.drop_tables().await.unwrap();
+    db.disconnect().await;
+}
