@@ -56,13 +56,24 @@ struct SqlxTable {
     color: Option<String>,
 }
 
-/// A child of `User`, for the eager-loading row (issue 26): `ops.load::<BenchOrder>(&users)`.
+/// The parents of the eager-loading row (issue 26), a table of their own (`create_many` rows
+/// TRUNCATE `bench_users`, which a foreign key to it would forbid).
+#[derive(Model, Debug, Clone)]
+#[model(table = "bench_parents")]
+struct BenchParent {
+    #[model(primary_key, size = 36)]
+    pkid: String,
+    #[model(size = 100)]
+    name: String,
+}
+
+/// A child of `BenchParent`: `ops.load::<BenchOrder>(&parents)`.
 #[derive(Model, Debug, Clone)]
 #[model(table = "bench_orders")]
 struct BenchOrder {
     #[model(primary_key)]
     id: i64,
-    #[model(belongs_to = User, size = 36, index)]
+    #[model(belongs_to = BenchParent, size = 36, index)]
     user_id: String,
     total: i64,
 }
@@ -568,6 +579,7 @@ fn runs(args: &Args, db: &AsyncDatabase) -> Result<(), DatabaseError> {
 /// Every workload through both sides, alternating, in this process.
 async fn side_by_side(args: &Args, db: &AsyncDatabase, memory: bool) -> Result<(), DatabaseError> {
     db.register::<User>();
+    db.register::<BenchParent>();
     db.register::<BenchOrder>();
     let ops = DatabaseOperations::new(db.clone());
     let sqlx = sqlx_pool(&args.uri, memory).await.map_err(e)?;
@@ -716,10 +728,18 @@ async fn side_by_side(args: &Args, db: &AsyncDatabase, memory: bool) -> Result<(
     // users' order. Both sides read the same table (in memory through `sqlite_pool()`, the
     // same database); the hand-written side binds the keys as one array on PostgreSQL and in
     // one `IN` list elsewhere, and groups through a HashMap, as one writes it by hand.
-    let parents: Vec<User> = ops
-        .read_query(User::select().order_by(User::NAME, Order::Asc).limit(1_000))
-        .await?;
     ops.execute_one(&text("DELETE FROM bench_orders")).await?;
+    ops.execute_one(&text("DELETE FROM bench_parents")).await?;
+    let parents: Vec<BenchParent> = ops
+        .create_many(
+            (0..1_000)
+                .map(|i| BenchParent {
+                    pkid: uuid::Uuid::new_v4().to_string(),
+                    name: format!("parent {i}"),
+                })
+                .collect(),
+        )
+        .await?;
     ops.create_many(
         parents
             .iter()
@@ -727,7 +747,7 @@ async fn side_by_side(args: &Args, db: &AsyncDatabase, memory: bool) -> Result<(
             .flat_map(|(i, u)| {
                 (0..10).map(move |j| BenchOrder {
                     id: (i * 10 + j) as i64,
-                    user_id: u.base.pkid.clone(),
+                    user_id: u.pkid.clone(),
                     total: j as i64,
                 })
             })
@@ -751,7 +771,7 @@ async fn side_by_side(args: &Args, db: &AsyncDatabase, memory: bool) -> Result<(
             Ok::<_, DatabaseError>(elapsed)
         },
         |_, _| async move {
-            let keys: Vec<String> = parents.iter().map(|u| u.base.pkid.clone()).collect();
+            let keys: Vec<String> = parents.iter().map(|u| u.pkid.clone()).collect();
             let start = Instant::now();
             let rows: Vec<OrderRow> = match same_db {
                 Sqlx::Pg(pool) => sqlx::query_as::<sqlx::Postgres, OrderRow>(
