@@ -69,6 +69,9 @@ impl<'a> Attempts<'a> {
 
 /// Whether running the transaction again is safe and may succeed.
 pub(crate) fn should_rerun(error: &DatabaseError) -> bool {
+    if error.is_waited_out() {
+        return false;
+    }
     error.is_retryable()
         || (error.kind() == ErrorKind::ConnectionError && !error.is_outcome_unknown())
 }
