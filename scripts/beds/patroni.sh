@@ -138,6 +138,11 @@ bootstrap:
     retry_timeout: 5
     primary_start_timeout: 0
     maximum_lag_on_failover: 1048576
+    # A commit returns once a standby has it, and only that standby is promoted: with
+    # asynchronous replication a commit acknowledged just before the kill (the killed
+    # postmaster's backends still commit for a moment) is lost when the old primary is
+    # rewound, and a test of "every Ok row stored" fails now and then.
+    synchronous_mode: true
     postgresql:
       use_pg_rewind: true
       use_slots: true
