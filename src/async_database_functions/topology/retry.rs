@@ -1,5 +1,6 @@
 //! Re-running whole transactions that failed in a way running them again may fix, bounded by
-//! the `retry` key ([`RetryPolicy`]) with jittered exponential backoff.
+//! the `retry` key ([`RetryPolicy`]) with exponential backoff, full jitter, and a window that
+//! widens with the number of the database's transactions being re-run at the time.
 //!
 //! What is run again:
 //! - a serialization failure or deadlock (PostgreSQL 40001/40P01, MySQL/MariaDB 1213/1205,
@@ -25,6 +26,8 @@ pub(crate) struct Attempts<'a> {
     policy: RetryPolicy,
     attempt: u32,
     health: &'a Health,
+    /// Counted in [`Health::contending`] (from the first retryable failure until dropped).
+    contending: bool,
 }
 
 impl<'a> Attempts<'a> {
@@ -33,6 +36,7 @@ impl<'a> Attempts<'a> {
             policy,
             attempt: 1,
             health,
+            contending: false,
         }
     }
 
@@ -52,7 +56,12 @@ impl<'a> Attempts<'a> {
             error = %error,
             "transaction failed retryably; running it again"
         );
-        tokio::time::sleep(self.policy.backoff(self.attempt)).await;
+        if !self.contending {
+            self.contending = true;
+            self.health.contend();
+        }
+        let pause = self.policy.backoff(self.attempt, self.health.contending());
+        tokio::time::sleep(pause).await;
         self.attempt += 1;
         Ok(())
     }
@@ -63,6 +72,14 @@ impl<'a> Attempts<'a> {
             error.scrubbed(|details| format!("{details} (gave up after {attempts} attempts)"))
         } else {
             error
+        }
+    }
+}
+
+impl Drop for Attempts<'_> {
+    fn drop(&mut self) {
+        if self.contending {
+            self.health.stop_contending();
         }
     }
 }
