@@ -121,10 +121,14 @@ async fn writers_survive_two_leader_kills_with_the_defaults() {
     let mut clear_errors = Vec::new();
     let mut slowest = Duration::ZERO;
     let mut calls = 0usize;
+    let mut slow = Vec::new();
     for writer in writers {
         for (id, took, result) in writer.await.unwrap() {
             calls += 1;
             slowest = slowest.max(took);
+            if took > Duration::from_secs(2) {
+                slow.push((id, took, result.as_ref().err().map(|e| e.to_string())));
+            }
             assert!(
                 took <= POOL_TIMEOUT,
                 "insert {id} took {took:.2?}, longer than pool_timeout"
@@ -174,6 +178,9 @@ async fn writers_survive_two_leader_kills_with_the_defaults() {
         stored.len(),
         db.retries(),
     );
+    for (id, took, e) in slow.iter().take(8) {
+        eprintln!("  slow insert {id}: {took:.2?}, {e:?}");
+    }
     for (id, took, e) in clear_errors.iter().take(5) {
         eprintln!("  insert {id} after {took:.2?}: {e}");
     }
