@@ -39,6 +39,9 @@ pub struct RetryPolicy {
     /// moment (the contention), capped at `max_delay`. Default 2 ms.
     pub base_delay: Duration,
     /// The widest window a pause is drawn from. Default 1 s.
+    ///
+    /// Whatever `max_attempts` says, no run begins once the database's `pool_timeout` has
+    /// passed since the first run began.
     pub max_delay: Duration,
 }
 
