@@ -9,9 +9,11 @@
 //!   asked once per host (`pg_is_in_recovery()`, `@@global.read_only`) and asked again after
 //!   the host failed or refused a write, so a promoted standby is found. While no host is a
 //!   primary for `read-write` or `primary` (a failover: the primary is gone and no standby is
-//!   promoted yet), a session waits for one, asking the roles again after 20 ms, then pauses doubling up to 250 ms (full
-//!   jitter), for at most `pool_timeout`; then it fails with a `ConnectionError` listing the
-//!   hosts as that last round saw them. A failover thus costs latency, not errors.
+//!   promoted yet) while some host answers, a session waits for one, asking the roles again
+//!   after 20 ms, then pausing doubling up to 250 ms (full jitter), for at most
+//!   `pool_timeout`; then it fails with a `ConnectionError` listing the hosts as that last
+//!   round saw them. A failover thus costs latency, not errors. When no host answers at all,
+//!   the error comes at once.
 //!
 //! A host that refuses connections or loses one is marked down for [`DOWN_FOR`] and skipped
 //! meanwhile (unless every host is down: then all are tried), so one dead node costs the
@@ -259,6 +261,9 @@ impl Hosts {
             let all_down = matches!(want, Want::Attrs(_))
                 && order.iter().all(|&i| self.hosts[i].state.is_down());
             let mut last_error = None;
+            // Whether any host gave a connection in this round: when none did, nothing is
+            // waited for (every host refused or failed: no failover under way to wait out).
+            let mut answered = false;
             // `prefer-standby` makes a second, lenient pass; the others one.
             for strict in [true, false] {
                 for &i in &order {
@@ -278,6 +283,7 @@ impl Hosts {
                         Err(e) => return Err(e),
                     };
                     host.state.mark_up();
+                    answered = true;
                     if attrs.needs_role() {
                         let role = match host.state.role() {
                             Some(role) => role,
@@ -350,7 +356,7 @@ impl Hosts {
                 host.state.forget_role();
             }
             let now = Instant::now();
-            if waits && now < deadline {
+            if waits && answered && now < deadline {
                 // Full jitter, so that the sessions waiting do not ask in step.
                 let jittered = pause.mul_f64(jitter_fraction());
                 tokio::time::sleep(jittered.min(deadline - now)).await;
@@ -366,7 +372,7 @@ impl Hosts {
             let cause = last_error
                 .map(|e| format!("; last error: {}", e.details()))
                 .unwrap_or_default();
-            let waited = if waits {
+            let waited = if waits && answered {
                 format!(
                     " after waiting {:.1?} for one (pool_timeout)",
                     started.elapsed()
@@ -381,7 +387,7 @@ impl Hosts {
                     states.join(", ")
                 ),
             );
-            return Err(if waits {
+            return Err(if waits && answered {
                 error.with_waited_out()
             } else {
                 error

@@ -23,6 +23,10 @@ use super::super::database_config::RetryPolicy;
 use super::super::error::{DatabaseError, ErrorKind};
 use super::Health;
 
+/// The most runs of a transaction whose runs fail with a `ConnectionError` (whatever
+/// `max_attempts` says).
+const CONNECTION_RUNS: u32 = 3;
+
 /// The runs of one transaction: call [`again`](Attempts::again) with each failure.
 pub(crate) struct Attempts<'a> {
     policy: RetryPolicy,
@@ -57,6 +61,12 @@ impl<'a> Attempts<'a> {
             return Err(self.give_up(error));
         }
         if self.attempt >= self.policy.max_attempts {
+            return Err(self.give_up(error));
+        }
+        // A lost connection or an unreachable host: at most CONNECTION_RUNS runs. The many
+        // runs are for conflicts; a failover is waited out where the host is chosen, and a
+        // server that refuses must fail fast.
+        if error.kind() == ErrorKind::ConnectionError && self.attempt >= CONNECTION_RUNS {
             return Err(self.give_up(error));
         }
         if !self.contending {
@@ -190,5 +200,24 @@ mod tests {
             "{error}"
         );
         assert_eq!(error.kind(), ErrorKind::SerializationFailure);
+    }
+
+    #[tokio::test]
+    async fn a_connection_error_is_run_at_most_three_times() {
+        let health = Health::new();
+        let mut attempts = Attempts::new(RetryPolicy::default(), &health, Duration::from_secs(30));
+        let mut runs = 1;
+        let error = loop {
+            let refused = DatabaseError::new(ErrorKind::ConnectionError, "connection refused");
+            match attempts.again(refused).await {
+                Ok(()) => runs += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(runs, 3);
+        assert!(
+            error.details().contains("gave up after 3 attempts"),
+            "{error}"
+        );
     }
 }
