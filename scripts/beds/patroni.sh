@@ -67,12 +67,31 @@ healthy() {
   l=$(leader) || return 1
   # Replicas by their application_name (Patroni sets the node name): pg_basebackup's own
   # WAL stream also shows as 'streaming' while a replica is being cloned.
-  [ "$(q "$l" "select count(*) from pg_stat_replication where state = 'streaming' and application_name like 'node_'" 2>/dev/null)" = 2 ] || return 1
+  # Both stream, one of them synchronously (synchronous_mode).
+  [ "$(q "$l" "select count(*) || '/' || count(*) filter (where sync_state = 'sync') from pg_stat_replication where state = 'streaming' and application_name like 'node_'" 2>/dev/null)" = 2/1 ] || return 1
   for n in "${NODES[@]}"; do
     [ "$(pg_port "$n")" = "$l" ] && continue
     [ "$(q "$(pg_port "$n")" 'select pg_is_in_recovery()' 2>/dev/null)" = t ] || return 1
   done
-  [ "$(q "$l" "select count(*) from pg_database where datname = 'test'" 2>/dev/null)" = 1 ]
+  [ "$(q "$l" "select count(*) from pg_database where datname = 'test'" 2>/dev/null)" = 1 ] || return 1
+  # And Patroni has recorded that standby in the DCS (only it may be promoted): its REST
+  # API answers 200 on /sync.
+  local synced=0
+  for n in "${NODES[@]}"; do
+    [ "$(api_status "$n" /sync)" = 200 ] && synced=$((synced + 1))
+  done
+  [ $synced = 1 ]
+}
+
+# api_status NODE PATH: the HTTP status of Patroni's REST API (000 when it does not answer).
+api_status() {
+  python3 - "$(api_port "$1")" "$2" <<'PY' 2>/dev/null || echo 000
+import sys, urllib.request, urllib.error
+try:
+    print(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}{sys.argv[2]}", timeout=2).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+PY
 }
 
 stop_all() {
@@ -237,18 +256,20 @@ do_start() {
   done
   port_in_use $ETCD_PORT || { log "etcd did not listen"; false; }
 
-  # Node 1 bootstraps (initdb) and takes the leader key; the others clone it.
+  # All three at once: one wins the initialize key and bootstraps (initdb), the others
+  # wait for it and clone it.
   log "patroni nodes on $(pg_port 1)/$(pg_port 2)/$(pg_port 3)"
-  start_patroni 1
+  for n in "${NODES[@]}"; do start_patroni "$n"; done
+  local l=""
   for ((i = 0; i < 600; i++)); do
-    [ "$(q "$(pg_port 1)" 'select pg_is_in_recovery()' 2>/dev/null)" = f ] && break
-    pid_is_ours "$(patroni_pid 1)" "$DIR" || { log "patroni node1 exited"; false; }
+    l=$(leader) && break
+    for n in "${NODES[@]}"; do
+      pid_is_ours "$(patroni_pid "$n")" "$DIR" || { log "patroni node$n exited"; false; }
+    done
     sleep 0.1
   done
-  [ "$(q "$(pg_port 1)" 'select pg_is_in_recovery()' 2>/dev/null)" = f ] || { log "node1 is not primary after 60 s"; false; }
-  q "$(pg_port 1)" "create database test" >/dev/null
-  start_patroni 2
-  start_patroni 3
+  [ -n "$l" ] || { log "no node is primary after 60 s"; false; }
+  q "$l" "create database test" >/dev/null
   for ((i = 0; i < 600; i++)); do
     healthy && break
     sleep 0.1
