@@ -67,7 +67,7 @@ fn the_retry_key_is_validated_on_every_dialect() {
             .unwrap()
             .retry()
             .max_attempts,
-        3
+        15
     );
 }
 

@@ -266,7 +266,11 @@ impl AsyncDatabase {
 
     /// The runs of one transaction under the `retry` policy (see `topology::retry`).
     pub(crate) fn attempts(&self) -> Attempts<'_> {
-        Attempts::new(self.inner.config.retry(), &self.inner.health)
+        Attempts::new(
+            self.inner.config.retry(),
+            &self.inner.health,
+            self.inner.config.pool_timeout(),
+        )
     }
 
     /// How many transactions were run again after a retryable failure (a serialization

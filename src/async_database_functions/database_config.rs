@@ -81,7 +81,7 @@
 //! | `query_cache_size` | ✓ | ✓ | ✓ | prepared statement cache per connection (default 500) |
 //! | `hide_parameters` | ✓ | ✓ | ✓ | no bound values in logs or errors |
 //! | `slow_statement_ms` | ✓ | ✓ | ✓ | warn (target `dsg_lib::sql`) of statements slower than this; off by default |
-//! | `retry` | ✓ | ✓ | ✓ | re-running of transactions that failed retryably ([`RetryPolicy`]; default 3 runs) |
+//! | `retry` | ✓ | ✓ | ✓ | re-running of transactions that failed retryably ([`RetryPolicy`]; default 15 runs) |
 //! | `transaction_pooling` | ✗ | ✓ | ✗ | behind a transaction-pooling proxy (pgbouncer): no named prepared statements, every session in a transaction |
 //! | `read_replica_uris` | ✗ | ✓ | ✗ | read replicas: reads go there, read-your-writes by WAL position |
 //! | `read_replica_max_lag_ms` | ✗ | ✓ | ✗ | how long a read waits for a replica to catch up (default 100) |

@@ -250,6 +250,9 @@ pub struct DatabaseError {
     pagination: bool,
     /// A connection was lost while a commit was under way (see `is_outcome_unknown`).
     outcome_unknown: bool,
+    /// The call already waited out its bound (no host fitted for `pool_timeout`): running the
+    /// transaction again would only wait again.
+    waited_out: bool,
     source: Option<Source>,
 }
 
@@ -266,6 +269,7 @@ impl DatabaseError {
             style: ErrorStyle::Kinds,
             pagination: false,
             outcome_unknown: false,
+            waited_out: false,
             source: None,
         }
     }
@@ -463,6 +467,18 @@ impl DatabaseError {
         }
         self.outcome_unknown = true;
         self
+    }
+
+    /// Marks an error after which the call already waited as long as it may (no host fitted
+    /// `target_session_attrs` for `pool_timeout`): the retry policy does not run it again.
+    pub(crate) fn with_waited_out(mut self) -> Self {
+        self.waited_out = true;
+        self
+    }
+
+    /// Whether [`with_waited_out`](Self::with_waited_out) marked the error.
+    pub(crate) fn is_waited_out(&self) -> bool {
+        self.waited_out
     }
 
     /// True for serialization failures and deadlocks: running the transaction again may succeed.

@@ -205,8 +205,9 @@ impl AsyncDatabase {
     /// `Err` (or panics, or the future is dropped).
     ///
     /// A run that fails retryably is run again from the start, on a new connection, as the
-    /// `retry` key says (by default 3 runs in all, a jittered pause of 5 ms doubling each
-    /// time): a serialization failure or deadlock (PostgreSQL 40001/40P01, MySQL/MariaDB
+    /// `retry` key says (by default 15 runs in all, each pause drawn at random below a window
+    /// of 2 ms that doubles each time and widens with the number of transactions re-run,
+    /// at most 1 s): a serialization failure or deadlock (PostgreSQL 40001/40P01, MySQL/MariaDB
     /// 1213/1205, a Galera certification conflict, SQLite busy), or a connection lost before
     /// the commit was sent (on a multi-host URI, the next run goes to a live host). So `f`
     /// must be safe to run more than once: keep side effects outside the database after it.

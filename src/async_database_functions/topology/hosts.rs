@@ -7,7 +7,13 @@
 //! - otherwise: the hosts in the URI's order, keeping those whose role fits (`read-write`:
 //!   a primary; `read-only`: a standby; `prefer-standby`: a standby, else any). The role is
 //!   asked once per host (`pg_is_in_recovery()`, `@@global.read_only`) and asked again after
-//!   the host failed or refused a write, so a promoted standby is found.
+//!   the host failed or refused a write, so a promoted standby is found. While no host is a
+//!   primary for `read-write` or `primary` (a failover: the primary is gone and no standby is
+//!   promoted yet) while some host answers, a session waits for one, asking the roles again
+//!   after 20 ms, then pausing doubling up to 250 ms (full jitter), for at most
+//!   `pool_timeout`; then it fails with a `ConnectionError` listing the hosts as that last
+//!   round saw them. A failover thus costs latency, not errors. When no host answers at all,
+//!   the error comes at once.
 //!
 //! A host that refuses connections or loses one is marked down for [`DOWN_FOR`] and skipped
 //! meanwhile (unless every host is down: then all are tried), so one dead node costs the
@@ -28,6 +34,17 @@ use super::{Checkout, Health};
 
 /// How long a host that failed is skipped before it is tried again.
 pub const DOWN_FOR: Duration = Duration::from_secs(1);
+
+/// While no host fits `target_session_attrs`: the first pause before the hosts' roles are
+/// asked again (it doubles up to [`ROLE_WAIT_MAX`], each pause drawn at random below it).
+const ROLE_WAIT_FIRST: Duration = Duration::from_millis(20);
+/// The longest pause between two rounds of asking the hosts' roles while none fits.
+const ROLE_WAIT_MAX: Duration = Duration::from_millis(250);
+
+/// A random fraction in [0, 1), for full jitter.
+fn jitter_fraction() -> f64 {
+    (uuid::Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0
+}
 
 /// What the crate knows of one server: whether it is down, and its role. Shared with the
 /// sessions on it, so that a failure seen in a session marks the host.
@@ -96,19 +113,6 @@ impl HostState {
     /// The role may have changed (a write was refused, a failover): ask again next time.
     pub(crate) fn forget_role(&self) {
         self.role.store(0, Ordering::Release);
-    }
-
-    fn describe(&self) -> String {
-        let state = if self.is_down() {
-            "down"
-        } else {
-            match self.role() {
-                Some(Role::Primary) => "primary",
-                Some(Role::Standby) => "standby",
-                None => "not reached",
-            }
-        };
-        format!("{} ({state})", self.label)
     }
 }
 
@@ -239,102 +243,159 @@ impl Hosts {
                 ));
             }
         }
-        let order = self.order(attrs);
-        // When every host is down all are tried, but for replicas: their reads go to the
-        // primary instead.
-        let all_down =
-            matches!(want, Want::Attrs(_)) && order.iter().all(|&i| self.hosts[i].state.is_down());
-        let mut last_error = None;
-        // `prefer-standby` makes a second, lenient pass; the others one.
-        for strict in [true, false] {
-            for &i in &order {
-                let host = &self.hosts[i];
-                if host.state.is_down() && !all_down {
-                    continue;
-                }
-                let mut conn = match self.acquire_on(host, config, health).await {
-                    Ok(conn) => conn,
-                    Err(e) if e.kind() == ErrorKind::ConnectionError => {
-                        host.state.mark_down();
-                        last_error = Some(e);
+        // While no host is a primary where one is needed (a failover: the primary is gone, no
+        // standby promoted yet), the session waits for one, asking the hosts' roles again with
+        // a short backoff, up to `pool_timeout` from the start of the call. A standby asked for
+        // and not found fails at once: reads have the primary to go to.
+        let waits = matches!(
+            want,
+            Want::Attrs(TargetSessionAttrs::ReadWrite | TargetSessionAttrs::Primary)
+        );
+        let started = Instant::now();
+        let deadline = started + config.pool_timeout();
+        let mut pause = ROLE_WAIT_FIRST;
+        loop {
+            // What this pass saw of each host, for the error: read here, not from the shared
+            // state afterwards (other sessions change it meanwhile).
+            let mut seen: Vec<&'static str> = vec!["not tried"; self.hosts.len()];
+            let order = self.order(attrs);
+            // When every host is down all are tried, but for replicas: their reads go to the
+            // primary instead.
+            let all_down = matches!(want, Want::Attrs(_))
+                && order.iter().all(|&i| self.hosts[i].state.is_down());
+            let mut last_error = None;
+            // Whether any host gave a connection in this round: when none did, nothing is
+            // waited for (every host refused or failed: no failover under way to wait out).
+            let mut answered = false;
+            // `prefer-standby` makes a second, lenient pass; the others one.
+            for strict in [true, false] {
+                for &i in &order {
+                    let host = &self.hosts[i];
+                    if host.state.is_down() && !all_down {
+                        seen[i] = "down";
                         continue;
                     }
-                    Err(e) => return Err(e),
-                };
-                host.state.mark_up();
-                if attrs.needs_role() {
-                    let role = match host.state.role() {
-                        Some(role) => role,
-                        // Boxed (as the other rare steps here): kept out of every session's future.
-                        None => match Box::pin(ask_role(&mut conn, config)).await {
-                            Ok(role) => {
-                                host.state.set_role(role);
-                                role
+                    let mut conn = match self.acquire_on(host, config, health).await {
+                        Ok(conn) => conn,
+                        Err(e) if e.kind() == ErrorKind::ConnectionError => {
+                            host.state.mark_down();
+                            seen[i] = "down";
+                            last_error = Some(e);
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    host.state.mark_up();
+                    answered = true;
+                    if attrs.needs_role() {
+                        let role = match host.state.role() {
+                            Some(role) => role,
+                            // Boxed (as the other rare steps here): kept out of every
+                            // session's future.
+                            None => match Box::pin(ask_role(&mut conn, config)).await {
+                                Ok(role) => {
+                                    host.state.set_role(role);
+                                    role
+                                }
+                                Err(e) => {
+                                    conn.close_on_drop();
+                                    host.state.mark_down();
+                                    seen[i] = "down";
+                                    last_error = Some(e);
+                                    continue;
+                                }
+                            },
+                        };
+                        seen[i] = match role {
+                            Role::Primary => "primary",
+                            Role::Standby => "standby",
+                        };
+                        if !attrs.accepts(role, strict) {
+                            continue;
+                        }
+                    }
+                    if let Want::Replayed { lsn, within } = want {
+                        let ready = if host.state.replayed.load(Ordering::Acquire) >= lsn {
+                            Ok(true)
+                        } else {
+                            Box::pin(wait_replayed(&mut conn, &host.state, config, lsn, within))
+                                .await
+                        };
+                        match ready {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                // Lagging: skipped for a while; the read goes elsewhere.
+                                host.state.mark_down();
+                                seen[i] = "lagging";
+                                last_error = Some(DatabaseError::new(
+                                    ErrorKind::ConnectionError,
+                                    format!(
+                                        "replica {} lags by more than {within:?}",
+                                        host.state.label
+                                    ),
+                                ));
+                                continue;
                             }
                             Err(e) => {
                                 conn.close_on_drop();
                                 host.state.mark_down();
+                                seen[i] = "down";
                                 last_error = Some(e);
                                 continue;
                             }
-                        },
-                    };
-                    if !attrs.accepts(role, strict) {
-                        continue;
-                    }
-                }
-                if let Want::Replayed { lsn, within } = want {
-                    let ready = if host.state.replayed.load(Ordering::Acquire) >= lsn {
-                        Ok(true)
-                    } else {
-                        Box::pin(wait_replayed(&mut conn, &host.state, config, lsn, within)).await
-                    };
-                    match ready {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            // Lagging: skipped for a while; the read goes elsewhere.
-                            host.state.mark_down();
-                            last_error = Some(DatabaseError::new(
-                                ErrorKind::ConnectionError,
-                                format!(
-                                    "replica {} lags by more than {within:?}",
-                                    host.state.label
-                                ),
-                            ));
-                            continue;
-                        }
-                        Err(e) => {
-                            conn.close_on_drop();
-                            host.state.mark_down();
-                            last_error = Some(e);
-                            continue;
                         }
                     }
+                    return Ok((
+                        conn,
+                        health.checkout(host.state.clone(), permit, track_writes),
+                    ));
                 }
-                return Ok((
-                    conn,
-                    health.checkout(host.state.clone(), permit, track_writes),
-                ));
+                if attrs != TargetSessionAttrs::PreferStandby {
+                    break;
+                }
             }
-            if attrs != TargetSessionAttrs::PreferStandby {
-                break;
+            // None fits now; roles may change (a promotion): ask again next time.
+            for host in &self.hosts {
+                host.state.forget_role();
             }
+            let now = Instant::now();
+            if waits && answered && now < deadline {
+                // Full jitter, so that the sessions waiting do not ask in step.
+                let jittered = pause.mul_f64(jitter_fraction());
+                tokio::time::sleep(jittered.min(deadline - now)).await;
+                pause = (pause * 2).min(ROLE_WAIT_MAX);
+                continue;
+            }
+            let states: Vec<String> = self
+                .hosts
+                .iter()
+                .zip(&seen)
+                .map(|(h, state)| format!("{} ({state})", h.state.label))
+                .collect();
+            let cause = last_error
+                .map(|e| format!("; last error: {}", e.details()))
+                .unwrap_or_default();
+            let waited = if waits && answered {
+                format!(
+                    " after waiting {:.1?} for one (pool_timeout)",
+                    started.elapsed()
+                )
+            } else {
+                String::new()
+            };
+            let error = DatabaseError::new(
+                ErrorKind::ConnectionError,
+                format!(
+                    "no host fits target_session_attrs={attrs}{waited}: {}{cause}",
+                    states.join(", ")
+                ),
+            );
+            return Err(if waits && answered {
+                error.with_waited_out()
+            } else {
+                error
+            });
         }
-        let states: Vec<String> = self.hosts.iter().map(|h| h.state.describe()).collect();
-        // None fits now; roles may change (a promotion): ask again next time.
-        for host in &self.hosts {
-            host.state.forget_role();
-        }
-        let cause = last_error
-            .map(|e| format!("; last error: {}", e.details()))
-            .unwrap_or_default();
-        Err(DatabaseError::new(
-            ErrorKind::ConnectionError,
-            format!(
-                "no host fits target_session_attrs={attrs}: {}{cause}",
-                states.join(", ")
-            ),
-        ))
     }
 
     /// The order in which hosts are tried: in turn for `any`, else as in the URI.

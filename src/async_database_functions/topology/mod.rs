@@ -55,6 +55,9 @@ pub(crate) struct Health {
     waiting: AtomicU32,
     /// Transactions run again after a retryable failure.
     retries: AtomicU64,
+    /// Transactions between a retryable failure and their end (the contention the retry
+    /// backoff widens with).
+    contending: AtomicU32,
     /// Counts statements and commits on the primary, for read-your-writes on replicas.
     writes: AtomicU64,
 }
@@ -69,6 +72,7 @@ impl Health {
             in_use: AtomicU32::new(0),
             waiting: AtomicU32::new(0),
             retries: AtomicU64::new(0),
+            contending: AtomicU32::new(0),
             writes: AtomicU64::new(0),
         })
     }
@@ -172,6 +176,21 @@ impl Health {
     /// Counts one transaction run again.
     pub(crate) fn count_retry(&self) {
         self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A transaction failed retryably and is being re-run.
+    pub(crate) fn contend(&self) {
+        self.contending.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A transaction counted by [`Health::contend`] ended.
+    pub(crate) fn stop_contending(&self) {
+        self.contending.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// How many transactions are being re-run now.
+    pub(crate) fn contending(&self) -> u32 {
+        self.contending.load(Ordering::Acquire)
     }
 
     /// How many transactions were run again since the database was created.

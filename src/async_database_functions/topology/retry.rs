@@ -1,5 +1,6 @@
 //! Re-running whole transactions that failed in a way running them again may fix, bounded by
-//! the `retry` key ([`RetryPolicy`]) with jittered exponential backoff.
+//! the `retry` key ([`RetryPolicy`]) with exponential backoff, full jitter, and a window that
+//! widens with the number of the database's transactions being re-run at the time.
 //!
 //! What is run again:
 //! - a serialization failure or deadlock (PostgreSQL 40001/40P01, MySQL/MariaDB 1213/1205,
@@ -16,23 +17,40 @@
 //! The next run takes a new connection, which the topology takes from a live host, so a run
 //! cut off by a dead node goes on on another one.
 
+use std::time::{Duration, Instant};
+
 use super::super::database_config::RetryPolicy;
 use super::super::error::{DatabaseError, ErrorKind};
 use super::Health;
+
+/// The most runs of a transaction whose runs fail with a `ConnectionError` (whatever
+/// `max_attempts` says).
+const CONNECTION_RUNS: u32 = 3;
 
 /// The runs of one transaction: call [`again`](Attempts::again) with each failure.
 pub(crate) struct Attempts<'a> {
     policy: RetryPolicy,
     attempt: u32,
     health: &'a Health,
+    /// Counted in [`Health::contending`] (from the first retryable failure until dropped).
+    contending: bool,
+    /// When the first run began.
+    started: Instant,
+    /// No run begins after this long from the first (the database's `pool_timeout`): with
+    /// up to 15 runs, a server that keeps failing slowly (SQLite busy for its busy timeout,
+    /// each run) must not hold the caller for 15 times as long.
+    budget: Duration,
 }
 
 impl<'a> Attempts<'a> {
-    pub(crate) fn new(policy: RetryPolicy, health: &'a Health) -> Self {
+    pub(crate) fn new(policy: RetryPolicy, health: &'a Health, budget: Duration) -> Self {
         Attempts {
             policy,
             attempt: 1,
             health,
+            contending: false,
+            started: Instant::now(),
+            budget,
         }
     }
 
@@ -45,6 +63,27 @@ impl<'a> Attempts<'a> {
         if self.attempt >= self.policy.max_attempts {
             return Err(self.give_up(error));
         }
+        // A lost connection or an unreachable host: at most CONNECTION_RUNS runs. The many
+        // runs are for conflicts; a failover is waited out where the host is chosen, and a
+        // server that refuses must fail fast.
+        if error.kind() == ErrorKind::ConnectionError && self.attempt >= CONNECTION_RUNS {
+            return Err(self.give_up(error));
+        }
+        if !self.contending {
+            self.contending = true;
+            self.health.contend();
+        }
+        let pause = self.policy.backoff(self.attempt, self.health.contending());
+        let spent = self.started.elapsed();
+        if spent.saturating_add(pause) >= self.budget {
+            let attempts = self.attempt;
+            return Err(error.scrubbed(|details| {
+                format!(
+                    "{details} (gave up after {attempts} attempts in {spent:.1?}: no run begins \
+                     after pool_timeout)"
+                )
+            }));
+        }
         self.health.count_retry();
         tracing::debug!(
             target: "dsg_lib",
@@ -52,7 +91,7 @@ impl<'a> Attempts<'a> {
             error = %error,
             "transaction failed retryably; running it again"
         );
-        tokio::time::sleep(self.policy.backoff(self.attempt)).await;
+        tokio::time::sleep(pause).await;
         self.attempt += 1;
         Ok(())
     }
@@ -67,8 +106,19 @@ impl<'a> Attempts<'a> {
     }
 }
 
+impl Drop for Attempts<'_> {
+    fn drop(&mut self) {
+        if self.contending {
+            self.health.stop_contending();
+        }
+    }
+}
+
 /// Whether running the transaction again is safe and may succeed.
 pub(crate) fn should_rerun(error: &DatabaseError) -> bool {
+    if error.is_waited_out() {
+        return false;
+    }
     error.is_retryable()
         || (error.kind() == ErrorKind::ConnectionError && !error.is_outcome_unknown())
 }
@@ -91,3 +141,83 @@ macro_rules! retrying {
     }};
 }
 pub(crate) use retrying;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conflict() -> DatabaseError {
+        DatabaseError::new(ErrorKind::SerializationFailure, "conflict")
+    }
+
+    #[tokio::test]
+    async fn runs_stop_at_max_attempts() {
+        let health = Health::new();
+        let policy =
+            RetryPolicy::parse(&serde_json::json!({"max_attempts": 4, "base_delay_ms": 0}))
+                .unwrap();
+        let mut attempts = Attempts::new(policy, &health, Duration::from_secs(30));
+        let mut runs = 1;
+        let error = loop {
+            match attempts.again(conflict()).await {
+                Ok(()) => runs += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(runs, 4);
+        assert!(
+            error.details().contains("gave up after 4 attempts"),
+            "{error}"
+        );
+        assert_eq!(health.contending(), 1);
+        drop(attempts);
+        assert_eq!(health.contending(), 0);
+    }
+
+    #[tokio::test]
+    async fn no_run_begins_after_the_budget() {
+        let health = Health::new();
+        let policy = RetryPolicy::parse(
+            &serde_json::json!({"max_attempts": 100, "base_delay_ms": 5, "max_delay_ms": 5}),
+        )
+        .unwrap();
+        let budget = Duration::from_millis(100);
+        let started = Instant::now();
+        let mut attempts = Attempts::new(policy, &health, budget);
+        let mut runs = 1;
+        let error = loop {
+            // Each run takes 20 ms, as a slow failure would.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            match attempts.again(conflict()).await {
+                Ok(()) => runs += 1,
+                Err(e) => break e,
+            }
+        };
+        assert!(started.elapsed() < budget + Duration::from_millis(50));
+        assert!((2..100).contains(&runs), "{runs} runs");
+        assert!(
+            error.details().contains("no run begins after pool_timeout"),
+            "{error}"
+        );
+        assert_eq!(error.kind(), ErrorKind::SerializationFailure);
+    }
+
+    #[tokio::test]
+    async fn a_connection_error_is_run_at_most_three_times() {
+        let health = Health::new();
+        let mut attempts = Attempts::new(RetryPolicy::default(), &health, Duration::from_secs(30));
+        let mut runs = 1;
+        let error = loop {
+            let refused = DatabaseError::new(ErrorKind::ConnectionError, "connection refused");
+            match attempts.again(refused).await {
+                Ok(()) => runs += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(runs, 3);
+        assert!(
+            error.details().contains("gave up after 3 attempts"),
+            "{error}"
+        );
+    }
+}
