@@ -363,6 +363,30 @@ fn expand_column_set(name: &Ident, fields: &[Field<'_>]) -> TokenStream {
         }
     });
 
+    let column_values = fields.iter().map(|f| {
+        let (ident, ty) = (f.ident, f.ty);
+        if f.is_flatten() {
+            return quote_spanned! {ty.span()=>
+                if let ::core::option::Option::Some(__value) =
+                    <#ty as #p::ColumnSet>::column_value(&self.#ident, __name, __dialect)
+                {
+                    return ::core::option::Option::Some(__value);
+                }
+            };
+        }
+        let column_name = LitStr::new(
+            &f.attrs.column.clone().unwrap_or_else(|| unraw(f.ident)),
+            f.ident.span(),
+        );
+        quote_spanned! {ty.span()=>
+            if __name == #column_name {
+                return ::core::option::Option::Some(
+                    <#ty as #p::SqlField>::to_value(&self.#ident, __dialect),
+                );
+            }
+        }
+    });
+
     let capacity = fields.len();
     quote! {
         #(#assertions)*
@@ -391,6 +415,15 @@ fn expand_column_set(name: &Ident, fields: &[Field<'_>]) -> TokenStream {
                 ::core::result::Result::Ok(Self {
                     #(#reads,)*
                 })
+            }
+
+            fn column_value(
+                &self,
+                __name: &str,
+                __dialect: #p::Dialect,
+            ) -> ::core::option::Option<#p::Value> {
+                #(#column_values)*
+                ::core::option::Option::None
             }
 
             fn column_from_json(

@@ -137,6 +137,15 @@ impl ColumnSet for SchemaBase {
         values.push(("date_updated", now().to_value(Dialect::Sqlite)));
     }
 
+    fn column_value(&self, name: &str, dialect: Dialect) -> Option<Value> {
+        match name {
+            "pkid" => Some(self.pkid.to_value(dialect)),
+            "date_created" => Some(self.date_created.to_value(dialect)),
+            "date_updated" => Some(self.date_updated.to_value(dialect)),
+            _ => None,
+        }
+    }
+
     fn insert_defaults(out: &mut Vec<(&'static str, Value)>) {
         let now = now();
         out.push(("pkid", Value::String(Some(Uuid::new_v4().to_string()))));

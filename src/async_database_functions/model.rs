@@ -340,6 +340,16 @@ pub trait ColumnSet: Sized {
         None
     }
 
+    /// The value of the column `name`, as [`push_values`](ColumnSet::push_values) gives it,
+    /// without the others (the derive implements it with one comparison per column); `None`
+    /// when the set has no such column.
+    fn column_value(&self, name: &str, dialect: Dialect) -> Option<Value> {
+        let mut values = Vec::new();
+        self.push_values(dialect, &mut values);
+        let position = Self::column_list().iter().position(|c| c.name == name)?;
+        values.into_iter().nth(position)
+    }
+
     /// Pushes the client-side defaults of a new row:
     /// [`SchemaBase`](super::base_schema::SchemaBase) gives a fresh `pkid` and stamps
     /// `date_created` / `date_updated`. Used by [`Model::insert`], once per row when the row

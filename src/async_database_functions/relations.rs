@@ -412,13 +412,9 @@ impl DatabaseOperations {
                 Box::pin(async move {
                     let stored = tx.create_one(parent).await?;
                     let made = children(&stored);
-                    let mut values = Vec::new();
-                    let key = value_in(dialect, &stored, P::references().name(), &mut values);
+                    let key = value_in(dialect, &stored, P::references().name());
                     let fk = P::foreign_key().name();
-                    if let Some(n) = made
-                        .iter()
-                        .position(|c| value_in(dialect, c, fk, &mut values) != key)
-                    {
+                    if let Some(n) = made.iter().position(|c| value_in(dialect, c, fk) != key) {
                         return Err(DatabaseError::invalid_input(format!(
                             "create_with_children: child {n} ({}) does not refer to the new {} row \
                          through {fk}",
@@ -465,15 +461,10 @@ impl Session {
 }
 
 /// The value of `column` in `model`, as [`canonical`] compares it.
-fn value_in<M: Model>(dialect: Dialect, model: &M, column: &str, values: &mut Vec<Value>) -> Value {
-    values.clear();
-    model.push_values(dialect, values);
-    M::columns()
-        .iter()
-        .position(|c| c.name == column)
-        .and_then(|i| values.get(i))
-        .map(canonical)
-        .unwrap_or(Value::Bool(None))
+fn value_in<M: Model>(dialect: Dialect, model: &M, column: &str) -> Value {
+    model
+        .column_value(column, dialect)
+        .map_or(Value::Bool(None), |v| canonical(&v))
 }
 
 /// The column of `M` a typed column names (the derive made it from one of `M`'s fields).
@@ -489,10 +480,9 @@ fn parent_keys<'p, C: Model, P: HasMany<C> + 'p>(
     parents: impl IntoIterator<Item = &'p P>,
 ) -> (Col<C>, Vec<Value>) {
     let references = P::references();
-    let mut values = Vec::with_capacity(P::columns().len());
     let keys = parents
         .into_iter()
-        .map(|p| value_in(dialect, p, references.name(), &mut values))
+        .map(|p| value_in(dialect, p, references.name()))
         .collect();
     (P::foreign_key(), keys)
 }
@@ -502,10 +492,9 @@ fn child_refs<'c, P: Model, C: BelongsTo<P> + 'c>(
     dialect: Dialect,
     children: impl IntoIterator<Item = &'c C>,
 ) -> (Col<P>, Vec<Value>) {
-    let mut values = Vec::with_capacity(C::columns().len());
     let refs = children
         .into_iter()
-        .map(|c| value_in(dialect, c, C::FOREIGN_KEY.name(), &mut values))
+        .map(|c| value_in(dialect, c, C::FOREIGN_KEY.name()))
         .collect();
     (C::REFERENCES, refs)
 }
@@ -526,26 +515,18 @@ async fn children_in<C: Model + Clone>(
     let distinct: Vec<Value> = distinct_keys(keys.iter().filter(|k| !is_null(k)).cloned());
     let found = rows_by_keys::<C>(session, column, &distinct).await?;
     let dialect = session.config().dialect();
-    let columns = C::columns();
-    let fk_index = columns.iter().position(|c| c.name == column.name);
-    let pk: Vec<usize> = (0..columns.len())
-        .filter(|&i| columns[i].primary_key)
+    let pk: Vec<&'static str> = C::columns()
+        .iter()
+        .filter(|c| c.primary_key)
+        .map(|c| c.name)
         .collect();
-    // One pass over each child's values: its parent's key and its own sort key.
-    let mut groups: HashMap<Value, Vec<(Vec<SortKey>, C)>> = HashMap::with_capacity(distinct.len());
-    let mut values = Vec::with_capacity(columns.len());
+    // Each child's parent key and its own sort key, read column by column.
+    let mut groups: HashMap<Value, Vec<(SortKeys, C)>> = HashMap::with_capacity(distinct.len());
     for child in found {
-        values.clear();
-        child.push_values(dialect, &mut values);
-        let parent = fk_index
-            .and_then(|i| values.get(i))
-            .map(canonical)
-            .unwrap_or(Value::Bool(None));
-        let order = pk
-            .iter()
-            .filter_map(|&i| values.get(i))
-            .map(SortKey::of)
-            .collect();
+        let parent = child
+            .column_value(column.name, dialect)
+            .map_or(Value::Bool(None), |v| canonical(&v));
+        let order = SortKeys::of(&pk, |name| child.column_value(name, dialect));
         groups.entry(parent).or_default().push((order, child));
     }
     let mut left: HashMap<Value, usize> = HashMap::with_capacity(distinct.len());
@@ -582,15 +563,31 @@ async fn parents_in<P: Model + Clone>(
     let distinct: Vec<Value> = distinct_keys(refs.iter().filter(|k| !is_null(k)).cloned());
     let found = rows_by_keys::<P>(session, column, &distinct).await?;
     let dialect = session.config().dialect();
-    let mut values = Vec::with_capacity(P::columns().len());
     let by_ref: HashMap<Value, P> = found
         .into_iter()
-        .map(|p| (value_in(dialect, &p, column.name, &mut values), p))
+        .map(|p| (value_in(dialect, &p, column.name), p))
         .collect();
     Ok(refs
         .iter()
         .map(|r| by_ref.get(&canonical(r)).cloned())
         .collect())
+}
+
+/// A row's primary key as it sorts: one column without an allocation, several in a `Vec`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum SortKeys {
+    One(Option<SortKey>),
+    Many(Vec<Option<SortKey>>),
+}
+
+impl SortKeys {
+    fn of(columns: &[&'static str], value: impl Fn(&str) -> Option<Value>) -> SortKeys {
+        let key = |name: &str| value(name).as_ref().map(SortKey::of);
+        match columns {
+            [one] => SortKeys::One(key(one)),
+            many => SortKeys::Many(many.iter().map(|c| key(c)).collect()),
+        }
+    }
 }
 
 /// The targets of each parent's links, in the links' order.
