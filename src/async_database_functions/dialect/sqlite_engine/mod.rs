@@ -7,6 +7,9 @@
 //!
 //! - **In place.** A statement with few bound values runs on the calling task, to completion,
 //!   within one poll: no thread hop, and nothing is ever left half-run by a dropped future.
+//!   Before it runs, the task yields to the runtime when its turn is over (128 statements,
+//!   tokio's cooperative budget, or [`TIME_SLICE`] on the thread; see `take_turn`), so timers,
+//!   `disconnect()` and other tasks keep running while many tasks loop on point operations.
 //! - **Off the runtime.** A statement binding more than [`IN_PLACE_MAX_VALUES`] values (the
 //!   chunks of `create_many`, large `IN` lists) and every streamed read (`read_stream`) run on
 //!   tokio's blocking pool, the connection moved there and back, so the runtime's other tasks
@@ -53,6 +56,47 @@ pub(crate) const MAX_CONNECTIONS: u32 = 5;
 pub(crate) const IN_PLACE_BUDGET: Duration = Duration::from_millis(10);
 /// VM instructions between two looks of the progress handler at the clock.
 const PROGRESS_OPS: i32 = 2000;
+
+/// How long a task may run on a runtime thread before a statement in place yields first.
+/// With 16 tasks looping on point operations, a current-thread runtime gets back to its timers
+/// every 16 × 250 µs = 4 ms at most, a 4-worker runtime sooner.
+pub(crate) const TIME_SLICE: Duration = Duration::from_micros(250);
+
+thread_local! {
+    /// When the task running on this thread last yielded here (or this thread first ran a
+    /// statement in place since then).
+    static SLICE_START: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// Gives the runtime a turn before a statement runs in place, when one is due: after 128
+/// statements (tokio's cooperative budget, one unit per statement), or once the task has held
+/// this thread for [`TIME_SLICE`] (time spent outside the engine counts too: decoding rows,
+/// building SQL, the caller's own work between operations). A statement in place never waits
+/// for anything, so without this a task looping on point operations would never give its
+/// thread back: timers, `disconnect` and, on a current-thread runtime, every other task would
+/// starve.
+///
+/// The slice is kept per thread, not per task: a task that starts after another task's wait
+/// (not a yield here) may yield once early. That costs a yield (about a microsecond), never a
+/// late one.
+async fn take_turn() {
+    let spent = !tokio::task::coop::has_budget_remaining();
+    tokio::task::consume_budget().await;
+    let now = Instant::now();
+    if spent {
+        // `consume_budget` yielded: a new slice begins.
+        SLICE_START.set(Some(now));
+        return;
+    }
+    match SLICE_START.get() {
+        Some(start) if now.saturating_duration_since(start) >= TIME_SLICE => {
+            tokio::task::yield_now().await;
+            SLICE_START.set(Some(Instant::now()));
+        }
+        Some(_) => {}
+        None => SLICE_START.set(Some(now)),
+    }
+}
 
 /// How to open a connection.
 pub(crate) struct Target {
@@ -553,6 +597,7 @@ impl EngineConn {
         &mut self,
         mut f: impl FnMut(&Connection, &Watch) -> Result<R, Fail>,
     ) -> Result<R, Fail> {
+        take_turn().await;
         let mut backoff = Backoff::new(self.busy_timeout);
         loop {
             // No borrow of the connection lives across the sleep (it is not `Sync`).
