@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::ConnectOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use std::sync::Arc;
 
@@ -88,16 +88,28 @@ pub(super) async fn connect(
                 .journal_mode(SqliteJournalMode::Wal)
         }
         _ => {
-            // A private shared-cache in-memory database: every connection of this pool (the
-            // engine's and sqlx's) sees it, and no other pool does.
+            // A private temporary file in WAL mode stands for the in-memory database: every
+            // connection of this pool (the engine's and sqlx's) sees it, no other pool does,
+            // and a reader never waits for a writer (issue 28: on a shared-cache in-memory
+            // database a reader waited for an open write transaction, then failed with
+            // "database table is locked"; see `TempDatabase`).
             let n = MEMORY_DATABASES.fetch_add(1, Ordering::Relaxed);
-            path = format!("file:dsg-lib-memory-{}-{n}", std::process::id());
-            options.filename(&path).in_memory(true).shared_cache(true)
+            let file = std::env::temp_dir().join(format!(
+                "dsg-lib-memory-{}-{n}-{}.db",
+                std::process::id(),
+                uuid::Uuid::new_v4().simple()
+            ));
+            path = file.to_string_lossy().into_owned();
+            options
+                .filename(&file)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Off)
         }
     };
     let engine = Engine::new(
         Target {
-            path,
+            path: path.clone(),
             memory,
             read_uncommitted: config.isolation_level() == Some(IsolationLevel::ReadUncommitted),
             cache_capacity: config.query_cache_size(),
@@ -121,12 +133,11 @@ pub(super) async fn connect(
         pool = pool.idle_timeout(Some(Duration::from_secs(600)));
     }
     let keeper = if memory {
-        // The in-memory database lives as long as one connection to it is open: keep one
-        // outside the pools, for the life of the `AsyncDatabase` (sqlx #2510, #1647).
-        let conn = engine
-            .open()
+        // The temporary file is made here, in WAL mode, and removed when the keeper goes (at
+        // `disconnect`, or when the `AsyncDatabase` is dropped).
+        let temp = TempDatabase::create(&engine, &path)
             .map_err(|e| super::map_error(config, sqlite_engine::error::to_sqlx(e)))?;
-        Keeper(Some(Box::new(std::sync::Mutex::new(conn))))
+        Keeper(Some(Box::new(temp)))
     } else {
         Keeper(None)
     };
@@ -137,6 +148,48 @@ pub(super) async fn connect(
         }),
         keeper,
     ))
+}
+
+/// The private temporary file that stands for an in-memory database, and one connection to it
+/// held for the life of the `AsyncDatabase`; the file (with its `-wal` and `-shm`) is removed
+/// when this is dropped.
+///
+/// Why a file: SQLite's in-memory databases cannot be in WAL mode (a shared-cache one locks
+/// per table, so readers wait for an open writer and then fail with "database table is
+/// locked"; a `memdb`-VFS one refuses new readers while a write transaction is open). WAL on
+/// a file lets readers read the last committed state while a write transaction is open. With
+/// `synchronous = OFF` nothing waits for the disk; the file lives in the temp dir (`TMPDIR`:
+/// point it at a tmpfs such as `/dev/shm` to keep the pages off the disk altogether). A
+/// process that is killed leaves the file behind.
+struct TempDatabase {
+    path: std::path::PathBuf,
+    conn: std::sync::Mutex<Option<rusqlite::Connection>>,
+}
+
+impl TempDatabase {
+    fn create(engine: &Engine, path: &str) -> rusqlite::Result<TempDatabase> {
+        let temp = TempDatabase {
+            path: path.into(),
+            conn: std::sync::Mutex::new(None),
+        };
+        // From here on, a failure removes what was made.
+        let conn = engine.open()?;
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        *temp.conn.lock().unwrap_or_else(|e| e.into_inner()) = Some(conn);
+        Ok(temp)
+    }
+}
+
+impl Drop for TempDatabase {
+    fn drop(&mut self) {
+        // Closed first: a file still open cannot be removed everywhere (Windows).
+        drop(self.conn.lock().unwrap_or_else(|e| e.into_inner()).take());
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut name = self.path.clone().into_os_string();
+            name.push(suffix);
+            let _ = std::fs::remove_file(name);
+        }
+    }
 }
 
 /// The two pools of a SQLite database: the engine's, which runs the library's statements, and

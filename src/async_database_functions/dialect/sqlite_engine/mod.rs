@@ -16,16 +16,17 @@
 //!   keep running. If the awaiting future is dropped meanwhile, the work finishes there and the
 //!   connection goes back to the pool after rolling back any transaction it had open.
 //! - **Waiting for locks without blocking.** Connections have no busy handler: a statement
-//!   that finds the database locked (`SQLITE_BUSY`, or `SQLITE_LOCKED` between connections of
-//!   the shared-cache in-memory database) is reset and tried again after an async sleep, until
-//!   the busy timeout (`connect_args.timeout`, default 5 s) has passed.
+//!   that finds the database locked (`SQLITE_BUSY`, or `SQLITE_LOCKED`) is reset and tried
+//!   again after an async sleep, until the busy timeout (`connect_args.timeout`, default 5 s)
+//!   has passed.
 //!
 //! The pool: at most [`MAX_CONNECTIONS`] connections, opened on demand, recycled after
 //! `pool_recycle` and after an invalidation, `pool_timeout` to wait for one. A file database
-//! is put in WAL mode with foreign keys on, as before; `:memory:` is a private named
-//! shared-cache in-memory database kept alive by one connection held for the life of the
-//! `AsyncDatabase`. sqlx's pool is still built beside it (lazily, sharing the same file or the
-//! same named in-memory database), for `AsyncDatabase::sqlite_pool()`.
+//! is put in WAL mode with foreign keys on, as before; `:memory:` is a private temporary file
+//! in WAL mode with `synchronous = OFF`, made by one connection held for the life of the
+//! `AsyncDatabase` and removed with it (a shared-cache in-memory database made readers wait
+//! for an open writer: issue 28). sqlx's pool is still built beside it (lazily, on the same
+//! file), for `AsyncDatabase::sqlite_pool()`.
 
 pub(crate) mod bind;
 pub(crate) mod error;
@@ -100,8 +101,11 @@ async fn take_turn() {
 
 /// How to open a connection.
 pub(crate) struct Target {
-    /// A file path, or the `file:` name of a named in-memory database.
+    /// A file path (for `:memory:`, the private temporary file that stands for it).
     pub path: String,
+    /// The database stands for `:memory:`: a private temporary file in WAL mode, made and put
+    /// in WAL mode by the keeper connection, with `synchronous = OFF` (nothing of it outlives
+    /// the process, so nothing is worth an `fsync`).
     pub memory: bool,
     pub read_uncommitted: bool,
     pub cache_capacity: usize,
@@ -263,26 +267,27 @@ impl Engine {
     /// Opens a connection with the pool's settings (also the in-memory keeper).
     pub(crate) fn open(&self) -> rusqlite::Result<Connection> {
         let t = &self.inner.target;
-        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        if t.memory {
-            // As sqlx-sqlite opens it: the same named shared-cache in-memory database.
-            flags |= OpenFlags::SQLITE_OPEN_MEMORY | OpenFlags::SQLITE_OPEN_SHARED_CACHE;
-        }
         let conn = Connection::open_with_flags(&t.path, flags)?;
         // Waiting for a lock is done by the executor, asynchronously.
         conn.busy_timeout(Duration::ZERO)?;
         conn.set_prepared_statement_cache_capacity(t.cache_capacity.max(1));
-        conn.execute_batch("PRAGMA foreign_keys = ON")?;
+        conn.execute_batch(if t.memory {
+            "PRAGMA foreign_keys = ON; PRAGMA synchronous = OFF"
+        } else {
+            "PRAGMA foreign_keys = ON"
+        })?;
         if t.read_uncommitted {
             conn.execute_batch("PRAGMA read_uncommitted = 1")?;
         }
         Ok(conn)
     }
 
-    /// Puts a file database in WAL mode (once per pool; the mode is kept in the file).
+    /// Puts a file database in WAL mode (once per pool; the mode is kept in the file). The
+    /// keeper did it for `:memory:`'s file, before any other connection was opened.
     async fn set_wal(&self, conn: Connection) -> Result<Connection, sqlx::Error> {
         if self.inner.target.memory || self.inner.wal_set.load(Ordering::Acquire) {
             return Ok(conn);
