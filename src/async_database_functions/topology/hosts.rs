@@ -29,6 +29,12 @@ use super::{Checkout, Health};
 /// How long a host that failed is skipped before it is tried again.
 pub const DOWN_FOR: Duration = Duration::from_secs(1);
 
+/// While callers wait for a connection that does not come, the host's port is probed this
+/// often (by one of them), so that a host refusing connections fails them within
+/// 2 × `PROBE_EVERY` plus a connect, instead of `pool_timeout` (the driver retries a refused
+/// connect as a server still starting).
+pub const PROBE_EVERY: Duration = Duration::from_millis(100);
+
 /// What the crate knows of one server: whether it is down, and its role. Shared with the
 /// sessions on it, so that a failure seen in a session marks the host.
 #[derive(Debug)]
@@ -42,6 +48,11 @@ pub(crate) struct HostState {
     role: AtomicU8,
     /// A replica: the highest WAL position it was seen to have replayed.
     replayed: AtomicU64,
+    /// Nanoseconds after `epoch` when a probe of this host last began, plus one (one probe per
+    /// [`PROBE_EVERY`] at most, whoever waits).
+    probed_at: AtomicU64,
+    /// Nanoseconds after `epoch` when a probe last found the port refusing, plus one.
+    refused_at: AtomicU64,
 }
 
 impl HostState {
@@ -52,7 +63,26 @@ impl HostState {
             down_until: AtomicU64::new(0),
             role: AtomicU8::new(0),
             replayed: AtomicU64::new(0),
+            probed_at: AtomicU64::new(0),
+            refused_at: AtomicU64::new(0),
         })
+    }
+
+    /// Whether this caller may probe the host now (no probe began within [`PROBE_EVERY`]).
+    fn claim_probe(&self) -> bool {
+        let now = self.now().saturating_add(1);
+        let last = self.probed_at.load(Ordering::Acquire);
+        let every = u64::try_from(PROBE_EVERY.as_nanos()).unwrap_or(u64::MAX);
+        (last == 0 || now.saturating_sub(last) >= every)
+            && self
+                .probed_at
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+    }
+
+    /// Whether a probe found the port refusing after `since` (nanoseconds after `epoch`).
+    fn refused_after(&self, since: u64) -> bool {
+        self.refused_at.load(Ordering::Acquire) > since
     }
 
     fn now(&self) -> u64 {
@@ -154,12 +184,13 @@ impl Hosts {
         let mut hosts = Vec::with_capacity(urls.len());
         let mut keepers = Vec::with_capacity(urls.len());
         for (i, url) in urls.into_iter().enumerate() {
-            let (pool, keeper) = Pool::connect(config, url, health.clone()).await?;
             let label = labels.get(i).cloned().unwrap_or_else(|| "local".into());
+            let state = HostState::new(label);
+            let (pool, keeper) = Pool::connect(config, url, health.clone()).await?;
             hosts.push(Host {
                 url: url.cloned(),
                 pool,
-                state: HostState::new(label),
+                state,
             });
             keepers.push(keeper);
         }
@@ -395,15 +426,20 @@ impl Hosts {
             idle == 0 && open < max
         };
         let acquired = match &host.url {
-            Some(url) if opening() => {
+            Some(url) => {
+                // When the pool opens a connection at once, the port is probed at once; else
+                // (an idle connection to check, or every connection open: one coming back
+                // serves this caller) only if none came within `PROBE_EVERY`: an idle
+                // connection found dead (`pool_pre_ping`, or stale) makes the pool open one.
+                let opening = opening();
                 tokio::select! {
-                    acquired = pool.acquire(false) => acquired,
-                    // Boxed: only built when a connection is opened.
-                    refused = Box::pin(super::refused(config, url)) => return Err(refused),
+                    acquired = pool.acquire(!opening) => acquired,
+                    // Boxed: kept out of every session's future.
+                    refused = Box::pin(refused_while_waiting(config, url, &host.state, opening)) => {
+                        return Err(refused);
+                    }
                 }
             }
-            // A server pool with every connection open: one coming back serves this caller.
-            Some(_) => pool.acquire(true).await,
             None => pool.acquire(false).await,
         };
         drop(waiting);
@@ -422,6 +458,36 @@ impl Hosts {
                 ),
             )),
             Err(e) => Err(dialect::map_error(config, e)),
+        }
+    }
+}
+
+/// Resolves only when `url`'s port refuses connections while this caller waits, with the error
+/// to report: probed at once with `at_once`, else after [`PROBE_EVERY`], then every
+/// `PROBE_EVERY` (one probe per host at a time, whoever waits; the others see its finding).
+async fn refused_while_waiting(
+    config: &DBConfig,
+    url: &Url,
+    host: &HostState,
+    at_once: bool,
+) -> DatabaseError {
+    let since = host.now();
+    let mut first = true;
+    loop {
+        let now = first && at_once;
+        first = false;
+        if !now {
+            tokio::time::sleep(PROBE_EVERY).await;
+        }
+        if host.refused_after(since) {
+            return super::refused_error(url, "connection refused");
+        }
+        if (now || host.claim_probe())
+            && let Some(e) = super::probe(config, url).await
+        {
+            host.refused_at
+                .store(host.now().saturating_add(1), Ordering::Release);
+            return e;
         }
     }
 }

@@ -13,9 +13,11 @@
 //!   that a server connection is gone marks every connection opened before it as stale; stale
 //!   idle connections are closed instead of being handed out, so a restarted server or a mass
 //!   kill of connections costs at most the one operation that was in flight.
-//! - **Fail fast when refused**: when a new connection is needed and the server's port refuses
-//!   connections, the caller gets a [`ConnectionError`](super::error::ErrorKind::ConnectionError)
-//!   at once, instead of waiting out `pool_timeout` while the driver retries.
+//! - **Fail fast when refused**: while a caller waits for a connection from a server that
+//!   refuses connections (RST), it gets a
+//!   [`ConnectionError`](super::error::ErrorKind::ConnectionError) naming the host and
+//!   "connection refused" within a few [`PROBE_EVERY`](hosts::PROBE_EVERY), whatever the pool's idle state and
+//!   `pool_pre_ping`, instead of waiting out `pool_timeout` while the driver retries.
 //! - **Closed**: once `disconnect()` begins no session is handed out; once it returns, every
 //!   call, including those of sessions still held, fails at once with
 //!   [`Disconnected`](super::error::ErrorKind::Disconnected).
@@ -233,16 +235,20 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// Resolves only when the server's port refuses connections, with the error to report;
-/// otherwise never (so it can race the pool's own connect, which retries a refused port until
-/// `pool_timeout`).
-pub(crate) async fn refused(config: &DBConfig, url: &Url) -> DatabaseError {
-    match probe(config, url).await {
-        Some(e) => e,
-        None => std::future::pending().await,
-    }
+/// The error for a server at `url` that refuses connections: a `ConnectionError` naming the
+/// host and the cause.
+fn refused_error(url: &Url, cause: impl std::fmt::Display) -> DatabaseError {
+    DatabaseError::new(
+        ErrorKind::ConnectionError,
+        format!(
+            "could not connect to {}: {cause}",
+            super::redact::redact_url(url)
+        ),
+    )
 }
 
+/// The error to report when the server's port refuses connections (one TCP connect); `None`
+/// when it accepts them, does not answer, or cannot be probed (a Unix socket).
 async fn probe(config: &DBConfig, url: &Url) -> Option<DatabaseError> {
     let port = url
         .port()
@@ -256,13 +262,9 @@ async fn probe(config: &DBConfig, url: &Url) -> Option<DatabaseError> {
         Host::Ipv6(ip) => tokio::net::TcpStream::connect((ip, port)).await,
     };
     match result {
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Some(DatabaseError::new(
-            ErrorKind::ConnectionError,
-            format!(
-                "could not connect to {}: connection refused ({e})",
-                super::redact::redact_url(url)
-            ),
-        )),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Some(refused_error(url, format_args!("connection refused ({e})")))
+        }
         _ => None,
     }
 }
