@@ -13,7 +13,7 @@ use super::{CommentStyle, Keeper, Pool, integrity};
 use crate::async_database_functions::database_config::{DBConfig, IsolationLevel, SqliteTarget};
 use crate::async_database_functions::error::{Constraint, DatabaseError, ErrorKind};
 use crate::async_database_functions::model::{Column, ServerDefault, SqlType};
-use crate::async_database_functions::topology::Health;
+use crate::async_database_functions::topology::{Health, Staleness};
 
 pub(super) const QUERY_BUILDER: sea_query::SqliteQueryBuilder = sea_query::SqliteQueryBuilder;
 pub(super) const COMMENT_STYLE: CommentStyle = CommentStyle::None;
@@ -66,7 +66,8 @@ pub(super) const READ_ONLY_CODES: &[&str] = &[];
 pub(super) async fn connect(
     config: &DBConfig,
     _url: Option<&url::Url>,
-    health: Arc<Health>,
+    _health: Arc<Health>,
+    stale: Arc<Staleness>,
 ) -> Result<(Pool, Keeper), DatabaseError> {
     let args = config.connect_args();
     let mut options = SqliteConnectOptions::new()
@@ -117,11 +118,11 @@ pub(super) async fn connect(
             acquire_timeout: config.pool_timeout(),
             recycle: config.pool_recycle(),
         },
-        health.clone(),
+        stale.clone(),
     );
     // sqlx's pool, for `AsyncDatabase::sqlite_pool()`: it opens no connection until used.
     let mut pool =
-        super::recycle_on_acquire(SqlitePoolOptions::new(), config.pool_recycle(), health)
+        super::recycle_on_acquire(SqlitePoolOptions::new(), config.pool_recycle(), stale)
             .max_connections(MAX_CONNECTIONS)
             .min_connections(0)
             .acquire_timeout(config.pool_timeout())

@@ -24,7 +24,7 @@ use url::Url;
 use super::super::database_config::{DBConfig, Role, TargetSessionAttrs};
 use super::super::dialect::{self, Conn, Keeper, Pool};
 use super::super::error::{DatabaseError, ErrorKind};
-use super::{Checkout, Health};
+use super::{Checkout, Health, Staleness};
 
 /// How long a host that failed is skipped before it is tried again.
 pub const DOWN_FOR: Duration = Duration::from_secs(1);
@@ -48,6 +48,8 @@ pub(crate) struct HostState {
     role: AtomicU8,
     /// A replica: the highest WAL position it was seen to have replayed.
     replayed: AtomicU64,
+    /// Which connections of this host's pool are stale.
+    stale: Arc<Staleness>,
     /// Nanoseconds after `epoch` when a probe of this host last began, plus one (one probe per
     /// [`PROBE_EVERY`] at most, whoever waits).
     probed_at: AtomicU64,
@@ -63,9 +65,16 @@ impl HostState {
             down_until: AtomicU64::new(0),
             role: AtomicU8::new(0),
             replayed: AtomicU64::new(0),
+            stale: Staleness::new(),
             probed_at: AtomicU64::new(0),
             refused_at: AtomicU64::new(0),
         })
+    }
+
+    /// A connection to this host was found lost: every connection to it opened until now is
+    /// stale (the other hosts' pools are left alone).
+    pub(crate) fn invalidate(&self) {
+        self.stale.invalidate();
     }
 
     /// Whether this caller may probe the host now (no probe began within [`PROBE_EVERY`]).
@@ -186,7 +195,8 @@ impl Hosts {
         for (i, url) in urls.into_iter().enumerate() {
             let label = labels.get(i).cloned().unwrap_or_else(|| "local".into());
             let state = HostState::new(label);
-            let (pool, keeper) = Pool::connect(config, url, health.clone()).await?;
+            let (pool, keeper) =
+                Pool::connect(config, url, health.clone(), state.stale.clone()).await?;
             hosts.push(Host {
                 url: url.cloned(),
                 pool,
@@ -409,14 +419,14 @@ impl Hosts {
         health: &Health,
     ) -> Result<Conn, DatabaseError> {
         let pool = &host.pool;
-        if let Some(conn) = pool.try_acquire_idle(config, health) {
+        if let Some(conn) = pool.try_acquire_idle(config) {
             return Ok(conn);
         }
         let max = pool.max_connections();
         let waiting = health.wait();
         // Counted as waiting, look again: a connection parked on the hot stack just before is
         // found here; one parked after sees this caller waiting and goes to sqlx's pool.
-        if let Some(conn) = pool.try_acquire_idle(config, health) {
+        if let Some(conn) = pool.try_acquire_idle(config) {
             return Ok(conn);
         }
         // Whether the pool will open a connection: read only where a server may refuse it

@@ -44,7 +44,7 @@ use super::row::DriverRow;
 use super::{Outcome, RunError};
 use crate::async_database_functions::row::{FromRow, RowRef};
 use crate::async_database_functions::stream::{BATCH_ROWS, RowSender};
-use crate::async_database_functions::topology::Health;
+use crate::async_database_functions::topology::Staleness;
 use error::{is_busy, to_sqlx};
 use row::SqliteEngineRow;
 
@@ -190,7 +190,7 @@ static JOBS: AtomicU64 = AtomicU64::new(1);
 
 struct Inner {
     target: Target,
-    health: Arc<Health>,
+    stale: Arc<Staleness>,
     permits: Arc<Semaphore>,
     idle: Mutex<Vec<Idle>>,
     open: AtomicU32,
@@ -241,11 +241,11 @@ impl Backoff {
 }
 
 impl Engine {
-    pub(crate) fn new(target: Target, health: Arc<Health>) -> Self {
+    pub(crate) fn new(target: Target, stale: Arc<Staleness>) -> Self {
         Engine {
             inner: Arc::new(Inner {
                 target,
-                health,
+                stale,
                 permits: Arc::new(Semaphore::new(MAX_CONNECTIONS as usize)),
                 idle: Mutex::new(Vec::new()),
                 open: AtomicU32::new(0),
@@ -333,7 +333,7 @@ impl Engine {
             let Some(idle) = idle else { break };
             let age = idle.opened.elapsed();
             let expired = inner.target.recycle.is_some_and(|max| age > max);
-            if expired || inner.health.is_stale(age) {
+            if expired || inner.stale.is_stale(age) {
                 inner.open.fetch_sub(1, Ordering::AcqRel);
                 continue;
             }
