@@ -206,3 +206,156 @@ async fn a_stopped_only_server_fails_every_call_within_a_second() {
     bed(&["start-standby"]).await;
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Galera (`eval "$(scripts/beds/galera.sh start)"`, `DSG_TEST_GALERA_URL`): Galera's suspect
+/// timeout, during which the other nodes hold writes after a node dies.
+const SUSPECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn galera_bed(args: &'static [&'static str]) {
+    tokio::task::spawn_blocking(move || {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/beds/galera.sh");
+        let status = std::process::Command::new("bash")
+            .arg(script)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap_or_else(|e| panic!("galera.sh {args:?}: {e}"));
+        assert!(status.success(), "galera.sh {args:?} failed");
+    })
+    .await
+    .unwrap_or_else(|e| panic!("galera.sh {args:?}: {e}"));
+}
+
+/// A Galera node, with idle connections in its pool, is killed (SIGKILL: its port refuses);
+/// 120 calls (reads, and inserts in their own transaction) over the three-node URI all succeed,
+/// none over a second plus Galera's suspect timeout, and those after the suspect window none
+/// over a second.
+#[tokio::test]
+async fn a_killed_galera_node_costs_no_call_more_than_a_second_plus_the_suspect_timeout() {
+    let Some(uri) = std::env::var("DSG_TEST_GALERA_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        return;
+    };
+    let _bed = BED.lock().await;
+    let mut problems = Vec::new();
+    for pre_ping in [false, true] {
+        let label = format!("Galera node killed, pool_pre_ping {pre_ping}");
+        let db = database(json!({
+            "database_uri": uri,
+            "pool_pre_ping": pre_ping,
+            "pool_timeout": POOL_TIMEOUT,
+        }));
+        let ops = DatabaseOperations::new(db.clone());
+        ops.execute_one(&text(
+            "CREATE TABLE IF NOT EXISTS t_scale_refused_g (id BIGINT PRIMARY KEY, note VARCHAR(20))",
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("[{label}] setup: {e}"));
+        // Sessions go round robin: 9 at once leave idle connections on every node.
+        let mut tasks = Vec::new();
+        for _ in 0..9 {
+            let ops = ops.clone();
+            tasks.push(tokio::spawn(async move {
+                ops.read_query::<i64>(&text("SELECT SLEEP(0.05)")).await
+            }));
+        }
+        for task in tasks {
+            task.await
+                .unwrap_or_else(|e| panic!("[{label}] warm-up panicked: {e}"))
+                .unwrap_or_else(|e| panic!("[{label}] warm-up: {e}"));
+        }
+        let idle = db.pool_stats().idle;
+        // The cluster's own failover time: one insert through node 1 alone, begun with the
+        // first call below.
+        let node1 = uri.replacen(
+            &uri[uri.find('@').map_or(0, |i| i + 1)..uri.rfind('/').unwrap_or(uri.len())],
+            &uri[uri.find('@').map_or(0, |i| i + 1)..uri.find(',').unwrap_or(uri.len())],
+            1,
+        );
+        let control_db = database(json!({"database_uri": node1}));
+        let control_ops = DatabaseOperations::new(control_db.clone());
+        control_ops
+            .read_query::<i64>(&text("SELECT 1"))
+            .await
+            .unwrap_or_else(|e| panic!("[{label}] control: {e}"));
+        galera_bed(&["kill-node", "2"]).await;
+        let killed = Instant::now();
+        let control_id = base_of(pre_ping) + 999;
+        let control = tokio::spawn(async move {
+            let started = Instant::now();
+            let result = control_ops
+                .execute_one(
+                    &text("INSERT INTO t_scale_refused_g (id, note) VALUES (:id, 'c')")
+                        .bind("id", control_id),
+                )
+                .await;
+            (started.elapsed(), result.map(drop))
+        });
+        let mut slowest = Duration::ZERO;
+        let mut slowest_late = Duration::ZERO;
+        let mut failed = 0;
+        let base = base_of(pre_ping);
+        for i in 0..120i64 {
+            let started = Instant::now();
+            let result = if i % 2 == 0 {
+                let mut statements: Vec<dsg_lib::async_database_functions::statement::Text> =
+                    Vec::new();
+                statements.push(
+                    text("INSERT INTO t_scale_refused_g (id, note) VALUES (:id, 'x')")
+                        .bind("id", base + i),
+                );
+                ops.execute_many(statements).await.map(drop)
+            } else {
+                ops.read_query::<i64>(&text("SELECT COUNT(*) FROM t_scale_refused_g"))
+                    .await
+                    .map(drop)
+            };
+            let took = started.elapsed();
+            slowest = slowest.max(took);
+            let late = started.duration_since(killed) > SUSPECT_TIMEOUT + BOUND;
+            if late {
+                slowest_late = slowest_late.max(took);
+            }
+            if let Err(e) = result {
+                failed += 1;
+                if failed <= 3 {
+                    problems.push(format!("[{label}] call {i} failed after {took:.2?}: {e}"));
+                }
+            }
+            if took > BOUND + SUSPECT_TIMEOUT.mul_f64(2.0) || (late && took > BOUND) {
+                problems.push(format!("[{label}] call {i} took {took:.2?}"));
+            }
+        }
+        let (failover, control_result) = control
+            .await
+            .unwrap_or_else(|e| panic!("[{label}] control panicked: {e}"));
+        if let Err(e) = control_result {
+            problems.push(format!(
+                "[{label}] the control insert on node 1 failed: {e}"
+            ));
+        }
+        if slowest > failover + BOUND {
+            problems.push(format!(
+                "[{label}] the slowest call took {slowest:.2?}, more than a second over the \
+                 cluster's own failover ({failover:.2?}, an insert on node 1 alone)"
+            ));
+        }
+        control_db.disconnect().await;
+        eprintln!(
+            "[{label}] {idle} idle connections before the kill; 120 calls, slowest {slowest:.2?}, \
+             slowest after the suspect window {slowest_late:.2?}, {failed} failed; the \
+             cluster's own failover (an insert on node 1 alone) took {failover:.2?}"
+        );
+        galera_bed(&["start-node", "2"]).await;
+        db.disconnect().await;
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The first id of a run's inserts: random, so reruns insert new ids.
+fn base_of(pre_ping: bool) -> i64 {
+    let random = i64::try_from(uuid::Uuid::new_v4().as_u128() & 0xf_ffff).unwrap_or(0);
+    (random * 2 + i64::from(pre_ping)) * 10_000
+}
