@@ -95,8 +95,11 @@ pub(super) async fn connect(
             // database a reader waited for an open write transaction, then failed with
             // "database table is locked"; see `TempDatabase`).
             let n = MEMORY_DATABASES.fetch_add(1, Ordering::Relaxed);
-            let file = std::env::temp_dir().join(format!(
-                "dsg-lib-memory-{}-{n}-{}.db",
+            let dir = std::env::temp_dir();
+            remove_orphans(&dir);
+            let file = dir.join(format!(
+                "{TEMP_PREFIX}{}-{}-{n}-{}.db",
+                pid_namespace().unwrap_or_default(),
                 std::process::id(),
                 uuid::Uuid::new_v4().simple()
             ));
@@ -151,6 +154,50 @@ pub(super) async fn connect(
     ))
 }
 
+/// How the temporary files of in-memory databases are named: then the pid namespace, the
+/// process id, a counter and a random part.
+const TEMP_PREFIX: &str = "dsg-lib-memory-";
+
+/// The pid namespace of this process (Linux: `/proc/self/ns/pid` → `pid:[4026531836]`, as
+/// `4026531836`), so that a process id in a temporary file's name is only compared with
+/// processes that share it (containers sharing a temp dir do not).
+fn pid_namespace() -> Option<String> {
+    let link = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    let text = link.to_str()?;
+    let id = text.strip_prefix("pid:[")?.strip_suffix(']')?;
+    id.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| id.to_string())
+}
+
+/// Removes, once per process, the temporary files of in-memory databases whose process is
+/// gone (killed, or ended without dropping its `AsyncDatabase`): those named with this
+/// process's pid namespace and a process id that no longer runs (`/proc/<pid>` is absent).
+/// Nowhere else is a process known to be gone: elsewhere nothing is removed.
+fn remove_orphans(dir: &std::path::Path) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Some(ns) = pid_namespace() else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let ours = format!("{TEMP_PREFIX}{ns}-");
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&ours)) else {
+                continue;
+            };
+            let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+                continue;
+            };
+            if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    });
+}
+
 /// The private temporary file that stands for an in-memory database, and one connection to it
 /// held for the life of the `AsyncDatabase`; the file (with its `-wal` and `-shm`) is removed
 /// when this is dropped.
@@ -161,7 +208,8 @@ pub(super) async fn connect(
 /// a file lets readers read the last committed state while a write transaction is open. With
 /// `synchronous = OFF` nothing waits for the disk; the file lives in the temp dir (`TMPDIR`:
 /// point it at a tmpfs such as `/dev/shm` to keep the pages off the disk altogether). A
-/// process that is killed leaves the file behind.
+/// process that is killed (or ends without dropping its `AsyncDatabase`) leaves the file
+/// behind; on Linux the next process to make one removes it ([`remove_orphans`]).
 struct TempDatabase {
     path: std::path::PathBuf,
     conn: std::sync::Mutex<Option<rusqlite::Connection>>,
