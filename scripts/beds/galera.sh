@@ -25,12 +25,15 @@ RUN_USER=mysql            # OS user the nodes run as when we are root
 NODES=(1 2 3)
 SYNC_TIMEOUT="${DSG_GALERA_SYNC_TIMEOUT:-120}"
 
-URL="mysql://root@127.0.0.1:3307,127.0.0.1:3308,127.0.0.1:3309/test"
+# DSG_GALERA_PORT_OFFSET (default 0) is added to every port below (with DSG_BEDS_DIR: a second
+# cluster beside the first, e.g. 100: 3407-3409).
+OFF="${DSG_GALERA_PORT_OFFSET:-0}"
+sql_port() { echo $((3306 + OFF + $1)); }              # 3307 3308 3309
+gm_port() { echo $((4567 + OFF + 10 * ($1 - 1))); }     # 4567 4577 4587 (group comm.)
+ist_port() { echo $((4568 + OFF + 10 * ($1 - 1))); }    # 4568 4578 4588 (IST)
+sst_port() { echo $((4444 + OFF + 10 * ($1 - 1))); }    # 4444 4454 4464 (rsync SST)
 
-sql_port() { echo $((3306 + $1)); }              # 3307 3308 3309
-gm_port() { echo $((4567 + 10 * ($1 - 1))); }     # 4567 4577 4587 (group comm.)
-ist_port() { echo $((4568 + 10 * ($1 - 1))); }    # 4568 4578 4588 (IST)
-sst_port() { echo $((4444 + 10 * ($1 - 1))); }    # 4444 4454 4464 (rsync SST)
+URL="mysql://root@127.0.0.1:$(sql_port 1),127.0.0.1:$(sql_port 2),127.0.0.1:$(sql_port 3)/test"
 ndir() { echo "$DIR/node$1"; }
 CLUSTER_ADDRESS="gcomm://127.0.0.1:$(gm_port 1),127.0.0.1:$(gm_port 2),127.0.0.1:$(gm_port 3)"
 

@@ -9,6 +9,10 @@
 #   scripts/beds/pg-standby.sh save-standby    # copy the standby's data (stopped, then started again)
 #   scripts/beds/pg-standby.sh start-stale-standby  # the standby from that copy, not streaming:
 #                                              # a standby restored from an older backup
+#   scripts/beds/pg-standby.sh start-primary   # start it again (the standby reconnects)
+#
+# DSG_PG_PRIMARY_PORT / DSG_PG_STANDBY_PORT (default 5440 / 5441) with DSG_BEDS_DIR run a
+# second pair beside the first.
 #
 # `start` prints `export DSG_TEST_PG_*_URL=...` lines on stdout (messages on
 # stderr), so `eval "$(scripts/beds/pg-standby.sh start)"` works.
@@ -23,8 +27,8 @@ DIR="$BEDS_ROOT/pg-standby"
 PRIMARY="$DIR/primary"
 STANDBY="$DIR/standby"
 RUN="$DIR/run"            # unix socket directory
-P_PORT=5440
-S_PORT=5441
+P_PORT="${DSG_PG_PRIMARY_PORT:-5440}"
+S_PORT="${DSG_PG_STANDBY_PORT:-5441}"
 PG_USER=postgres          # OS user the servers run as (when we are root)
 
 PRIMARY_URL="postgres://postgres@127.0.0.1:$P_PORT/test"
@@ -222,9 +226,18 @@ do_kill_primary() {
   log "primary on $P_PORT stopped (immediate)"
 }
 
+do_start_primary() {
+  if ! server_up "$PRIMARY"; then
+    as_pg "$PGBIN/pg_ctl" -D "$PRIMARY" -l "$DIR/primary.log" -w -t 30 start >/dev/null \
+      || { show_log "$DIR/primary.log"; die "primary did not start"; }
+  fi
+  log "primary on $P_PORT running"
+}
+
 case "${1:-}" in
   start) do_start ;;
   kill-primary) do_kill_primary ;;
+  start-primary) do_start_primary ;;
   kill-standby) do_kill_standby ;;
   start-standby) do_start_standby ;;
   save-standby) do_save_standby ;;
@@ -232,5 +245,5 @@ case "${1:-}" in
   stop) do_stop ;;
   status) do_status ;;
   promote) do_promote ;;
-  *) echo "usage: $0 start|stop|status|promote|kill-standby|start-standby|kill-primary|save-standby|start-stale-standby" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|promote|kill-standby|start-standby|kill-primary|start-primary|save-standby|start-stale-standby" >&2; exit 2 ;;
 esac

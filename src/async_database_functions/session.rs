@@ -136,18 +136,18 @@ impl Session {
         &self.config
     }
 
-    /// Maps a driver error; one showing that the connection is gone invalidates the pool, so
-    /// that the other connections opened before it are not handed out again, and marks the
-    /// host down. `may_commit`: the statement under way could have committed (a `COMMIT`, or a
-    /// statement outside a transaction), so a lost connection leaves its outcome unknown —
-    /// but for a read-only transaction, which wrote nothing: its lost COMMIT is a plain
-    /// connection error.
+    /// Maps a driver error; one showing that the connection is gone invalidates the host's
+    /// pool, so that the other connections to it opened before it are not handed out again,
+    /// and marks the host down. `may_commit`: the statement under way could have committed (a
+    /// `COMMIT`, or a statement outside a transaction), so a lost connection leaves its outcome
+    /// unknown — but for a read-only transaction, which wrote nothing: its lost COMMIT is a
+    /// plain connection error.
     fn error_at(&self, e: sqlx::Error, may_commit: bool) -> DatabaseError {
         let may_commit = may_commit && !self.read_only;
         let committing = may_commit && self.in_transaction;
         let error = self.catalog.complete(dialect::map_error(&self.config, e));
         if error.kind() == ErrorKind::ConnectionError {
-            self.checkout.health().invalidate();
+            self.checkout.host().invalidate();
             self.checkout.host().mark_down();
             if may_commit {
                 return error.with_outcome_unknown(committing);

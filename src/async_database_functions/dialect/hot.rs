@@ -11,9 +11,10 @@
 //! What keeps sqlx's own checks in force:
 //! - a session cut short (a statement in flight, a transaction left open) returns its
 //!   connection the sqlx way, so the ping or the close still happens;
-//! - under `pool_pre_ping` or `pool_recycle`, after an invalidation, once the pool is closed,
-//!   and once a caller has taken the raw sqlx pool ([`AsyncDatabase::sqlx_pool`]), the stack is
-//!   emptied into sqlx's pool and stays unused;
+//! - under `pool_pre_ping` or `pool_recycle`, once the pool is closed, and once a caller has
+//!   taken the raw sqlx pool ([`AsyncDatabase::sqlx_pool`]), the stack is emptied into sqlx's
+//!   pool and stays unused; after an invalidation of the host, it is unused until the next
+//!   checkout has closed the stale connections (then in use again);
 //! - a connection that waited on the stack for more than [`HOT_FOR`] goes back to sqlx's pool
 //!   (and its ping) instead of being handed out;
 //! - while callers wait for a connection, a connection parked here goes to one of them: straight
@@ -40,7 +41,7 @@ use sqlx::Database;
 use sqlx::pool::PoolConnection;
 
 use super::super::database_config::DBConfig;
-use super::super::topology::Health;
+use super::super::topology::{Health, Staleness};
 
 /// How long a connection may wait on the stack and still be handed out without sqlx's check.
 pub(crate) const HOT_FOR: Duration = Duration::from_secs(1);
@@ -49,6 +50,9 @@ pub(crate) const HOT_FOR: Duration = Duration::from_secs(1);
 pub(crate) struct Hot<DB: Database> {
     conns: Mutex<Vec<(PoolConnection<DB>, Instant)>>,
     health: Arc<Health>,
+    /// The host's invalidation state: no connection is parked or handed out from here while
+    /// a sweep is due.
+    stale: Arc<Staleness>,
     /// Off for good: the configuration checks connections on checkout, the pool closed, or the
     /// raw pool was handed out.
     off: AtomicBool,
@@ -75,12 +79,14 @@ impl<DB: Database> Hot<DB> {
     pub(crate) fn new(
         config: &DBConfig,
         health: Arc<Health>,
+        stale: Arc<Staleness>,
         retire_above: Option<usize>,
     ) -> Arc<Self> {
         let off = config.pool_pre_ping() || config.pool_recycle().is_some();
         Arc::new(Hot {
             conns: Mutex::new(Vec::new()),
             health,
+            stale,
             off: AtomicBool::new(off),
             handed: tokio::sync::Notify::new(),
             listening: AtomicU32::new(0),
@@ -89,7 +95,23 @@ impl<DB: Database> Hot<DB> {
     }
 
     fn usable(&self) -> bool {
-        !self.off.load(Ordering::Acquire) && !self.health.ever_invalidated()
+        !self.off.load(Ordering::Acquire) && self.stale.sweep_due().is_none()
+    }
+
+    /// The host's invalidation state.
+    pub(crate) fn stale(&self) -> &Staleness {
+        &self.stale
+    }
+
+    /// Closes every parked connection (a sweep after an invalidation).
+    pub(crate) fn close_parked(&self) {
+        let conns = match self.conns.lock() {
+            Ok(mut conns) => std::mem::take(&mut *conns),
+            Err(_) => return,
+        };
+        for (mut conn, _) in conns {
+            conn.close_on_drop();
+        }
     }
 
     /// The most recently parked connection, when hot connections are in use.
@@ -197,15 +219,20 @@ pub(crate) struct Pooled<DB: Database> {
     hot: Arc<Hot<DB>>,
     reusable: bool,
     retire: bool,
+    /// The host's invalidation in force when the connection was taken: one that came after
+    /// it (the connection was in use then) closes the connection when it comes back.
+    taken_at: u64,
 }
 
 impl<DB: Database> Pooled<DB> {
     pub(crate) fn new(conn: PoolConnection<DB>, hot: Arc<Hot<DB>>) -> Self {
+        let taken_at = hot.stale.mark();
         Pooled {
             conn: ManuallyDrop::new(conn),
             hot,
             reusable: false,
             retire: false,
+            taken_at,
         }
     }
 
@@ -252,7 +279,7 @@ impl<DB: Database> Drop for Pooled<DB> {
     fn drop(&mut self) {
         // SAFETY: `conn` is taken once, here, and `self` is not used after this.
         let mut conn = unsafe { ManuallyDrop::take(&mut self.conn) };
-        if self.retire {
+        if self.retire || self.hot.stale.invalidated_since(self.taken_at) {
             conn.close_on_drop();
         } else if self.reusable {
             self.hot.park(conn);

@@ -12,7 +12,7 @@ use super::{CommentStyle, Keeper, Pool, integrity};
 use crate::async_database_functions::database_config::{DBConfig, SslMode};
 use crate::async_database_functions::error::{Constraint, DatabaseError, ErrorKind};
 use crate::async_database_functions::model::{Column, ServerDefault, SqlType};
-use crate::async_database_functions::topology::Health;
+use crate::async_database_functions::topology::{Health, Staleness};
 
 pub(super) const QUERY_BUILDER: sea_query::MysqlQueryBuilder = sea_query::MysqlQueryBuilder;
 pub(super) const COMMENT_STYLE: CommentStyle = CommentStyle::Inline;
@@ -65,6 +65,7 @@ pub(super) async fn connect(
     config: &DBConfig,
     url: Option<&url::Url>,
     health: Arc<Health>,
+    stale: Arc<Staleness>,
 ) -> Result<(Pool, Keeper), DatabaseError> {
     let native = super::native_url(url, "mysql")?;
     let mut options = MySqlConnectOptions::from_str(native.as_str())
@@ -110,7 +111,7 @@ pub(super) async fn connect(
     let pool = super::recycle_on_acquire(
         MySqlPoolOptions::new(),
         config.pool_recycle(),
-        health.clone(),
+        stale.clone(),
     )
     .max_connections(max_connections(config))
     .min_connections(0)
@@ -129,7 +130,10 @@ pub(super) async fn connect(
     })
     .connect_lazy_with(options);
     Ok((
-        Pool::MySql(pool, super::hot::Hot::new(config, health, RETIRE_ABOVE)),
+        Pool::MySql(
+            pool,
+            super::hot::Hot::new(config, health, stale, RETIRE_ABOVE),
+        ),
         Keeper(None),
     ))
 }

@@ -13,7 +13,7 @@ use super::{CommentStyle, Keeper, Pool, integrity};
 use crate::async_database_functions::database_config::{DBConfig, Dialect, SslMode};
 use crate::async_database_functions::error::{Constraint, DatabaseError, ErrorKind};
 use crate::async_database_functions::model::{Column, ServerDefault, SqlType};
-use crate::async_database_functions::topology::Health;
+use crate::async_database_functions::topology::{Health, Staleness};
 
 pub(super) const QUERY_BUILDER: sea_query::PostgresQueryBuilder = sea_query::PostgresQueryBuilder;
 pub(super) const COMMENT_STYLE: CommentStyle = CommentStyle::Statement;
@@ -64,6 +64,7 @@ pub(super) async fn connect(
     config: &DBConfig,
     url: Option<&url::Url>,
     health: Arc<Health>,
+    stale: Arc<Staleness>,
 ) -> Result<(Pool, Keeper), DatabaseError> {
     let native = super::native_url(url, "postgres")?;
     let mut options = PgConnectOptions::from_str(native.as_str())
@@ -117,7 +118,7 @@ pub(super) async fn connect(
         options = options.options(settings);
     }
     let pool =
-        super::recycle_on_acquire(PgPoolOptions::new(), config.pool_recycle(), health.clone())
+        super::recycle_on_acquire(PgPoolOptions::new(), config.pool_recycle(), stale.clone())
             .max_connections(max_connections(config))
             .min_connections(0)
             .acquire_timeout(super::acquire_timeout(config))
@@ -126,7 +127,10 @@ pub(super) async fn connect(
             .idle_timeout(Some(Duration::from_secs(600)))
             .connect_lazy_with(options);
     Ok((
-        Pool::Postgres(pool, super::hot::Hot::new(config, health, RETIRE_ABOVE)),
+        Pool::Postgres(
+            pool,
+            super::hot::Hot::new(config, health, stale, RETIRE_ABOVE),
+        ),
         Keeper(None),
     ))
 }

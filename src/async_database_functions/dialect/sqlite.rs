@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::ConnectOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use super::{CommentStyle, Keeper, Pool, integrity};
 use crate::async_database_functions::database_config::{DBConfig, IsolationLevel, SqliteTarget};
 use crate::async_database_functions::error::{Constraint, DatabaseError, ErrorKind};
 use crate::async_database_functions::model::{Column, ServerDefault, SqlType};
-use crate::async_database_functions::topology::Health;
+use crate::async_database_functions::topology::{Health, Staleness};
 
 pub(super) const QUERY_BUILDER: sea_query::SqliteQueryBuilder = sea_query::SqliteQueryBuilder;
 pub(super) const COMMENT_STYLE: CommentStyle = CommentStyle::None;
@@ -68,7 +68,8 @@ pub(super) const READ_ONLY_CODES: &[&str] = &[];
 pub(super) async fn connect(
     config: &DBConfig,
     _url: Option<&url::Url>,
-    health: Arc<Health>,
+    _health: Arc<Health>,
+    stale: Arc<Staleness>,
 ) -> Result<(Pool, Keeper), DatabaseError> {
     let args = config.connect_args();
     let mut options = SqliteConnectOptions::new()
@@ -90,16 +91,31 @@ pub(super) async fn connect(
                 .journal_mode(SqliteJournalMode::Wal)
         }
         _ => {
-            // A private shared-cache in-memory database: every connection of this pool (the
-            // engine's and sqlx's) sees it, and no other pool does.
+            // A private temporary file in WAL mode stands for the in-memory database: every
+            // connection of this pool (the engine's and sqlx's) sees it, no other pool does,
+            // and a reader never waits for a writer (issue 28: on a shared-cache in-memory
+            // database a reader waited for an open write transaction, then failed with
+            // "database table is locked"; see `TempDatabase`).
             let n = MEMORY_DATABASES.fetch_add(1, Ordering::Relaxed);
-            path = format!("file:dsg-lib-memory-{}-{n}", std::process::id());
-            options.filename(&path).in_memory(true).shared_cache(true)
+            let dir = std::env::temp_dir();
+            remove_orphans(&dir);
+            let file = dir.join(format!(
+                "{TEMP_PREFIX}{}-{}-{n}-{}.db",
+                pid_namespace().unwrap_or_default(),
+                std::process::id(),
+                uuid::Uuid::new_v4().simple()
+            ));
+            path = file.to_string_lossy().into_owned();
+            options
+                .filename(&file)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Off)
         }
     };
     let engine = Engine::new(
         Target {
-            path,
+            path: path.clone(),
             memory,
             read_uncommitted: config.isolation_level() == Some(IsolationLevel::ReadUncommitted),
             cache_capacity: config.query_cache_size(),
@@ -107,11 +123,11 @@ pub(super) async fn connect(
             acquire_timeout: config.pool_timeout(),
             recycle: config.pool_recycle(),
         },
-        health.clone(),
+        stale.clone(),
     );
     // sqlx's pool, for `AsyncDatabase::sqlite_pool()`: it opens no connection until used.
     let mut pool =
-        super::recycle_on_acquire(SqlitePoolOptions::new(), config.pool_recycle(), health)
+        super::recycle_on_acquire(SqlitePoolOptions::new(), config.pool_recycle(), stale)
             .max_connections(MAX_CONNECTIONS)
             .min_connections(0)
             .acquire_timeout(config.pool_timeout())
@@ -123,12 +139,11 @@ pub(super) async fn connect(
         pool = pool.idle_timeout(Some(Duration::from_secs(600)));
     }
     let keeper = if memory {
-        // The in-memory database lives as long as one connection to it is open: keep one
-        // outside the pools, for the life of the `AsyncDatabase` (sqlx #2510, #1647).
-        let conn = engine
-            .open()
+        // The temporary file is made here, in WAL mode, and removed when the keeper goes (at
+        // `disconnect`, or when the `AsyncDatabase` is dropped).
+        let temp = TempDatabase::create(&engine, &path)
             .map_err(|e| super::map_error(config, sqlite_engine::error::to_sqlx(e)))?;
-        Keeper(Some(Box::new(std::sync::Mutex::new(conn))))
+        Keeper(Some(Box::new(temp)))
     } else {
         Keeper(None)
     };
@@ -139,6 +154,93 @@ pub(super) async fn connect(
         }),
         keeper,
     ))
+}
+
+/// How the temporary files of in-memory databases are named: then the pid namespace, the
+/// process id, a counter and a random part.
+const TEMP_PREFIX: &str = "dsg-lib-memory-";
+
+/// The pid namespace of this process (Linux: `/proc/self/ns/pid` → `pid:[4026531836]`, as
+/// `4026531836`), so that a process id in a temporary file's name is only compared with
+/// processes that share it (containers sharing a temp dir do not).
+fn pid_namespace() -> Option<String> {
+    let link = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    let text = link.to_str()?;
+    let id = text.strip_prefix("pid:[")?.strip_suffix(']')?;
+    id.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| id.to_string())
+}
+
+/// Removes, once per process, the temporary files of in-memory databases whose process is
+/// gone (killed, or ended without dropping its `AsyncDatabase`): those named with this
+/// process's pid namespace and a process id that no longer runs (`/proc/<pid>` is absent).
+/// Nowhere else is a process known to be gone: elsewhere nothing is removed.
+fn remove_orphans(dir: &std::path::Path) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Some(ns) = pid_namespace() else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let ours = format!("{TEMP_PREFIX}{ns}-");
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&ours)) else {
+                continue;
+            };
+            let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+                continue;
+            };
+            if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    });
+}
+
+/// The private temporary file that stands for an in-memory database, and one connection to it
+/// held for the life of the `AsyncDatabase`; the file (with its `-wal` and `-shm`) is removed
+/// when this is dropped.
+///
+/// Why a file: SQLite's in-memory databases cannot be in WAL mode (a shared-cache one locks
+/// per table, so readers wait for an open writer and then fail with "database table is
+/// locked"; a `memdb`-VFS one refuses new readers while a write transaction is open). WAL on
+/// a file lets readers read the last committed state while a write transaction is open. With
+/// `synchronous = OFF` nothing waits for the disk; the file lives in the temp dir (`TMPDIR`:
+/// point it at a tmpfs such as `/dev/shm` to keep the pages off the disk altogether). A
+/// process that is killed (or ends without dropping its `AsyncDatabase`) leaves the file
+/// behind; on Linux the next process to make one removes it ([`remove_orphans`]).
+struct TempDatabase {
+    path: std::path::PathBuf,
+    conn: std::sync::Mutex<Option<rusqlite::Connection>>,
+}
+
+impl TempDatabase {
+    fn create(engine: &Engine, path: &str) -> rusqlite::Result<TempDatabase> {
+        let temp = TempDatabase {
+            path: path.into(),
+            conn: std::sync::Mutex::new(None),
+        };
+        // From here on, a failure removes what was made.
+        let conn = engine.open()?;
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        *temp.conn.lock().unwrap_or_else(|e| e.into_inner()) = Some(conn);
+        Ok(temp)
+    }
+}
+
+impl Drop for TempDatabase {
+    fn drop(&mut self) {
+        // Closed first: a file still open cannot be removed everywhere (Windows).
+        drop(self.conn.lock().unwrap_or_else(|e| e.into_inner()).take());
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut name = self.path.clone().into_os_string();
+            name.push(suffix);
+            let _ = std::fs::remove_file(name);
+        }
+    }
 }
 
 /// The two pools of a SQLite database: the engine's, which runs the library's statements, and

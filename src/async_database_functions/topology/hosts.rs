@@ -30,7 +30,7 @@ use url::Url;
 use super::super::database_config::{DBConfig, Role, TargetSessionAttrs};
 use super::super::dialect::{self, Conn, Keeper, Pool};
 use super::super::error::{DatabaseError, ErrorKind};
-use super::{Checkout, Health};
+use super::{Checkout, Health, Staleness};
 
 /// How long a host that failed is skipped before it is tried again.
 pub const DOWN_FOR: Duration = Duration::from_secs(1);
@@ -46,6 +46,12 @@ fn jitter_fraction() -> f64 {
     (uuid::Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0
 }
 
+/// While callers wait for a connection that does not come, the host's port is probed this
+/// often (by one of them), so that a host refusing connections fails them within
+/// 2 × `PROBE_EVERY` plus a connect, instead of `pool_timeout` (the driver retries a refused
+/// connect as a server still starting).
+pub const PROBE_EVERY: Duration = Duration::from_millis(100);
+
 /// What the crate knows of one server: whether it is down, and its role. Shared with the
 /// sessions on it, so that a failure seen in a session marks the host.
 #[derive(Debug)]
@@ -59,6 +65,13 @@ pub(crate) struct HostState {
     role: AtomicU8,
     /// A replica: the highest WAL position it was seen to have replayed.
     replayed: AtomicU64,
+    /// Which connections of this host's pool are stale.
+    stale: Arc<Staleness>,
+    /// Nanoseconds after `epoch` when a probe of this host last began, plus one (one probe per
+    /// [`PROBE_EVERY`] at most, whoever waits).
+    probed_at: AtomicU64,
+    /// Nanoseconds after `epoch` when a probe last found the port refusing, plus one.
+    refused_at: AtomicU64,
 }
 
 impl HostState {
@@ -69,7 +82,33 @@ impl HostState {
             down_until: AtomicU64::new(0),
             role: AtomicU8::new(0),
             replayed: AtomicU64::new(0),
+            stale: Staleness::new(),
+            probed_at: AtomicU64::new(0),
+            refused_at: AtomicU64::new(0),
         })
+    }
+
+    /// A connection to this host was found lost: every connection to it opened until now is
+    /// stale (the other hosts' pools are left alone).
+    pub(crate) fn invalidate(&self) {
+        self.stale.invalidate();
+    }
+
+    /// Whether this caller may probe the host now (no probe began within [`PROBE_EVERY`]).
+    fn claim_probe(&self) -> bool {
+        let now = self.now().saturating_add(1);
+        let last = self.probed_at.load(Ordering::Acquire);
+        let every = u64::try_from(PROBE_EVERY.as_nanos()).unwrap_or(u64::MAX);
+        (last == 0 || now.saturating_sub(last) >= every)
+            && self
+                .probed_at
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+    }
+
+    /// Whether a probe found the port refusing after `since` (nanoseconds after `epoch`).
+    fn refused_after(&self, since: u64) -> bool {
+        self.refused_at.load(Ordering::Acquire) > since
     }
 
     fn now(&self) -> u64 {
@@ -161,12 +200,14 @@ impl Hosts {
         let mut hosts = Vec::with_capacity(urls.len());
         let mut keepers = Vec::with_capacity(urls.len());
         for (i, url) in urls.into_iter().enumerate() {
-            let (pool, keeper) = Pool::connect(config, url, health.clone()).await?;
             let label = labels.get(i).cloned().unwrap_or_else(|| "local".into());
+            let state = HostState::new(label);
+            let (pool, keeper) =
+                Pool::connect(config, url, health.clone(), state.stale.clone()).await?;
             hosts.push(Host {
                 url: url.cloned(),
                 pool,
-                state: HostState::new(label),
+                state,
             });
             keepers.push(keeper);
         }
@@ -442,14 +483,14 @@ impl Hosts {
         health: &Health,
     ) -> Result<Conn, DatabaseError> {
         let pool = &host.pool;
-        if let Some(conn) = pool.try_acquire_idle(config, health) {
+        if let Some(conn) = pool.try_acquire_idle(config) {
             return Ok(conn);
         }
         let max = pool.max_connections();
         let waiting = health.wait();
         // Counted as waiting, look again: a connection parked on the hot stack just before is
         // found here; one parked after sees this caller waiting and goes to sqlx's pool.
-        if let Some(conn) = pool.try_acquire_idle(config, health) {
+        if let Some(conn) = pool.try_acquire_idle(config) {
             return Ok(conn);
         }
         // Whether the pool will open a connection: read only where a server may refuse it
@@ -459,15 +500,20 @@ impl Hosts {
             idle == 0 && open < max
         };
         let acquired = match &host.url {
-            Some(url) if opening() => {
+            Some(url) => {
+                // When the pool opens a connection at once, the port is probed at once; else
+                // (an idle connection to check, or every connection open: one coming back
+                // serves this caller) only if none came within `PROBE_EVERY`: an idle
+                // connection found dead (`pool_pre_ping`, or stale) makes the pool open one.
+                let opening = opening();
                 tokio::select! {
-                    acquired = pool.acquire(false) => acquired,
-                    // Boxed: only built when a connection is opened.
-                    refused = Box::pin(super::refused(config, url)) => return Err(refused),
+                    acquired = pool.acquire(!opening) => acquired,
+                    // Boxed: kept out of every session's future.
+                    refused = Box::pin(refused_while_waiting(config, url, &host.state, opening)) => {
+                        return Err(refused);
+                    }
                 }
             }
-            // A server pool with every connection open: one coming back serves this caller.
-            Some(_) => pool.acquire(true).await,
             None => pool.acquire(false).await,
         };
         drop(waiting);
@@ -486,6 +532,36 @@ impl Hosts {
                 ),
             )),
             Err(e) => Err(dialect::map_error(config, e)),
+        }
+    }
+}
+
+/// Resolves only when `url`'s port refuses connections while this caller waits, with the error
+/// to report: probed at once with `at_once`, else after [`PROBE_EVERY`], then every
+/// `PROBE_EVERY` (one probe per host at a time, whoever waits; the others see its finding).
+async fn refused_while_waiting(
+    config: &DBConfig,
+    url: &Url,
+    host: &HostState,
+    at_once: bool,
+) -> DatabaseError {
+    let since = host.now();
+    let mut first = true;
+    loop {
+        let now = first && at_once;
+        first = false;
+        if !now {
+            tokio::time::sleep(PROBE_EVERY).await;
+        }
+        if host.refused_after(since) {
+            return super::refused_error(url, "connection refused");
+        }
+        if (now || host.claim_probe())
+            && let Some(e) = super::probe(config, url).await
+        {
+            host.refused_at
+                .store(host.now().saturating_add(1), Ordering::Release);
+            return e;
         }
     }
 }

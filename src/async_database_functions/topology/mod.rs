@@ -9,13 +9,18 @@
 //! - [`retry`]: the bounded, jittered re-running of whole transactions.
 //!
 //! What is tracked for the whole database:
-//! - **Pool invalidation** (SQLAlchemy's "invalidate on disconnect"): the first error showing
-//!   that a server connection is gone marks every connection opened before it as stale; stale
-//!   idle connections are closed instead of being handed out, so a restarted server or a mass
-//!   kill of connections costs at most the one operation that was in flight.
-//! - **Fail fast when refused**: when a new connection is needed and the server's port refuses
-//!   connections, the caller gets a [`ConnectionError`](super::error::ErrorKind::ConnectionError)
-//!   at once, instead of waiting out `pool_timeout` while the driver retries.
+//! - **Pool invalidation** (SQLAlchemy's "invalidate on disconnect"), per host
+//!   ([`Staleness`]): the first error showing that a connection to a server is gone marks
+//!   every connection to that server opened before it as stale; its idle connections are
+//!   closed at the next checkout and those in use when they come back, so a restarted server
+//!   or a mass kill of connections costs at most the one operation that was in flight. The
+//!   other hosts' pools (replicas, cluster nodes) are left alone, and the idle fast path comes
+//!   back once the stale connections are gone.
+//! - **Fail fast when refused**: while a caller waits for a connection from a server that
+//!   refuses connections (RST), it gets a
+//!   [`ConnectionError`](super::error::ErrorKind::ConnectionError) naming the host and
+//!   "connection refused" within a few [`PROBE_EVERY`](hosts::PROBE_EVERY), whatever the pool's idle state and
+//!   `pool_pre_ping`, instead of waiting out `pool_timeout` while the driver retries.
 //! - **Closed**: once `disconnect()` begins no session is handed out; once it returns, every
 //!   call, including those of sessions still held, fails at once with
 //!   [`Disconnected`](super::error::ErrorKind::Disconnected).
@@ -40,13 +45,81 @@ pub(crate) mod retry;
 pub(crate) use hosts::{HostState, Hosts, Want};
 pub(crate) use replicas::Replicas;
 
-/// Health of the one server of a database, shared by its pool and its sessions.
+/// Which connections of one host's pool are stale: opened before the last time a connection
+/// to that host was found lost. Shared by the host's pool (which closes stale connections
+/// instead of handing them out) and its sessions (which invalidate).
 #[derive(Debug)]
-pub(crate) struct Health {
-    /// The origin of `invalidated_at`.
+pub(crate) struct Staleness {
+    /// The origin of the times below.
     epoch: Instant,
     /// Nanoseconds after `epoch` of the last invalidation, plus one; 0 for never.
     invalidated_at: AtomicU64,
+    /// The `invalidated_at` whose idle connections were swept (closed); the idle fast path
+    /// hands connections out unchecked only while this equals `invalidated_at`.
+    swept: AtomicU64,
+}
+
+impl Staleness {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Staleness {
+            epoch: Instant::now(),
+            invalidated_at: AtomicU64::new(0),
+            swept: AtomicU64::new(0),
+        })
+    }
+
+    /// Marks every connection to the host opened until now as stale.
+    pub(crate) fn invalidate(&self) {
+        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.invalidated_at
+            .fetch_max(now.saturating_add(1), Ordering::AcqRel);
+    }
+
+    /// Whether a connection of age `age` was opened before the last invalidation (also: whether
+    /// a connection taken from the pool `age` ago was in use at it).
+    pub(crate) fn is_stale(&self, age: Duration) -> bool {
+        let at = self.invalidated_at.load(Ordering::Acquire);
+        if at == 0 {
+            return false;
+        }
+        let invalidated = self.epoch + Duration::from_nanos(at - 1);
+        match Instant::now().checked_sub(age) {
+            Some(opened) => opened <= invalidated,
+            None => true,
+        }
+    }
+
+    /// The invalidation in force now (0: none), for [`invalidated_since`](Self::invalidated_since).
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+    pub(crate) fn mark(&self) -> u64 {
+        self.invalidated_at.load(Ordering::Acquire)
+    }
+
+    /// Whether the host was invalidated after [`mark`](Self::mark) gave `mark`: a connection
+    /// taken from the pool then was in use at the invalidation (and opened before it).
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+    pub(crate) fn invalidated_since(&self, mark: u64) -> bool {
+        self.invalidated_at.load(Ordering::Acquire) > mark
+    }
+
+    /// An invalidation whose idle connections have not been swept yet (the mark to pass to
+    /// [`swept`](Self::swept) once they are).
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+    pub(crate) fn sweep_due(&self) -> Option<u64> {
+        let at = self.invalidated_at.load(Ordering::Acquire);
+        (at != self.swept.load(Ordering::Acquire)).then_some(at)
+    }
+
+    /// The idle connections of the invalidation `mark` were closed.
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+    pub(crate) fn swept(&self, mark: u64) {
+        self.swept.fetch_max(mark, Ordering::AcqRel);
+    }
+}
+
+/// Health of the servers of a database, shared by its pools and its sessions.
+#[derive(Debug)]
+pub(crate) struct Health {
     /// `disconnect` began: no new session.
     closed: AtomicBool,
     /// `disconnect` returned: sessions still held fail on their next call.
@@ -65,8 +138,6 @@ pub(crate) struct Health {
 impl Health {
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(Health {
-            epoch: Instant::now(),
-            invalidated_at: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             in_use: AtomicU32::new(0),
@@ -75,32 +146,6 @@ impl Health {
             contending: AtomicU32::new(0),
             writes: AtomicU64::new(0),
         })
-    }
-
-    /// Marks every connection opened until now as stale.
-    pub(crate) fn invalidate(&self) {
-        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.invalidated_at
-            .fetch_max(now.saturating_add(1), Ordering::AcqRel);
-    }
-
-    /// Whether [`Health::invalidate`] was ever called.
-    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
-    pub(crate) fn ever_invalidated(&self) -> bool {
-        self.invalidated_at.load(Ordering::Acquire) != 0
-    }
-
-    /// Whether a connection of age `age` was opened before the last invalidation.
-    pub(crate) fn is_stale(&self, age: Duration) -> bool {
-        let at = self.invalidated_at.load(Ordering::Acquire);
-        if at == 0 {
-            return false;
-        }
-        let invalidated = self.epoch + Duration::from_nanos(at - 1);
-        match Instant::now().checked_sub(age) {
-            Some(opened) => opened <= invalidated,
-            None => true,
-        }
     }
 
     /// `disconnect` began: no new session.
@@ -252,16 +297,20 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// Resolves only when the server's port refuses connections, with the error to report;
-/// otherwise never (so it can race the pool's own connect, which retries a refused port until
-/// `pool_timeout`).
-pub(crate) async fn refused(config: &DBConfig, url: &Url) -> DatabaseError {
-    match probe(config, url).await {
-        Some(e) => e,
-        None => std::future::pending().await,
-    }
+/// The error for a server at `url` that refuses connections: a `ConnectionError` naming the
+/// host and the cause.
+fn refused_error(url: &Url, cause: impl std::fmt::Display) -> DatabaseError {
+    DatabaseError::new(
+        ErrorKind::ConnectionError,
+        format!(
+            "could not connect to {}: {cause}",
+            super::redact::redact_url(url)
+        ),
+    )
 }
 
+/// The error to report when the server's port refuses connections (one TCP connect); `None`
+/// when it accepts them, does not answer, or cannot be probed (a Unix socket).
 async fn probe(config: &DBConfig, url: &Url) -> Option<DatabaseError> {
     let port = url
         .port()
@@ -275,13 +324,9 @@ async fn probe(config: &DBConfig, url: &Url) -> Option<DatabaseError> {
         Host::Ipv6(ip) => tokio::net::TcpStream::connect((ip, port)).await,
     };
     match result {
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Some(DatabaseError::new(
-            ErrorKind::ConnectionError,
-            format!(
-                "could not connect to {}: connection refused ({e})",
-                super::redact::redact_url(url)
-            ),
-        )),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Some(refused_error(url, format_args!("connection refused ({e})")))
+        }
         _ => None,
     }
 }
@@ -298,13 +343,17 @@ mod tests {
 
     #[test]
     fn connections_opened_before_an_invalidation_are_stale() {
-        let health = Health::new();
-        assert!(!health.is_stale(Duration::from_secs(3600)));
+        let stale = Staleness::new();
+        assert!(!stale.is_stale(Duration::from_secs(3600)));
+        assert_eq!(stale.sweep_due(), None);
         std::thread::sleep(Duration::from_millis(5));
-        health.invalidate();
-        assert!(health.is_stale(Duration::from_millis(2)));
+        stale.invalidate();
+        assert!(stale.is_stale(Duration::from_millis(2)));
         std::thread::sleep(Duration::from_millis(5));
-        assert!(!health.is_stale(Duration::from_millis(1)));
+        assert!(!stale.is_stale(Duration::from_millis(1)));
+        let mark = stale.sweep_due().unwrap();
+        stale.swept(mark);
+        assert_eq!(stale.sweep_due(), None);
     }
 
     #[test]

@@ -7,22 +7,26 @@
 //!
 //! - **In place.** A statement with few bound values runs on the calling task, to completion,
 //!   within one poll: no thread hop, and nothing is ever left half-run by a dropped future.
+//!   Before it runs, the task yields to the runtime when its turn is over (128 statements,
+//!   tokio's cooperative budget, or [`TIME_SLICE`] on the thread; see `take_turn`), so timers,
+//!   `disconnect()` and other tasks keep running while many tasks loop on point operations.
 //! - **Off the runtime.** A statement binding more than [`IN_PLACE_MAX_VALUES`] values (the
 //!   chunks of `create_many`, large `IN` lists) and every streamed read (`read_stream`) run on
 //!   tokio's blocking pool, the connection moved there and back, so the runtime's other tasks
 //!   keep running. If the awaiting future is dropped meanwhile, the work finishes there and the
 //!   connection goes back to the pool after rolling back any transaction it had open.
 //! - **Waiting for locks without blocking.** Connections have no busy handler: a statement
-//!   that finds the database locked (`SQLITE_BUSY`, or `SQLITE_LOCKED` between connections of
-//!   the shared-cache in-memory database) is reset and tried again after an async sleep, until
-//!   the busy timeout (`connect_args.timeout`, default 5 s) has passed.
+//!   that finds the database locked (`SQLITE_BUSY`, or `SQLITE_LOCKED`) is reset and tried
+//!   again after an async sleep, until the busy timeout (`connect_args.timeout`, default 5 s)
+//!   has passed.
 //!
 //! The pool: at most [`MAX_CONNECTIONS`] connections, opened on demand, recycled after
 //! `pool_recycle` and after an invalidation, `pool_timeout` to wait for one. A file database
-//! is put in WAL mode with foreign keys on, as before; `:memory:` is a private named
-//! shared-cache in-memory database kept alive by one connection held for the life of the
-//! `AsyncDatabase`. sqlx's pool is still built beside it (lazily, sharing the same file or the
-//! same named in-memory database), for `AsyncDatabase::sqlite_pool()`.
+//! is put in WAL mode with foreign keys on, as before; `:memory:` is a private temporary file
+//! in WAL mode with `synchronous = OFF`, made by one connection held for the life of the
+//! `AsyncDatabase` and removed with it (a shared-cache in-memory database made readers wait
+//! for an open writer: issue 28). sqlx's pool is still built beside it (lazily, on the same
+//! file), for `AsyncDatabase::sqlite_pool()`.
 
 pub(crate) mod bind;
 pub(crate) mod error;
@@ -40,7 +44,7 @@ use super::row::DriverRow;
 use super::{Outcome, RunError};
 use crate::async_database_functions::row::{FromRow, RowRef};
 use crate::async_database_functions::stream::{BATCH_ROWS, RowSender};
-use crate::async_database_functions::topology::Health;
+use crate::async_database_functions::topology::Staleness;
 use error::{is_busy, to_sqlx};
 use row::SqliteEngineRow;
 
@@ -54,10 +58,54 @@ pub(crate) const IN_PLACE_BUDGET: Duration = Duration::from_millis(10);
 /// VM instructions between two looks of the progress handler at the clock.
 const PROGRESS_OPS: i32 = 2000;
 
+/// How long a task may run on a runtime thread before a statement in place yields first.
+/// With 16 tasks looping on point operations, a current-thread runtime gets back to its timers
+/// every 16 × 250 µs = 4 ms at most, a 4-worker runtime sooner.
+pub(crate) const TIME_SLICE: Duration = Duration::from_micros(250);
+
+thread_local! {
+    /// When the task running on this thread last yielded here (or this thread first ran a
+    /// statement in place since then).
+    static SLICE_START: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// Gives the runtime a turn before a statement runs in place, when one is due: after 128
+/// statements (tokio's cooperative budget, one unit per statement), or once the task has held
+/// this thread for [`TIME_SLICE`] (time spent outside the engine counts too: decoding rows,
+/// building SQL, the caller's own work between operations). A statement in place never waits
+/// for anything, so without this a task looping on point operations would never give its
+/// thread back: timers, `disconnect` and, on a current-thread runtime, every other task would
+/// starve.
+///
+/// The slice is kept per thread, not per task: a task that starts after another task's wait
+/// (not a yield here) may yield once early. That costs a yield (about a microsecond), never a
+/// late one.
+async fn take_turn() {
+    let spent = !tokio::task::coop::has_budget_remaining();
+    tokio::task::consume_budget().await;
+    let now = Instant::now();
+    if spent {
+        // `consume_budget` yielded: a new slice begins.
+        SLICE_START.set(Some(now));
+        return;
+    }
+    match SLICE_START.get() {
+        Some(start) if now.saturating_duration_since(start) >= TIME_SLICE => {
+            tokio::task::yield_now().await;
+            SLICE_START.set(Some(Instant::now()));
+        }
+        Some(_) => {}
+        None => SLICE_START.set(Some(now)),
+    }
+}
+
 /// How to open a connection.
 pub(crate) struct Target {
-    /// A file path, or the `file:` name of a named in-memory database.
+    /// A file path (for `:memory:`, the private temporary file that stands for it).
     pub path: String,
+    /// The database stands for `:memory:`: a private temporary file in WAL mode, made and put
+    /// in WAL mode by the keeper connection, with `synchronous = OFF` (nothing of it outlives
+    /// the process, so nothing is worth an `fsync`).
     pub memory: bool,
     pub read_uncommitted: bool,
     pub cache_capacity: usize,
@@ -142,7 +190,7 @@ static JOBS: AtomicU64 = AtomicU64::new(1);
 
 struct Inner {
     target: Target,
-    health: Arc<Health>,
+    stale: Arc<Staleness>,
     permits: Arc<Semaphore>,
     idle: Mutex<Vec<Idle>>,
     open: AtomicU32,
@@ -193,11 +241,11 @@ impl Backoff {
 }
 
 impl Engine {
-    pub(crate) fn new(target: Target, health: Arc<Health>) -> Self {
+    pub(crate) fn new(target: Target, stale: Arc<Staleness>) -> Self {
         Engine {
             inner: Arc::new(Inner {
                 target,
-                health,
+                stale,
                 permits: Arc::new(Semaphore::new(MAX_CONNECTIONS as usize)),
                 idle: Mutex::new(Vec::new()),
                 open: AtomicU32::new(0),
@@ -219,26 +267,27 @@ impl Engine {
     /// Opens a connection with the pool's settings (also the in-memory keeper).
     pub(crate) fn open(&self) -> rusqlite::Result<Connection> {
         let t = &self.inner.target;
-        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        if t.memory {
-            // As sqlx-sqlite opens it: the same named shared-cache in-memory database.
-            flags |= OpenFlags::SQLITE_OPEN_MEMORY | OpenFlags::SQLITE_OPEN_SHARED_CACHE;
-        }
         let conn = Connection::open_with_flags(&t.path, flags)?;
         // Waiting for a lock is done by the executor, asynchronously.
         conn.busy_timeout(Duration::ZERO)?;
         conn.set_prepared_statement_cache_capacity(t.cache_capacity.max(1));
-        conn.execute_batch("PRAGMA foreign_keys = ON")?;
+        conn.execute_batch(if t.memory {
+            "PRAGMA foreign_keys = ON; PRAGMA synchronous = OFF"
+        } else {
+            "PRAGMA foreign_keys = ON"
+        })?;
         if t.read_uncommitted {
             conn.execute_batch("PRAGMA read_uncommitted = 1")?;
         }
         Ok(conn)
     }
 
-    /// Puts a file database in WAL mode (once per pool; the mode is kept in the file).
+    /// Puts a file database in WAL mode (once per pool; the mode is kept in the file). The
+    /// keeper did it for `:memory:`'s file, before any other connection was opened.
     async fn set_wal(&self, conn: Connection) -> Result<Connection, sqlx::Error> {
         if self.inner.target.memory || self.inner.wal_set.load(Ordering::Acquire) {
             return Ok(conn);
@@ -284,7 +333,7 @@ impl Engine {
             let Some(idle) = idle else { break };
             let age = idle.opened.elapsed();
             let expired = inner.target.recycle.is_some_and(|max| age > max);
-            if expired || inner.health.is_stale(age) {
+            if expired || inner.stale.is_stale(age) {
                 inner.open.fetch_sub(1, Ordering::AcqRel);
                 continue;
             }
@@ -553,6 +602,7 @@ impl EngineConn {
         &mut self,
         mut f: impl FnMut(&Connection, &Watch) -> Result<R, Fail>,
     ) -> Result<R, Fail> {
+        take_turn().await;
         let mut backoff = Backoff::new(self.busy_timeout);
         loop {
             // No borrow of the connection lives across the sleep (it is not `Sync`).
