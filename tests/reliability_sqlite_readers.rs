@@ -111,6 +111,7 @@ async fn readers_are_not_blocked_by_an_open_write_transaction() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg(feature = "sqlite")] // `sqlite_pool()` exists with the SQLite backend only
 async fn sqlite_pool_reads_while_a_session_is_open_and_its_writes_wait_a_bounded_time() {
     let mut problems = Vec::new();
     for (backend, file) in load_backends("dsg_rel_readers_sqlx") {
