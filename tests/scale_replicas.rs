@@ -646,3 +646,57 @@ async fn loads_and_batch_reads_after_a_write_see_it() {
     db.drop_tables().await.unwrap();
     db.disconnect().await;
 }
+
+/// `get_replica_session()` under `pool_pre_ping`, with the standby stopped while its pool
+/// holds idle connections: the ping finds them dead and the pool would open another, which
+/// the driver retries against the refused port until `pool_timeout`; the refused port is seen
+/// instead, and every session opens on the primary well within it (issue 28, items 1 and 5).
+#[tokio::test]
+async fn replica_sessions_under_pool_pre_ping_skip_a_stopped_standby() {
+    let Some((primary, standby, _)) = urls() else {
+        return;
+    };
+    let _bed = BED.lock().await;
+    let (primary_port, standby_port) = (port(&primary), port(&standby));
+    let db = with_replica(
+        &primary,
+        &standby,
+        json!({"pool_timeout": 5, "pool_pre_ping": true}),
+    );
+    let at = |mut session: Session| async move {
+        let port: Option<i32> = session.fetch_optional(&port_query()).await?;
+        session.commit().await?;
+        Ok::<_, DatabaseError>(port.expect("a row"))
+    };
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(db.get_replica_session().await.unwrap());
+    }
+    for session in held {
+        assert_eq!(at(session).await.unwrap(), standby_port);
+    }
+
+    bed_async(&["kill-standby"]).await;
+    let mut outcomes = Vec::new();
+    for _ in 0..20 {
+        let started = Instant::now();
+        let port = match db.get_replica_session().await {
+            Ok(session) => at(session).await,
+            Err(e) => Err(e),
+        };
+        outcomes.push((port, started.elapsed()));
+    }
+    // The standby back before asserting: the other tests share it.
+    bed_async(&["start-standby"]).await;
+    for (i, (port, took)) in outcomes.iter().enumerate() {
+        let port = port
+            .as_ref()
+            .unwrap_or_else(|e| panic!("replica session {i} with the standby down: {e}"));
+        assert_eq!(*port, primary_port, "session {i}");
+        assert!(
+            *took < Duration::from_secs(2),
+            "replica session {i} took {took:?} with the standby down under pool_pre_ping"
+        );
+    }
+    db.disconnect().await;
+}
