@@ -248,17 +248,25 @@ impl Session {
 /// of an `i64` key column (the model's own value) and the other way round.
 pub(crate) fn canonical(value: &Value) -> Value {
     match value {
+        Value::String(_) | Value::BigInt(_) | Value::Uuid(_) => value.clone(),
+        other => into_canonical(other.clone()),
+    }
+}
+
+/// [`canonical`] of an owned value, moved rather than copied.
+pub(crate) fn into_canonical(value: Value) -> Value {
+    match value {
         Value::TinyInt(v) => Value::BigInt(v.map(i64::from)),
         Value::SmallInt(v) => Value::BigInt(v.map(i64::from)),
         Value::Int(v) => Value::BigInt(v.map(i64::from)),
         Value::TinyUnsigned(v) => Value::BigInt(v.map(i64::from)),
         Value::SmallUnsigned(v) => Value::BigInt(v.map(i64::from)),
         Value::Unsigned(v) => Value::BigInt(v.map(i64::from)),
-        Value::BigUnsigned(Some(v)) if i64::try_from(*v).is_ok() => {
-            Value::BigInt(i64::try_from(*v).ok())
+        Value::BigUnsigned(Some(v)) if i64::try_from(v).is_ok() => {
+            Value::BigInt(i64::try_from(v).ok())
         }
         Value::Char(v) => Value::String(v.map(String::from)),
-        other => other.clone(),
+        other => other,
     }
 }
 

@@ -106,7 +106,7 @@ use std::collections::HashMap;
 
 use sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement, Value};
 
-use super::batch::{SortKey, canonical, distinct_keys, rows_by_keys};
+use super::batch::{SortKey, canonical, distinct_keys, into_canonical, rows_by_keys};
 use super::database_config::Dialect;
 use super::database_operations::DatabaseOperations;
 use super::error::DatabaseError;
@@ -464,7 +464,7 @@ impl Session {
 fn value_in<M: Model>(dialect: Dialect, model: &M, column: &str) -> Value {
     model
         .column_value(column, dialect)
-        .map_or(Value::Bool(None), |v| canonical(&v))
+        .map_or(Value::Bool(None), into_canonical)
 }
 
 /// The column of `M` a typed column names (the derive made it from one of `M`'s fields).
@@ -525,7 +525,7 @@ async fn children_in<C: Model + Clone>(
     for child in found {
         let parent = child
             .column_value(column.name, dialect)
-            .map_or(Value::Bool(None), |v| canonical(&v));
+            .map_or(Value::Bool(None), into_canonical);
         let order = SortKeys::of(&pk, |name| child.column_value(name, dialect));
         groups.entry(parent).or_default().push((order, child));
     }
