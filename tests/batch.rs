@@ -3,6 +3,7 @@
 //! caller's transaction.
 
 mod common;
+mod ops_support;
 
 use dsg_lib::prelude::*;
 use serde_json::json;
@@ -37,16 +38,11 @@ fn member(email: &str) -> Member {
 static TABLES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn fresh(b: &common::Backend, worlds: i32) -> (AsyncDatabase, DatabaseOperations) {
-    let db = b.database(json!({"echo": false}));
-    db.register::<World>();
-    db.register::<Member>();
-    db.drop_tables()
-        .await
-        .unwrap_or_else(|e| panic!("[{}] drop_tables: {e}", b.name));
-    db.create_tables()
-        .await
-        .unwrap_or_else(|e| panic!("[{}] create_tables: {e}", b.name));
-    let ops = DatabaseOperations::new(db.clone());
+    let (db, ops) = ops_support::fresh(b, json!({"echo": false}), |db| {
+        db.register::<World>();
+        db.register::<Member>();
+    })
+    .await;
     if worlds > 0 {
         ops.create_many(
             (1..=worlds)

@@ -5,6 +5,7 @@
 //! `compile_fail`: the `transaction` doc and `AsyncDatabase::sqlx_pool`.)
 
 mod common;
+mod ops_support;
 
 use std::cmp::Ordering;
 
@@ -37,16 +38,10 @@ fn user(name: &str, age: i32, color: Option<&str>) -> User {
 static TABLE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn fresh(b: &common::Backend) -> (AsyncDatabase, DatabaseOperations) {
-    let db = b.database(json!({"echo": false}));
-    db.register::<User>();
-    db.drop_tables()
-        .await
-        .unwrap_or_else(|e| panic!("[{}] drop_tables: {e}", b.name));
-    db.create_tables()
-        .await
-        .unwrap_or_else(|e| panic!("[{}] create_tables: {e}", b.name));
-    let ops = DatabaseOperations::new(db.clone());
-    (db, ops)
+    ops_support::fresh(b, json!({"echo": false}), |db| {
+        db.register::<User>();
+    })
+    .await
 }
 
 /// Ordinary code, which touches no database, means under the prelude what it means without

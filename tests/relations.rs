@@ -4,6 +4,7 @@
 //! the loads inside a transaction. On every configured backend.
 
 mod common;
+mod ops_support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -77,21 +78,15 @@ struct Note {
 static TABLES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn fresh(b: &common::Backend) -> (AsyncDatabase, DatabaseOperations) {
-    let db = b.database(json!({"echo": true}));
-    // Children first: drop_tables drops in reverse foreign-key order of registration.
-    db.register::<User>();
-    db.register::<Order>();
-    db.register::<Line>();
-    db.register::<Tag>();
-    db.register::<UserTag>();
-    db.register::<Note>();
-    db.drop_tables()
-        .await
-        .unwrap_or_else(|e| panic!("[{}] drop_tables: {e}", b.name));
-    db.create_tables()
-        .await
-        .unwrap_or_else(|e| panic!("[{}] create_tables: {e}", b.name));
-    (db.clone(), DatabaseOperations::new(db))
+    ops_support::fresh(b, json!({"echo": true}), |db| {
+        db.register::<User>();
+        db.register::<Order>();
+        db.register::<Line>();
+        db.register::<Tag>();
+        db.register::<UserTag>();
+        db.register::<Note>();
+    })
+    .await
 }
 
 /// Counts the statements the library sends (its `echo` log, target `dsg_lib::sql`).

@@ -294,16 +294,12 @@ pub(crate) fn distinct_keys(keys: impl Iterator<Item = Value>) -> Vec<Value> {
     keys.filter(|k| seen.insert(canonical(k))).collect()
 }
 
-/// The primary key of a stored row, as [`canonical`] compares it.
-fn key_of<M: Model>(dialect: Dialect, key: &Column, model: &M, values: &mut Vec<Value>) -> Value {
-    values.clear();
-    model.push_values(dialect, values);
-    M::columns()
-        .iter()
-        .position(|c| c.name == key.name)
-        .and_then(|i| values.get(i))
-        .map(canonical)
-        .unwrap_or(Value::Bool(None))
+/// The value of `column` in `model`, as [`canonical`] compares it (NULL when the model has no
+/// such column).
+pub(crate) fn key_value<M: Model>(dialect: Dialect, model: &M, column: &str) -> Value {
+    model
+        .column_value(column, dialect)
+        .map_or(Value::Bool(None), into_canonical)
 }
 
 /// `found` (in any order) as one `Option` per id of `ids`, in its order.
@@ -313,10 +309,9 @@ fn in_order_of<M: Model + Clone>(
     ids: &[Value],
     found: Vec<M>,
 ) -> Vec<Option<M>> {
-    let mut values = Vec::with_capacity(M::columns().len());
     let mut by_key: HashMap<Value, M> = found
         .into_iter()
-        .map(|m| (key_of(dialect, key, &m, &mut values), m))
+        .map(|m| (key_value(dialect, &m, key.name), m))
         .collect();
     let mut left = ids.iter().map(canonical).fold(HashMap::new(), |mut n, k| {
         *n.entry(k).or_insert(0usize) += 1;

@@ -106,7 +106,7 @@ use std::collections::HashMap;
 
 use sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement, Value};
 
-use super::batch::{SortKey, canonical, distinct_keys, into_canonical, rows_by_keys};
+use super::batch::{SortKey, canonical, distinct_keys, key_value, rows_by_keys};
 use super::database_config::Dialect;
 use super::database_operations::DatabaseOperations;
 use super::error::DatabaseError;
@@ -412,9 +412,9 @@ impl DatabaseOperations {
                 Box::pin(async move {
                     let stored = tx.create_one(parent).await?;
                     let made = children(&stored);
-                    let key = value_in(dialect, &stored, P::references().name());
+                    let key = key_value(dialect, &stored, P::references().name());
                     let fk = P::foreign_key().name();
-                    if let Some(n) = made.iter().position(|c| value_in(dialect, c, fk) != key) {
+                    if let Some(n) = made.iter().position(|c| key_value(dialect, c, fk) != key) {
                         return Err(DatabaseError::invalid_input(format!(
                             "create_with_children: child {n} ({}) does not refer to the new {} row \
                          through {fk}",
@@ -460,13 +460,6 @@ impl Session {
     }
 }
 
-/// The value of `column` in `model`, as [`canonical`] compares it.
-fn value_in<M: Model>(dialect: Dialect, model: &M, column: &str) -> Value {
-    model
-        .column_value(column, dialect)
-        .map_or(Value::Bool(None), into_canonical)
-}
-
 /// The column of `M` a typed column names (the derive made it from one of `M`'s fields).
 fn column_of<M: Model>(col: Col<M>) -> Result<&'static Column, DatabaseError> {
     M::column(col.name()).ok_or_else(|| {
@@ -482,7 +475,7 @@ fn parent_keys<'p, C: Model, P: HasMany<C> + 'p>(
     let references = P::references();
     let keys = parents
         .into_iter()
-        .map(|p| value_in(dialect, p, references.name()))
+        .map(|p| key_value(dialect, p, references.name()))
         .collect();
     (P::foreign_key(), keys)
 }
@@ -494,7 +487,7 @@ fn child_refs<'c, P: Model, C: BelongsTo<P> + 'c>(
 ) -> (Col<P>, Vec<Value>) {
     let refs = children
         .into_iter()
-        .map(|c| value_in(dialect, c, C::FOREIGN_KEY.name()))
+        .map(|c| key_value(dialect, c, C::FOREIGN_KEY.name()))
         .collect();
     (C::REFERENCES, refs)
 }
@@ -523,9 +516,7 @@ async fn children_in<C: Model + Clone>(
     // Each child's parent key and its own sort key, read column by column.
     let mut groups: HashMap<Value, Vec<(SortKeys, C)>> = HashMap::with_capacity(distinct.len());
     for child in found {
-        let parent = child
-            .column_value(column.name, dialect)
-            .map_or(Value::Bool(None), into_canonical);
+        let parent = key_value(dialect, &child, column.name);
         let order = SortKeys::of(&pk, |name| child.column_value(name, dialect));
         groups.entry(parent).or_default().push((order, child));
     }
@@ -565,7 +556,7 @@ async fn parents_in<P: Model + Clone>(
     let dialect = session.config().dialect();
     let by_ref: HashMap<Value, P> = found
         .into_iter()
-        .map(|p| (value_in(dialect, &p, column.name), p))
+        .map(|p| (key_value(dialect, &p, column.name), p))
         .collect();
     Ok(refs
         .iter()

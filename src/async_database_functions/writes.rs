@@ -251,12 +251,9 @@ pub(crate) async fn update_in<M: Model>(
             .ok_or_else(|| not_found::<M>(session.config(), key, record_id));
     }
     if !values.is_empty() {
-        let mut update = Query::update();
-        update
-            .table(M::TABLE)
-            .values(values.iter().map(|(c, v)| (*c, Expr::val(v.clone()))))
-            .and_where(Expr::col(key.name).eq(record_id.clone()));
-        session.execute(&update).await?;
+        session
+            .execute(&update_by_key::<M>(key, record_id, values))
+            .await?;
     }
     let mut select = M::select();
     select.and_where(M::col(key.name).eq(record_id.clone()));
@@ -286,18 +283,30 @@ pub(crate) async fn update_no_return_in<M: Model>(
             .and_where(Expr::col(key.name).eq(record_id.clone()));
         session.fetch_optional::<i32>(&select).await?.is_some()
     } else {
-        let mut update = Query::update();
-        update
-            .table(M::TABLE)
-            .values(values.iter().map(|(c, v)| (*c, Expr::val(v.clone()))))
-            .and_where(Expr::col(key.name).eq(record_id.clone()));
-        session.execute(&update).await? > 0
+        session
+            .execute(&update_by_key::<M>(key, record_id, values))
+            .await?
+            > 0
     };
     if found {
         Ok(())
     } else {
         Err(not_found::<M>(session.config(), key, record_id))
     }
+}
+
+/// `UPDATE t SET c = ?, … WHERE key = ?`, the update of one row by its key without a read back.
+fn update_by_key<M: Model>(
+    key: &Column,
+    record_id: &Value,
+    values: &[(&'static str, Value)],
+) -> sea_query::UpdateStatement {
+    let mut update = Query::update();
+    update
+        .table(M::TABLE)
+        .values(values.iter().map(|(c, v)| (*c, Expr::val(v.clone()))))
+        .and_where(Expr::col(key.name).eq(record_id.clone()));
+    update
 }
 
 /// `UPDATE t SET c = ?, … WHERE key = ? RETURNING <every column>`, written straight from the
