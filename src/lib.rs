@@ -85,15 +85,20 @@
 //! | [`telemetry`](async_database_functions::telemetry) | tracing spans per operation (OpenTelemetry fields), echo, slow statements, `PoolStats` |
 //! | `http` (feature `axum`) | `IntoResponse` for errors and pages |
 //!
-//! Inside, not public: `dialect/` (everything that differs between backends: the executor that
-//! talks to sqlx for the servers, the hot connections reused without sqlx's release round trip,
-//! MySQL/MariaDB literals for the scripts sent in one round trip (`update_one` there), the SQLite
-//! engine executor on rusqlite, each driver's rows behind `RowRef`), `writes` (the typed writes
-//! shared by operations and sessions), `topology/` (the servers and their health: one pool per
-//! host of a multi-host URI and `target_session_attrs` routing, read replicas with
-//! read-your-writes by WAL position, the bounded re-running of retryable transactions, pool
-//! invalidation, fail-fast on a refused port, closing), `schema` (DDL from models), `bulk_insert` (the
-//! multi-row inserts of `create_many`), `redact` (secrets and bound values kept out of output).
+//! Underneath, the crate is a house of floors, each importing only the floors below it
+//! (`scripts/layers.py` checks it in CI; the table is in [`async_database_functions`]):
+//!
+//! | floor | folder | what it holds |
+//! |---|---|---|
+//! | API | `async_database_functions/` | the modules above, `transaction`, `upsert`, `stream`, `http` |
+//! | statements and writes | `statements/` | `model`, `statement`, `session`, `catalog` and `schema` (DDL from models), `writes`, `bulk_insert` (the multi-row inserts of `create_many`), `telemetry` |
+//! | topology | `topology/` | the servers and their health: one pool per host of a multi-host URI and `target_session_attrs` routing, read replicas with read-your-writes by WAL position, the bounded re-running of retryable transactions, fail-fast on a refused port |
+//! | executors | `dialect/` | everything that differs between backends: the executor that talks to sqlx for the servers, the hot connections reused without sqlx's release round trip, MySQL/MariaDB literals for scripts sent in one round trip, the SQLite engine executor on rusqlite, each driver's rows behind `RowRef`, pool health and invalidation, the row hand-off of streams, the `text()` scanner |
+//! | configuration | `database_config/` | `DBConfig` and its parts |
+//! | core | `core/` | SQL types and column metadata, `Dialect`, `SqlField`, `RowRef`/`FromRow`/`DecodeError`, `Record`, `DatabaseError`, `redact` (secrets and bound values kept out of output); imports nothing else of the crate |
+//!
+//! A new backend implements the core's row interface (`core::row::DriverRow`) and one executor
+//! in `dialect/`; nothing above `dialect/` changes.
 
 #![warn(missing_docs)]
 

@@ -40,14 +40,16 @@ use tokio::sync::OnceCell;
 
 use super::database_config::DBConfig;
 use super::dialect::{self, Backend, Keeper, Pool};
-use super::error::DatabaseError;
-use super::model::Model;
-use super::schema::{self, Catalog, TableDef};
-use super::session::{Begin, Session};
-use super::statement::text;
-use super::telemetry::PoolStats;
 use super::topology::retry::Attempts;
-use super::topology::{Health, Hosts, Replicas, Want};
+use crate::async_database_functions::core::error::DatabaseError;
+use crate::async_database_functions::dialect::health::Health;
+use crate::async_database_functions::statements::catalog::{Catalog, TableDef};
+use crate::async_database_functions::statements::model::Model;
+use crate::async_database_functions::statements::schema;
+use crate::async_database_functions::statements::session::{Begin, Session};
+use crate::async_database_functions::statements::statement::text;
+use crate::async_database_functions::statements::telemetry::PoolStats;
+use crate::async_database_functions::topology::{Hosts, Replicas, Want};
 
 /// The sqlx pool underneath an [`AsyncDatabase`], by backend: see
 /// [`AsyncDatabase::sqlx_pool`]. Each variant exists when its backend's feature is on.
@@ -296,9 +298,9 @@ impl AsyncDatabase {
     ///
     /// # Errors
     ///
-    /// [`PoolTimeout`](super::error::ErrorKind::PoolTimeout) when no connection is free within
-    /// `pool_timeout`, [`ConnectionError`](super::error::ErrorKind::ConnectionError) when the server cannot
-    /// be reached, [`Disconnected`](super::error::ErrorKind::Disconnected) after [`disconnect`](Self::disconnect).
+    /// [`PoolTimeout`](crate::async_database_functions::core::error::ErrorKind::PoolTimeout) when no connection is free within
+    /// `pool_timeout`, [`ConnectionError`](crate::async_database_functions::core::error::ErrorKind::ConnectionError) when the server cannot
+    /// be reached, [`Disconnected`](crate::async_database_functions::core::error::ErrorKind::Disconnected) after [`disconnect`](Self::disconnect).
     pub async fn get_db_session(&self) -> Result<Session, DatabaseError> {
         self.session(true).await
     }
@@ -401,7 +403,7 @@ impl AsyncDatabase {
     }
 
     /// Closes the pool gracefully and within a bound: at once, no new session is handed out
-    /// (those calls fail with [`Disconnected`](super::error::ErrorKind::Disconnected)) and every idle
+    /// (those calls fail with [`Disconnected`](crate::async_database_functions::core::error::ErrorKind::Disconnected)) and every idle
     /// connection is closed; then it waits at most [`DISCONNECT_GRACE`] for sessions in use to
     /// finish their work (each connection is closed as it comes back). It returns within that
     /// bound, even while the calling task itself holds a [`Session`].
@@ -506,7 +508,7 @@ impl AsyncDatabase {
     /// # Errors
     ///
     /// As [`get_db_session`](Self::get_db_session): the pool cannot be built, or
-    /// [`Disconnected`](super::error::ErrorKind::Disconnected).
+    /// [`Disconnected`](crate::async_database_functions::core::error::ErrorKind::Disconnected).
     pub async fn sqlx_pool(&self) -> Result<SqlxPool, DatabaseError> {
         let pool = self.pool().await?;
         // Its users acquire from sqlx's pool alone: no connection may wait on the hot stack.

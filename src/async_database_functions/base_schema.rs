@@ -22,11 +22,13 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_query::Value;
 use uuid::Uuid;
 
-use super::database_config::Dialect;
-use super::error::DatabaseError;
-use super::field::SqlField;
-use super::model::{Col, Column, ColumnSet, Flattens, Model, ServerDefault, SqlType};
-use super::row::RowReader;
+use crate::async_database_functions::core::column::{Column, ServerDefault, SqlType};
+use crate::async_database_functions::core::column_set::{ColumnSet, Flattens};
+use crate::async_database_functions::core::error::DatabaseError;
+use crate::async_database_functions::core::field::SqlField;
+use crate::async_database_functions::core::row_reader::RowReader;
+use crate::async_database_functions::core::sql_dialect::Dialect;
+use crate::async_database_functions::statements::model::{Col, Model};
 
 /// The columns every seed model has: `pkid`, `date_created`, `date_updated`.
 ///

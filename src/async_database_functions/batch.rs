@@ -46,17 +46,18 @@ use std::collections::HashMap;
 
 use sea_query::{Expr, Query, Value, Values};
 
-use super::bulk_insert::BulkRendered;
-use super::database_config::Dialect;
 use super::database_operations::DatabaseOperations;
 use super::dialect;
-use super::error::DatabaseError;
-use super::model::{Column, Model};
-use super::session::Session;
-use super::statement::{Rendered, Statement};
-use super::telemetry::{Rows, operation_span, traced};
 use super::topology::retry::retrying;
-use super::writes::single_key;
+use crate::async_database_functions::core::column::Column;
+use crate::async_database_functions::core::error::DatabaseError;
+use crate::async_database_functions::core::sql_dialect::Dialect;
+use crate::async_database_functions::statements::bulk_insert::BulkRendered;
+use crate::async_database_functions::statements::model::Model;
+use crate::async_database_functions::statements::session::Session;
+use crate::async_database_functions::statements::statement::{Rendered, Statement};
+use crate::async_database_functions::statements::telemetry::{Rows, operation_span, traced};
+use crate::async_database_functions::statements::writes::single_key;
 
 impl DatabaseOperations {
     /// The rows of `M` whose primary keys are `ids`, in one statement (`= ANY($1)` on
@@ -171,11 +172,16 @@ impl DatabaseOperations {
             span,
             async {
                 let db = self.database();
-                let update =
-                    super::writes::UpdatePlan::new::<M>(db.config(), record_id.into(), new_values)?;
+                let update = crate::async_database_functions::statements::writes::UpdatePlan::new::<
+                    M,
+                >(db.config(), record_id.into(), new_values)?;
                 retrying!(db, async {
                     let mut session = db.write_session(false).await?;
-                    super::writes::update_no_return_in::<M>(&mut session, &update).await?;
+                    crate::async_database_functions::statements::writes::update_no_return_in::<M>(
+                        &mut session,
+                        &update,
+                    )
+                    .await?;
                     session.commit().await?;
                     Ok(())
                 })

@@ -113,8 +113,8 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::error::DatabaseError;
-use super::redact::{self, percent_decode};
+use crate::async_database_functions::core::error::DatabaseError;
+use crate::async_database_functions::core::redact::{self, percent_decode};
 
 mod hosts;
 mod replicas;
@@ -124,44 +124,9 @@ pub(crate) use hosts::Role;
 pub use hosts::TargetSessionAttrs;
 pub use retry::RetryPolicy;
 
-/// The SQL dialect a [`DBConfig`] talks to.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Dialect {
-    /// SQLite (embedded, the default).
-    Sqlite,
-    /// PostgreSQL.
-    Postgresql,
-    /// CockroachDB, over the PostgreSQL driver.
-    Cockroachdb,
-    /// MySQL.
-    Mysql,
-    /// MariaDB, over the MySQL driver.
-    Mariadb,
-}
+pub use crate::async_database_functions::core::sql_dialect::Dialect;
 
 impl Dialect {
-    /// The dialect's name as SQLAlchemy spells it (`sqlite`, `postgresql`, …).
-    pub fn name(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "sqlite",
-            Dialect::Postgresql => "postgresql",
-            Dialect::Cockroachdb => "cockroachdb",
-            Dialect::Mysql => "mysql",
-            Dialect::Mariadb => "mariadb",
-        }
-    }
-
-    /// True for PostgreSQL and PostgreSQL-wire engines (CockroachDB).
-    pub fn is_postgres_wire(self) -> bool {
-        matches!(self, Dialect::Postgresql | Dialect::Cockroachdb)
-    }
-
-    /// True for MySQL and MariaDB.
-    pub fn is_mysql_family(self) -> bool {
-        matches!(self, Dialect::Mysql | Dialect::Mariadb)
-    }
-
     /// The configuration keys this dialect accepts (besides the common ones).
     fn own_keys(self) -> &'static [&'static str] {
         match self {
@@ -177,12 +142,6 @@ impl Dialect {
                 "pool_timeout",
             ],
         }
-    }
-}
-
-impl fmt::Display for Dialect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -550,7 +509,7 @@ impl DBConfig {
     ///
     /// # Errors
     ///
-    /// A [configuration error](super::error::ErrorKind::ConfigurationError) naming the key and
+    /// A [configuration error](crate::async_database_functions::core::error::ErrorKind::ConfigurationError) naming the key and
     /// the reason: missing or malformed `database_uri`, a dialect without a driver in this build,
     /// keys the dialect does not support, wrongly typed or out-of-range values.
     pub fn new(config: impl Into<ConfigMap>) -> Result<Self, DatabaseError> {

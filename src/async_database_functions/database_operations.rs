@@ -42,17 +42,18 @@ use indexmap::IndexMap;
 use sea_query::{Expr, ExprTrait, Query, SelectStatement, Value};
 
 use super::async_database::AsyncDatabase;
-use super::database_config::Dialect;
 use super::dialect;
-use super::error::{DatabaseError, ErrorKind};
-use super::model::Model;
-use super::record::Record;
-use super::row::FromRow;
-use super::session::Session;
-use super::statement::{AsSelect, Rendered, Statement, StatementKind};
-use super::telemetry::{Rows, operation_span, traced};
 use super::topology::retry::retrying;
-use super::writes::{self, single_key};
+use crate::async_database_functions::core::error::{DatabaseError, ErrorKind};
+use crate::async_database_functions::core::from_row::FromRow;
+use crate::async_database_functions::core::sql_dialect::Dialect;
+use crate::async_database_functions::statements::model::Model;
+use crate::async_database_functions::statements::session::Session;
+use crate::async_database_functions::statements::statement::{
+    AsSelect, Rendered, Statement, StatementKind,
+};
+use crate::async_database_functions::statements::telemetry::{Rows, operation_span, traced};
+use crate::async_database_functions::statements::writes::{self, single_key};
 
 /// The page size [`DatabaseOperations::paginate`] uses, as the seed.
 pub const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -72,17 +73,7 @@ pub struct Page<T> {
     pub pages: u64,
 }
 
-/// What [`DatabaseOperations::execute_one`] reports of a statement.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct ExecuteResult {
-    /// Rows affected (INSERT/UPDATE/DELETE) or returned (SELECT).
-    pub rowcount: u64,
-    /// The primary key the backend reports for an INSERT (SQLite rowid, MySQL
-    /// `LAST_INSERT_ID()`); on PostgreSQL use a RETURNING clause.
-    pub inserted_primary_key: Option<i64>,
-    /// The rows of a SELECT or of a RETURNING clause.
-    pub rows: Vec<Record>,
-}
+pub use super::statements::execute_result::ExecuteResult;
 
 /// A column as [`DatabaseOperations::get_columns_details`] describes it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

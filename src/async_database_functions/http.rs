@@ -45,7 +45,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::database_operations::Page;
-use super::error::{DatabaseError, ErrorKind, ErrorStyle};
+use crate::async_database_functions::core::error::{DatabaseError, ErrorKind, ErrorStyle};
 
 impl IntoResponse for DatabaseError {
     /// The error's HTTP status and JSON body, in the error's [style](DatabaseError::style).

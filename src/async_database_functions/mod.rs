@@ -1,28 +1,45 @@
 //! The Rust form of dsg_lib's `async_database_functions` package.
+//!
+//! The crate is a house of floors; each imports only the floors below it (checked by
+//! `scripts/layers.py` in CI):
+//!
+//! | floor | folder | what it holds |
+//! |---|---|---|
+//! | API | this folder | [`async_database`], [`database_operations`], [`transaction`], `upsert`, [`stream`], [`relations`], [`batch`], [`base_schema`], `http` |
+//! | statements and writes | `statements/` | [`model`], [`statement`], [`session`], schema (DDL), writes, bulk inserts, [`telemetry`] |
+//! | topology | `topology/` | hosts, replicas, retry: which server a session goes to |
+//! | executors | `dialect/` | one per backend behind one internal interface; per-backend SQL; pool health; the row hand-off of streams |
+//! | configuration | `database_config/` | [`DBConfig`](database_config::DBConfig): the config map, validated per dialect |
+//! | core | `core/` | driver-neutral vocabulary: SQL types and column metadata, [`Dialect`](database_config::Dialect), values, [`RowRef`](row::RowRef) / [`FromRow`](row::FromRow) / [`DecodeError`](row::DecodeError), [`DatabaseError`](error::DatabaseError); imports nothing else of the crate |
+//!
+//! The public modules keep the paths of the seed and of earlier releases: [`error`],
+//! [`field`], [`record`], [`sql_enum`], [`row`] and [`model`] are re-exported from the floors
+//! that hold them.
+
+pub(crate) mod core;
+pub mod database_config;
+pub(crate) mod dialect;
+pub(crate) mod statements;
+pub(crate) mod topology;
 
 pub mod async_database;
 pub mod base_schema;
 pub mod batch;
-pub(crate) mod bulk_insert;
-pub mod database_config;
 pub mod database_operations;
-pub(crate) mod dialect;
-pub mod error;
-pub mod field;
 #[cfg(feature = "axum")]
 pub mod http;
-pub mod model;
-pub mod record;
-pub(crate) mod redact;
 pub mod relations;
-pub mod row;
-pub(crate) mod schema;
-pub mod session;
-pub mod sql_enum;
-pub mod statement;
 pub mod stream;
-pub mod telemetry;
-pub(crate) mod topology;
 pub mod transaction;
 pub(crate) mod upsert;
-pub(crate) mod writes;
+
+pub use self::core::{error, field, record, sql_enum};
+pub use self::statements::{model, session, statement, telemetry};
+
+/// Typed row decoding: [`FromRow`] for models, scalars and tuples, over every backend's rows;
+/// [`RowRef`], a row whichever backend produced it; [`RowReader`], its columns in order.
+pub mod row {
+    pub use super::core::from_row::FromRow;
+    pub use super::core::row::{DecodeError, RowRef};
+    pub use super::core::row_reader::RowReader;
+}

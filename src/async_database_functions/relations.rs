@@ -107,14 +107,17 @@ use std::collections::HashMap;
 use sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement, Value};
 
 use super::batch::{SortKey, canonical, distinct_keys, key_value, rows_by_keys};
-use super::database_config::Dialect;
 use super::database_operations::DatabaseOperations;
-use super::error::DatabaseError;
-use super::model::{Col, Column, Model};
-use super::row::{FromRow, RowReader, RowRef};
-use super::session::Session;
-use super::statement::Statement;
-use super::telemetry::{Rows, operation_span, traced};
+use crate::async_database_functions::core::column::Column;
+use crate::async_database_functions::core::error::DatabaseError;
+use crate::async_database_functions::core::from_row::FromRow;
+use crate::async_database_functions::core::row::RowRef;
+use crate::async_database_functions::core::row_reader::RowReader;
+use crate::async_database_functions::core::sql_dialect::Dialect;
+use crate::async_database_functions::statements::model::{Col, Model};
+use crate::async_database_functions::statements::session::Session;
+use crate::async_database_functions::statements::statement::Statement;
+use crate::async_database_functions::statements::telemetry::{Rows, operation_span, traced};
 
 /// A child model's reference to its parent `P`: `FOREIGN_KEY` (a column of the child) holds
 /// the value of the parent's `REFERENCES` column. `#[model(belongs_to = P)]` on the field

@@ -46,10 +46,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sea_query::{LockType, Value};
 
 use super::async_database::AsyncDatabase;
-use super::error::DatabaseError;
-use super::model::Model;
-use super::session::Session;
-use super::writes;
+use crate::async_database_functions::core::error::DatabaseError;
+use crate::async_database_functions::statements::model::Model;
+use crate::async_database_functions::statements::session::Session;
+use crate::async_database_functions::statements::writes;
 
 /// What the closures of [`AsyncDatabase::transaction`] and [`Session::savepoint`] return: a
 /// boxed future borrowing the session, `Box::pin(async move { … })`. Boxed (as in sqlx and

@@ -11,13 +11,14 @@ use std::collections::HashMap;
 use sea_query::{Condition, SelectStatement, Value};
 
 use super::async_database::AsyncDatabase;
-use super::bulk_insert::BulkInsert;
 use super::database_operations::DatabaseOperations;
 use super::dialect;
-use super::error::{Constraint, DatabaseError, ErrorKind};
-use super::model::{Column, Model, is_unset};
-use super::telemetry::{Rows, operation_span, traced};
 use super::topology::retry::retrying;
+use crate::async_database_functions::core::column::Column;
+use crate::async_database_functions::core::error::{Constraint, DatabaseError, ErrorKind};
+use crate::async_database_functions::statements::bulk_insert::BulkInsert;
+use crate::async_database_functions::statements::model::{Model, is_unset};
+use crate::async_database_functions::statements::telemetry::{Rows, operation_span, traced};
 
 impl DatabaseOperations {
     /// Inserts `model`, or, when a row with its primary key exists, updates every other
@@ -241,7 +242,7 @@ fn read_back<M: Model>(
 /// (Matching them through each key's `Debug` text took a third of a 10 000-row MariaDB
 /// upsert's client instructions: callgrind.)
 fn in_given_order<M: Model>(
-    dialect: super::database_config::Dialect,
+    dialect: crate::async_database_functions::core::sql_dialect::Dialect,
     columns: &[Column],
     keys: &[usize],
     given: &[Vec<Value>],

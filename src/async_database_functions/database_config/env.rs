@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use serde_json::{Map, Number, Value};
 
 use super::{COMMON_KEYS, DBConfig, Dialect};
-use crate::async_database_functions::error::DatabaseError;
+use crate::async_database_functions::core::error::DatabaseError;
 
 /// The prefix of the variables [`DBConfig::from_env`] reads besides `DATABASE_URL`:
 /// `DSG_DB_POOL_SIZE` is the key `pool_size`.
@@ -64,7 +64,7 @@ impl DBConfig {
     ///
     /// # Errors
     ///
-    /// A [configuration error](crate::async_database_functions::error::ErrorKind::ConfigurationError):
+    /// A [configuration error](crate::async_database_functions::core::error::ErrorKind::ConfigurationError):
     /// `DATABASE_URL` not set, a value that does not parse (`DSG_DB_POOL_SIZE must be a whole
     /// number`), a variable whose key the dialect does not support or that is no key at all
     /// (`DSG_DB_POOLSIZE`), or any error of [`DBConfig::new`], prefixed with the variable.
@@ -261,7 +261,7 @@ fn prefixed(name: &str, error: DatabaseError) -> DatabaseError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::async_database_functions::error::ErrorKind;
+    use crate::async_database_functions::core::error::ErrorKind;
 
     fn err(vars: &[(&str, &str)]) -> String {
         let e = DBConfig::from_vars(vars.iter().copied()).unwrap_err();

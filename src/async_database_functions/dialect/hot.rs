@@ -41,7 +41,7 @@ use sqlx::Database;
 use sqlx::pool::PoolConnection;
 
 use super::super::database_config::DBConfig;
-use super::super::topology::{Health, Staleness};
+use crate::async_database_functions::dialect::health::{Health, Staleness};
 
 /// How long a connection may wait on the stack and still be handed out without sqlx's check.
 pub(crate) const HOT_FOR: Duration = Duration::from_secs(1);

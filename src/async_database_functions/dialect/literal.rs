@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 
 use sea_query::{OptionEnum, Value};
 
-use crate::async_database_functions::model::SqlType;
+use crate::async_database_functions::core::column::SqlType;
 
 /// Appends column `name` as a script reads it back (`SELECT` list, under its own name). Rows
 /// come back in the text protocol, where MariaDB writes a `FLOAT` with six significant digits

@@ -13,6 +13,7 @@
     allow(dead_code, unused_imports)
 )]
 
+pub(crate) mod health;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) mod hot;
 #[cfg(feature = "mysql")]
@@ -22,6 +23,8 @@ mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
 pub(crate) mod row;
+pub(crate) mod row_channel;
+pub(crate) mod scan;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
@@ -35,14 +38,16 @@ use sea_query_sqlx::SqlxValues;
 use hot::{Hot, Pooled};
 use sqlx::{AssertSqlSafe, Database, Either, Executor, IntoArguments};
 
-use super::database_config::{DBConfig, Dialect};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use super::database_config::{PemSource, SslMode};
-use super::error::{Constraint, DatabaseError, ErrorKind};
-use super::model::{Column, ServerDefault, SqlType};
-use super::row::{FromRow, RowRef};
-use super::stream::RowSender;
-use super::topology::{Health, Staleness};
+use crate::async_database_functions::core::column::{Column, ServerDefault, SqlType};
+use crate::async_database_functions::core::error::{Constraint, DatabaseError, ErrorKind};
+use crate::async_database_functions::core::from_row::FromRow;
+use crate::async_database_functions::core::row::RowRef;
+use crate::async_database_functions::core::sql_dialect::Dialect;
+use crate::async_database_functions::database_config::DBConfig;
+use crate::async_database_functions::dialect::health::{Health, Staleness};
+use crate::async_database_functions::dialect::row_channel::RowSender;
 use std::sync::Arc;
 
 /// The driver a dialect runs on.
@@ -723,7 +728,7 @@ pub(crate) fn default_port(dialect: Dialect) -> Option<u16> {
 /// Which lexical rules `text()`'s `:name` scanner follows for `dialect`.
 pub(crate) fn text_syntax(
     dialect: Dialect,
-) -> crate::async_database_functions::statement::scan::Syntax {
+) -> crate::async_database_functions::dialect::scan::Syntax {
     per_backend!(Backend::of(dialect), b => b::TEXT_SYNTAX)
 }
 
@@ -1075,27 +1080,23 @@ impl From<sqlx::Error> for RunError {
     }
 }
 
-/// The backend row types, and how to borrow them as a [`RowRef`].
+/// The backend row types, and how to decode them through a [`RowRef`].
 pub(crate) trait BackendRow: sqlx::Row {
-    /// The row alone (one row read: its types are checked as sqlx checks them).
-    fn row_ref(&self) -> RowRef<'_> {
-        self.row_ref_in(None)
-    }
-
-    /// A row of a result being read, with what its earlier rows showed of the column types.
-    fn row_ref_in<'a>(&'a self, verified: Option<&'a row::Verified>) -> RowRef<'a>;
+    /// Decodes the row as `T`, with what earlier rows of its result showed of the column types
+    /// (`None`: one row read alone, its types checked as sqlx checks them).
+    fn decode<T: FromRow>(&self, verified: Option<&row::Verified>) -> Result<T, DatabaseError>;
 }
 
 #[cfg(feature = "postgres")]
 impl BackendRow for sqlx::postgres::PgRow {
-    fn row_ref_in<'a>(&'a self, verified: Option<&'a row::Verified>) -> RowRef<'a> {
-        RowRef::new(row::DriverRow::Postgres(row::SqlxRow::new(self, verified)))
+    fn decode<T: FromRow>(&self, verified: Option<&row::Verified>) -> Result<T, DatabaseError> {
+        T::from_row(RowRef::new(&row::SqlxRow::new(self, verified)))
     }
 }
 #[cfg(feature = "mysql")]
 impl BackendRow for sqlx::mysql::MySqlRow {
-    fn row_ref_in<'a>(&'a self, verified: Option<&'a row::Verified>) -> RowRef<'a> {
-        RowRef::new(row::DriverRow::MySql(row::SqlxRow::new(self, verified)))
+    fn decode<T: FromRow>(&self, verified: Option<&row::Verified>) -> Result<T, DatabaseError> {
+        T::from_row(RowRef::new(&row::SqlxRow::new(self, verified)))
     }
 }
 
@@ -1146,9 +1147,7 @@ where
     let query = sqlx::query_with::<C::Database, _>(AssertSqlSafe(sql), SqlxValues(values))
         .persistent(persistent);
     match conn.fetch_optional(query).await? {
-        Some(row) => T::from_row(row.row_ref())
-            .map(Some)
-            .map_err(RunError::Decode),
+        Some(row) => row.decode::<T>(None).map(Some).map_err(RunError::Decode),
         None => Ok(None),
     }
 }
@@ -1206,7 +1205,7 @@ where
                 verified.start(sqlx::Row::columns(&row));
                 outcome
                     .rows
-                    .push(T::from_row(row.row_ref_in(Some(&verified))).map_err(RunError::Decode)?);
+                    .push(row.decode::<T>(Some(&verified)).map_err(RunError::Decode)?);
             }
         }
     }
@@ -1316,7 +1315,7 @@ where
     let mut verified = row::Verified::default();
     while let Some(row) = stream.try_next().await? {
         verified.start(sqlx::Row::columns(&row));
-        let value = T::from_row(row.row_ref_in(Some(&verified))).map_err(RunError::Decode)?;
+        let value = row.decode::<T>(Some(&verified)).map_err(RunError::Decode)?;
         rows.yield_row(value, sent).await;
     }
     Ok(true)

@@ -9,10 +9,10 @@ use sqlx::{ConnectOptions, Executor};
 use std::sync::Arc;
 
 use super::{CommentStyle, Keeper, Pool, integrity};
+use crate::async_database_functions::core::column::{Column, ServerDefault, SqlType};
+use crate::async_database_functions::core::error::{Constraint, DatabaseError, ErrorKind};
 use crate::async_database_functions::database_config::{DBConfig, SslMode};
-use crate::async_database_functions::error::{Constraint, DatabaseError, ErrorKind};
-use crate::async_database_functions::model::{Column, ServerDefault, SqlType};
-use crate::async_database_functions::topology::{Health, Staleness};
+use crate::async_database_functions::dialect::health::{Health, Staleness};
 
 pub(super) const QUERY_BUILDER: sea_query::MysqlQueryBuilder = sea_query::MysqlQueryBuilder;
 pub(super) const COMMENT_STYLE: CommentStyle = CommentStyle::Inline;
@@ -32,8 +32,8 @@ pub(super) const LIMIT_FIRST_ROW: bool = true;
 /// The server's port when the URI names none.
 pub(super) const DEFAULT_PORT: Option<u16> = Some(3306);
 /// The quoting and comment forms `text()`'s `:name` scanner skips.
-pub(super) const TEXT_SYNTAX: crate::async_database_functions::statement::scan::Syntax =
-    crate::async_database_functions::statement::scan::Syntax::MYSQL;
+pub(super) const TEXT_SYNTAX: crate::async_database_functions::dialect::scan::Syntax =
+    crate::async_database_functions::dialect::scan::Syntax::MYSQL;
 /// Whether a page and its total are read on two connections at once.
 pub(super) const CONCURRENT_PAGE: bool = true;
 pub(super) const INDEX_IF_NOT_EXISTS: bool = false;
@@ -267,12 +267,14 @@ pub(super) fn hide_values(_: ErrorKind, details: String) -> String {
 /// `db`.`t` `` (MariaDB). The quoted value of a duplicate entry is never read.
 pub(super) fn constraint_info(
     db: &dyn sqlx::error::DatabaseError,
-) -> crate::async_database_functions::error::ConstraintInfo {
+) -> crate::async_database_functions::core::error::ConstraintInfo {
     constraint_in_message(db.message())
 }
 
-fn constraint_in_message(message: &str) -> crate::async_database_functions::error::ConstraintInfo {
-    use crate::async_database_functions::error::{ConstraintInfo, split_qualified};
+fn constraint_in_message(
+    message: &str,
+) -> crate::async_database_functions::core::error::ConstraintInfo {
+    use crate::async_database_functions::core::error::{ConstraintInfo, split_qualified};
     let mut info = ConstraintInfo::default();
     let owned = |s: &str| Some(s.to_string());
     if let Some(at) = message.rfind(" for key '") {

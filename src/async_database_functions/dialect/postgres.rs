@@ -10,10 +10,11 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgSslMode};
 use std::sync::Arc;
 
 use super::{CommentStyle, Keeper, Pool, integrity};
-use crate::async_database_functions::database_config::{DBConfig, Dialect, SslMode};
-use crate::async_database_functions::error::{Constraint, DatabaseError, ErrorKind};
-use crate::async_database_functions::model::{Column, ServerDefault, SqlType};
-use crate::async_database_functions::topology::{Health, Staleness};
+use crate::async_database_functions::core::column::{Column, ServerDefault, SqlType};
+use crate::async_database_functions::core::error::{Constraint, DatabaseError, ErrorKind};
+use crate::async_database_functions::core::sql_dialect::Dialect;
+use crate::async_database_functions::database_config::{DBConfig, SslMode};
+use crate::async_database_functions::dialect::health::{Health, Staleness};
 
 pub(super) const QUERY_BUILDER: sea_query::PostgresQueryBuilder = sea_query::PostgresQueryBuilder;
 pub(super) const COMMENT_STYLE: CommentStyle = CommentStyle::Statement;
@@ -32,8 +33,8 @@ pub(super) const LIMIT_FIRST_ROW: bool = true;
 /// The server's port when the URI names none.
 pub(super) const DEFAULT_PORT: Option<u16> = Some(5432);
 /// The quoting and comment forms `text()`'s `:name` scanner skips.
-pub(super) const TEXT_SYNTAX: crate::async_database_functions::statement::scan::Syntax =
-    crate::async_database_functions::statement::scan::Syntax::POSTGRES;
+pub(super) const TEXT_SYNTAX: crate::async_database_functions::dialect::scan::Syntax =
+    crate::async_database_functions::dialect::scan::Syntax::POSTGRES;
 /// Whether a page and its total are read on two connections at once.
 pub(super) const CONCURRENT_PAGE: bool = true;
 pub(super) const INDEX_IF_NOT_EXISTS: bool = true;
@@ -289,8 +290,8 @@ pub(super) fn hide_values(kind: ErrorKind, details: String) -> String {
 /// exists.`), and a not-null violation names its column.
 pub(super) fn constraint_info(
     db: &dyn sqlx::error::DatabaseError,
-) -> crate::async_database_functions::error::ConstraintInfo {
-    let mut info = crate::async_database_functions::error::ConstraintInfo {
+) -> crate::async_database_functions::core::error::ConstraintInfo {
+    let mut info = crate::async_database_functions::core::error::ConstraintInfo {
         name: db.constraint().map(str::to_string),
         table: db.table().map(str::to_string),
         columns: Vec::new(),
@@ -948,7 +949,7 @@ mod array_tests {
 #[cfg(test)]
 mod batch_tests {
     use super::{ArrayKind, any_key_clause, unnest_update};
-    use crate::async_database_functions::model::{Column, SqlType};
+    use crate::async_database_functions::core::column::{Column, SqlType};
     use sea_query::Value;
 
     #[test]

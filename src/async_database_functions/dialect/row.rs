@@ -1,32 +1,17 @@
-//! Each backend's rows behind the crate's driver-neutral [`RowRef`](crate::async_database_functions::row::RowRef).
-//!
-//! A [`DriverRow`] is a borrowed row of whichever driver produced it: the SQLite engine
-//! executor's rows, sqlx's PostgreSQL and MySQL rows. [`Native`] is how each driver reads the
-//! column types the library supports natively; `SqlField` implementations, `FromRow` and
-//! `Record` reach the drivers only through here, so nothing outside `dialect/` names a
-//! driver's row or error type, and a custom column type never needs one.
+//! sqlx's PostgreSQL and MySQL/MariaDB rows behind the crate's driver-neutral
+//! [`RowRef`](crate::async_database_functions::core::row::RowRef): each implements the core's
+//! [`DriverRow`] (the SQLite engine's rows do so in `sqlite_engine/row.rs`). `SqlField`
+//! implementations, `FromRow` and `Record` reach the drivers only through that trait, so
+//! nothing outside `dialect/` names a driver's row or error type, and a custom column type
+//! never needs one.
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+#[cfg(feature = "postgres")]
 use uuid::Uuid;
 
-use crate::async_database_functions::row::DecodeError;
-
-#[cfg(feature = "sqlite")]
-use super::sqlite_engine::row::SqliteEngineRow;
-
-/// A borrowed row of one driver.
-#[derive(Clone, Copy)]
-pub(crate) enum DriverRow<'r> {
-    /// The SQLite engine executor's row.
-    #[cfg(feature = "sqlite")]
-    Sqlite(SqliteEngineRow<'r>),
-    /// A PostgreSQL (or CockroachDB) row.
-    #[cfg(feature = "postgres")]
-    Postgres(SqlxRow<'r, sqlx::postgres::PgRow>),
-    /// A MySQL/MariaDB row.
-    #[cfg(feature = "mysql")]
-    MySql(SqlxRow<'r, sqlx::mysql::MySqlRow>),
-}
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use crate::async_database_functions::core::row::{DecodeError, DriverRow};
 
 /// A sqlx row, with what is already known of its result's column types.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -119,20 +104,6 @@ impl Verified {
     }
 }
 
-/// Runs `$body` with `$r` bound to the sqlx row of a server backend, `$engine` on SQLite's.
-macro_rules! per_row {
-    ($row:expr, $r:ident => $body:expr, $e:ident => $engine:expr) => {
-        match $row {
-            #[cfg(feature = "sqlite")]
-            DriverRow::Sqlite($e) => $engine,
-            #[cfg(feature = "postgres")]
-            DriverRow::Postgres($r) => $body,
-            #[cfg(feature = "mysql")]
-            DriverRow::MySql($r) => $body,
-        }
-    };
-}
-
 /// sqlx's column decode error carries the column's index; the caller names the column
 /// itself, so keep only the cause.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -144,44 +115,34 @@ fn cause(e: sqlx::Error) -> DecodeError {
     }
 }
 
-impl<'r> DriverRow<'r> {
-    pub(crate) fn len(self) -> usize {
-        per_row!(self, r => sqlx::Row::len(r.row), e => e.len())
-    }
+/// The parts of [`DriverRow`] both sqlx backends implement alike; `$($own)*` adds the
+/// backend's own native types.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+macro_rules! sqlx_driver_row {
+    ($row:ty, $($own:tt)*) => {
+        impl DriverRow for SqlxRow<'_, $row> {
+            fn len(&self) -> usize {
+                sqlx::Row::len(self.row)
+            }
 
-    pub(crate) fn is_null(self, index: usize) -> Result<bool, DecodeError> {
-        per_row!(
-            self,
-            r => {
+            fn is_null(&self, index: usize) -> Result<bool, DecodeError> {
                 use sqlx::ValueRef;
-                sqlx::Row::try_get_raw(r.row, index).map(|v| v.is_null()).map_err(cause)
-            },
-            e => e.value(index).map(|v| v == rusqlite::types::ValueRef::Null)
-        )
-    }
+                sqlx::Row::try_get_raw(self.row, index).map(|v| v.is_null()).map_err(cause)
+            }
 
-    pub(crate) fn column_name(self, index: usize) -> Option<&'r str> {
-        per_row!(
-            self,
-            r => {
+            fn column_name(&self, index: usize) -> Option<&str> {
                 use sqlx::Column;
-                sqlx::Row::columns(r.row).get(index).map(|c| c.name())
-            },
-            e => e.column_name(index)
-        )
-    }
+                sqlx::Row::columns(self.row).get(index).map(|c| c.name())
+            }
 
-    /// The database's name for the column's type: the declared type, or the value's own type
-    /// where the declared one is unknown (`NULL` in SQLite's expressions).
-    pub(crate) fn type_name(self, index: usize) -> Option<String> {
-        per_row!(
-            self,
-            r => {
+            /// The declared type, or the value's own type where the declared one is unknown
+            /// (`NULL`).
+            fn type_name(&self, index: usize) -> Option<String> {
                 use sqlx::{Column, TypeInfo, ValueRef};
-                let declared = sqlx::Row::columns(r.row)
+                let declared = sqlx::Row::columns(self.row)
                     .get(index)
                     .map(|c| c.type_info().name().to_string());
-                let value = sqlx::Row::try_get_raw(r.row, index)
+                let value = sqlx::Row::try_get_raw(self.row, index)
                     .ok()
                     .filter(|v| !v.is_null())
                     .map(|v| v.type_info().name().to_string());
@@ -190,115 +151,77 @@ impl<'r> DriverRow<'r> {
                     (Some(d), _) => Some(d),
                     (None, v) => v,
                 }
-            },
-            e => e.type_name(index)
-        )
-    }
-}
-
-/// A type every driver reads natively (or, where one cannot, through a form it can: a UUID
-/// from text, JSON from MariaDB's text).
-pub(crate) trait Native: Sized {
-    fn read(row: DriverRow<'_>, index: usize) -> Result<Self, DecodeError>;
-}
-
-macro_rules! native {
-    ($($t:ty),*) => {$(
-        impl Native for $t {
-            #[inline]
-            fn read(row: DriverRow<'_>, index: usize) -> Result<Self, DecodeError> {
-                per_row!(row, r => r.get(index), e => e.get(index))
             }
-        }
-    )*};
-}
-native!(
-    String,
-    i64,
-    i32,
-    i16,
-    f64,
-    f32,
-    bool,
-    NaiveTime,
-    NaiveDate,
-    NaiveDateTime,
-    DateTime<Utc>,
-    Vec<u8>
-);
 
-fn narrow<T: TryFrom<i64>>(row: DriverRow<'_>, index: usize) -> Result<T, DecodeError>
-where
-    T::Error: std::error::Error + Send + Sync + 'static,
-{
-    Ok(T::try_from(i64::read(row, index)?)?)
-}
-
-/// MySQL's `INT UNSIGNED`; a 64-bit integer that fits elsewhere.
-impl Native for u32 {
-    fn read(row: DriverRow<'_>, index: usize) -> Result<Self, DecodeError> {
-        #[cfg(feature = "mysql")]
-        if let DriverRow::MySql(r) = row
-            && let Ok(v) = r.get::<u32>(index)
-        {
-            return Ok(v);
-        }
-        narrow(row, index)
-    }
-}
-
-/// MySQL's `BIGINT UNSIGNED`; a non-negative 64-bit integer elsewhere.
-impl Native for u64 {
-    #[allow(irrefutable_let_patterns)] // with `mysql` alone
-    fn read(row: DriverRow<'_>, index: usize) -> Result<Self, DecodeError> {
-        #[cfg(feature = "mysql")]
-        if let DriverRow::MySql(r) = row {
-            return r.get(index);
-        }
-        narrow(row, index)
-    }
-}
-
-/// PostgreSQL's `UUID`; the 36-character text form elsewhere.
-impl Native for Uuid {
-    #[allow(irrefutable_let_patterns)] // with `postgres` alone
-    fn read(row: DriverRow<'_>, index: usize) -> Result<Self, DecodeError> {
-        #[cfg(feature = "postgres")]
-        if let DriverRow::Postgres(r) = row {
-            return r.get(index);
-        }
-        Ok(Uuid::parse_str(&String::read(row, index)?)?)
-    }
-}
-
-/// `JSON`/`JSONB`, or JSON text (MariaDB keeps JSON as `LONGTEXT`).
-impl Native for serde_json::Value {
-    fn read(row: DriverRow<'_>, index: usize) -> Result<Self, DecodeError> {
-        type Json = sqlx::types::Json<serde_json::Value>;
-        let json: Result<Json, DecodeError> = per_row!(row, r => r.get(index), e => e.get(index));
-        match json {
-            Ok(v) => Ok(v.0),
-            Err(first) => {
-                let text = String::read(row, index).map_err(|_| first)?;
-                Ok(serde_json::from_str(&text)?)
+            fn string(&self, index: usize) -> Result<String, DecodeError> {
+                self.get(index)
             }
+            fn i64(&self, index: usize) -> Result<i64, DecodeError> {
+                self.get(index)
+            }
+            fn i32(&self, index: usize) -> Result<i32, DecodeError> {
+                self.get(index)
+            }
+            fn i16(&self, index: usize) -> Result<i16, DecodeError> {
+                self.get(index)
+            }
+            fn f64(&self, index: usize) -> Result<f64, DecodeError> {
+                self.get(index)
+            }
+            fn f32(&self, index: usize) -> Result<f32, DecodeError> {
+                self.get(index)
+            }
+            fn bool(&self, index: usize) -> Result<bool, DecodeError> {
+                self.get(index)
+            }
+            fn time(&self, index: usize) -> Result<NaiveTime, DecodeError> {
+                self.get(index)
+            }
+            fn date(&self, index: usize) -> Result<NaiveDate, DecodeError> {
+                self.get(index)
+            }
+            fn datetime(&self, index: usize) -> Result<NaiveDateTime, DecodeError> {
+                self.get(index)
+            }
+            fn datetime_utc(&self, index: usize) -> Result<DateTime<Utc>, DecodeError> {
+                self.get(index)
+            }
+            fn bytes(&self, index: usize) -> Result<Vec<u8>, DecodeError> {
+                self.get(index)
+            }
+            fn json(&self, index: usize) -> Option<Result<serde_json::Value, DecodeError>> {
+                Some(self.get::<sqlx::types::Json<serde_json::Value>>(index).map(|json| json.0))
+            }
+            #[cfg(feature = "decimal")]
+            fn decimal(&self, index: usize) -> Result<rust_decimal::Decimal, DecodeError> {
+                self.get(index)
+            }
+            $($own)*
         }
+    };
+}
+
+#[cfg(feature = "postgres")]
+sqlx_driver_row! {
+    sqlx::postgres::PgRow,
+    /// PostgreSQL's `UUID`.
+    fn uuid(&self, index: usize) -> Result<Uuid, DecodeError> {
+        self.get(index)
     }
 }
 
-/// `NUMERIC`/`DECIMAL` on the servers; on SQLite the exact text form the library writes, or a
-/// number another client stored.
-#[cfg(feature = "decimal")]
-impl Native for rust_decimal::Decimal {
-    fn read(row: DriverRow<'_>, index: usize) -> Result<Self, DecodeError> {
-        per_row!(row, r => r.get(index), _e => {
-            match String::read(row, index) {
-                Ok(text) => Ok(text.parse::<rust_decimal::Decimal>()?),
-                Err(first) => {
-                    let v = f64::read(row, index).map_err(|_| first)?;
-                    Ok(rust_decimal::Decimal::try_from(v)?)
-                }
-            }
-        })
+#[cfg(feature = "mysql")]
+sqlx_driver_row! {
+    sqlx::mysql::MySqlRow,
+    /// `INT UNSIGNED`, or a 64-bit integer that fits.
+    fn u32(&self, index: usize) -> Result<u32, DecodeError> {
+        match self.get::<u32>(index) {
+            Ok(v) => Ok(v),
+            Err(_) => Ok(u32::try_from(self.i64(index)?)?),
+        }
+    }
+    /// `BIGINT UNSIGNED`.
+    fn u64(&self, index: usize) -> Result<u64, DecodeError> {
+        self.get(index)
     }
 }

@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use super::sqlite_engine::{self, Engine, MAX_CONNECTIONS, Target};
 use super::{CommentStyle, Keeper, Pool, integrity};
+use crate::async_database_functions::core::column::{Column, ServerDefault, SqlType};
+use crate::async_database_functions::core::error::{Constraint, DatabaseError, ErrorKind};
 use crate::async_database_functions::database_config::{DBConfig, IsolationLevel, SqliteTarget};
-use crate::async_database_functions::error::{Constraint, DatabaseError, ErrorKind};
-use crate::async_database_functions::model::{Column, ServerDefault, SqlType};
-use crate::async_database_functions::topology::{Health, Staleness};
+use crate::async_database_functions::dialect::health::{Health, Staleness};
 
 pub(super) const QUERY_BUILDER: sea_query::SqliteQueryBuilder = sea_query::SqliteQueryBuilder;
 pub(super) const COMMENT_STYLE: CommentStyle = CommentStyle::None;
@@ -33,8 +33,8 @@ pub(super) const LIMIT_FIRST_ROW: bool = false;
 /// The server's port when the URI names none.
 pub(super) const DEFAULT_PORT: Option<u16> = None;
 /// The quoting and comment forms `text()`'s `:name` scanner skips.
-pub(super) const TEXT_SYNTAX: crate::async_database_functions::statement::scan::Syntax =
-    crate::async_database_functions::statement::scan::Syntax::SQLITE;
+pub(super) const TEXT_SYNTAX: crate::async_database_functions::dialect::scan::Syntax =
+    crate::async_database_functions::dialect::scan::Syntax::SQLITE;
 /// Whether a page and its total are read on two connections at once (one file or memory
 /// database: no server to run them side by side).
 pub(super) const CONCURRENT_PAGE: bool = false;
@@ -347,12 +347,14 @@ pub(super) fn hide_values(_: ErrorKind, details: String) -> String {
 /// index) and `CHECK constraint failed: ck_name` (a named check).
 pub(super) fn constraint_info(
     db: &dyn sqlx::error::DatabaseError,
-) -> crate::async_database_functions::error::ConstraintInfo {
+) -> crate::async_database_functions::core::error::ConstraintInfo {
     constraint_in_message(db.message())
 }
 
-fn constraint_in_message(message: &str) -> crate::async_database_functions::error::ConstraintInfo {
-    use crate::async_database_functions::error::{ConstraintInfo, split_qualified};
+fn constraint_in_message(
+    message: &str,
+) -> crate::async_database_functions::core::error::ConstraintInfo {
+    use crate::async_database_functions::core::error::{ConstraintInfo, split_qualified};
     let mut info = ConstraintInfo::default();
     let Some((head, rest)) = message.split_once(" constraint failed: ") else {
         return info;

@@ -29,8 +29,8 @@ use url::Url;
 
 use super::super::database_config::{DBConfig, Role, TargetSessionAttrs};
 use super::super::dialect::{self, Conn, Keeper, Pool};
-use super::super::error::{DatabaseError, ErrorKind};
 use super::{Checkout, Health, Staleness};
+use crate::async_database_functions::core::error::{DatabaseError, ErrorKind};
 
 /// How long a host that failed is skipped before it is tried again.
 pub const DOWN_FOR: Duration = Duration::from_secs(1);
@@ -280,7 +280,7 @@ impl Hosts {
                 let conn = self.acquire_on(host, config, health).await?;
                 return Ok((
                     conn,
-                    health.checkout(host.state.clone(), permit, track_writes),
+                    Checkout::new(health, host.state.clone(), permit, track_writes),
                 ));
             }
         }
@@ -388,7 +388,7 @@ impl Hosts {
                     }
                     return Ok((
                         conn,
-                        health.checkout(host.state.clone(), permit, track_writes),
+                        Checkout::new(health, host.state.clone(), permit, track_writes),
                     ));
                 }
                 if attrs != TargetSessionAttrs::PreferStandby {
@@ -461,7 +461,7 @@ impl Hosts {
         let timeout = dialect::acquire_timeout(config);
         match tokio::time::timeout(timeout, limit.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(Some(permit)),
-            Ok(Err(_)) => Err(super::disconnected()),
+            Ok(Err(_)) => Err(crate::async_database_functions::dialect::health::disconnected()),
             Err(_) => Err(DatabaseError::new(
                 ErrorKind::PoolTimeout,
                 format!(
@@ -525,9 +525,10 @@ impl Hosts {
                 ErrorKind::ConnectionError,
                 format!(
                     "could not connect to {} within {:?}: the server did not answer",
-                    host.url
-                        .as_ref()
-                        .map_or_else(|| config.redacted_uri(), super::super::redact::redact_url),
+                    host.url.as_ref().map_or_else(
+                        || config.redacted_uri(),
+                        crate::async_database_functions::core::redact::redact_url
+                    ),
                     dialect::acquire_timeout(config)
                 ),
             )),

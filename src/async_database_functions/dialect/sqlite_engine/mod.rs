@@ -40,11 +40,11 @@ use rusqlite::{Connection, OpenFlags};
 use sea_query::Values;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::row::DriverRow;
 use super::{Outcome, RunError};
-use crate::async_database_functions::row::{FromRow, RowRef};
-use crate::async_database_functions::stream::{BATCH_ROWS, RowSender};
-use crate::async_database_functions::topology::Staleness;
+use crate::async_database_functions::core::from_row::FromRow;
+use crate::async_database_functions::core::row::RowRef;
+use crate::async_database_functions::dialect::health::Staleness;
+use crate::async_database_functions::dialect::row_channel::{BATCH_ROWS, RowSender};
 use error::{is_busy, to_sqlx};
 use row::SqliteEngineRow;
 
@@ -467,7 +467,7 @@ pub(crate) struct EngineConn {
 /// What a statement run on the engine failed with.
 enum Fail {
     Engine(rusqlite::Error),
-    Decode(crate::async_database_functions::error::DatabaseError),
+    Decode(crate::async_database_functions::core::error::DatabaseError),
     /// A read-only statement ran past [`IN_PLACE_BUDGET`] in place: run it off the runtime.
     TooLong,
     Driver(sqlx::Error),
@@ -566,7 +566,7 @@ fn run_sync<T: FromRow>(
 ) -> Result<Outcome<T>, Fail> {
     let mut rows = Vec::new();
     let done = execute(conn, budget, sql, values, persistent, |row| {
-        rows.push(T::from_row(RowRef::new(DriverRow::Sqlite(row))).map_err(Fail::Decode)?);
+        rows.push(T::from_row(RowRef::new(&row)).map_err(Fail::Decode)?);
         Ok(true)
     })?;
     let (rows_affected, last) = done.unwrap_or((0, 0));
@@ -586,7 +586,7 @@ fn first_sync<T: FromRow>(
 ) -> Result<Option<T>, Fail> {
     let mut first = None;
     execute(conn, budget, sql, values, persistent, |row| {
-        first = Some(T::from_row(RowRef::new(DriverRow::Sqlite(row))).map_err(Fail::Decode)?);
+        first = Some(T::from_row(RowRef::new(&row)).map_err(Fail::Decode)?);
         Ok(false)
     })?;
     Ok(first)
@@ -787,9 +787,7 @@ impl EngineConn {
                 // Rows decoded but not handed over are decoded again.
                 batch.clear();
                 execute(conn, None, &sql, &values, persistent, |row| {
-                    batch.push_back(
-                        T::from_row(RowRef::new(DriverRow::Sqlite(row))).map_err(Fail::Decode)?,
-                    );
+                    batch.push_back(T::from_row(RowRef::new(&row)).map_err(Fail::Decode)?);
                     // A full batch goes; so does any batch when the consumer has nothing left.
                     if batch.len() == BATCH_ROWS || tx.drained() {
                         // Blocks this (blocking-pool) thread while the stream's buffer is

@@ -1,12 +1,14 @@
-//! Rows of the SQLite engine as the crate's driver-neutral [`RowRef`](crate::async_database_functions::row::RowRef): what `SqlField::decode`,
+//! Rows of the SQLite engine as the crate's driver-neutral [`RowRef`](crate::async_database_functions::core::row::RowRef): what `SqlField::decode`,
 //! `FromRow` and `Record` read. Each native type decodes as sqlx-sqlite decodes it (the same
 //! storage classes accepted, the same text forms parsed), so models read the same either way.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
 use rusqlite::types::ValueRef;
 
+use crate::async_database_functions::core::row::{DecodeError, DriverRow};
+
 /// A row of the SQLite engine, read through
-/// [`RowRef`](crate::async_database_functions::row::RowRef).
+/// [`RowRef`](crate::async_database_functions::core::row::RowRef).
 #[derive(Clone, Copy)]
 pub(crate) struct SqliteEngineRow<'r> {
     row: &'r rusqlite::Row<'r>,
@@ -359,6 +361,63 @@ fn fast_naive(b: &[u8]) -> Option<NaiveDateTime> {
     let date = NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, two(5)?, two(8)?)?;
     let time = NaiveTime::from_hms_nano_opt(two(11)?, two(14)?, two(17)?, nanos)?;
     Some(NaiveDateTime::new(date, time))
+}
+
+impl DriverRow for SqliteEngineRow<'_> {
+    fn len(&self) -> usize {
+        SqliteEngineRow::len(*self)
+    }
+    fn is_null(&self, index: usize) -> Result<bool, DecodeError> {
+        self.value(index).map(|v| v == ValueRef::Null)
+    }
+    fn column_name(&self, index: usize) -> Option<&str> {
+        SqliteEngineRow::column_name(*self, index)
+    }
+    fn type_name(&self, index: usize) -> Option<String> {
+        SqliteEngineRow::type_name(*self, index)
+    }
+    fn string(&self, index: usize) -> Result<String, DecodeError> {
+        self.get(index)
+    }
+    fn i64(&self, index: usize) -> Result<i64, DecodeError> {
+        self.get(index)
+    }
+    fn i32(&self, index: usize) -> Result<i32, DecodeError> {
+        self.get(index)
+    }
+    fn i16(&self, index: usize) -> Result<i16, DecodeError> {
+        self.get(index)
+    }
+    fn f64(&self, index: usize) -> Result<f64, DecodeError> {
+        self.get(index)
+    }
+    fn f32(&self, index: usize) -> Result<f32, DecodeError> {
+        self.get(index)
+    }
+    fn bool(&self, index: usize) -> Result<bool, DecodeError> {
+        self.get(index)
+    }
+    fn time(&self, index: usize) -> Result<NaiveTime, DecodeError> {
+        self.get(index)
+    }
+    fn date(&self, index: usize) -> Result<NaiveDate, DecodeError> {
+        self.get(index)
+    }
+    fn datetime(&self, index: usize) -> Result<NaiveDateTime, DecodeError> {
+        self.get(index)
+    }
+    fn datetime_utc(&self, index: usize) -> Result<DateTime<Utc>, DecodeError> {
+        self.get(index)
+    }
+    fn bytes(&self, index: usize) -> Result<Vec<u8>, DecodeError> {
+        self.get(index)
+    }
+    fn json(&self, index: usize) -> Option<Result<serde_json::Value, DecodeError>> {
+        Some(
+            self.get::<sqlx::types::Json<serde_json::Value>>(index)
+                .map(|json| json.0),
+        )
+    }
 }
 
 #[cfg(test)]

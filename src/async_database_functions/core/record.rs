@@ -4,9 +4,10 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::error::DatabaseError;
-use super::field::SqlField;
-use super::row::{DecodeError, FromRow, RowRef};
+use crate::async_database_functions::core::error::DatabaseError;
+use crate::async_database_functions::core::field::SqlField;
+use crate::async_database_functions::core::from_row::FromRow;
+use crate::async_database_functions::core::row::{DecodeError, RowRef};
 
 /// An ordered map of column name → value, decoded from any row.
 ///

@@ -13,12 +13,9 @@
 //! Unterminated strings and comments run to the end of the text; the server reports them.
 //! The scanner never fails and never panics, whatever the input.
 
-use crate::async_database_functions::database_config::Dialect;
-use crate::async_database_functions::dialect;
-
 /// A piece of SQL text: a literal run, or a `:name` parameter (its name without the colon).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Piece<'a> {
+pub(crate) enum Piece<'a> {
     Sql(&'a str),
     Param(&'a str),
 }
@@ -84,11 +81,12 @@ impl Syntax {
     };
 }
 
-/// Splits `sql` into literal runs and `:name` parameters, by the rules of `dialect`.
+/// Splits `sql` into literal runs and `:name` parameters, by a dialect's lexical rules
+/// (`dialect::text_syntax`).
 ///
 /// Writing the pieces back in order (a parameter as `:` and its name) gives `sql` again.
-pub(super) fn scan(sql: &str, dialect: Dialect) -> Vec<Piece<'_>> {
-    scan_with(sql, dialect::text_syntax(dialect))
+pub(crate) fn scan(sql: &str, syntax: Syntax) -> Vec<Piece<'_>> {
+    scan_with(sql, syntax)
 }
 
 fn scan_with(sql: &str, syntax: Syntax) -> Vec<Piece<'_>> {
@@ -265,6 +263,14 @@ fn skip_dollar_quoted(sql: &str, dollar: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::async_database_functions::core::sql_dialect::Dialect;
+
+    fn scan(sql: &str, dialect: Dialect) -> Vec<Piece<'_>> {
+        super::scan(
+            sql,
+            crate::async_database_functions::dialect::text_syntax(dialect),
+        )
+    }
     use proptest::prelude::*;
 
     /// The parameter names `sql` has on `dialect`.

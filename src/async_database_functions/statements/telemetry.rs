@@ -1,7 +1,7 @@
 //! Observability: a [`tracing`] span per operation, pool statistics, statement logging.
 //!
 //! **Spans.** Every method of
-//! [`DatabaseOperations`](super::database_operations::DatabaseOperations) runs inside one
+//! [`DatabaseOperations`](crate::async_database_functions::database_operations::DatabaseOperations) runs inside one
 //! `INFO` span (target `dsg_lib`) named after it (`count_query`, `create_many`, …), with the
 //! [OpenTelemetry database conventions](https://opentelemetry.io/docs/specs/semconv/database/)
 //! as fields, so that `tracing-opentelemetry` exports them as a client span as they are:
@@ -16,7 +16,7 @@
 //! | `db.query.text` | the statement's SQL, with placeholders, only when `echo` is on |
 //! | `db.response.returned_rows` | rows returned, at the end |
 //! | `db.response.affected_rows` | rows inserted, updated or deleted, at the end |
-//! | `error.type` | the [`ErrorKind`](super::error::ErrorKind) when the operation fails |
+//! | `error.type` | the [`ErrorKind`](crate::async_database_functions::core::error::ErrorKind) when the operation fails |
 //! | `db.response.status_code` | the driver's error code (SQLSTATE, error number), if any |
 //! | `otel.kind`, `otel.status_code` | `client`; `ERROR` on failure |
 //!
@@ -29,7 +29,7 @@
 //! `slow_statement_ms` set, a statement that takes longer is logged at `WARN` (same target)
 //! with its SQL and duration, never with its values.
 //!
-//! **Pool.** [`AsyncDatabase::pool_stats`](super::async_database::AsyncDatabase::pool_stats)
+//! **Pool.** [`AsyncDatabase::pool_stats`](crate::async_database_functions::async_database::AsyncDatabase::pool_stats)
 //! gives a [`PoolStats`], a plain serialisable struct to feed a metrics exporter or a
 //! readiness endpoint.
 //!
@@ -60,12 +60,13 @@ use std::time::{Duration, Instant};
 use sea_query::Value;
 use tracing::{Instrument, Span};
 
-use super::database_config::{DBConfig, Dialect};
-use super::dialect;
-use super::error::DatabaseError;
+use crate::async_database_functions::core::error::DatabaseError;
+use crate::async_database_functions::core::sql_dialect::Dialect;
+use crate::async_database_functions::database_config::DBConfig;
+use crate::async_database_functions::dialect;
 
 /// The state of a connection pool at one moment, from
-/// [`AsyncDatabase::pool_stats`](super::async_database::AsyncDatabase::pool_stats).
+/// [`AsyncDatabase::pool_stats`](crate::async_database_functions::async_database::AsyncDatabase::pool_stats).
 ///
 /// Serialises as `{"size": 3, "idle": 1, "in_use": 2, "waiting": 0, "max": 15}`.
 #[derive(
@@ -111,7 +112,7 @@ macro_rules! operation_span {
             error.type = ::tracing::field::Empty,
             otel.status_code = ::tracing::field::Empty,
         );
-        $crate::async_database_functions::telemetry::record_server(&span, config);
+        $crate::async_database_functions::statements::telemetry::record_server(&span, config);
         span
     }};
 }
@@ -168,7 +169,10 @@ macro_rules! traced {
         if span.is_disabled() {
             $operation.await
         } else {
-            $crate::async_database_functions::telemetry::run_traced(span, $operation, $rows).await
+            $crate::async_database_functions::statements::telemetry::run_traced(
+                span, $operation, $rows,
+            )
+            .await
         }
     }};
 }

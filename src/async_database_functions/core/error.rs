@@ -47,7 +47,7 @@
 //! | `ConfigurationError`, `DecodeError` | `General Exception` | 500 |
 //!
 //! Why a style on the error rather than a configuration key: an error is a value that is
-//! serialised far from the [`DBConfig`](super::database_config::DBConfig) it came from (an
+//! serialised far from the [`DBConfig`](crate::async_database_functions::database_config::DBConfig) it came from (an
 //! HTTP handler, a log line, a queue), and errors are also made without any configuration
 //! (a config that failed to parse). The style belongs to whoever writes the wire format, so
 //! the service chooses it at its one error-to-response place (the `axum` feature's

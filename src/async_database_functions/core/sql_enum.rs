@@ -157,10 +157,10 @@
 
 use sea_query::Value;
 
-use super::database_config::Dialect;
-use super::field::{SqlField, value_from_json};
-use super::model::Column;
-use super::row::{DecodeError, RowRef};
+use crate::async_database_functions::core::column::Column;
+use crate::async_database_functions::core::field::{SqlField, value_from_json};
+use crate::async_database_functions::core::row::{DecodeError, RowRef};
+use crate::async_database_functions::core::sql_dialect::Dialect;
 
 /// An enum of unit variants stored as text, one name per variant. Derive it with
 /// `#[derive(SqlEnum)]`, which also implements [`SqlField`]; see the [module docs](self).

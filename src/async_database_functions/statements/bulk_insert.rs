@@ -6,10 +6,10 @@
 
 use sea_query::{Value, Values};
 
-use super::database_config::Dialect;
-use super::dialect::{self, ColumnArrays};
-use super::model::Column;
-use super::statement::Rendered;
+use crate::async_database_functions::core::column::Column;
+use crate::async_database_functions::core::sql_dialect::Dialect;
+use crate::async_database_functions::dialect::{self, ColumnArrays};
+use crate::async_database_functions::statements::statement::Rendered;
 
 /// `INSERT INTO table (columns) VALUES (…), (…) [RETURNING …]` with every value bound.
 #[derive(Debug, Clone)]
@@ -129,7 +129,7 @@ pub(crate) struct BulkRendered {
 mod tests {
     use super::*;
 
-    use crate::async_database_functions::model::SqlType;
+    use crate::async_database_functions::core::column::SqlType;
 
     fn columns() -> Vec<&'static Column> {
         let pkid: &'static Column =

@@ -18,13 +18,11 @@ use sea_query::{
     TableCreateStatement, TableDropStatement, UpdateStatement, Value, Values,
 };
 
-use super::database_config::Dialect;
-use super::dialect;
-use super::error::DatabaseError;
+use crate::async_database_functions::core::error::DatabaseError;
+use crate::async_database_functions::core::sql_dialect::Dialect;
+use crate::async_database_functions::dialect;
 
-pub(crate) mod scan;
-
-use scan::{Piece, scan};
+use crate::async_database_functions::dialect::scan::{Piece, scan};
 
 /// SQL text and the values to bind to it, rendered for one dialect.
 #[derive(Debug, Clone)]
@@ -51,7 +49,7 @@ pub enum StatementKind {
     Other,
 }
 
-/// A statement a [`Session`](super::session::Session) can run: sea-query's SELECT, INSERT,
+/// A statement a [`Session`](crate::async_database_functions::statements::session::Session) can run: sea-query's SELECT, INSERT,
 /// UPDATE, DELETE and schema statements, and [`Text`].
 pub trait Statement: Send + Sync {
     /// Renders the statement for `dialect`.
@@ -198,8 +196,8 @@ impl<S: Statement + ?Sized> Statement for Box<S> {
     }
 }
 
-/// What [`count_query`](super::database_operations::DatabaseOperations::count_query) and
-/// [`paginate_query`](super::database_operations::DatabaseOperations::paginate_query) take: a
+/// What [`count_query`](crate::async_database_functions::database_operations::DatabaseOperations::count_query) and
+/// [`paginate_query`](crate::async_database_functions::database_operations::DatabaseOperations::paginate_query) take: a
 /// sea-query SELECT in any of the forms a caller has at hand, as every operation takes a
 /// [`Statement`]: owned, borrowed (`&select`), or the `&mut SelectStatement` a builder chain
 /// such as `User::select().and_where(..)` gives (with or without a `&` before it).
@@ -363,7 +361,7 @@ impl Statement for Text {
     fn render(&self, dialect: Dialect) -> Result<Rendered, DatabaseError> {
         let mut sql = String::with_capacity(self.sql.len());
         let mut values = Vec::new();
-        for piece in scan(&self.sql, dialect) {
+        for piece in scan(&self.sql, dialect::text_syntax(dialect)) {
             match piece {
                 Piece::Sql(s) => sql.push_str(s),
                 Piece::Param(name) => {
@@ -508,7 +506,7 @@ mod tests {
         let err = text("SELECT :missing").render(Dialect::Sqlite).unwrap_err();
         assert_eq!(
             err.kind(),
-            crate::async_database_functions::error::ErrorKind::InvalidInput
+            crate::async_database_functions::core::error::ErrorKind::InvalidInput
         );
         assert!(err.details().contains(":missing"));
     }

@@ -1,7 +1,7 @@
 //! Declared models: the traits `#[derive(Model)]` implements, and the column metadata they carry.
 //!
 //! A model is a struct whose fields are columns. [`ColumnSet`] is a group of columns that can be
-//! flattened into a model (like [`SchemaBase`](super::base_schema::SchemaBase)); [`Model`] is a
+//! flattened into a model (like [`SchemaBase`](crate::async_database_functions::base_schema::SchemaBase)); [`Model`] is a
 //! column set with a table. Both are normally derived:
 //!
 //! ```
@@ -30,8 +30,8 @@
 //! The derive gives each column of a model's own fields an associated const of type
 //! [`Col`], named after the field in upper case (`User::NAME` for `name`, also when the column
 //! is renamed with `#[model(column = "...")]`); the columns of a flattened
-//! [`SchemaBase`](super::base_schema::SchemaBase) come from the trait
-//! [`SchemaBaseColumns`](super::base_schema::SchemaBaseColumns) (`User::PKID`,
+//! [`SchemaBase`](crate::async_database_functions::base_schema::SchemaBase) come from the trait
+//! [`SchemaBaseColumns`](crate::async_database_functions::base_schema::SchemaBaseColumns) (`User::PKID`,
 //! `User::DATE_CREATED`, `User::DATE_UPDATED`). A `Col` goes wherever sea-query takes a
 //! column, and has its own comparison methods (`eq`, `gt`, `like`, …); [`Model::col`], for
 //! names known only at run time, gives a `Col` too. [`Model::insert`], [`Model::update`] and
@@ -162,208 +162,12 @@ use sea_query::{
     UpdateStatement, Value,
 };
 
-use super::database_config::Dialect;
-use super::error::DatabaseError;
-use super::row::{FromRow, RowReader};
-use super::statement::{Rendered, Statement, StatementKind};
-
-/// The portable SQL type of a column; each dialect renders it (see `dialect/`).
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SqlType {
-    /// `VARCHAR(n)` when sized, else `TEXT`.
-    String(Option<u32>),
-    /// 16-bit integer (`SMALLINT`).
-    SmallInteger,
-    /// 32-bit integer.
-    Integer,
-    /// Unsigned 32-bit integer: `INT UNSIGNED` on MySQL/MariaDB, `BIGINT` on PostgreSQL,
-    /// `INTEGER` on SQLite.
-    UnsignedInteger,
-    /// 64-bit integer.
-    BigInteger,
-    /// Single precision float (`REAL`; `FLOAT` on MySQL/MariaDB).
-    Float,
-    /// Double precision float.
-    Double,
-    /// An exact decimal number: `NUMERIC` on PostgreSQL, `DECIMAL(65, 30)` on MySQL/MariaDB,
-    /// its text form on SQLite (which has no exact decimal type).
-    Decimal,
-    /// Boolean (`TINYINT(1)` on MySQL).
-    Boolean,
-    /// A UTC timestamp, stored without zone as UTC (as the Python seed does).
-    TimestampUtc,
-    /// A timestamp without time zone.
-    Timestamp,
-    /// A calendar date.
-    Date,
-    /// A time of day without zone (`TIME`, with microseconds on MySQL/MariaDB).
-    Time,
-    /// A UUID (native on PostgreSQL, `CHAR(36)` text elsewhere).
-    Uuid,
-    /// A JSON document.
-    Json,
-    /// Binary data.
-    Bytes,
-}
-
-impl SqlType {
-    /// The portable name of the type, as `get_columns_details` reports it.
-    pub fn name(self) -> String {
-        match self {
-            SqlType::String(Some(n)) => format!("VARCHAR({n})"),
-            SqlType::String(None) => "TEXT".into(),
-            SqlType::SmallInteger => "SMALLINT".into(),
-            SqlType::Integer => "INTEGER".into(),
-            SqlType::UnsignedInteger => "INTEGER UNSIGNED".into(),
-            SqlType::BigInteger => "BIGINT".into(),
-            SqlType::Float => "REAL".into(),
-            SqlType::Double => "DOUBLE".into(),
-            SqlType::Decimal => "DECIMAL".into(),
-            SqlType::Boolean => "BOOLEAN".into(),
-            SqlType::TimestampUtc | SqlType::Timestamp => "DATETIME".into(),
-            SqlType::Date => "DATE".into(),
-            SqlType::Time => "TIME".into(),
-            SqlType::Uuid => "UUID".into(),
-            SqlType::Json => "JSON".into(),
-            SqlType::Bytes => "BLOB".into(),
-        }
-    }
-}
-
-/// A default computed by the server, rendered per dialect.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ServerDefault {
-    /// The current UTC time: `CURRENT_TIMESTAMP AT TIME ZONE 'UTC'` on PostgreSQL/CockroachDB,
-    /// `UTC_TIMESTAMP(6)` on MySQL/MariaDB, `strftime('%Y-%m-%d %H:%M:%f', 'now')` on SQLite.
-    CurrentUtcTimestamp,
-}
-
-/// Everything the crate knows of one column of a model.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Column {
-    /// The column's name in the database.
-    pub name: &'static str,
-    /// The portable SQL type.
-    pub sql_type: SqlType,
-    /// Whether NULL is allowed (the field is an `Option`).
-    pub nullable: bool,
-    /// Part of the primary key.
-    pub primary_key: bool,
-    /// Filled by the database (`AUTOINCREMENT`, `SERIAL`, `AUTO_INCREMENT`).
-    pub auto_increment: bool,
-    /// A UNIQUE constraint.
-    pub unique: bool,
-    /// A plain index.
-    pub index: bool,
-    /// A literal SQL default, as written in `#[model(default = "...")]`.
-    pub default: Option<&'static str>,
-    /// A default computed by the server.
-    pub server_default: Option<ServerDefault>,
-    /// The column comment, where the dialect keeps comments.
-    pub comment: Option<&'static str>,
-    /// `(table, column)` this column references.
-    pub foreign_key: Option<(&'static str, &'static str)>,
-    /// What deleting the referenced row does to this one (`ON DELETE …`); the database's
-    /// default (refuse the delete) when `None`.
-    pub on_delete: Option<OnDelete>,
-}
-
-/// What deleting a referenced row does to the rows that refer to it: the `on_delete` of a
-/// `#[model(belongs_to = Parent, on_delete = "…")]` field.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OnDelete {
-    /// `ON DELETE CASCADE`: they are deleted too.
-    Cascade,
-    /// `ON DELETE SET NULL`: their reference becomes NULL (the field is an `Option`).
-    SetNull,
-    /// `ON DELETE RESTRICT`: the delete is refused while they exist.
-    Restrict,
-}
-
-impl Column {
-    /// A plain non-null column of `sql_type`; the derive sets the rest.
-    pub const fn new(name: &'static str, sql_type: SqlType) -> Self {
-        Column {
-            name,
-            sql_type,
-            nullable: false,
-            primary_key: false,
-            auto_increment: false,
-            unique: false,
-            index: false,
-            default: None,
-            server_default: None,
-            comment: None,
-            foreign_key: None,
-            on_delete: None,
-        }
-    }
-}
-
-/// A group of columns: a model's own fields, or a struct flattened into models.
-///
-/// Implemented by `#[derive(Model)]`; implement it by hand only for a reusable mixin such as
-/// [`SchemaBase`](super::base_schema::SchemaBase).
-pub trait ColumnSet: Sized {
-    /// The columns, in declaration order (flattened sets in place).
-    fn column_list() -> Vec<Column>;
-
-    /// The values of the columns, in the order of [`ColumnSet::column_list`].
-    fn push_values(&self, dialect: Dialect, out: &mut Vec<Value>);
-
-    /// Reads the columns from a row, in order, starting at the reader's position.
-    fn read_columns(reader: &mut RowReader<'_>) -> Result<Self, DatabaseError>;
-
-    /// Called on a value before it is inserted by the library (stamps timestamps).
-    fn before_insert(&mut self) {}
-
-    /// Called on the new values before an update by the library (stamps `date_updated`).
-    fn before_update(_values: &mut Vec<(&'static str, Value)>) {}
-
-    /// Converts `json`, the new value of `column` in an `update_one` map, into the value to
-    /// bind, through the Rust type of the column's field ([`SqlField::from_json`]), so that a
-    /// value the field cannot hold (an unknown enum variant, an out-of-range number) is refused
-    /// before anything is written. `None` when the column is not one of this set's.
-    ///
-    /// Implemented by `#[derive(Model)]`; the default (`None`) makes the library check the
-    /// value against the column's [`SqlType`] only.
-    ///
-    /// [`SqlField::from_json`]: super::field::SqlField::from_json
-    fn column_from_json(
-        _column: &Column,
-        _json: &serde_json::Value,
-        _dialect: Dialect,
-    ) -> Option<Result<Value, String>> {
-        None
-    }
-
-    /// The value of the column `name`, as [`push_values`](ColumnSet::push_values) gives it,
-    /// without the others (the derive implements it with one comparison per column); `None`
-    /// when the set has no such column.
-    fn column_value(&self, name: &str, dialect: Dialect) -> Option<Value> {
-        let mut values = Vec::new();
-        self.push_values(dialect, &mut values);
-        let position = Self::column_list().iter().position(|c| c.name == name)?;
-        values.into_iter().nth(position)
-    }
-
-    /// Pushes the client-side defaults of a new row:
-    /// [`SchemaBase`](super::base_schema::SchemaBase) gives a fresh `pkid` and stamps
-    /// `date_created` / `date_updated`. Used by [`Model::insert`], once per row when the row
-    /// is started, so that the caller can read a generated key before executing
-    /// ([`ModelInsert::value_of`]); the row keeps the values it names itself. The values are
-    /// bound as they are on every dialect.
-    fn insert_defaults(_out: &mut Vec<(&'static str, Value)>) {}
-}
-
-/// Marks a model (or column set) that flattens the column set `S`; `#[derive(Model)]`
-/// implements it for every `#[model(flatten)]` field. Traits of typed columns for a column
-/// set, such as [`SchemaBaseColumns`](super::base_schema::SchemaBaseColumns), are implemented
-/// for every model that flattens it.
-pub trait Flattens<S: ColumnSet> {}
+pub use crate::async_database_functions::core::column::{Column, OnDelete, ServerDefault, SqlType};
+pub use crate::async_database_functions::core::column_set::{ColumnSet, Flattens};
+use crate::async_database_functions::core::error::DatabaseError;
+use crate::async_database_functions::core::from_row::FromRow;
+use crate::async_database_functions::core::sql_dialect::Dialect;
+use crate::async_database_functions::statements::statement::{Rendered, Statement, StatementKind};
 
 /// A model: a [`ColumnSet`] stored in a table. Derive it with `#[derive(Model)]`.
 pub trait Model: ColumnSet + FromRow + Send + Sync + Unpin + 'static {
@@ -407,7 +211,7 @@ pub trait Model: ColumnSet + FromRow + Send + Sync + Unpin + 'static {
     /// `INSERT INTO <table>` as a [`ModelInsert`]: name the values with
     /// [`value`](ModelInsert::value) / [`values`](ModelInsert::values), or add whole models
     /// with [`model`](ModelInsert::model). Columns left out get the model's client-side
-    /// defaults (with [`SchemaBase`](super::base_schema::SchemaBase): a fresh `pkid`,
+    /// defaults (with [`SchemaBase`](crate::async_database_functions::base_schema::SchemaBase): a fresh `pkid`,
     /// `date_created` and `date_updated` stamped now), as the Python library's
     /// `insert(User).values(...)` does; the rest are left to the database.
     fn insert() -> ModelInsert<Self> {
@@ -415,7 +219,7 @@ pub trait Model: ColumnSet + FromRow + Send + Sync + Unpin + 'static {
     }
 
     /// `UPDATE <table> SET date_updated = <now>` for a model with
-    /// [`SchemaBase`](super::base_schema::SchemaBase) (a plain `UPDATE <table>` otherwise): add
+    /// [`SchemaBase`](crate::async_database_functions::base_schema::SchemaBase) (a plain `UPDATE <table>` otherwise): add
     /// the new values and a `where` clause, as with sea-query. Do not set `date_updated`
     /// again: it is already set.
     fn update() -> UpdateStatement {

@@ -74,9 +74,21 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use sea_query::Value;
 use uuid::Uuid;
 
-use super::database_config::Dialect;
-use super::model::{Column, SqlType};
-use super::row::{DecodeError, RowRef};
+use super::column::{Column, SqlType};
+use super::sql_dialect::Dialect;
+use crate::async_database_functions::core::row::{DecodeError, Native, RowRef};
+
+impl RowRef<'_> {
+    /// Decodes the column at `index` as `T` (any [`SqlField`]): `T::decode(row, index)`.
+    ///
+    /// # Errors
+    ///
+    /// When the column does not exist or its value does not fit `T`.
+    #[inline]
+    pub fn get<T: SqlField>(self, index: usize) -> Result<T, DecodeError> {
+        T::decode(self, index)
+    }
+}
 
 /// A Rust type that is stored in one column.
 ///
@@ -200,7 +212,7 @@ native_field!(Vec<u8>, SqlType::Bytes, Bytes);
 /// 64-bit value when it fits.
 fn narrow_from_i64<T>(row: RowRef<'_>, index: usize) -> Result<T, DecodeError>
 where
-    T: super::dialect::row::Native + TryFrom<i64>,
+    T: Native + TryFrom<i64>,
     T::Error: std::error::Error + Send + Sync + 'static,
 {
     match row.native::<T>(index) {

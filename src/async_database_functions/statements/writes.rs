@@ -5,14 +5,16 @@
 
 use sea_query::{Expr, ExprTrait, Order, Query, Value};
 
-use super::bulk_insert::BulkInsert;
-use super::database_config::{DBConfig, Dialect};
-use super::dialect;
-use super::error::DatabaseError;
-use super::field::value_from_json;
-use super::model::{Column, Model, is_unset};
-use super::redact;
-use super::session::{Script, Session};
+use crate::async_database_functions::core::column::Column;
+use crate::async_database_functions::core::error::DatabaseError;
+use crate::async_database_functions::core::field::value_from_json;
+use crate::async_database_functions::core::redact;
+use crate::async_database_functions::core::sql_dialect::Dialect;
+use crate::async_database_functions::database_config::DBConfig;
+use crate::async_database_functions::dialect;
+use crate::async_database_functions::statements::bulk_insert::BulkInsert;
+use crate::async_database_functions::statements::model::{Model, is_unset};
+use crate::async_database_functions::statements::session::{Script, Session};
 
 /// How a batch of models is inserted: which columns are sent, how many rows per statement,
 /// and what is read back.
@@ -190,7 +192,7 @@ impl UpdatePlan {
                 .unwrap_or_else(|| value_from_json(column.sql_type, column.nullable, json, dialect))
                 .map_err(|e| {
                     let e = if hide {
-                        redact::scrub_values(e, &[super::statement::json_to_value(json.clone())])
+                        redact::scrub_values(e, &[crate::async_database_functions::statements::statement::json_to_value(json.clone())])
                     } else {
                         e
                     };
@@ -312,7 +314,10 @@ fn update_by_key<M: Model>(
 /// `UPDATE t SET c = ?, … WHERE key = ? RETURNING <every column>`, written straight from the
 /// plan (as [`BulkInsert`] is): an update of one row is frequent, and building and rendering a
 /// sea-query statement for it costs a good part of what SQLite itself does for it.
-fn update_returning<M: Model>(dialect: Dialect, plan: &UpdatePlan) -> super::statement::Rendered {
+fn update_returning<M: Model>(
+    dialect: Dialect,
+    plan: &UpdatePlan,
+) -> crate::async_database_functions::statements::statement::Rendered {
     let mut sql = String::with_capacity(64 + 24 * (plan.values.len() + M::columns().len()));
     let mut values = Vec::with_capacity(plan.values.len() + 1);
     sql.push_str("UPDATE ");
@@ -334,7 +339,7 @@ fn update_returning<M: Model>(dialect: Dialect, plan: &UpdatePlan) -> super::sta
     values.push(plan.record_id.clone());
     sql.push_str(" RETURNING ");
     dialect::push_ident_list(dialect, &mut sql, M::columns().iter().map(|c| c.name));
-    super::statement::Rendered {
+    crate::async_database_functions::statements::statement::Rendered {
         sql,
         values: sea_query::Values(values),
     }

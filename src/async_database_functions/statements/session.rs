@@ -20,17 +20,17 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::database_config::DBConfig;
-use super::database_operations::ExecuteResult;
-use super::dialect::{self, ColumnArrays, Conn, Outcome, RunError};
-use super::error::{DatabaseError, ErrorKind};
-use super::record::Record;
-use super::redact;
-use super::row::FromRow;
-use super::schema::Catalog;
-use super::statement::{Statement, StatementKind};
-use super::telemetry::{self, SlowTimer};
-use super::topology::Checkout;
+use crate::async_database_functions::core::error::{DatabaseError, ErrorKind};
+use crate::async_database_functions::core::from_row::FromRow;
+use crate::async_database_functions::core::record::Record;
+use crate::async_database_functions::core::redact;
+use crate::async_database_functions::database_config::DBConfig;
+use crate::async_database_functions::dialect::{self, ColumnArrays, Conn, Outcome, RunError};
+use crate::async_database_functions::statements::catalog::Catalog;
+use crate::async_database_functions::statements::execute_result::ExecuteResult;
+use crate::async_database_functions::statements::statement::{Statement, StatementKind};
+use crate::async_database_functions::statements::telemetry::{self, SlowTimer};
+use crate::async_database_functions::topology::Checkout;
 
 /// How a session starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,7 @@ pub(crate) struct Script {
 }
 
 /// One pooled connection inside one transaction, from
-/// [`AsyncDatabase::get_db_session`](super::async_database::AsyncDatabase::get_db_session).
+/// [`AsyncDatabase::get_db_session`](crate::async_database_functions::async_database::AsyncDatabase::get_db_session).
 ///
 /// End it with [`commit`](Session::commit) or [`rollback`](Session::rollback). Dropping it
 /// uncommitted rolls the transaction back; dropping it while a statement is still running
@@ -185,7 +185,7 @@ impl Session {
     /// thousands of values are not copied), bound one by one or as column arrays.
     pub(crate) async fn run_bulk<T: FromRow>(
         &mut self,
-        bulk: super::bulk_insert::BulkRendered,
+        bulk: crate::async_database_functions::statements::bulk_insert::BulkRendered,
     ) -> Result<Outcome<T>, DatabaseError> {
         self.check_open()?;
         let prepared = self.prepared(bulk.rendered, false)?;
@@ -195,7 +195,7 @@ impl Session {
     /// Runs a statement already rendered for this dialect, decoding only its first row.
     pub(crate) async fn first_rendered<T: FromRow>(
         &mut self,
-        rendered: super::statement::Rendered,
+        rendered: crate::async_database_functions::statements::statement::Rendered,
     ) -> Result<Option<T>, DatabaseError> {
         self.check_open()?;
         let (sql, values, persistent) = self.prepared(rendered, false)?;
@@ -310,7 +310,7 @@ impl Session {
 
     fn prepared(
         &self,
-        mut rendered: super::statement::Rendered,
+        mut rendered: crate::async_database_functions::statements::statement::Rendered,
         types_vary: bool,
     ) -> Result<(String, sea_query::Values, bool), DatabaseError> {
         let dialect = self.config.dialect();
@@ -350,7 +350,7 @@ impl Session {
     }
 
     /// Runs one statement and reports what
-    /// [`DatabaseOperations::execute_one`](super::database_operations::DatabaseOperations::execute_one)
+    /// [`DatabaseOperations::execute_one`](crate::async_database_functions::database_operations::DatabaseOperations::execute_one)
     /// reports: the rows of a SELECT or of a RETURNING clause (as [`Record`]s), the row count,
     /// and the primary key the backend reports for an INSERT. Unlike `execute_one` it does
     /// not commit: the statement is part of this session's transaction.
@@ -432,7 +432,7 @@ impl Session {
     }
 
     /// Commits the transaction and returns the connection to the pool. Once
-    /// [`disconnect`](super::async_database::AsyncDatabase::disconnect) has returned it fails
+    /// [`disconnect`](crate::async_database_functions::async_database::AsyncDatabase::disconnect) has returned it fails
     /// with a `Disconnected` error and the transaction is rolled back. Under
     /// `isolation_level = "AUTOCOMMIT"` every statement has already committed: it only returns
     /// the connection.
@@ -478,7 +478,7 @@ impl Session {
 /// `values`, and each as the literal a script writes (a server error quoting the script's text
 /// would quote those).
 fn with_literals(
-    dialect: crate::async_database_functions::database_config::Dialect,
+    dialect: crate::async_database_functions::core::sql_dialect::Dialect,
     values: &[sea_query::Value],
 ) -> Vec<sea_query::Value> {
     let mut all = values.to_vec();
@@ -518,9 +518,9 @@ impl Session {
     /// half-read result on it.
     pub(crate) async fn stream_rendered<T: FromRow>(
         &mut self,
-        rendered: super::statement::Rendered,
+        rendered: crate::async_database_functions::statements::statement::Rendered,
         types_vary: bool,
-        rows: &super::stream::RowSender<T>,
+        rows: &crate::async_database_functions::dialect::row_channel::RowSender<T>,
         sent: &mut u64,
     ) -> Result<(), DatabaseError> {
         self.check_open()?;
