@@ -2,8 +2,8 @@
 //! `/updates?q=20`, `/fortunes`) on axum 0.8, written three ways, each server in a process of
 //! its own, driven by `wrk` with 32 connections:
 //!
-//! - `crate`: this library the way its README teaches, at its defaults (a `DBConfig` with just
-//!   the URI): `read_by_pk` for `/db`, `read_by_pks` for `/queries`, `read_by_pks` +
+//! - `crate`: this library the way docs/batch.md teaches, at its defaults (a `DBConfig` with
+//!   just the URI): `read_by_pk` for `/db`, `read_by_pks` for `/queries`, `read_by_pks` +
 //!   `update_many_no_return` for `/updates`, `read_query` of every fortune for `/fortunes`.
 //!   The same process also serves the "first try" way on `/first/queries` (20 × `read_by_pk`)
 //!   and `/first/updates` (20 × `read_by_pk`, then 20 × `update_one`), the `crate-first` rows;
@@ -153,7 +153,7 @@ fn internal(e: impl std::fmt::Display) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
 }
 
-// ---------------------------------------------------------------- the library, as its README teaches
+// ------------------------------------------------------------- the library, as docs/batch.md teaches
 
 async fn crate_db(State(ops): State<DatabaseOperations>) -> Result<Json<Out>, DatabaseError> {
     let id = rand_id();

@@ -115,6 +115,9 @@ compile_error!(
 pub mod async_database_functions;
 
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub mod guide;
+
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use async_database_functions::async_database::AsyncDatabase;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use async_database_functions::base_schema::SchemaBase;

@@ -453,7 +453,7 @@ fn a_timer_fires_on_time_while_16_tasks_loop_point_operations_on_sqlite() {
                         problems.push(format!("[{label}] no point operation ran"));
                     }
                     // A file database's commit waits for its fsync in place (synchronous
-                    // FULL): figures only, see the README.
+                    // FULL): figures only, see docs/guarantees.md.
                     if !file_db && lateness.p99() > bound {
                         problems.push(format!(
                             "[{label}] 1 % of 1 ms timer ticks fired more than {bound:.2?} late \

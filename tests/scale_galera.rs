@@ -316,7 +316,7 @@ async fn a_node_killed_mid_write_loop_loses_nothing_and_rejoins() {
 /// Longer than a failed host is skipped.
 const DOWN_WAIT: Duration = Duration::from_millis(1100);
 
-/// The README's 8 × 200 conflicting increments with the default `retry` (no `retry` key):
+/// docs/scaling.md's 8 × 200 conflicting increments with the default `retry` (no `retry` key):
 /// at least 99 % land, and the counter equals the increments that returned Ok.
 #[tokio::test]
 async fn conflicting_increments_land_with_the_default_retry() {

@@ -1,6 +1,6 @@
 //! Behind pgbouncer in `pool_mode = transaction` (32 clients over 8 server connections):
 //! with `transaction_pooling`, every operation works under 32 concurrent tasks; without it,
-//! most tasks fail on named prepared statements, as the README says.
+//! most tasks fail on named prepared statements, as docs/scaling.md says.
 //!
 //! Runs when `DSG_TEST_PGBOUNCER_URL` is set (`eval "$(scripts/beds/pgbouncer.sh start)"`;
 //! `.ci/run` does it).
@@ -134,7 +134,7 @@ async fn every_operation_works_through_pgbouncer_under_32_tasks() {
     db.disconnect().await;
 }
 
-/// What the README says happens without `transaction_pooling`: sqlx names each prepared
+/// What docs/scaling.md says happens without `transaction_pooling`: sqlx names each prepared
 /// statement per client connection (`sqlx_s_1`, `sqlx_s_2`, …), pgbouncer hands a client
 /// whichever server connection is free, so a name prepared by one client is found again on the
 /// server by another: most tasks fail with `prepared statement "sqlx_s_N" already exists`, a

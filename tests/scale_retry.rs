@@ -191,7 +191,7 @@ async fn retry_false_runs_once() {
     other.disconnect().await;
 }
 
-/// The README's 8 × 50 `SERIALIZABLE` read-then-write increments with the default `retry` (no
+/// docs/scaling.md's 8 × 50 `SERIALIZABLE` read-then-write increments with the default `retry` (no
 /// `retry` key): at least 99 % land, and the counter equals the increments that returned Ok.
 #[tokio::test]
 async fn serializable_increments_land_with_the_default_retry() {

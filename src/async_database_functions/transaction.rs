@@ -158,9 +158,9 @@ impl Session {
     /// SQLite has no row locks and no `FOR UPDATE` (none is sent): there a transaction that
     /// will write holds the database's write lock from its start — [`AsyncDatabase::transaction`]
     /// begins with `BEGIN IMMEDIATE` — so its reads already see no concurrent writer. A session
-    /// from `get_db_session()` begins a deferred transaction on SQLite (see the README's
-    /// Guarantees): use `transaction` for read-then-write there. The same lock on any typed
-    /// select: `M::select().lock(LockType::Update)` (sea-query's
+    /// from `get_db_session()` begins a deferred transaction on SQLite (see the guide's
+    /// [Guarantees](crate::guide::guarantees)): use `transaction` for read-then-write there.
+    /// The same lock on any typed select: `M::select().lock(LockType::Update)` (sea-query's
     /// [`lock`](sea_query::SelectStatement::lock)).
     pub async fn read_by_pk_for_update<M: Model>(
         &mut self,
