@@ -350,7 +350,7 @@ impl DatabaseOperations {
     }
 
     /// Every row of `select` as `T`: a model, a scalar (single column), a tuple, or a
-    /// [`Record`].
+    /// [`Record`](crate::async_database_functions::record::Record).
     pub async fn read_query<T: FromRow>(
         &self,
         select: impl Statement,

@@ -36,8 +36,9 @@ pub(crate) mod upsert;
 pub use self::core::{error, field, record, sql_enum};
 pub use self::statements::{model, session, statement, telemetry};
 
-/// Typed row decoding: [`FromRow`] for models, scalars and tuples, over every backend's rows;
-/// [`RowRef`], a row whichever backend produced it; [`RowReader`], its columns in order.
+/// Typed row decoding: [`FromRow`](row::FromRow) for models, scalars and tuples, over every backend's rows;
+/// [`RowRef`](row::RowRef), a row whichever backend produced it; [`RowReader`](row::RowReader),
+/// its columns in order.
 pub mod row {
     pub use super::core::from_row::FromRow;
     pub use super::core::row::{DecodeError, RowRef};

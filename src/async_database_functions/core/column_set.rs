@@ -11,7 +11,7 @@ use super::sql_dialect::Dialect;
 /// A group of columns: a model's own fields, or a struct flattened into models.
 ///
 /// Implemented by `#[derive(Model)]`; implement it by hand only for a reusable mixin such as
-/// [`SchemaBase`](super::base_schema::SchemaBase).
+/// [`SchemaBase`](crate::async_database_functions::base_schema::SchemaBase).
 pub trait ColumnSet: Sized {
     /// The columns, in declaration order (flattened sets in place).
     fn column_list() -> Vec<Column>;
@@ -34,7 +34,7 @@ pub trait ColumnSet: Sized {
     /// before anything is written. `None` when the column is not one of this set's.
     ///
     /// Implemented by `#[derive(Model)]`; the default (`None`) makes the library check the
-    /// value against the column's [`SqlType`] only.
+    /// value against the column's [`SqlType`](super::column::SqlType) only.
     ///
     /// [`SqlField::from_json`]: super::field::SqlField::from_json
     fn column_from_json(
@@ -56,16 +56,16 @@ pub trait ColumnSet: Sized {
     }
 
     /// Pushes the client-side defaults of a new row:
-    /// [`SchemaBase`](super::base_schema::SchemaBase) gives a fresh `pkid` and stamps
-    /// `date_created` / `date_updated`. Used by [`Model::insert`], once per row when the row
+    /// [`SchemaBase`](crate::async_database_functions::base_schema::SchemaBase) gives a fresh `pkid` and stamps
+    /// `date_created` / `date_updated`. Used by [`Model::insert`](crate::async_database_functions::model::Model::insert), once per row when the row
     /// is started, so that the caller can read a generated key before executing
-    /// ([`ModelInsert::value_of`]); the row keeps the values it names itself. The values are
+    /// ([`ModelInsert::value_of`](crate::async_database_functions::model::ModelInsert::value_of)); the row keeps the values it names itself. The values are
     /// bound as they are on every dialect.
     fn insert_defaults(_out: &mut Vec<(&'static str, Value)>) {}
 }
 
 /// Marks a model (or column set) that flattens the column set `S`; `#[derive(Model)]`
 /// implements it for every `#[model(flatten)]` field. Traits of typed columns for a column
-/// set, such as [`SchemaBaseColumns`](super::base_schema::SchemaBaseColumns), are implemented
+/// set, such as [`SchemaBaseColumns`](crate::async_database_functions::base_schema::SchemaBaseColumns), are implemented
 /// for every model that flattens it.
 pub trait Flattens<S: ColumnSet> {}

@@ -11,9 +11,9 @@ use uuid::Uuid;
 /// error into it, and `"message".into()` makes one.
 pub type DecodeError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// A borrowed result row, whichever backend produced it: what [`FromRow`] and
+/// A borrowed result row, whichever backend produced it: what [`FromRow`](super::from_row::FromRow) and
 /// [`SqlField::decode`](super::field::SqlField::decode) read. Driver-neutral: read columns with [`get`](Self::get) (or a
-/// [`RowReader`]) and inspect them with the other methods.
+/// [`RowReader`](super::row_reader::RowReader)) and inspect them with the other methods.
 ///
 /// ```
 /// use dsg_lib::async_database_functions::database_config::Dialect;

@@ -5,7 +5,7 @@ use super::field::SqlField;
 use super::row::DecodeError;
 use super::row::RowRef;
 
-/// Reads a row's columns in order; what [`FromRow`] implementations consume.
+/// Reads a row's columns in order; what [`FromRow`](super::from_row::FromRow) implementations consume.
 pub struct RowReader<'r> {
     row: RowRef<'r>,
     next: usize,

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// The SQL dialect a [`DBConfig`] talks to.
+/// The SQL dialect a [`DBConfig`](crate::async_database_functions::database_config::DBConfig) talks to.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dialect {
