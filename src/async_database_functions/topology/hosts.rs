@@ -21,7 +21,7 @@
 //! bounds the connections in use across all of them.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -29,11 +29,12 @@ use url::Url;
 
 use super::super::database_config::{DBConfig, Role, TargetSessionAttrs};
 use super::super::dialect::{self, Conn, Keeper, Pool};
-use super::{Checkout, Health, Staleness};
+use super::checkout::Checkout;
+use super::host_state::HostState;
+pub use super::host_state::PROBE_EVERY;
+use super::refused::{probe, refused_error};
 use crate::async_database_functions::core::error::{DatabaseError, ErrorKind};
-
-/// How long a host that failed is skipped before it is tried again.
-pub const DOWN_FOR: Duration = Duration::from_secs(1);
+use crate::async_database_functions::dialect::health::Health;
 
 /// While no host fits `target_session_attrs`: the first pause before the hosts' roles are
 /// asked again (it doubles up to [`ROLE_WAIT_MAX`], each pause drawn at random below it).
@@ -44,115 +45,6 @@ const ROLE_WAIT_MAX: Duration = Duration::from_millis(250);
 /// A random fraction in [0, 1), for full jitter.
 fn jitter_fraction() -> f64 {
     (uuid::Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0
-}
-
-/// While callers wait for a connection that does not come, the host's port is probed this
-/// often (by one of them), so that a host refusing connections fails them within
-/// 2 × `PROBE_EVERY` plus a connect, instead of `pool_timeout` (the driver retries a refused
-/// connect as a server still starting).
-pub const PROBE_EVERY: Duration = Duration::from_millis(100);
-
-/// What the crate knows of one server: whether it is down, and its role. Shared with the
-/// sessions on it, so that a failure seen in a session marks the host.
-#[derive(Debug)]
-pub(crate) struct HostState {
-    /// `host:port`, for messages (no user, no password).
-    label: String,
-    epoch: Instant,
-    /// Nanoseconds after `epoch` until which the host is skipped; 0: up.
-    down_until: AtomicU64,
-    /// 0: not known; 1: primary; 2: standby.
-    role: AtomicU8,
-    /// A replica: the highest WAL position it was seen to have replayed.
-    replayed: AtomicU64,
-    /// Which connections of this host's pool are stale.
-    stale: Arc<Staleness>,
-    /// Nanoseconds after `epoch` when a probe of this host last began, plus one (one probe per
-    /// [`PROBE_EVERY`] at most, whoever waits).
-    probed_at: AtomicU64,
-    /// Nanoseconds after `epoch` when a probe last found the port refusing, plus one.
-    refused_at: AtomicU64,
-}
-
-impl HostState {
-    pub(crate) fn new(label: String) -> Arc<Self> {
-        Arc::new(HostState {
-            label,
-            epoch: Instant::now(),
-            down_until: AtomicU64::new(0),
-            role: AtomicU8::new(0),
-            replayed: AtomicU64::new(0),
-            stale: Staleness::new(),
-            probed_at: AtomicU64::new(0),
-            refused_at: AtomicU64::new(0),
-        })
-    }
-
-    /// A connection to this host was found lost: every connection to it opened until now is
-    /// stale (the other hosts' pools are left alone).
-    pub(crate) fn invalidate(&self) {
-        self.stale.invalidate();
-    }
-
-    /// Whether this caller may probe the host now (no probe began within [`PROBE_EVERY`]).
-    fn claim_probe(&self) -> bool {
-        let now = self.now().saturating_add(1);
-        let last = self.probed_at.load(Ordering::Acquire);
-        let every = u64::try_from(PROBE_EVERY.as_nanos()).unwrap_or(u64::MAX);
-        (last == 0 || now.saturating_sub(last) >= every)
-            && self
-                .probed_at
-                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-    }
-
-    /// Whether a probe found the port refusing after `since` (nanoseconds after `epoch`).
-    fn refused_after(&self, since: u64) -> bool {
-        self.refused_at.load(Ordering::Acquire) > since
-    }
-
-    fn now(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    /// The host failed: skip it for [`DOWN_FOR`], and ask its role and (a replica) its replay
-    /// position again when it is back: the server found there then may be another one, say a
-    /// standby restored from an older backup, behind what this one had replayed.
-    pub(crate) fn mark_down(&self) {
-        let until = self.now().saturating_add(DOWN_FOR.as_nanos() as u64);
-        self.down_until.store(until, Ordering::Release);
-        self.forget_role();
-        self.replayed.store(0, Ordering::Release);
-    }
-
-    fn is_down(&self) -> bool {
-        self.down_until.load(Ordering::Acquire) > self.now()
-    }
-
-    fn mark_up(&self) {
-        self.down_until.store(0, Ordering::Release);
-    }
-
-    fn role(&self) -> Option<Role> {
-        match self.role.load(Ordering::Acquire) {
-            1 => Some(Role::Primary),
-            2 => Some(Role::Standby),
-            _ => None,
-        }
-    }
-
-    fn set_role(&self, role: Role) {
-        let code = match role {
-            Role::Primary => 1,
-            Role::Standby => 2,
-        };
-        self.role.store(code, Ordering::Release);
-    }
-
-    /// The role may have changed (a write was refused, a failover): ask again next time.
-    pub(crate) fn forget_role(&self) {
-        self.role.store(0, Ordering::Release);
-    }
 }
 
 /// What a session needs of the server it gets.
@@ -555,10 +447,10 @@ async fn refused_while_waiting(
             tokio::time::sleep(PROBE_EVERY).await;
         }
         if host.refused_after(since) {
-            return super::refused_error(url, "connection refused");
+            return refused_error(url, "connection refused");
         }
         if (now || host.claim_probe())
-            && let Some(e) = super::probe(config, url).await
+            && let Some(e) = probe(config, url).await
         {
             host.refused_at
                 .store(host.now().saturating_add(1), Ordering::Release);

@@ -29,115 +29,22 @@
 //! - **Waiting**: how many callers are waiting for a connection (for
 //!   [`PoolStats`](crate::async_database_functions::statements::telemetry::PoolStats)).
 
-use std::sync::Arc;
-
-use url::{Host, Url};
-
-use crate::async_database_functions::core::error::{DatabaseError, ErrorKind};
-use crate::async_database_functions::core::redact;
-use crate::async_database_functions::database_config::DBConfig;
-use crate::async_database_functions::dialect;
-pub(crate) use crate::async_database_functions::dialect::health::{Health, Staleness};
-
+pub(crate) mod checkout;
+pub(crate) mod host_state;
 pub(crate) mod hosts;
+mod refused;
 pub(crate) mod replicas;
 pub(crate) mod retry;
 
-pub(crate) use hosts::{HostState, Hosts, Want};
+pub(crate) use checkout::Checkout;
+pub(crate) use hosts::{Hosts, Want};
 pub(crate) use replicas::Replicas;
-
-/// A checked-out connection, counted in [`Health::in_use`] while it lives.
-#[derive(Debug)]
-pub(crate) struct Checkout {
-    health: Arc<Health>,
-    host: Arc<HostState>,
-    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
-    /// On the primary of a database with replicas: statements count as writes.
-    track_writes: bool,
-}
-
-impl Checkout {
-    /// Counts a connection to `host` as checked out of `health`'s database until the guard is
-    /// dropped; `permit` is its share of the connection limit across hosts.
-    pub(crate) fn new(
-        health: &Arc<Health>,
-        host: Arc<HostState>,
-        permit: Option<tokio::sync::OwnedSemaphorePermit>,
-        track_writes: bool,
-    ) -> Checkout {
-        health.checked_out();
-        Checkout {
-            health: health.clone(),
-            host,
-            _permit: permit,
-            track_writes,
-        }
-    }
-
-    /// A statement or a commit finished on this connection: when it is to the primary of a
-    /// database with replicas, the reads that start from now on must see it.
-    pub(crate) fn note_write(&self) {
-        if self.track_writes {
-            self.health.note_write();
-        }
-    }
-
-    pub(crate) fn health(&self) -> &Health {
-        &self.health
-    }
-
-    /// The server the connection is to.
-    pub(crate) fn host(&self) -> &HostState {
-        &self.host
-    }
-}
-
-impl Drop for Checkout {
-    fn drop(&mut self) {
-        self.health.checked_in();
-    }
-}
-
-/// The error for a server at `url` that refuses connections: a `ConnectionError` naming the
-/// host and the cause.
-fn refused_error(url: &Url, cause: impl std::fmt::Display) -> DatabaseError {
-    DatabaseError::new(
-        ErrorKind::ConnectionError,
-        format!("could not connect to {}: {cause}", redact::redact_url(url)),
-    )
-}
-
-/// The error to report when the server's port refuses connections (one TCP connect); `None`
-/// when it accepts them, does not answer, or cannot be probed (a Unix socket).
-async fn probe(config: &DBConfig, url: &Url) -> Option<DatabaseError> {
-    let port = url
-        .port()
-        .unwrap_or(dialect::default_port(config.dialect())?);
-    if uses_socket(url) {
-        return None;
-    }
-    let result = match url.host()? {
-        Host::Domain(name) => tokio::net::TcpStream::connect((name, port)).await,
-        Host::Ipv4(ip) => tokio::net::TcpStream::connect((ip, port)).await,
-        Host::Ipv6(ip) => tokio::net::TcpStream::connect((ip, port)).await,
-    };
-    match result {
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            Some(refused_error(url, format_args!("connection refused ({e})")))
-        }
-        _ => None,
-    }
-}
-
-/// A Unix socket named in the URI (`?host=/run/postgresql`, `?socket=…`).
-fn uses_socket(url: &Url) -> bool {
-    url.query_pairs()
-        .any(|(k, v)| (k == "host" && v.starts_with('/')) || k == "socket")
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::async_database_functions::dialect::health::{Health, Staleness};
+    use host_state::HostState;
 
     use std::time::Duration;
 

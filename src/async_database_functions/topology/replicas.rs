@@ -22,9 +22,10 @@ use url::Url;
 
 use super::super::database_config::DBConfig;
 use super::super::dialect::{self, Conn, Keeper};
+use super::checkout::Checkout;
 use super::hosts::{Hosts, Want, parse_lsn};
-use super::{Checkout, Health};
 use crate::async_database_functions::core::error::DatabaseError;
+use crate::async_database_functions::dialect::health::Health;
 
 /// The replicas of a database and the WAL position reads must see.
 pub(crate) struct Replicas {

@@ -20,8 +20,8 @@
 use std::time::{Duration, Instant};
 
 use super::super::database_config::RetryPolicy;
-use super::Health;
 use crate::async_database_functions::core::error::{DatabaseError, ErrorKind};
+use crate::async_database_functions::dialect::health::Health;
 
 /// The most runs of a transaction whose runs fail with a `ConnectionError` (whatever
 /// `max_attempts` says).
