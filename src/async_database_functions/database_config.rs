@@ -504,16 +504,11 @@ impl DBConfig {
         let ConfigMap(map) = config.into();
         let map = map?;
         let uri = match map.get("database_uri") {
-            Some(Value::String(s)) => s.as_str(),
-            Some(other) => {
-                return Err(DatabaseError::config(format!(
-                    "database_uri must be a string, got {}",
-                    json_type(other)
-                )));
-            }
+            Some(uri) => keys::Text::try_from(uri.clone())
+                .map_err(|reason| DatabaseError::config(format!("database_uri{reason}")))?,
             None => return Err(DatabaseError::config("database_uri is required")),
         };
-        let parsed = ParsedUri::parse(uri)?;
+        let parsed = ParsedUri::parse(&uri.0)?;
         let dialect = parsed.dialect;
         check_keys(&map, dialect)?;
         let keys: keys::Settings =
@@ -538,14 +533,9 @@ impl DBConfig {
             }
         }
         let isolation = isolation[1].1.or(isolation[0].1);
-        let mut secrets = parsed.secrets;
-        let replica_urls = match keys.read_replica_uris.0 {
-            Some(keys::Replicas(uris)) => {
-                let (urls, replica_secrets) = replicas::parse(&uris, dialect)?;
-                secrets.extend(replica_secrets);
-                urls
-            }
-            None => Vec::new(),
+        let (replica_urls, replica_secrets) = match keys.read_replica_uris.0 {
+            Some(keys::Replicas(uris)) => replicas::parse(&uris, dialect)?,
+            None => (Vec::new(), Vec::new()),
         };
         let mut connect_args = ConnectArgs::from_keys(keys.connect_args.0, dialect)?;
         if let Some(mode) = parsed.ssl_mode {
@@ -559,7 +549,7 @@ impl DBConfig {
             urls: parsed.urls,
             target_session_attrs: parsed.target_session_attrs,
             sqlite: parsed.sqlite,
-            secrets,
+            secrets: [parsed.secrets, replica_secrets].concat(),
             retry: keys.retry.0,
             transaction_pooling: keys.transaction_pooling.0,
             replica_urls,
