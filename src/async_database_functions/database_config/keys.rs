@@ -88,16 +88,33 @@ struct RetryKeys {
 
 /// Reads `value` into `T`; an error is the path of the key, then what is wrong with its value.
 pub(super) fn read<T: DeserializeOwned>(value: &Value) -> Result<T, String> {
+    read_at(value).map_err(|(path, message)| join(&path, &message))
+}
+
+/// Reads `value` into `T`; an error is the path of the key (empty at the top) and its message.
+fn read_at<T: DeserializeOwned>(value: &Value) -> Result<T, (String, String)> {
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().iter().next().map(|_| e.path().to_string());
+        let mut path = match e.path().iter().next() {
+            Some(_) => e.path().to_string(),
+            None => String::new(),
+        };
         let message = e.into_inner().to_string();
-        match path {
-            None => message,
-            // The types' messages go on from the key: ` must be …`, `: unknown …`, `[0] …`.
-            Some(path) if message.starts_with([' ', ':', '.', '[']) => format!("{path}{message}"),
-            Some(path) => format!("{path}: {message}"),
+        // serde names an unknown key in its message: the path ends at the map that holds it.
+        if message.starts_with("unknown field") {
+            path.truncate(path.rfind('.').unwrap_or(0));
         }
+        (path, message)
     })
+}
+
+/// `connect_args` and ` must be …` → `connect_args must be …`; the types' messages go on from
+/// the key (` must be …`, `: unknown …`, `.key …`, `[0] …`), serde's follow a colon.
+fn join(path: &str, message: &str) -> String {
+    match path {
+        "" => message.to_string(),
+        _ if message.starts_with([' ', ':', '.', '[']) => format!("{path}{message}"),
+        _ => format!("{path}: {message}"),
+    }
 }
 
 /// The keys of the serde struct `T`, as its derived `Deserialize` declares them.
@@ -162,7 +179,10 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Nested<T> {
 
 fn nested<T: DeserializeOwned>(value: &Value) -> Result<T, String> {
     match value {
-        Value::Object(_) => read(value).map_err(|message| format!(".{message}")),
+        Value::Object(_) => read_at(value).map_err(|(path, message)| match path.as_str() {
+            "" => format!(": {message}"),
+            _ => format!(".{}", join(&path, &message)),
+        }),
         _ => Err(must("a map", value)),
     }
 }
