@@ -106,7 +106,7 @@
 //! # Ok::<(), dsg_lib::async_database_functions::error::DatabaseError>(())
 //! ```
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -117,6 +117,7 @@ use crate::async_database_functions::core::error::DatabaseError;
 use crate::async_database_functions::core::redact::{self, percent_decode};
 
 mod hosts;
+mod keys;
 mod replicas;
 mod retry;
 
@@ -194,47 +195,43 @@ impl IsolationLevel {
         }
     }
 
-    /// Reads a level; `Ok(None)` is SQLAlchemy's `AUTOCOMMIT`.
-    fn parse(key: &str, value: &Value, dialect: Dialect) -> Result<Option<Self>, DatabaseError> {
-        let text = value
-            .as_str()
-            .ok_or_else(|| bad_value(key, value, "a string such as \"READ COMMITTED\""))?;
-        let level = match text
-            .trim()
-            .to_ascii_uppercase()
-            .replace(['_', '-'], " ")
-            .as_str()
-        {
-            "READ UNCOMMITTED" => IsolationLevel::ReadUncommitted,
-            "READ COMMITTED" => IsolationLevel::ReadCommitted,
-            "REPEATABLE READ" => IsolationLevel::RepeatableRead,
-            "SERIALIZABLE" => IsolationLevel::Serializable,
-            "AUTOCOMMIT" => return Ok(None),
-            _ => {
-                return Err(DatabaseError::config(format!(
-                    "{key}: unknown isolation level {text:?}; expected one of READ UNCOMMITTED, \
-                     READ COMMITTED, REPEATABLE READ, SERIALIZABLE, AUTOCOMMIT"
-                )));
-            }
-        };
-        let supported = match dialect {
+    /// Reads a level; `Ok(None)` is SQLAlchemy's `AUTOCOMMIT`. The error goes on from the key.
+    fn parse(text: &str) -> Result<Option<Self>, String> {
+        Ok(Some(
+            match text
+                .trim()
+                .to_ascii_uppercase()
+                .replace(['_', '-'], " ")
+                .as_str()
+            {
+                "READ UNCOMMITTED" => IsolationLevel::ReadUncommitted,
+                "READ COMMITTED" => IsolationLevel::ReadCommitted,
+                "REPEATABLE READ" => IsolationLevel::RepeatableRead,
+                "SERIALIZABLE" => IsolationLevel::Serializable,
+                "AUTOCOMMIT" => return Ok(None),
+                _ => {
+                    return Err(format!(
+                        ": unknown isolation level {text:?}; expected one of READ UNCOMMITTED, \
+                         READ COMMITTED, REPEATABLE READ, SERIALIZABLE, AUTOCOMMIT"
+                    ));
+                }
+            },
+        ))
+    }
+
+    /// Whether `dialect` has this level.
+    fn supported_by(self, dialect: Dialect) -> bool {
+        match dialect {
             Dialect::Sqlite => matches!(
-                level,
+                self,
                 IsolationLevel::ReadUncommitted | IsolationLevel::Serializable
             ),
             Dialect::Cockroachdb => matches!(
-                level,
+                self,
                 IsolationLevel::ReadCommitted | IsolationLevel::Serializable
             ),
             _ => true,
-        };
-        if !supported {
-            return Err(DatabaseError::config(format!(
-                "{key}: isolation level {} is not supported by {dialect}",
-                level.as_sql()
-            )));
         }
-        Ok(Some(level))
     }
 }
 
@@ -266,7 +263,8 @@ pub enum SslMode {
 }
 
 impl SslMode {
-    fn parse(key: &str, value: &str) -> Result<Self, DatabaseError> {
+    /// Reads a mode by name. The error goes on from the key.
+    fn parse(value: &str) -> Result<Self, String> {
         Ok(
             match value.to_ascii_lowercase().replace('_', "-").as_str() {
                 "disable" | "disabled" => SslMode::Disable,
@@ -276,10 +274,10 @@ impl SslMode {
                 "verify-ca" => SslMode::VerifyCa,
                 "verify-full" | "verify-identity" => SslMode::VerifyFull,
                 _ => {
-                    return Err(DatabaseError::config(format!(
-                        "{key}: unknown ssl mode {value:?}; expected disable, allow, prefer, \
-                     require, verify-ca or verify-full"
-                    )));
+                    return Err(format!(
+                        ": unknown ssl mode {value:?}; expected disable, allow, prefer, \
+                         require, verify-ca or verify-full"
+                    ));
                 }
             },
         )
@@ -343,121 +341,67 @@ impl fmt::Debug for PemSource {
 }
 
 impl ConnectArgs {
-    const KEYS: &'static [&'static str] = &[
-        "timeout",
-        "connect_timeout",
-        "application_name",
-        "sslmode",
-        "ssl_mode",
-        "ssl",
-        "statement_cache_size",
-        "charset",
-        "server_settings",
-        "check_same_thread",
-        "sslrootcert",
-        "sslcert",
-        "sslkey",
-    ];
-
-    fn parse(value: &Value, dialect: Dialect) -> Result<Self, DatabaseError> {
-        let map = value
-            .as_object()
-            .ok_or_else(|| bad_value("connect_args", value, "a map"))?;
-        let unknown: Vec<&str> = map
-            .keys()
-            .map(String::as_str)
-            .filter(|k| !Self::KEYS.contains(k))
-            .collect();
-        if !unknown.is_empty() {
-            return Err(DatabaseError::config(format!(
-                "connect_args: unsupported keys for {dialect}: {}; supported: {}",
-                unknown.join(", "),
-                Self::KEYS.join(", ")
-            )));
-        }
-        let mut args = ConnectArgs::default();
-        for (key, v) in map {
-            let path = format!("connect_args.{key}");
-            match key.as_str() {
-                "timeout" | "connect_timeout" => {
-                    // SQLite's busy timeout is a C int of milliseconds.
-                    let most = match dialect {
-                        Dialect::Sqlite => MAX_SQLITE_BUSY_TIMEOUT,
-                        _ => MAX_DURATION,
-                    };
-                    args.timeout = Some(seconds(&path, v, most)?)
-                }
-                "application_name" => args.application_name = Some(string(&path, v)?),
-                "sslmode" | "ssl_mode" => {
-                    args.ssl_mode = Some(SslMode::parse(&path, &string(&path, v)?)?)
-                }
-                "ssl" => {
-                    args.ssl_mode = Some(match v {
-                        Value::Bool(true) => SslMode::Require,
-                        Value::Bool(false) => SslMode::Disable,
-                        _ => SslMode::parse(&path, &string(&path, v)?)?,
-                    })
-                }
-                "statement_cache_size" => {
-                    args.statement_cache_size = Some(bounded(&path, v, MAX_STATEMENT_CACHE)?)
-                }
-                "charset" => args.charset = Some(string(&path, v)?),
-                "sslrootcert" => args.ssl_root_cert = Some(PemSource(string(&path, v)?)),
-                "sslcert" => args.ssl_cert = Some(PemSource(string(&path, v)?)),
-                "sslkey" => args.ssl_key = Some(PemSource(string(&path, v)?)),
-                "server_settings" => {
-                    let settings = v.as_object().ok_or_else(|| bad_value(&path, v, "a map"))?;
-                    for (name, setting) in settings {
-                        let text = match setting {
-                            Value::String(s) => s.clone(),
-                            Value::Number(n) => n.to_string(),
-                            Value::Bool(b) => b.to_string(),
-                            _ => {
-                                return Err(bad_value(
-                                    &format!("{path}.{name}"),
-                                    setting,
-                                    "a string",
-                                ));
-                            }
-                        };
-                        args.server_settings.push((name.clone(), text));
-                    }
-                }
-                // Python's sqlite3 flag; meaningless here, accepted for porting.
-                _ => {}
-            }
-        }
-        if args.application_name.is_some() && !dialect.is_postgres_wire() {
-            return Err(DatabaseError::config(format!(
-                "connect_args.application_name is only supported on PostgreSQL, not {dialect}"
-            )));
-        }
-        if !args.server_settings.is_empty() && !dialect.is_postgres_wire() {
-            return Err(DatabaseError::config(format!(
-                "connect_args.server_settings is only supported on PostgreSQL, not {dialect}"
-            )));
-        }
-        let tls_files = [
-            ("sslrootcert", args.ssl_root_cert.is_some()),
-            ("sslcert", args.ssl_cert.is_some()),
-            ("sslkey", args.ssl_key.is_some()),
+    /// The options as serde read them, checked against the dialect.
+    fn from_keys(keys: keys::ConnectArgsKeys, dialect: Dialect) -> Result<Self, DatabaseError> {
+        // SQLite's busy timeout is a C int of milliseconds.
+        let most = match dialect {
+            Dialect::Sqlite => MAX_SQLITE_BUSY_TIMEOUT,
+            _ => MAX_DURATION,
+        };
+        let timeouts = [
+            ("timeout", keys.timeout.0),
+            ("connect_timeout", keys.connect_timeout.0),
         ];
-        if let Some((key, _)) = tls_files.iter().find(|(_, set)| *set)
-            && dialect == Dialect::Sqlite
-        {
+        let mut timeout = None;
+        for (key, seconds) in timeouts.into_iter().filter_map(|(k, s)| Some((k, s?.0))) {
+            let checked = keys::seconds(&Value::from(seconds), most)
+                .map_err(|reason| DatabaseError::config(format!("connect_args.{key}{reason}")))?;
+            // `timeout` over `connect_timeout` when both are given.
+            timeout.get_or_insert(checked);
+        }
+        let text = |key: keys::Given<keys::Text>| key.0.map(|keys::Text(text)| text);
+        let args = ConnectArgs {
+            timeout,
+            application_name: text(keys.application_name),
+            ssl_mode: (keys.sslmode.0.map(|s| s.0))
+                .or(keys.ssl_mode.0.map(|s| s.0))
+                .or(keys.ssl.0.map(|s| s.0)),
+            statement_cache_size: keys.statement_cache_size.0.map(|c| c.0),
+            charset: text(keys.charset),
+            server_settings: keys.server_settings.0,
+            ssl_root_cert: text(keys.sslrootcert).map(PemSource),
+            ssl_cert: text(keys.sslcert).map(PemSource),
+            ssl_key: text(keys.sslkey).map(PemSource),
+        };
+        let postgres = (dialect.is_postgres_wire(), "PostgreSQL");
+        let mysql = (dialect.is_mysql_family(), "MySQL/MariaDB");
+        let servers = (dialect != Dialect::Sqlite, "PostgreSQL and MySQL/MariaDB");
+        let misplaced = [
+            (
+                "application_name",
+                args.application_name.is_some(),
+                postgres,
+            ),
+            (
+                "server_settings",
+                !args.server_settings.is_empty(),
+                postgres,
+            ),
+            ("sslrootcert", args.ssl_root_cert.is_some(), servers),
+            ("sslcert", args.ssl_cert.is_some(), servers),
+            ("sslkey", args.ssl_key.is_some(), servers),
+            ("charset", args.charset.is_some(), mysql),
+        ];
+        let wrong = |(_, given, (fits, _)): &&(&str, bool, (bool, &str))| *given && !fits;
+        if let Some((key, _, (_, home))) = misplaced.iter().find(wrong) {
             return Err(DatabaseError::config(format!(
-                "connect_args.{key} is only supported on PostgreSQL and MySQL/MariaDB, not {dialect}"
+                "connect_args.{key} is only supported on {home}, not {dialect}"
             )));
         }
         if args.ssl_cert.is_some() != args.ssl_key.is_some() {
             return Err(DatabaseError::config(
                 "connect_args.sslcert and connect_args.sslkey go together: give both or neither",
             ));
-        }
-        if args.charset.is_some() && !dialect.is_mysql_family() {
-            return Err(DatabaseError::config(format!(
-                "connect_args.charset is only supported on MySQL/MariaDB, not {dialect}"
-            )));
         }
         Ok(args)
     }
@@ -505,7 +449,10 @@ impl DBConfig {
     /// (PostgreSQL), `sslmode` (or `ssl_mode`, `ssl`), `sslrootcert`, `sslcert` and `sslkey`
     /// (PostgreSQL, MySQL/MariaDB: a PEM file path or PEM text), `statement_cache_size`, `charset`
     /// (MySQL/MariaDB), `server_settings` (PostgreSQL) and `check_same_thread` (accepted for
-    /// porting, no effect). `execution_options` takes `isolation_level`.
+    /// porting, no effect). `execution_options` takes `isolation_level`. Where two keys say the
+    /// same thing, `execution_options.isolation_level` wins over `isolation_level` (as in
+    /// SQLAlchemy), `timeout` over `connect_timeout`, and `sslmode` over `ssl_mode` over `ssl`
+    /// (`true`/`false`, or a mode by name, as the other two also take).
     ///
     /// # Errors
     ///
@@ -516,93 +463,69 @@ impl DBConfig {
         let ConfigMap(map) = config.into();
         let map = map?;
         let uri = match map.get("database_uri") {
-            Some(Value::String(s)) => s.as_str(),
-            Some(other) => return Err(bad_value("database_uri", other, "a string")),
+            Some(uri) => keys::Text::try_from(uri.clone())
+                .map_err(|reason| DatabaseError::config(format!("database_uri{reason}")))?,
             None => return Err(DatabaseError::config("database_uri is required")),
         };
-        let parsed = ParsedUri::parse(uri)?;
+        let parsed = ParsedUri::parse(&uri.0)?;
         let dialect = parsed.dialect;
         check_keys(&map, dialect)?;
+        let keys: keys::Settings =
+            keys::read(&Value::Object(map)).map_err(DatabaseError::config)?;
 
-        let mut config = DBConfig {
+        // `execution_options` over the engine-wide key, as in SQLAlchemy; each is checked.
+        let isolation = [
+            ("isolation_level", keys.isolation_level.0),
+            (
+                "execution_options.isolation_level",
+                keys.execution_options.0.isolation_level.0,
+            ),
+        ];
+        for (key, level) in isolation {
+            if let Some(keys::Isolation(Some(level))) = level
+                && !level.supported_by(dialect)
+            {
+                return Err(DatabaseError::config(format!(
+                    "{key}: isolation level {} is not supported by {dialect}",
+                    level.as_sql()
+                )));
+            }
+        }
+        let isolation = isolation[1].1.or(isolation[0].1);
+        let (replica_urls, replica_secrets) = match keys.read_replica_uris.0 {
+            Some(keys::Replicas(uris)) => replicas::parse(&uris, dialect)?,
+            None => (Vec::new(), Vec::new()),
+        };
+        let mut connect_args = ConnectArgs::from_keys(keys.connect_args.0, dialect)?;
+        if let Some(mode) = parsed.ssl_mode {
+            connect_args.ssl_mode.get_or_insert(mode);
+        }
+        // At most `MAX_CONNECTIONS` each: their sum fits.
+        let [pool_size, max_overflow] = [keys.pool_size.0, keys.max_overflow.0].map(|n| n as u32);
+        let config = DBConfig {
             dialect,
             url: parsed.urls.first().cloned(),
             urls: parsed.urls,
             target_session_attrs: parsed.target_session_attrs,
             sqlite: parsed.sqlite,
-            secrets: parsed.secrets,
-            retry: RetryPolicy::default(),
-            transaction_pooling: false,
-            replica_urls: Vec::new(),
-            replica_max_lag: replicas::DEFAULT_MAX_LAG,
-            echo: false,
-            hide_parameters: false,
-            pool_pre_ping: false,
-            pool_size: 5,
-            max_overflow: 10,
-            pool_recycle: None,
-            pool_timeout: Duration::from_secs(30),
-            query_cache_size: 500,
-            isolation_level: None,
-            autocommit: false,
-            connect_args: ConnectArgs::default(),
-            slow_statement: None,
+            secrets: [parsed.secrets, replica_secrets].concat(),
+            retry: keys.retry.0,
+            transaction_pooling: keys.transaction_pooling.0,
+            replica_urls,
+            replica_max_lag: Duration::from_millis(keys.read_replica_max_lag_ms.0 as u64),
+            echo: keys.echo.0,
+            hide_parameters: keys.hide_parameters.0,
+            pool_pre_ping: keys.pool_pre_ping.0,
+            pool_size,
+            max_overflow,
+            pool_recycle: keys.pool_recycle.0,
+            pool_timeout: keys.pool_timeout.0,
+            query_cache_size: keys.query_cache_size.0,
+            isolation_level: isolation.and_then(|i| i.0),
+            autocommit: matches!(isolation, Some(keys::Isolation(None))),
+            connect_args,
+            slow_statement: keys.slow_statement_ms.0.map(|ms| ms.0),
         };
-        for (key, value) in &map {
-            match key.as_str() {
-                "echo" => config.echo = boolean(key, value)?,
-                "future" => {
-                    boolean(key, value)?;
-                }
-                "hide_parameters" => config.hide_parameters = boolean(key, value)?,
-                "retry" => config.retry = RetryPolicy::parse(value)?,
-                "transaction_pooling" => config.transaction_pooling = boolean(key, value)?,
-                "read_replica_uris" => {
-                    let (urls, secrets) = replicas::parse(value, dialect)?;
-                    config.replica_urls = urls;
-                    config.secrets.extend(secrets);
-                }
-                "read_replica_max_lag_ms" => config.replica_max_lag = replicas::max_lag(value)?,
-                "pool_pre_ping" => config.pool_pre_ping = boolean(key, value)?,
-                "pool_size" => config.pool_size = bounded(key, value, MAX_CONNECTIONS)?,
-                "max_overflow" => config.max_overflow = bounded(key, value, MAX_CONNECTIONS)?,
-                "pool_recycle" => config.pool_recycle = recycle(value)?,
-                "pool_timeout" => config.pool_timeout = seconds(key, value, MAX_DURATION)?,
-                "query_cache_size" => {
-                    config.query_cache_size = bounded(key, value, MAX_STATEMENT_CACHE)?
-                }
-                "isolation_level" => config.set_isolation(key, value)?,
-                "slow_statement_ms" => {
-                    let ms = value
-                        .as_f64()
-                        .ok_or_else(|| bad_value(key, value, "a number of milliseconds"))?;
-                    let threshold = seconds(key, &Value::from(ms / 1000.0), MAX_DURATION)
-                        .map_err(|_| {
-                            DatabaseError::config(format!(
-                                "{key} must be a positive number of milliseconds, at most {}, got {ms}",
-                                MAX_DURATION.as_millis()
-                            ))
-                        })?;
-                    config.slow_statement = Some(threshold);
-                }
-                "connect_args" => config.connect_args = ConnectArgs::parse(value, dialect)?,
-                "execution_options" => {
-                    let options = value
-                        .as_object()
-                        .ok_or_else(|| bad_value(key, value, "a map"))?;
-                    for (option, v) in options {
-                        if option == "isolation_level" {
-                            config.set_isolation("execution_options.isolation_level", v)?;
-                        } else {
-                            return Err(DatabaseError::config(format!(
-                                "execution_options: unsupported option {option:?} (supported: isolation_level)"
-                            )));
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
         if config.max_connections() == 0 {
             return Err(DatabaseError::config(
                 "pool_size + max_overflow must be at least 1",
@@ -613,9 +536,6 @@ impl DBConfig {
                 "pool_size + max_overflow must be at most {MAX_CONNECTIONS}, got {}",
                 config.max_connections()
             )));
-        }
-        if let Some(mode) = parsed.ssl_mode {
-            config.connect_args.ssl_mode.get_or_insert(mode);
         }
         config.check_transaction_pooling()?;
         Ok(config)
@@ -787,13 +707,6 @@ impl DBConfig {
     /// on its own, and a session's `commit`/`rollback` only return the connection.
     pub fn autocommit(&self) -> bool {
         self.autocommit
-    }
-
-    fn set_isolation(&mut self, key: &str, value: &Value) -> Result<(), DatabaseError> {
-        let level = IsolationLevel::parse(key, value, self.dialect)?;
-        self.autocommit = level.is_none();
-        self.isolation_level = level;
-        Ok(())
     }
 
     /// `slow_statement_ms`: statements slower than this are logged at `WARN`; `None` (the
@@ -972,7 +885,9 @@ impl ParsedUri {
         for (k, v) in url.query_pairs() {
             match k.as_ref() {
                 "sslmode" | "ssl_mode" | "ssl-mode" => {
-                    ssl_mode = Some(SslMode::parse("database_uri sslmode", &v)?)
+                    ssl_mode = Some(SslMode::parse(&v).map_err(|reason| {
+                        DatabaseError::config(format!("database_uri sslmode{reason}"))
+                    })?)
                 }
                 "target_session_attrs" => target_session_attrs = TargetSessionAttrs::parse(&v)?,
                 _ => kept.push((k.into_owned(), v.into_owned())),
@@ -1039,14 +954,13 @@ fn sqlite_target(url: &Url) -> Result<SqliteTarget, DatabaseError> {
     }
 }
 
+/// Refuses the keys the dialect does not take, naming every one (serde's
+/// `deny_unknown_fields` stops at the first): at the top level, and in the maps of
+/// `connect_args`, `retry` and `execution_options`, whose keys their serde structs declare.
 fn check_keys(map: &Map<String, Value>, dialect: Dialect) -> Result<(), DatabaseError> {
-    let offending: BTreeSet<&str> = map
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !dialect.own_keys().contains(k) && !COMMON_KEYS.contains(k))
-        .collect();
-    if offending.is_empty() {
-        return Ok(());
+    fn unknown<'a>(map: &'a Map<String, Value>, known: &[&str]) -> Vec<&'a str> {
+        let keys = map.keys().map(String::as_str);
+        keys.filter(|key| !known.contains(key)).collect()
     }
     let mut supported: Vec<&str> = dialect
         .own_keys()
@@ -1055,11 +969,29 @@ fn check_keys(map: &Map<String, Value>, dialect: Dialect) -> Result<(), Database
         .copied()
         .collect();
     supported.sort_unstable();
-    Err(DatabaseError::config(format!(
-        "unsupported parameters for {dialect}: {}; {dialect} supports: {}",
-        offending.into_iter().collect::<Vec<_>>().join(", "),
-        supported.join(", ")
-    )))
+    let mut offending = unknown(map, &supported);
+    if !offending.is_empty() {
+        offending.sort_unstable();
+        return Err(DatabaseError::config(format!(
+            "unsupported parameters for {dialect}: {}; {dialect} supports: {}",
+            offending.join(", "),
+            supported.join(", ")
+        )));
+    }
+    let inner = |key: &str, known: &[&str]| match map.get(key) {
+        Some(Value::Object(inner)) => unknown(inner, known),
+        _ => Vec::new(),
+    };
+    let known = keys::fields::<keys::ConnectArgsKeys>();
+    let offending = inner("connect_args", known);
+    if !offending.is_empty() {
+        return Err(DatabaseError::config(format!(
+            "connect_args: unsupported keys for {dialect}: {}; supported: {}",
+            offending.join(", "),
+            known.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 fn json_type(value: &Value) -> &'static str {
@@ -1070,85 +1002,6 @@ fn json_type(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "a list",
         Value::Object(_) => "a map",
-    }
-}
-
-fn bad_value(key: &str, value: &Value, expected: &str) -> DatabaseError {
-    DatabaseError::config(format!(
-        "{key} must be {expected}, got {}",
-        json_type(value)
-    ))
-}
-
-fn boolean(key: &str, value: &Value) -> Result<bool, DatabaseError> {
-    value
-        .as_bool()
-        .ok_or_else(|| bad_value(key, value, "true or false"))
-}
-
-fn string(key: &str, value: &Value) -> Result<String, DatabaseError> {
-    value
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| bad_value(key, value, "a string"))
-}
-
-fn count(key: &str, value: &Value) -> Result<usize, DatabaseError> {
-    match value.as_i64() {
-        Some(n) if n >= 0 => {
-            usize::try_from(n).map_err(|_| bad_value(key, value, "a smaller number"))
-        }
-        Some(n) => Err(DatabaseError::config(format!(
-            "{key} must not be negative, got {n}"
-        ))),
-        None => Err(bad_value(key, value, "a whole number")),
-    }
-}
-
-/// A whole number from 0 to `most`.
-fn bounded<T: TryFrom<usize>>(key: &str, value: &Value, most: usize) -> Result<T, DatabaseError> {
-    let too_large = || DatabaseError::config(format!("{key} must be at most {most}, got {value}"));
-    let n = match value.as_u64() {
-        // Above i64::MAX: refused as too large rather than as "not a whole number".
-        Some(n) => usize::try_from(n).map_err(|_| too_large())?,
-        None if value.as_f64().is_some_and(|f| f > 0.0 && f.fract() == 0.0) => {
-            return Err(too_large());
-        }
-        None => count(key, value)?,
-    };
-    if n > most {
-        return Err(too_large());
-    }
-    T::try_from(n).map_err(|_| too_large())
-}
-
-/// A positive number of seconds, at most `most`.
-fn seconds(key: &str, value: &Value, most: Duration) -> Result<Duration, DatabaseError> {
-    match value.as_f64() {
-        Some(s) if s > 0.0 && s.is_finite() => match Duration::try_from_secs_f64(s) {
-            Ok(d) if d <= most => Ok(d),
-            _ => Err(DatabaseError::config(format!(
-                "{key} must be at most {} seconds, got {s}",
-                most.as_secs()
-            ))),
-        },
-        Some(s) => Err(DatabaseError::config(format!(
-            "{key} must be a positive number of seconds, got {s}"
-        ))),
-        None => Err(bad_value(key, value, "a number of seconds")),
-    }
-}
-
-/// `pool_recycle`: seconds, or `-1` (SQLAlchemy's "never").
-fn recycle(value: &Value) -> Result<Option<Duration>, DatabaseError> {
-    if value.as_i64() == Some(-1) {
-        return Ok(None);
-    }
-    match value.as_f64() {
-        Some(s) if s > 0.0 => seconds("pool_recycle", value, MAX_DURATION).map(Some),
-        _ => Err(DatabaseError::config(
-            "pool_recycle must be a positive number of seconds, or -1 for none",
-        )),
     }
 }
 
@@ -1192,6 +1045,22 @@ mod tests {
             target("sqlite://dir/file.db"),
             SqliteTarget::File("dir/file.db".into())
         );
+    }
+
+    /// The serde struct of the top level holds exactly the keys the dialects' lists name.
+    #[test]
+    fn the_settings_struct_has_every_dialects_keys() {
+        let mut listed: Vec<&str> = [Dialect::Sqlite, Dialect::Postgresql]
+            .iter()
+            .flat_map(|d| d.own_keys().iter().copied())
+            .chain(COMMON_KEYS.iter().copied())
+            .collect();
+        listed.sort_unstable();
+        listed.dedup();
+        let mut fields = keys::fields::<keys::Settings>().to_vec();
+        fields.sort_unstable();
+        assert_eq!(fields, listed);
+        assert_eq!(keys::fields::<keys::ConnectArgsKeys>().len(), 13);
     }
 
     #[test]

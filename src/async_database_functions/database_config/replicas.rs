@@ -1,26 +1,20 @@
 //! The `read_replica_uris` and `read_replica_max_lag_ms` keys: read replicas beside the
 //! primary of `database_uri` (PostgreSQL streaming replication).
 
-use std::time::Duration;
-
-use serde_json::Value;
 use url::Url;
 
-use super::{DatabaseError, Dialect, ParsedUri, bad_value, bounded};
+use super::{DatabaseError, Dialect, ParsedUri};
 
-/// How long a read waits by default for a replica to replay the writes it must see.
-pub(crate) const DEFAULT_MAX_LAG: Duration = Duration::from_millis(100);
+/// How long (ms) a read waits by default for a replica to replay the writes it must see.
+pub(super) const DEFAULT_MAX_LAG_MS: usize = 100;
 /// The longest `read_replica_max_lag_ms`.
-const MAX_LAG_MS: usize = 60_000;
+pub(super) const MAX_LAG_MS: usize = 60_000;
 
 /// The replicas' URLs (one per host) and their secrets, checked against the primary's dialect.
-pub(crate) fn parse(
-    value: &Value,
+pub(super) fn parse(
+    uris: &[String],
     dialect: Dialect,
 ) -> Result<(Vec<Url>, Vec<String>), DatabaseError> {
-    let Value::Array(list) = value else {
-        return Err(bad_value("read_replica_uris", value, "a list of URIs"));
-    };
     if !dialect.is_postgres_wire() {
         return Err(DatabaseError::config(format!(
             "read_replica_uris: read replicas are supported on PostgreSQL (read-your-writes \
@@ -29,11 +23,8 @@ pub(crate) fn parse(
     }
     let mut urls = Vec::new();
     let mut secrets = Vec::new();
-    for (i, entry) in list.iter().enumerate() {
+    for (i, uri) in uris.iter().enumerate() {
         let key = format!("read_replica_uris[{i}]");
-        let Value::String(uri) = entry else {
-            return Err(bad_value(&key, entry, "a URI string"));
-        };
         let parsed = ParsedUri::parse(uri)
             .map_err(|e| DatabaseError::config(format!("{key}: {}", e.details())))?;
         if parsed.dialect != dialect {
@@ -47,10 +38,4 @@ pub(crate) fn parse(
         secrets.extend(parsed.secrets);
     }
     Ok((urls, secrets))
-}
-
-/// Reads `read_replica_max_lag_ms`.
-pub(crate) fn max_lag(value: &Value) -> Result<Duration, DatabaseError> {
-    let ms: u64 = bounded("read_replica_max_lag_ms", value, MAX_LAG_MS)?;
-    Ok(Duration::from_millis(ms))
 }

@@ -3,10 +3,6 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
-use super::{DatabaseError, bad_value, bounded};
-
 /// How the library re-runs a transaction that failed in a way that running it again may fix:
 /// a serialization failure or deadlock (PostgreSQL 40001/40P01, MySQL/MariaDB 1213/1205, a
 /// Galera certification conflict, SQLite busy), or a connection lost before the commit was
@@ -50,9 +46,9 @@ pub struct RetryPolicy {
 /// (`tests/scale_galera.rs`, `tests/scale_retry.rs`).
 const DEFAULT_MAX_ATTEMPTS: u32 = 15;
 /// The most runs `retry.max_attempts` allows.
-const MAX_ATTEMPTS: usize = 100;
+pub(super) const MAX_ATTEMPTS: usize = 100;
 /// The longest `retry.base_delay_ms` / `retry.max_delay_ms`.
-const MAX_DELAY_MS: usize = 60_000;
+pub(super) const MAX_DELAY_MS: usize = 60_000;
 
 impl Default for RetryPolicy {
     fn default() -> Self {
@@ -65,45 +61,6 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Reads the `retry` key: `true`/`false`, or a map of `max_attempts`, `base_delay_ms`,
-    /// `max_delay_ms`.
-    pub(crate) fn parse(value: &Value) -> Result<Self, DatabaseError> {
-        let mut policy = RetryPolicy::default();
-        match value {
-            Value::Bool(true) => {}
-            Value::Bool(false) => policy.max_attempts = 1,
-            Value::Object(map) => {
-                for (key, v) in map {
-                    match key.as_str() {
-                        "max_attempts" => {
-                            policy.max_attempts = bounded("retry.max_attempts", v, MAX_ATTEMPTS)?;
-                            if policy.max_attempts == 0 {
-                                return Err(DatabaseError::config(
-                                    "retry.max_attempts must be at least 1 (1: never re-run)",
-                                ));
-                            }
-                        }
-                        "base_delay_ms" => {
-                            policy.base_delay = millis("retry.base_delay_ms", v)?;
-                        }
-                        "max_delay_ms" => policy.max_delay = millis("retry.max_delay_ms", v)?,
-                        other => {
-                            return Err(DatabaseError::config(format!(
-                                "retry: unsupported option {other:?} (supported: max_attempts, \
-                                 base_delay_ms, max_delay_ms)"
-                            )));
-                        }
-                    }
-                }
-            }
-            other => return Err(bad_value("retry", other, "true, false or a map")),
-        }
-        if policy.max_delay < policy.base_delay {
-            policy.max_delay = policy.base_delay;
-        }
-        Ok(policy)
-    }
-
     /// The pause before run `attempt + 1` when `contenders` transactions of the database
     /// (this one included) are being re-run: drawn at random between zero and the window
     /// `base_delay × 2^(attempt − 1) × contenders`, capped at `max_delay` (full jitter), so
@@ -125,9 +82,15 @@ impl RetryPolicy {
     }
 }
 
-fn millis(key: &str, value: &Value) -> Result<Duration, DatabaseError> {
-    let ms: u64 = bounded(key, value, MAX_DELAY_MS)?;
-    Ok(Duration::from_millis(ms))
+#[cfg(test)]
+impl RetryPolicy {
+    /// The `retry` key as `DBConfig::new` reads it.
+    pub(crate) fn parse(
+        value: &serde_json::Value,
+    ) -> Result<Self, crate::async_database_functions::error::DatabaseError> {
+        let map = serde_json::json!({"database_uri": "sqlite::memory:", "retry": value});
+        super::DBConfig::new(map).map(|config| config.retry())
+    }
 }
 
 #[cfg(test)]
