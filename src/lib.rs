@@ -94,8 +94,7 @@
 //! | statements and writes | `statements/` | `model`, `statement`, `session`, `catalog` and `schema` (DDL from models), `writes`, `bulk_insert` (the multi-row inserts of `create_many`), `telemetry` |
 //! | topology | `topology/` | the servers and their health: one pool per host of a multi-host URI and `target_session_attrs` routing, read replicas with read-your-writes by WAL position, the bounded re-running of retryable transactions, fail-fast on a refused port |
 //! | executors | `dialect/` | everything that differs between backends: the executor that talks to sqlx for the servers, the hot connections reused without sqlx's release round trip, MySQL/MariaDB literals for scripts sent in one round trip, the SQLite engine executor on rusqlite, each driver's rows behind `RowRef`, pool health and invalidation, the row hand-off of streams, the `text()` scanner |
-//! | configuration | `database_config/` | `DBConfig` and its parts |
-//! | core | `core/` | SQL types and column metadata, `Dialect`, `SqlField`, `RowRef`/`FromRow`/`DecodeError`, `Record`, `DatabaseError`, `redact` (secrets and bound values kept out of output); imports nothing else of the crate |
+//! | core | `core/` | the configuration (`DBConfig`, `database_config/`), SQL types and column metadata, `Dialect`, `SqlField`, `RowRef`/`FromRow`/`DecodeError`, `Record`, `DatabaseError`, `redact` (secrets and bound values kept out of output); imports nothing else of the crate |
 //!
 //! A new backend implements the core's row interface (`core::row::DriverRow`) and one executor
 //! in `dialect/`; nothing above `dialect/` changes.

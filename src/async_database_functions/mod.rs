@@ -9,15 +9,13 @@
 //! | statements and writes | `statements/` | [`model`], [`statement`], [`session`], schema (DDL), writes, bulk inserts, [`telemetry`] |
 //! | topology | `topology/` | hosts, replicas, retry: which server a session goes to |
 //! | executors | `dialect/` | one per backend behind one internal interface; per-backend SQL; pool health; the row hand-off of streams |
-//! | configuration | `database_config/` | [`DBConfig`](database_config::DBConfig): the config map, validated per dialect |
-//! | core | `core/` | driver-neutral vocabulary: SQL types and column metadata, [`Dialect`](database_config::Dialect), values, [`RowRef`](row::RowRef) / [`FromRow`](row::FromRow) / [`DecodeError`](row::DecodeError), [`DatabaseError`](error::DatabaseError); imports nothing else of the crate |
+//! | core | `core/` | driver-neutral vocabulary: the configuration ([`DBConfig`](database_config::DBConfig), the map validated per dialect), SQL types and column metadata, [`Dialect`](database_config::Dialect), values, [`RowRef`](row::RowRef) / [`FromRow`](row::FromRow) / [`DecodeError`](row::DecodeError), [`DatabaseError`](error::DatabaseError); imports nothing else of the crate |
 //!
-//! The public modules keep the paths of the seed and of earlier releases: [`error`],
+//! The public modules keep the paths of the seed and of earlier releases: [`database_config`], [`error`],
 //! [`field`], [`record`], [`sql_enum`], [`row`] and [`model`] are re-exported from the floors
 //! that hold them.
 
 pub(crate) mod core;
-pub mod database_config;
 pub(crate) mod dialect;
 pub(crate) mod statements;
 pub(crate) mod topology;
@@ -33,7 +31,7 @@ pub mod stream;
 pub mod transaction;
 pub(crate) mod upsert;
 
-pub use self::core::{error, field, record, sql_enum};
+pub use self::core::{database_config, error, field, record, sql_enum};
 pub use self::statements::{model, session, statement, telemetry};
 
 /// Typed row decoding: [`FromRow`](row::FromRow) for models, scalars and tuples, over every backend's rows;

@@ -8,11 +8,14 @@
 //!   [`DriverRow`](row::DriverRow) interface each executor implements for its rows.
 //! - [`field`], [`row_reader`], [`from_row`], [`record`], [`sql_enum`]: Rust values to and from
 //!   columns: [`SqlField`](field::SqlField), rows read in order, typed rows, dynamic rows, enums.
+//! - [`database_config`]: [`DBConfig`](database_config::DBConfig), the configuration map read
+//!   and validated per dialect.
 //! - [`error`]: [`DatabaseError`](error::DatabaseError), the one error type.
 //! - [`redact`]: secrets and bound values kept out of output.
 
 pub mod column;
 pub mod column_set;
+pub mod database_config;
 pub mod error;
 pub mod field;
 pub mod from_row;

@@ -146,6 +146,13 @@ pub(crate) use retrying;
 mod tests {
     use super::*;
 
+    /// The `retry` key as `DBConfig::new` reads it.
+    fn parse(value: &serde_json::Value) -> Result<RetryPolicy, DatabaseError> {
+        let map = serde_json::json!({"database_uri": "sqlite::memory:", "retry": value});
+        crate::async_database_functions::database_config::DBConfig::new(map)
+            .map(|config| config.retry())
+    }
+
     fn conflict() -> DatabaseError {
         DatabaseError::new(ErrorKind::SerializationFailure, "conflict")
     }
@@ -153,9 +160,7 @@ mod tests {
     #[tokio::test]
     async fn runs_stop_at_max_attempts() {
         let health = Health::new();
-        let policy =
-            RetryPolicy::parse(&serde_json::json!({"max_attempts": 4, "base_delay_ms": 0}))
-                .unwrap();
+        let policy = parse(&serde_json::json!({"max_attempts": 4, "base_delay_ms": 0})).unwrap();
         let mut attempts = Attempts::new(policy, &health, Duration::from_secs(30));
         let mut runs = 1;
         let error = loop {
@@ -177,10 +182,9 @@ mod tests {
     #[tokio::test]
     async fn no_run_begins_after_the_budget() {
         let health = Health::new();
-        let policy = RetryPolicy::parse(
-            &serde_json::json!({"max_attempts": 100, "base_delay_ms": 5, "max_delay_ms": 5}),
-        )
-        .unwrap();
+        let policy =
+            parse(&serde_json::json!({"max_attempts": 100, "base_delay_ms": 5, "max_delay_ms": 5}))
+                .unwrap();
         let budget = Duration::from_millis(100);
         let started = Instant::now();
         let mut attempts = Attempts::new(policy, &health, budget);

@@ -1,110 +1,4 @@
-//! [`DBConfig`]: a plain configuration map, validated, turned into typed pool settings.
-//!
-//! The map has the keys of the Python dsg_lib's `DBConfig`. Each dialect supports a subset;
-//! any other key is refused with an error that names the dialect and every offending key:
-//!
-//! ```
-//! use dsg_lib::async_database_functions::database_config::{DBConfig, Dialect};
-//!
-//! let config = DBConfig::new(serde_json::json!({
-//!     "database_uri": "sqlite+aiosqlite:///:memory:?cache=shared",
-//!     "echo": false,
-//!     "future": true,
-//!     "pool_recycle": 3600,
-//! }))?;
-//! assert_eq!(config.dialect(), Dialect::Sqlite);
-//!
-//! let err = DBConfig::new(serde_json::json!({
-//!     "database_uri": "sqlite:///:memory:",
-//!     "pool_size": 5,
-//!     "max_overflow": 10,
-//! }))
-//! .unwrap_err();
-//! assert!(err.details().contains("sqlite"));
-//! assert!(err.details().contains("max_overflow, pool_size"));
-//! # Ok::<(), dsg_lib::async_database_functions::error::DatabaseError>(())
-//! ```
-//!
-//! # From where services keep it
-//!
-//! From the environment, [`DBConfig::from_env`] reads `DATABASE_URL` and `DSG_DB_*` variables
-//! (`DSG_DB_POOL_SIZE=10`); [`DBConfig::from_vars`] does the same over any list of variables.
-//! From a file, let serde read the map and hand it to [`DBConfig::from_serializable`] (or
-//! [`DBConfig::new`] for JSON): the same keys, the same validation.
-//!
-//! ```
-//! use dsg_lib::async_database_functions::database_config::DBConfig;
-//!
-//! # let dir = std::env::temp_dir().join(format!("dsg-config-doc-{}", std::process::id()));
-//! # std::fs::create_dir_all(&dir).unwrap();
-//! // config.toml — a `[database]` table beside the service's other settings.
-//! let toml_path = dir.join("config.toml");
-//! std::fs::write(&toml_path, r#"
-//! [database]
-//! database_uri = "postgresql+asyncpg://app:s3cret@db.internal:5432/app"
-//! pool_size = 10
-//! max_overflow = 5
-//! pool_pre_ping = true
-//! connect_args = { timeout = 5, application_name = "users-api" }
-//! "#).unwrap();
-//! let file: toml::Table = toml::from_str(&std::fs::read_to_string(&toml_path).unwrap()).unwrap();
-//! let config = DBConfig::from_serializable(&file["database"])?;
-//! assert_eq!((config.pool_size(), config.max_connections()), (10, 15));
-//! assert!(!format!("{config:?}").contains("s3cret"));
-//!
-//! // config.json — the Python service's config map, as it was.
-//! let json_path = dir.join("config.json");
-//! std::fs::write(&json_path, r#"{"database_uri": "sqlite+aiosqlite:///:memory:?cache=shared",
-//!                                 "echo": false, "future": true, "pool_recycle": 3600}"#).unwrap();
-//! let map: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
-//! let config = DBConfig::new(map)?;
-//! assert_eq!(config.dialect().name(), "sqlite");
-//! # std::fs::remove_dir_all(&dir).unwrap();
-//! # Ok::<(), dsg_lib::async_database_functions::error::DatabaseError>(())
-//! ```
-//!
-//! # Keys
-//!
-//! | key | SQLite | PostgreSQL / CockroachDB | MySQL / MariaDB | effect |
-//! |---|---|---|---|---|
-//! | `database_uri` | ✓ | ✓ | ✓ | required; SQLAlchemy or native form |
-//! | `echo` | ✓ | ✓ | ✓ | log every statement (target `dsg_lib::sql`) |
-//! | `future` | ✓ | ✓ | ✓ | accepted, no effect |
-//! | `pool_recycle` | ✓ | ✓ | ✓ | max connection lifetime in seconds (`-1`: none) |
-//! | `pool_pre_ping` | ✗ | ✓ | ✓ | test a connection before handing it out |
-//! | `pool_size` | ✗ | ✓ | ✓ | with `max_overflow`: max connections (default 5) |
-//! | `max_overflow` | ✗ | ✓ | ✓ | added to `pool_size` (default 10) |
-//! | `pool_timeout` | ✗ | ✓ | ✓ | seconds to wait for a connection (default 30) |
-//! | `connect_args` | ✓ | ✓ | ✓ | driver connect options (see [`DBConfig::new`]) |
-//! | `execution_options` | ✓ | ✓ | ✓ | `isolation_level` |
-//! | `isolation_level` | ✓ | ✓ | ✓ | every session's transaction isolation; `AUTOCOMMIT`: none |
-//! | `query_cache_size` | ✓ | ✓ | ✓ | prepared statement cache per connection (default 500) |
-//! | `hide_parameters` | ✓ | ✓ | ✓ | no bound values in logs or errors |
-//! | `slow_statement_ms` | ✓ | ✓ | ✓ | warn (target `dsg_lib::sql`) of statements slower than this; off by default |
-//! | `retry` | ✓ | ✓ | ✓ | re-running of transactions that failed retryably ([`RetryPolicy`]; default 15 runs) |
-//! | `transaction_pooling` | ✗ | ✓ | ✗ | behind a transaction-pooling proxy (pgbouncer): no named prepared statements, every session in a transaction |
-//! | `read_replica_uris` | ✗ | ✓ | ✗ | read replicas: reads go there, read-your-writes by WAL position |
-//! | `read_replica_max_lag_ms` | ✗ | ✓ | ✗ | how long a read waits for a replica to catch up (default 100) |
-//!
-//! # Several servers
-//!
-//! A server URI may name several hosts, as libpq and the MariaDB connectors do:
-//! `mysql://root@10.0.0.1:3306,10.0.0.2:3306/app` (a multi-primary cluster: sessions are
-//! spread over the live hosts) or
-//! `postgresql://u@h1:5432,h2:5432/app?target_session_attrs=read-write` (failover: the first
-//! host that is a primary). See [`TargetSessionAttrs`] and the crate's "Scaling out" docs.
-//!
-//! ```
-//! use dsg_lib::async_database_functions::database_config::{DBConfig, TargetSessionAttrs};
-//!
-//! let config = DBConfig::new(serde_json::json!({
-//!     "database_uri": "postgresql://app:s3cret@10.0.0.1:5432,10.0.0.2:5433/app?target_session_attrs=read-write",
-//! }))?;
-//! assert_eq!(config.hosts(), ["10.0.0.1:5432", "10.0.0.2:5433"]);
-//! assert_eq!(config.target_session_attrs(), TargetSessionAttrs::ReadWrite);
-//! assert!(!config.to_string().contains("s3cret"));
-//! # Ok::<(), dsg_lib::async_database_functions::error::DatabaseError>(())
-//! ```
+//! [`DBConfig`]: the map read and validated, with its typed settings.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -114,22 +8,21 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::async_database_functions::core::error::DatabaseError;
-use crate::async_database_functions::core::redact::{self, percent_decode};
+use crate::async_database_functions::core::redact;
+use crate::async_database_functions::core::sql_dialect::Dialect;
 
-mod hosts;
-mod keys;
-mod replicas;
-mod retry;
-
-pub(crate) use hosts::Role;
-pub use hosts::TargetSessionAttrs;
-pub use retry::RetryPolicy;
-
-pub use crate::async_database_functions::core::sql_dialect::Dialect;
+use super::hosts::TargetSessionAttrs;
+use super::isolation::IsolationLevel;
+use super::keys::{self, json_type};
+use super::limits::{MAX_CONNECTIONS, MAX_DURATION, MAX_SQLITE_BUSY_TIMEOUT};
+use super::replicas;
+use super::retry::RetryPolicy;
+use super::tls::{PemSource, SslMode};
+use super::uri::{ParsedUri, SqliteTarget, host_label};
 
 impl Dialect {
     /// The configuration keys this dialect accepts (besides the common ones).
-    fn own_keys(self) -> &'static [&'static str] {
+    pub(crate) fn own_keys(self) -> &'static [&'static str] {
         match self {
             Dialect::Sqlite => &["database_uri", "echo", "future", "pool_recycle"],
             _ => &[
@@ -146,18 +39,8 @@ impl Dialect {
     }
 }
 
-/// The most connections one pool may open (`pool_size + max_overflow`): far above what a
-/// server accepts (PostgreSQL's default is 100), far below what would exhaust memory.
-pub const MAX_CONNECTIONS: usize = 10_000;
-/// The longest duration any key takes (a year): beyond it the drivers' deadlines overflow.
-pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
-/// SQLite's busy timeout is a C `int` of milliseconds (about 24.8 days).
-const MAX_SQLITE_BUSY_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
-/// The most prepared statements cached per connection.
-pub const MAX_STATEMENT_CACHE: usize = 100_000;
-
 /// Keys every dialect accepts.
-const COMMON_KEYS: &[&str] = &[
+pub(crate) const COMMON_KEYS: &[&str] = &[
     "connect_args",
     "execution_options",
     "isolation_level",
@@ -169,120 +52,6 @@ const COMMON_KEYS: &[&str] = &[
     "read_replica_uris",
     "read_replica_max_lag_ms",
 ];
-
-/// A transaction isolation level, applied to every session.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum IsolationLevel {
-    /// `READ UNCOMMITTED` (on SQLite: `PRAGMA read_uncommitted = 1`).
-    ReadUncommitted,
-    /// `READ COMMITTED`.
-    ReadCommitted,
-    /// `REPEATABLE READ`.
-    RepeatableRead,
-    /// `SERIALIZABLE` (SQLite's only other level, and its default).
-    Serializable,
-}
-
-impl IsolationLevel {
-    /// The SQL spelling, e.g. `REPEATABLE READ`.
-    pub fn as_sql(self) -> &'static str {
-        match self {
-            IsolationLevel::ReadUncommitted => "READ UNCOMMITTED",
-            IsolationLevel::ReadCommitted => "READ COMMITTED",
-            IsolationLevel::RepeatableRead => "REPEATABLE READ",
-            IsolationLevel::Serializable => "SERIALIZABLE",
-        }
-    }
-
-    /// Reads a level; `Ok(None)` is SQLAlchemy's `AUTOCOMMIT`. The error goes on from the key.
-    fn parse(text: &str) -> Result<Option<Self>, String> {
-        Ok(Some(
-            match text
-                .trim()
-                .to_ascii_uppercase()
-                .replace(['_', '-'], " ")
-                .as_str()
-            {
-                "READ UNCOMMITTED" => IsolationLevel::ReadUncommitted,
-                "READ COMMITTED" => IsolationLevel::ReadCommitted,
-                "REPEATABLE READ" => IsolationLevel::RepeatableRead,
-                "SERIALIZABLE" => IsolationLevel::Serializable,
-                "AUTOCOMMIT" => return Ok(None),
-                _ => {
-                    return Err(format!(
-                        ": unknown isolation level {text:?}; expected one of READ UNCOMMITTED, \
-                         READ COMMITTED, REPEATABLE READ, SERIALIZABLE, AUTOCOMMIT"
-                    ));
-                }
-            },
-        ))
-    }
-
-    /// Whether `dialect` has this level.
-    fn supported_by(self, dialect: Dialect) -> bool {
-        match dialect {
-            Dialect::Sqlite => matches!(
-                self,
-                IsolationLevel::ReadUncommitted | IsolationLevel::Serializable
-            ),
-            Dialect::Cockroachdb => matches!(
-                self,
-                IsolationLevel::ReadCommitted | IsolationLevel::Serializable
-            ),
-            _ => true,
-        }
-    }
-}
-
-/// Where a SQLite database lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SqliteTarget {
-    /// A private in-memory database, shared by every connection of one pool.
-    Memory,
-    /// A database file.
-    File(String),
-}
-
-/// TLS mode requested through `connect_args` `sslmode` or the URI's `sslmode` parameter.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SslMode {
-    /// Never use TLS.
-    Disable,
-    /// Use TLS only if the server insists.
-    Allow,
-    /// Try TLS, fall back to plain.
-    Prefer,
-    /// Require TLS.
-    Require,
-    /// Require TLS and verify the CA.
-    VerifyCa,
-    /// Require TLS and verify CA and host name.
-    VerifyFull,
-}
-
-impl SslMode {
-    /// Reads a mode by name. The error goes on from the key.
-    fn parse(value: &str) -> Result<Self, String> {
-        Ok(
-            match value.to_ascii_lowercase().replace('_', "-").as_str() {
-                "disable" | "disabled" => SslMode::Disable,
-                "allow" => SslMode::Allow,
-                "prefer" | "preferred" => SslMode::Prefer,
-                "require" | "required" => SslMode::Require,
-                "verify-ca" => SslMode::VerifyCa,
-                "verify-full" | "verify-identity" => SslMode::VerifyFull,
-                _ => {
-                    return Err(format!(
-                        ": unknown ssl mode {value:?}; expected disable, allow, prefer, \
-                         require, verify-ca or verify-full"
-                    ));
-                }
-            },
-        )
-    }
-}
 
 /// The driver connect options read from `connect_args`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -309,35 +78,6 @@ pub struct ConnectArgs {
     pub ssl_cert: Option<PemSource>,
     /// `sslkey`: the client certificate's private key (never shown by `Debug` when inline).
     pub ssl_key: Option<PemSource>,
-}
-
-/// A certificate or key from `connect_args`: the path of a PEM file, or the PEM text itself
-/// (text starting with `-----BEGIN`), as a service reading its secrets from the environment
-/// has it. `Debug` shows a path but never inline PEM text.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PemSource(String);
-
-impl PemSource {
-    /// The path, or the PEM text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether this is PEM text rather than a path.
-    pub fn is_inline(&self) -> bool {
-        let text = self.0.trim();
-        text.starts_with("-----BEGIN") && text.ends_with("-----")
-    }
-}
-
-impl fmt::Debug for PemSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_inline() {
-            f.write_str("<inline PEM>")
-        } else {
-            write!(f, "{:?}", self.0)
-        }
-    }
 }
 
 impl ConnectArgs {
@@ -411,7 +151,7 @@ impl ConnectArgs {
 ///
 /// Its `Debug` and `Display` never show the password of the URI.
 ///
-/// [`AsyncDatabase`]: super::async_database::AsyncDatabase
+/// [`AsyncDatabase`]: crate::async_database_functions::async_database::AsyncDatabase
 #[derive(Clone)]
 pub struct DBConfig {
     dialect: Dialect,
@@ -792,168 +532,6 @@ impl<S: std::hash::BuildHasher> From<HashMap<String, Value, S>> for ConfigMap {
     }
 }
 
-/// The parts of a URI that matter.
-struct ParsedUri {
-    dialect: Dialect,
-    /// One per host; empty for SQLite.
-    urls: Vec<Url>,
-    target_session_attrs: TargetSessionAttrs,
-    sqlite: Option<SqliteTarget>,
-    secrets: Vec<String>,
-    ssl_mode: Option<SslMode>,
-}
-
-impl ParsedUri {
-    /// Parses a URI, with several hosts (`h1:1,h2:2`) where it names a server.
-    fn parse(uri: &str) -> Result<Self, DatabaseError> {
-        let sqlite = uri
-            .get(..6)
-            .is_some_and(|s| s.eq_ignore_ascii_case("sqlite"));
-        let uris = if sqlite {
-            vec![uri.to_string()]
-        } else {
-            hosts::split_hosts(uri)?
-        };
-        let mut uris = uris.iter();
-        let mut parsed = Self::parse_one(uris.next().map_or(uri, String::as_str))?;
-        for other in uris {
-            let more = Self::parse_one(other)?;
-            parsed.urls.extend(more.urls);
-        }
-        Ok(parsed)
-    }
-
-    fn parse_one(uri: &str) -> Result<Self, DatabaseError> {
-        // SQLAlchemy driver names may hold `_` (`oracle+cx_oracle`), which a URI scheme may
-        // not: when that is why parsing fails, parse again without the (ignored) driver.
-        let url = Url::parse(uri).or_else(|e| match uri.split_once(':') {
-            Some((scheme, rest)) if scheme.contains('+') => {
-                let backend = scheme.split('+').next().unwrap_or_default();
-                Url::parse(&format!("{backend}:{rest}")).map_err(|_| e)
-            }
-            _ => Err(e),
-        });
-        let url = url.map_err(|e| {
-            DatabaseError::config(format!(
-                "database_uri is not a valid URI ({e}); expected e.g. \
-                 sqlite+aiosqlite:///:memory: or postgresql+asyncpg://user:pass@host:5432/db"
-            ))
-        })?;
-        // `sqlite+aiosqlite` → backend `sqlite`, Python driver `aiosqlite` (ignored here).
-        let backend = url.scheme().split('+').next().unwrap_or_default();
-        let dialect = match backend {
-            "sqlite" => Dialect::Sqlite,
-            "postgresql" | "postgres" => Dialect::Postgresql,
-            "cockroachdb" | "cockroach" => Dialect::Cockroachdb,
-            "mysql" => Dialect::Mysql,
-            "mariadb" => Dialect::Mariadb,
-            "mssql" | "oracle" => {
-                return Err(DatabaseError::config(format!(
-                    "no driver for {backend} in this build (supported: sqlite, postgresql, \
-                     cockroachdb, mysql, mariadb)"
-                )));
-            }
-            other => {
-                return Err(DatabaseError::config(format!(
-                    "database_uri: unknown dialect {other:?} (supported: sqlite, postgresql, \
-                     cockroachdb, mysql, mariadb)"
-                )));
-            }
-        };
-        check_feature(dialect)?;
-        if dialect == Dialect::Sqlite {
-            return Ok(ParsedUri {
-                dialect,
-                urls: Vec::new(),
-                target_session_attrs: TargetSessionAttrs::Any,
-                sqlite: Some(sqlite_target(&url)?),
-                secrets: Vec::new(),
-                ssl_mode: None,
-            });
-        }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err(DatabaseError::config(format!(
-                "database_uri: a {dialect} URI needs a host, as in {backend}://user:pass@host:port/db"
-            )));
-        }
-        let secrets = redact::url_secrets(&url);
-        let mut ssl_mode = None;
-        let mut target_session_attrs = TargetSessionAttrs::Any;
-        let mut native = url.clone();
-        native.set_query(None);
-        let mut kept: Vec<(String, String)> = Vec::new();
-        for (k, v) in url.query_pairs() {
-            match k.as_ref() {
-                "sslmode" | "ssl_mode" | "ssl-mode" => {
-                    ssl_mode = Some(SslMode::parse(&v).map_err(|reason| {
-                        DatabaseError::config(format!("database_uri sslmode{reason}"))
-                    })?)
-                }
-                "target_session_attrs" => target_session_attrs = TargetSessionAttrs::parse(&v)?,
-                _ => kept.push((k.into_owned(), v.into_owned())),
-            }
-        }
-        if !kept.is_empty() {
-            native.query_pairs_mut().extend_pairs(kept);
-        }
-        Ok(ParsedUri {
-            dialect,
-            urls: vec![native],
-            target_session_attrs,
-            sqlite: None,
-            secrets,
-            ssl_mode,
-        })
-    }
-}
-
-/// `host:port` of a server URI (the port only when given), without user or password.
-pub(crate) fn host_label(url: &Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_string(),
-    }
-}
-
-fn check_feature(dialect: Dialect) -> Result<(), DatabaseError> {
-    let (enabled, feature) = match dialect {
-        Dialect::Sqlite => (cfg!(feature = "sqlite"), "sqlite"),
-        Dialect::Postgresql | Dialect::Cockroachdb => (cfg!(feature = "postgres"), "postgres"),
-        Dialect::Mysql | Dialect::Mariadb => (cfg!(feature = "mysql"), "mysql"),
-    };
-    if enabled {
-        Ok(())
-    } else {
-        Err(DatabaseError::config(format!(
-            "no driver for {dialect} in this build (enable the `{feature}` feature of dsg_lib)"
-        )))
-    }
-}
-
-/// The SQLite forms: `sqlite::memory:`, `sqlite:///:memory:`, `sqlite:///rel.db`,
-/// `sqlite:////abs.db`, `sqlite://file.db`, each with or without `+driver` and `?query`.
-fn sqlite_target(url: &Url) -> Result<SqliteTarget, DatabaseError> {
-    let host = url.host_str().unwrap_or_default();
-    let path = percent_decode(url.path());
-    let target = if url.cannot_be_a_base() {
-        // `sqlite::memory:` or `sqlite:file.db`
-        path
-    } else if !host.is_empty() {
-        // `sqlite://file.db` or `sqlite://dir/file.db`: the host is the first path segment.
-        format!("{host}{path}")
-    } else {
-        // `sqlite:///x` → `x` (relative); `sqlite:////x` → `/x` (absolute).
-        path.strip_prefix('/').unwrap_or(&path).to_string()
-    };
-    let memory = url.query_pairs().any(|(k, v)| k == "mode" && v == "memory");
-    match target.as_str() {
-        "" | ":memory:" => Ok(SqliteTarget::Memory),
-        _ if memory => Ok(SqliteTarget::Memory),
-        _ => Ok(SqliteTarget::File(target)),
-    }
-}
-
 /// Refuses the keys the dialect does not take, naming every one (serde's
 /// `deny_unknown_fields` stops at the first): at the top level, and in the maps of
 /// `connect_args`, `retry` and `execution_options`, whose keys their serde structs declare.
@@ -993,20 +571,6 @@ fn check_keys(map: &Map<String, Value>, dialect: Dialect) -> Result<(), Database
     }
     Ok(())
 }
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a map",
-    }
-}
-
-mod env;
-pub use env::{DATABASE_URL, ENV_PREFIX};
 
 #[cfg(test)]
 mod tests {

@@ -14,12 +14,12 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, Visitor};
 use serde_json::Value;
 
+use super::isolation::IsolationLevel;
+use super::limits::{MAX_CONNECTIONS, MAX_DURATION, MAX_STATEMENT_CACHE};
+use super::replicas::{DEFAULT_MAX_LAG_MS, MAX_LAG_MS};
+use super::retry::RetryPolicy;
 use super::retry::{MAX_ATTEMPTS, MAX_DELAY_MS};
-use super::{
-    IsolationLevel, MAX_CONNECTIONS, MAX_DURATION, MAX_STATEMENT_CACHE, RetryPolicy, SslMode,
-    json_type,
-    replicas::{DEFAULT_MAX_LAG_MS, MAX_LAG_MS},
-};
+use super::tls::SslMode;
 
 const MAX_DURATION_MS: u64 = MAX_DURATION.as_millis() as u64;
 
@@ -392,5 +392,17 @@ pub(super) fn seconds(value: &Value, most: Duration) -> Result<Duration, String>
         },
         Some(s) => Err(format!(" must be a positive number of seconds, got {s}")),
         None => Err(must("a number of seconds", value)),
+    }
+}
+
+/// How a JSON value is named in messages ("a string", "a list", …).
+pub(crate) fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
     }
 }

@@ -83,24 +83,19 @@ impl RetryPolicy {
 }
 
 #[cfg(test)]
-impl RetryPolicy {
-    /// The `retry` key as `DBConfig::new` reads it.
-    pub(crate) fn parse(
-        value: &serde_json::Value,
-    ) -> Result<Self, crate::async_database_functions::error::DatabaseError> {
-        let map = serde_json::json!({"database_uri": "sqlite::memory:", "retry": value});
-        super::DBConfig::new(map).map(|config| config.retry())
-    }
-}
-
-#[cfg(test)]
 mod tests {
+    /// The `retry` key as `DBConfig::new` reads it.
+    fn parse(
+        value: &serde_json::Value,
+    ) -> Result<RetryPolicy, crate::async_database_functions::error::DatabaseError> {
+        let map = serde_json::json!({"database_uri": "sqlite::memory:", "retry": value});
+        super::super::config::DBConfig::new(map).map(|config| config.retry())
+    }
     use super::*;
 
     #[test]
     fn keys_are_checked() {
-        let p = RetryPolicy::parse(&serde_json::json!({"max_attempts": 5, "base_delay_ms": 2}))
-            .unwrap();
+        let p = parse(&serde_json::json!({"max_attempts": 5, "base_delay_ms": 2})).unwrap();
         assert_eq!(
             (p.max_attempts, p.base_delay),
             (5, Duration::from_millis(2))
@@ -112,7 +107,7 @@ mod tests {
             serde_json::json!({"base_delay_ms": -1}),
             serde_json::json!("often"),
         ] {
-            let e = RetryPolicy::parse(&bad).unwrap_err();
+            let e = parse(&bad).unwrap_err();
             assert!(e.details().contains("retry"), "{e}");
         }
     }

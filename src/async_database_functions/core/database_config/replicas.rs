@@ -3,7 +3,9 @@
 
 use url::Url;
 
-use super::{DatabaseError, Dialect, ParsedUri};
+use super::uri::ParsedUri;
+use crate::async_database_functions::core::error::DatabaseError;
+use crate::async_database_functions::core::sql_dialect::Dialect;
 
 /// How long (ms) a read waits by default for a replica to replay the writes it must see.
 pub(super) const DEFAULT_MAX_LAG_MS: usize = 100;

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::DatabaseError;
+use crate::async_database_functions::core::error::DatabaseError;
 
 /// Which servers of a multi-host URI a session may use: libpq's `target_session_attrs`, given
 /// as a query parameter of the URI (`?target_session_attrs=read-write`). The crate checks a

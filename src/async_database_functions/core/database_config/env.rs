@@ -4,8 +4,9 @@ use std::ffi::OsString;
 
 use serde_json::{Map, Number, Value};
 
-use super::{COMMON_KEYS, DBConfig, Dialect};
+use super::config::{COMMON_KEYS, DBConfig};
 use crate::async_database_functions::core::error::DatabaseError;
+use crate::async_database_functions::core::sql_dialect::Dialect;
 
 /// The prefix of the variables [`DBConfig::from_env`] reads besides `DATABASE_URL`:
 /// `DSG_DB_POOL_SIZE` is the key `pool_size`.
