@@ -11,6 +11,7 @@ pub mod error;
 pub mod field;
 #[cfg(feature = "axum")]
 pub mod http;
+pub mod migrations;
 pub mod model;
 pub mod record;
 pub(crate) mod redact;

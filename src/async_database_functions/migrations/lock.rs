@@ -1,0 +1,145 @@
+//! The cross-process lock migrations run under, so that concurrent deploys apply each
+//! migration once: PostgreSQL's `pg_advisory_lock` (held by a connection of its own for the
+//! whole run), MySQL/MariaDB's `GET_LOCK` (held by the run's connection), SQLite's write lock
+//! (`BEGIN IMMEDIATE`, held by the run's transaction). Whoever comes second waits, then reads
+//! the history the first one wrote and finds nothing pending.
+
+use crate::async_database_functions::async_database::AsyncDatabase;
+use crate::async_database_functions::database_config::Dialect;
+use crate::async_database_functions::error::{DatabaseError, ErrorKind};
+use crate::async_database_functions::session::Session;
+use crate::async_database_functions::statement::text;
+
+/// How long MySQL/MariaDB's `GET_LOCK` waits for another process's run, in seconds (a day).
+const MYSQL_LOCK_WAIT_SECONDS: i64 = 86_400;
+
+/// Whether migrations run inside a transaction (a savepoint per migration) on `dialect`:
+/// SQLite and PostgreSQL; MySQL/MariaDB commit each DDL statement on their own.
+pub(crate) fn transactional(dialect: Dialect) -> bool {
+    !dialect.is_mysql_family()
+}
+
+/// The advisory lock key of history table `table` on PostgreSQL: a stable 64-bit FNV-1a hash.
+pub(crate) fn advisory_key(table: &str) -> i64 {
+    let hash = format!("dsg_lib migrations {table}")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+/// The sessions of a run that holds the migration lock.
+pub(crate) struct Locked {
+    db: AsyncDatabase,
+    /// SQLite and PostgreSQL: the transaction migrations run in (opened again after a
+    /// migration that runs outside a transaction). MySQL/MariaDB: the connection holding
+    /// `GET_LOCK`, without a transaction.
+    work: Option<Session>,
+    /// PostgreSQL: the connection holding `pg_advisory_lock`, without a transaction.
+    holder: Option<Session>,
+    /// The `GET_LOCK` name (MySQL/MariaDB) or advisory key (PostgreSQL), for the release.
+    mysql_lock: Option<String>,
+    pg_key: Option<i64>,
+}
+
+impl Locked {
+    /// Waits for the lock of history table `table` and returns the sessions holding it.
+    pub(crate) async fn acquire(db: &AsyncDatabase, table: &str) -> Result<Locked, DatabaseError> {
+        let dialect = db.config().dialect();
+        let mut locked = Locked {
+            db: db.clone(),
+            work: None,
+            holder: None,
+            mysql_lock: None,
+            pg_key: None,
+        };
+        if dialect.is_mysql_family() {
+            let mut session = db.session(false).await?;
+            let name = format!("dsg:{table}");
+            let got: Vec<Option<i64>> = session
+                .fetch_all(
+                    text("SELECT GET_LOCK(:name, :wait)")
+                        .bind("name", name.clone())
+                        .bind("wait", MYSQL_LOCK_WAIT_SECONDS),
+                )
+                .await?;
+            if got.first().copied().flatten() != Some(1) {
+                let _ = session.rollback().await;
+                return Err(DatabaseError::new(
+                    ErrorKind::DatabaseError,
+                    format!(
+                        "the migration lock {name:?} (GET_LOCK) was not granted within \
+                         {MYSQL_LOCK_WAIT_SECONDS} s: another migration run holds it"
+                    ),
+                ));
+            }
+            locked.work = Some(session);
+            locked.mysql_lock = Some(name);
+        } else if dialect.is_postgres_wire() {
+            let mut holder = db.session(false).await?;
+            let key = advisory_key(table);
+            holder
+                .execute_sql(&format!("SELECT pg_advisory_lock({key})"))
+                .await?;
+            locked.holder = Some(holder);
+            locked.pg_key = Some(key);
+        } else {
+            // SQLite: BEGIN IMMEDIATE takes the write lock at once, and holds it to the end.
+            locked.work = Some(db.write_session(true).await?);
+        }
+        Ok(locked)
+    }
+
+    /// The session migrations run on: a transaction on SQLite and PostgreSQL, the lock's
+    /// connection on MySQL/MariaDB.
+    pub(crate) async fn session(&mut self) -> Result<&mut Session, DatabaseError> {
+        if self.work.is_none() {
+            self.work = Some(self.db.write_session(true).await?);
+        }
+        self.work
+            .as_mut()
+            .ok_or_else(|| DatabaseError::new(ErrorKind::DatabaseError, "no migration session"))
+    }
+
+    /// A session outside any transaction, for a migration that cannot run in one (PostgreSQL's
+    /// `CREATE INDEX CONCURRENTLY`): on PostgreSQL the work so far is committed and the lock's
+    /// own connection is used; SQLite has no such statements and keeps its transaction (its
+    /// write lock); MySQL/MariaDB run nothing in a transaction anyway.
+    pub(crate) async fn outside_transaction(&mut self) -> Result<&mut Session, DatabaseError> {
+        if self.holder.is_some() {
+            if let Some(work) = self.work.take() {
+                work.commit().await?;
+            }
+            return self
+                .holder
+                .as_mut()
+                .ok_or_else(|| DatabaseError::new(ErrorKind::DatabaseError, "no lock session"));
+        }
+        self.session().await
+    }
+
+    /// Ends the run: commits the transaction (a failed migration was rolled back to its
+    /// savepoint already), releases the lock.
+    pub(crate) async fn release(mut self) -> Result<(), DatabaseError> {
+        let mut result = Ok(());
+        if let Some(mut work) = self.work.take() {
+            if let Some(name) = self.mysql_lock.take() {
+                result = work
+                    .execute(text("SELECT RELEASE_LOCK(:name)").bind("name", name))
+                    .await
+                    .map(|_| ());
+            }
+            let ended = work.commit().await;
+            result = result.and(ended);
+        }
+        if let (Some(mut holder), Some(key)) = (self.holder.take(), self.pg_key) {
+            let unlocked = holder
+                .execute_sql(&format!("SELECT pg_advisory_unlock({key})"))
+                .await;
+            let ended = holder.commit().await;
+            result = result.and(unlocked).and(ended);
+        }
+        result
+    }
+}
