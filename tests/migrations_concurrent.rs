@@ -86,8 +86,15 @@ async fn four_processes_migrating_at_once_apply_each_migration_once() {
         return;
     }
     let file = std::env::temp_dir().join(format!("dsg-mig-p-{}.db", uuid::Uuid::new_v4().simple()));
-    let mut uris = vec![("sqlite-file".to_string(), format!("sqlite:///{}", file.display()))];
-    uris.extend(common::servers().into_iter().map(|b| (b.name.to_string(), b.uri)));
+    let mut uris = vec![(
+        "sqlite-file".to_string(),
+        format!("sqlite:///{}", file.display()),
+    )];
+    uris.extend(
+        common::servers()
+            .into_iter()
+            .map(|b| (b.name.to_string(), b.uri)),
+    );
     let exe = std::env::current_exe().expect("test binary");
     for (name, uri) in uris {
         let db = database(&uri);
@@ -95,7 +102,12 @@ async fn four_processes_migrating_at_once_apply_each_migration_once() {
         let children: Vec<_> = (0..4)
             .map(|_| {
                 Command::new(&exe)
-                    .args(["--exact", "child_migrates", "--nocapture", "--test-threads=1"])
+                    .args([
+                        "--exact",
+                        "child_migrates",
+                        "--nocapture",
+                        "--test-threads=1",
+                    ])
                     .env(CHILD_URI, &uri)
                     .stdout(std::process::Stdio::piped())
                     .stderr(std::process::Stdio::piped())
@@ -126,16 +138,31 @@ async fn four_processes_migrating_at_once_apply_each_migration_once() {
         );
         let ops = DatabaseOperations::new(db.clone());
         let history: Vec<(i64, i64)> = ops
-            .read_query(&text("SELECT version, success FROM mig_p_history ORDER BY version"))
+            .read_query(&text(
+                "SELECT version, success FROM mig_p_history ORDER BY version",
+            ))
             .await
             .unwrap();
-        assert_eq!(history.len(), CONCURRENT_VERSIONS as usize, "[{name}] {history:?}");
-        assert!(history.iter().zip(1..).all(|((v, ok), want)| *v == want && *ok == 1));
+        assert_eq!(
+            history.len(),
+            CONCURRENT_VERSIONS as usize,
+            "[{name}] {history:?}"
+        );
+        assert!(
+            history
+                .iter()
+                .zip(1..)
+                .all(|((v, ok), want)| *v == want && *ok == 1)
+        );
         let logged: Vec<i64> = ops
             .read_query(&text("SELECT version FROM mig_p_log ORDER BY version"))
             .await
             .unwrap();
-        assert_eq!(logged, (2..=CONCURRENT_VERSIONS).collect::<Vec<_>>(), "[{name}] no duplicates");
+        assert_eq!(
+            logged,
+            (2..=CONCURRENT_VERSIONS).collect::<Vec<_>>(),
+            "[{name}] no duplicates"
+        );
         eprintln!("[{name}] four processes applied {applied:?} migrations");
         drop_tables(&db, &concurrent_tables()).await;
         db.disconnect().await;
@@ -175,7 +202,10 @@ async fn a_hundred_small_migrations_in_one_run() {
         drop_tables(&db, &tables).await;
         let migrator = db.migrator(&set).history_table("mig_h_history").unwrap();
         let started = Instant::now();
-        let report = migrator.migrate().await.unwrap_or_else(|e| panic!("[{name}] {e}"));
+        let report = migrator
+            .migrate()
+            .await
+            .unwrap_or_else(|e| panic!("[{name}] {e}"));
         let up = started.elapsed();
         assert_eq!(report.applied.len(), 100);
         let started = Instant::now();
@@ -202,7 +232,10 @@ async fn postgres_runs_no_transaction_migrations_outside_the_transaction() {
     if std::env::var(CHILD_URI).is_ok() {
         return;
     }
-    for b in common::servers().into_iter().filter(|b| b.name == "postgres") {
+    for b in common::servers()
+        .into_iter()
+        .filter(|b| b.name == "postgres")
+    {
         let db = database(&b.uri);
         let tables: Vec<String> = ["mig_n_items", "mig_n_history"].map(String::from).to_vec();
         drop_tables(&db, &tables).await;
@@ -231,7 +264,10 @@ async fn postgres_runs_no_transaction_migrations_outside_the_transaction() {
             ))
             .await
             .unwrap();
-        assert!(indexes.contains(&"ix_mig_n_items_name".to_string()), "{indexes:?}");
+        assert!(
+            indexes.contains(&"ix_mig_n_items_name".to_string()),
+            "{indexes:?}"
+        );
         let status = migrator.status().await.unwrap();
         assert!(status.iter().all(|s| s.state == MigrationState::Applied));
 

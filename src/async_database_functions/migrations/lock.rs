@@ -41,11 +41,22 @@ pub(crate) struct Locked {
     /// The `GET_LOCK` name (MySQL/MariaDB) or advisory key (PostgreSQL), for the release.
     mysql_lock: Option<String>,
     pg_key: Option<i64>,
+    /// SQLite with foreign keys off: the transaction was begun by hand (`BEGIN IMMEDIATE`
+    /// after `PRAGMA foreign_keys = OFF`), and is ended by hand.
+    sqlite_fk_off: bool,
 }
 
 impl Locked {
     /// Waits for the lock of history table `table` and returns the sessions holding it.
-    pub(crate) async fn acquire(db: &AsyncDatabase, table: &str) -> Result<Locked, DatabaseError> {
+    ///
+    /// `foreign_keys_off`: on SQLite, the run's connection turns foreign key enforcement off
+    /// before its transaction (a table rebuild drops and renames tables other tables
+    /// reference); each migration is then checked with `PRAGMA foreign_key_check`.
+    pub(crate) async fn acquire(
+        db: &AsyncDatabase,
+        table: &str,
+        foreign_keys_off: bool,
+    ) -> Result<Locked, DatabaseError> {
         let dialect = db.config().dialect();
         let mut locked = Locked {
             db: db.clone(),
@@ -53,6 +64,7 @@ impl Locked {
             holder: None,
             mysql_lock: None,
             pg_key: None,
+            sqlite_fk_off: false,
         };
         if dialect.is_mysql_family() {
             let mut session = db.session(false).await?;
@@ -84,6 +96,17 @@ impl Locked {
                 .await?;
             locked.holder = Some(holder);
             locked.pg_key = Some(key);
+        } else if foreign_keys_off {
+            // SQLite's documented way for schema changes other tables' keys point at: foreign
+            // keys off (only possible outside a transaction), checked after each migration.
+            let mut session = db.session(false).await?;
+            session.execute_sql("PRAGMA foreign_keys = OFF").await?;
+            if let Err(e) = session.execute_sql("BEGIN IMMEDIATE").await {
+                let _ = session.execute_sql("PRAGMA foreign_keys = ON").await;
+                return Err(e);
+            }
+            locked.work = Some(session);
+            locked.sqlite_fk_off = true;
         } else {
             // SQLite: BEGIN IMMEDIATE takes the write lock at once, and holds it to the end.
             locked.work = Some(db.write_session(true).await?);
@@ -93,6 +116,11 @@ impl Locked {
 
     /// The session migrations run on: a transaction on SQLite and PostgreSQL, the lock's
     /// connection on MySQL/MariaDB.
+    /// Whether foreign keys are off on SQLite, to be checked after each migration.
+    pub(crate) fn foreign_keys_off(&self) -> bool {
+        self.sqlite_fk_off
+    }
+
     pub(crate) async fn session(&mut self) -> Result<&mut Session, DatabaseError> {
         if self.work.is_none() {
             self.work = Some(self.db.write_session(true).await?);
@@ -124,6 +152,15 @@ impl Locked {
     pub(crate) async fn release(mut self) -> Result<(), DatabaseError> {
         let mut result = Ok(());
         if let Some(mut work) = self.work.take() {
+            if self.sqlite_fk_off {
+                let committed = work.execute_sql("COMMIT").await;
+                if committed.is_err() {
+                    let _ = work.execute_sql("ROLLBACK").await;
+                }
+                let restored = work.execute_sql("PRAGMA foreign_keys = ON").await;
+                let ended = work.commit().await;
+                return committed.and(restored).and(ended);
+            }
             if let Some(name) = self.mysql_lock.take() {
                 result = work
                     .execute(text("SELECT RELEASE_LOCK(:name)").bind("name", name))

@@ -4,7 +4,10 @@ use std::time::Instant;
 
 use crate::async_database_functions::async_database::AsyncDatabase;
 use crate::async_database_functions::database_config::Dialect;
-use crate::async_database_functions::error::DatabaseError;
+use crate::async_database_functions::error::{DatabaseError, ErrorKind};
+use crate::async_database_functions::record::Record;
+use crate::async_database_functions::session::Session;
+use crate::async_database_functions::statement::text;
 
 use super::history::{self, AppliedMigration};
 use super::lock::{self, Locked};
@@ -14,6 +17,12 @@ use super::split::split_statements;
 /// The directive, in a comment among an up part's first lines, that runs the migration outside
 /// a transaction (PostgreSQL's `CREATE INDEX CONCURRENTLY`, which refuses to run inside one).
 pub const NO_TRANSACTION: &str = "dsg:no-transaction";
+
+/// The directive, in a comment among the first lines of a migration's up or down part, that
+/// runs SQLite migrations with foreign keys off (checked after each migration with `PRAGMA
+/// foreign_key_check`): what SQLite's table rebuild needs when other tables reference the
+/// rebuilt one. Generated rebuilds carry it.
+pub const FOREIGN_KEYS_OFF: &str = "dsg:foreign-keys-off";
 
 /// What a run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -125,6 +134,19 @@ impl Migrator {
         Ok(self)
     }
 
+    /// Whether a migration of the set asks for [`FOREIGN_KEYS_OFF`] (SQLite).
+    fn foreign_keys_off(&self) -> bool {
+        self.migrations.iter().any(|m| match &m.body {
+            Body::Sql { up, down } => {
+                directive(up, FOREIGN_KEYS_OFF)
+                    || down
+                        .as_deref()
+                        .is_some_and(|d| directive(d, FOREIGN_KEYS_OFF))
+            }
+            Body::Rust { .. } => false,
+        })
+    }
+
     /// The migrations it runs.
     pub fn migrations(&self) -> &Migrations {
         &self.migrations
@@ -165,7 +187,7 @@ impl Migrator {
                 self.migrations.latest().unwrap_or(0)
             )));
         }
-        let mut locked = Locked::acquire(&self.db, &self.table).await?;
+        let mut locked = Locked::acquire(&self.db, &self.table, self.foreign_keys_off()).await?;
         let result = async {
             let applied = self.prepare(&mut locked).await?;
             if applied.iter().any(|a| a.version > version) {
@@ -187,7 +209,7 @@ impl Migrator {
     /// anything runs when one of them has no down part, changed, or is not among the
     /// migrations; while running, the failing statement's error naming the migration.
     pub async fn rollback(&self, n: usize) -> Result<MigrationReport, DatabaseError> {
-        let mut locked = Locked::acquire(&self.db, &self.table).await?;
+        let mut locked = Locked::acquire(&self.db, &self.table, self.foreign_keys_off()).await?;
         let result = async {
             let applied = self.prepare(&mut locked).await?;
             self.down_locked(&mut locked, &applied, n).await
@@ -244,7 +266,7 @@ impl Migrator {
     }
 
     async fn up(&self, target: Option<i64>) -> Result<MigrationReport, DatabaseError> {
-        let mut locked = Locked::acquire(&self.db, &self.table).await?;
+        let mut locked = Locked::acquire(&self.db, &self.table, self.foreign_keys_off()).await?;
         let result = async {
             let applied = self.prepare(&mut locked).await?;
             self.up_locked(&mut locked, &applied, target).await
@@ -359,6 +381,7 @@ impl Migrator {
             }
             return history::insert(session, &self.table, &row(m, statements, started, true)).await;
         }
+        let check_keys = locked.foreign_keys_off();
         let session = locked.session().await?;
         session.execute_sql("SAVEPOINT dsg_migration").await?;
         let ran = async {
@@ -375,7 +398,11 @@ impl Migrator {
                     .await
                     .map_err(|e| failed_rust(m, e, "up", Stays::Nothing))?,
             }
-            history::insert(session, &self.table, &row(m, statements, started, true)).await
+            history::insert(session, &self.table, &row(m, statements, started, true)).await?;
+            if check_keys {
+                foreign_key_check(session, m).await?;
+            }
+            Ok(())
         }
         .await;
         match ran {
@@ -487,6 +514,7 @@ impl Migrator {
             plans.push((m, statements(m, dialect, false)?));
         }
         let mut report = MigrationReport::default();
+        let check_keys = locked.foreign_keys_off();
         for (m, statements) in plans {
             let session = locked.session().await?;
             let transactional = lock::transactional(dialect);
@@ -515,7 +543,11 @@ impl Migrator {
                         .map_err(|e| failed_rust(m, e, "down", stays))?,
                     Body::Rust { down: None, .. } => {}
                 }
-                history::forget(session, &self.table, m.version).await
+                history::forget(session, &self.table, m.version).await?;
+                if check_keys {
+                    foreign_key_check(session, m).await?;
+                }
+                Ok(())
             }
             .await;
             match ran {
@@ -541,6 +573,29 @@ impl Migrator {
         }
         Ok(report)
     }
+}
+
+/// SQLite with foreign keys off: fails when migration `m` left rows whose parent is missing.
+async fn foreign_key_check(session: &mut Session, m: &Migration) -> Result<(), DatabaseError> {
+    let rows: Vec<Record> = session.fetch_all(text("PRAGMA foreign_key_check")).await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let tables: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.get("table").and_then(|t| t.as_str()).map(str::to_string))
+        .collect();
+    Err(DatabaseError::new(
+        ErrorKind::IntegrityError,
+        format!(
+            "migration {} in {} leaves {} row(s) whose foreign key points at no row (tables {}): \
+             nothing of it stays (it was rolled back)",
+            m.label(),
+            m.origin,
+            rows.len(),
+            tables.join(", ")
+        ),
+    ))
 }
 
 /// Releases the lock whatever `result` is, reporting `result`'s error first.
@@ -581,10 +636,15 @@ fn no_transaction(m: &Migration) -> bool {
     let Body::Sql { up, .. } = &m.body else {
         return false;
     };
-    up.lines()
+    directive(up, NO_TRANSACTION)
+}
+
+/// Whether `sql` says `directive` in a comment among its first lines.
+fn directive(sql: &str, directive: &str) -> bool {
+    sql.lines()
         .map(str::trim)
         .take_while(|l| l.is_empty() || l.starts_with("--"))
-        .any(|l| l.contains(NO_TRANSACTION))
+        .any(|l| l.contains(directive))
 }
 
 /// The history row of `m` having run.

@@ -48,12 +48,17 @@
 //! migration whose file changed is refused, and so is a version in the history the program does
 //! not know (applied by a newer release): the run stops before doing anything.
 
+mod generate;
 mod history;
+mod introspect;
 mod lock;
 mod migrator;
 mod source;
 mod split;
 
+pub use generate::{GenerateOptions, GeneratedMigration};
 pub use history::{AppliedMigration, DEFAULT_TABLE};
-pub use migrator::{MigrationReport, MigrationState, MigrationStatus, Migrator, NO_TRANSACTION};
+pub use migrator::{
+    FOREIGN_KEYS_OFF, MigrationReport, MigrationState, MigrationStatus, Migrator, NO_TRANSACTION,
+};
 pub use source::{COUNTER_LIMIT, Migration, MigrationFuture, Migrations, RustStep};
