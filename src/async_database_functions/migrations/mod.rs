@@ -48,9 +48,11 @@
 //! migration whose file changed is refused, and so is a version in the history the program does
 //! not know (applied by a newer release): the run stops before doing anything.
 
+pub mod cli;
 mod generate;
 mod history;
 mod introspect;
+mod lint;
 mod lock;
 mod migrator;
 mod source;
@@ -58,6 +60,7 @@ mod split;
 
 pub use generate::{GenerateOptions, GeneratedMigration};
 pub use history::{AppliedMigration, DEFAULT_TABLE};
+pub use lint::{ALLOW_UNSAFE, LintFinding};
 pub use migrator::{
     FOREIGN_KEYS_OFF, MigrationReport, MigrationState, MigrationStatus, Migrator, NO_TRANSACTION,
 };
