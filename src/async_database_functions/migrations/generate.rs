@@ -177,7 +177,7 @@ fn script(foreign_keys_off: bool, notes: &[String], statements: &[String]) -> St
 
 impl AsyncDatabase {
     /// The migration that brings the live database to the registered models: see the
-    /// [module docs](self). Empty when they match, so generating again right after applying
+    /// [module docs](crate::async_database_functions::migrations::generate). Empty when they match, so generating again right after applying
     /// gives nothing.
     ///
     /// ```
@@ -320,10 +320,11 @@ pub(crate) fn norm_type(dialect: Dialect, ty: &str) -> String {
             _ => t,
         };
         for int in ["TINYINT", "SMALLINT", "MEDIUMINT", "INT", "BIGINT"] {
-            if t.starts_with(&format!("{int}(")) && t != "TINYINT(1)" {
-                if let Some(end) = t.find(')') {
-                    t = format!("{int}{}", &t[end + 1..]);
-                }
+            if t.starts_with(&format!("{int}("))
+                && t != "TINYINT(1)"
+                && let Some(end) = t.find(')')
+            {
+                t = format!("{int}{}", &t[end + 1..]);
             }
         }
     }
@@ -729,7 +730,8 @@ impl<'a> TableDiff<'a> {
     /// NOT NULL column without a default comes back nullable.
     fn live_def(&self, l: &LiveColumn, dropped: bool) -> String {
         let mut def = format!("{} {}", quote(self.dialect, &l.name), l.ty);
-        if !l.nullable && !(dropped && l.default.is_none()) {
+        let comes_back_null = l.nullable || (dropped && l.default.is_none());
+        if !comes_back_null {
             def.push_str(" NOT NULL");
         }
         if let Some(default) = &l.default {

@@ -53,7 +53,7 @@ impl std::fmt::Display for LintFinding {
 
 impl Migrations {
     /// The lint's findings on these migrations' up parts for `dialect` (see the
-    /// [module docs](self)); `versions` limits it to those (the pending ones), `None` lints
+    /// [module docs](crate::async_database_functions::migrations::lint)); `versions` limits it to those (the pending ones), `None` lints
     /// all.
     ///
     /// ```
@@ -231,18 +231,18 @@ fn check(
                 ));
             }
         }
-        if s.starts_with("CREATE INDEX") || s.starts_with("CREATE UNIQUE INDEX") {
-            if !s.contains(" CONCURRENTLY ") {
-                out.push((
-                    "index-not-concurrent",
-                    "CREATE INDEX without CONCURRENTLY blocks every write to the table while \
-                     it builds."
-                        .to_string(),
-                    "CREATE INDEX CONCURRENTLY, in a migration of its own whose first line is \
-                     `-- dsg:no-transaction`."
-                        .to_string(),
-                ));
-            }
+        if (s.starts_with("CREATE INDEX") || s.starts_with("CREATE UNIQUE INDEX"))
+            && !s.contains(" CONCURRENTLY ")
+        {
+            out.push((
+                "index-not-concurrent",
+                "CREATE INDEX without CONCURRENTLY blocks every write to the table while it \
+                 builds."
+                    .to_string(),
+                "CREATE INDEX CONCURRENTLY, in a migration of its own whose first line is \
+                 `-- dsg:no-transaction`."
+                    .to_string(),
+            ));
         }
         if s.starts_with("ALTER TABLE") && s.contains(" TYPE ") && s.contains("ALTER COLUMN") {
             let to = word_after(s, " TYPE ").unwrap_or_default();

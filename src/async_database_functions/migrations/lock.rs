@@ -1,6 +1,8 @@
 //! The cross-process lock migrations run under, so that concurrent deploys apply each
-//! migration once: PostgreSQL's `pg_advisory_lock` (held by a connection of its own for the
-//! whole run), MySQL/MariaDB's `GET_LOCK` (held by the run's connection), SQLite's write lock
+//! migration once: PostgreSQL's `pg_advisory_xact_lock` (held by a transaction of its own on a
+//! connection of its own for the whole run: a run that is cancelled or whose process dies
+//! releases it with that transaction, and it holds through a transaction-pooling proxy),
+//! MySQL/MariaDB's `GET_LOCK` (held by the run's connection), SQLite's write lock
 //! (`BEGIN IMMEDIATE`, held by the run's transaction). Whoever comes second waits, then reads
 //! the history the first one wrote and finds nothing pending.
 
@@ -36,11 +38,13 @@ pub(crate) struct Locked {
     /// migration that runs outside a transaction). MySQL/MariaDB: the connection holding
     /// `GET_LOCK`, without a transaction.
     work: Option<Session>,
-    /// PostgreSQL: the connection holding `pg_advisory_lock`, without a transaction.
+    /// PostgreSQL: the transaction holding `pg_advisory_xact_lock`.
     holder: Option<Session>,
-    /// The `GET_LOCK` name (MySQL/MariaDB) or advisory key (PostgreSQL), for the release.
+    /// PostgreSQL: a connection without a transaction, for the migrations that run outside
+    /// one (opened when the first needs it).
+    autocommit: Option<Session>,
+    /// The `GET_LOCK` name (MySQL/MariaDB), for the release.
     mysql_lock: Option<String>,
-    pg_key: Option<i64>,
     /// SQLite with foreign keys off: the transaction was begun by hand (`BEGIN IMMEDIATE`
     /// after `PRAGMA foreign_keys = OFF`), and is ended by hand.
     sqlite_fk_off: bool,
@@ -62,8 +66,8 @@ impl Locked {
             db: db.clone(),
             work: None,
             holder: None,
+            autocommit: None,
             mysql_lock: None,
-            pg_key: None,
             sqlite_fk_off: false,
         };
         if dialect.is_mysql_family() {
@@ -89,13 +93,12 @@ impl Locked {
             locked.work = Some(session);
             locked.mysql_lock = Some(name);
         } else if dialect.is_postgres_wire() {
-            let mut holder = db.session(false).await?;
+            let mut holder = db.write_session(true).await?;
             let key = advisory_key(table);
             holder
-                .execute_sql(&format!("SELECT pg_advisory_lock({key})"))
+                .execute_sql(&format!("SELECT pg_advisory_xact_lock({key})"))
                 .await?;
             locked.holder = Some(holder);
-            locked.pg_key = Some(key);
         } else if foreign_keys_off {
             // SQLite's documented way for schema changes other tables' keys point at: foreign
             // keys off (only possible outside a transaction), checked after each migration.
@@ -131,18 +134,22 @@ impl Locked {
     }
 
     /// A session outside any transaction, for a migration that cannot run in one (PostgreSQL's
-    /// `CREATE INDEX CONCURRENTLY`): on PostgreSQL the work so far is committed and the lock's
-    /// own connection is used; SQLite has no such statements and keeps its transaction (its
+    /// `CREATE INDEX CONCURRENTLY`): on PostgreSQL the work so far is committed and a
+    /// connection without a transaction is used (the lock's transaction stays open, idle, on
+    /// its own connection); SQLite has no such statements and keeps its transaction (its
     /// write lock); MySQL/MariaDB run nothing in a transaction anyway.
     pub(crate) async fn outside_transaction(&mut self) -> Result<&mut Session, DatabaseError> {
         if self.holder.is_some() {
             if let Some(work) = self.work.take() {
                 work.commit().await?;
             }
+            if self.autocommit.is_none() {
+                self.autocommit = Some(self.db.session(false).await?);
+            }
             return self
-                .holder
+                .autocommit
                 .as_mut()
-                .ok_or_else(|| DatabaseError::new(ErrorKind::DatabaseError, "no lock session"));
+                .ok_or_else(|| DatabaseError::new(ErrorKind::DatabaseError, "no session"));
         }
         self.session().await
     }
@@ -170,12 +177,12 @@ impl Locked {
             let ended = work.commit().await;
             result = result.and(ended);
         }
-        if let (Some(mut holder), Some(key)) = (self.holder.take(), self.pg_key) {
-            let unlocked = holder
-                .execute_sql(&format!("SELECT pg_advisory_unlock({key})"))
-                .await;
-            let ended = holder.commit().await;
-            result = result.and(unlocked).and(ended);
+        if let Some(autocommit) = self.autocommit.take() {
+            result = result.and(autocommit.commit().await);
+        }
+        if let Some(holder) = self.holder.take() {
+            // The lock ends with its transaction.
+            result = result.and(holder.rollback().await);
         }
         result
     }

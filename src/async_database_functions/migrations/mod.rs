@@ -34,7 +34,7 @@
 //!
 //! | | SQLite | PostgreSQL | MySQL / MariaDB |
 //! |---|---|---|---|
-//! | lock | the write lock (`BEGIN IMMEDIATE`) | `pg_advisory_lock` on a connection of its own | `GET_LOCK` |
+//! | lock | the write lock (`BEGIN IMMEDIATE`) | `pg_advisory_xact_lock`, in a transaction of its own | `GET_LOCK` |
 //! | a failing migration | rolled back whole (a savepoint) | rolled back whole (a savepoint) | its statements before the failing one stay committed; the history says how many, the next run resumes after them |
 //! | `-- dsg:no-transaction` | ignored (runs in the transaction) | runs outside any transaction (`CREATE INDEX CONCURRENTLY`) | (nothing runs in a transaction anyway) |
 //!
@@ -49,13 +49,13 @@
 //! not know (applied by a newer release): the run stops before doing anything.
 
 pub mod cli;
-mod generate;
+pub mod generate;
 mod history;
 mod introspect;
-mod lint;
+pub mod lint;
 mod lock;
 mod migrator;
-mod source;
+pub mod source;
 mod split;
 
 pub use generate::{GenerateOptions, GeneratedMigration};

@@ -243,7 +243,7 @@ impl Migrations {
         Migrations::new(list)
     }
 
-    /// Reads the migrations of folder `dir` (see the [module docs](self)).
+    /// Reads the migrations of folder `dir` (see the [module docs](crate::async_database_functions::migrations::source)).
     ///
     /// # Errors
     ///
