@@ -1,6 +1,6 @@
 //! Migrations generated from the models (issue 25): a model evolves through five versions
 //! (a nullable column, a NOT NULL column with a default, a unique index, a table with a foreign
-//! key, a renamed column, a dropped column, a longer VARCHAR); each step is generated, applied,
+//! key, a column comment, a renamed column, a dropped column, a longer VARCHAR); each step is generated, applied,
 //! and generating again gives nothing; every earlier row reads through the newest model; the
 //! down parts bring each version back. File SQLite, PostgreSQL, MariaDB: each version's models
 //! are registered on a database handle of their own (a table registers once per handle), and
@@ -64,7 +64,7 @@ mod v4 {
         pub id: i64,
         #[model(size = 50, unique, index)]
         pub name: String,
-        #[model(size = 40)]
+        #[model(size = 40, comment = "shown to friends, isn't it")]
         pub nickname: Option<String>,
         #[model(default = "0")]
         pub score: i64,
@@ -91,7 +91,7 @@ mod v5 {
         pub id: i64,
         #[model(size = 120, unique, index)]
         pub name: String,
-        #[model(size = 40)]
+        #[model(size = 40, comment = "shown to friends, isn't it")]
         pub handle: Option<String>,
     }
 

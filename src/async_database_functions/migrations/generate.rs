@@ -3,11 +3,12 @@
 //!
 //! What it sees: tables added (and dropped, when asked), columns added, dropped and renamed (a
 //! rename only when asked: [`GenerateOptions::rename_column`], never guessed), type and size,
-//! nullability and default changes, indexes and unique constraints, single-column foreign keys.
-//! Not yet: column comments, primary key changes (reported in the notes). SQLite, whose
-//! `ALTER TABLE` cannot change a column, gets its documented table rebuild (the old table
-//! renamed away, the new one created and filled, the old one dropped, the indexes made again),
-//! inside the migration's transaction.
+//! nullability, default and comment changes (comments on PostgreSQL and MySQL/MariaDB: SQLite
+//! keeps none), indexes and unique constraints, single-column foreign keys. Not yet: primary
+//! key changes. SQLite, whose `ALTER TABLE` cannot change a column or a foreign key, gets its
+//! documented table rebuild (the new table created under another name and filled, the old one
+//! dropped, the new one renamed, the indexes made again), with foreign keys off for the run and
+//! checked after each migration ([`FOREIGN_KEYS_OFF`](super::FOREIGN_KEYS_OFF)).
 
 use std::path::{Path, PathBuf};
 
@@ -268,6 +269,16 @@ fn quote(dialect: Dialect, name: &str) -> String {
     }
 }
 
+/// A string literal for `dialect` (MySQL/MariaDB also escape backslashes).
+fn literal(dialect: Dialect, text: &str) -> String {
+    let text = text.replace('\'', "''");
+    if dialect.is_mysql_family() {
+        format!("'{}'", text.replace('\\', "\\\\"))
+    } else {
+        format!("'{text}'")
+    }
+}
+
 /// The model column's type on `dialect`, for comparison and for DDL.
 fn model_type(dialect: Dialect, column: &Column) -> String {
     dialect::column_type_sql(dialect, column)
@@ -476,7 +487,10 @@ impl<'a> TableDiff<'a> {
             let ty_differs =
                 norm_type(dialect, &l.ty) != norm_type(dialect, &model_type(dialect, column));
             let default = model_default(dialect, column);
+            let comment_differs =
+                dialect != Dialect::Sqlite && l.comment.as_deref() != column.comment;
             if ty_differs
+                || comment_differs
                 || l.nullable != column.nullable
                 || !same_default(default.as_deref(), l.default.as_deref())
             {
@@ -648,6 +662,13 @@ impl<'a> TableDiff<'a> {
         }
         for c in &self.added {
             up.push(format!("ALTER TABLE {t} ADD COLUMN {}", self.column_def(c)));
+            if let (Some(comment), true) = (c.comment, d.is_postgres_wire()) {
+                up.push(format!(
+                    "COMMENT ON COLUMN {t}.{} IS {}",
+                    quote(d, c.name),
+                    literal(d, comment)
+                ));
+            }
             down.push(format!("ALTER TABLE {t} DROP COLUMN {}", quote(d, c.name)));
             if !c.nullable && model_default(d, c).is_none() {
                 out.notes.push(format!(
@@ -723,6 +744,9 @@ impl<'a> TableDiff<'a> {
         if let Some(default) = model_default(d, c) {
             def.push_str(&format!(" DEFAULT {default}"));
         }
+        if let (Some(comment), true) = (c.comment, d.is_mysql_family()) {
+            def.push_str(&format!(" COMMENT {}", literal(d, comment)));
+        }
         def
     }
 
@@ -736,6 +760,9 @@ impl<'a> TableDiff<'a> {
         }
         if let Some(default) = &l.default {
             def.push_str(&format!(" DEFAULT {default}"));
+        }
+        if let (Some(comment), true) = (&l.comment, self.dialect.is_mysql_family()) {
+            def.push_str(&format!(" COMMENT {}", literal(self.dialect, comment)));
         }
         def
     }
@@ -785,6 +812,18 @@ impl<'a> TableDiff<'a> {
                 Some(x) => format!("ALTER TABLE {t} ALTER COLUMN {name} SET DEFAULT {x}"),
                 None => format!("ALTER TABLE {t} ALTER COLUMN {name} DROP DEFAULT"),
             });
+        }
+        if l.comment.as_deref() != c.comment {
+            let text =
+                |comment: Option<&str>| comment.map_or("NULL".to_string(), |x| literal(d, x));
+            up.push(format!(
+                "COMMENT ON COLUMN {t}.{name} IS {}",
+                text(c.comment)
+            ));
+            down.push(format!(
+                "COMMENT ON COLUMN {t}.{name} IS {}",
+                text(l.comment.as_deref())
+            ));
         }
         if l.nullable != c.nullable {
             let (set, unset) = ("SET NOT NULL", "DROP NOT NULL");

@@ -17,6 +17,8 @@ pub(crate) struct LiveColumn {
     pub(crate) nullable: bool,
     /// The default's SQL as the database spells it.
     pub(crate) default: Option<String>,
+    /// The column's comment (PostgreSQL, MySQL/MariaDB; SQLite keeps none).
+    pub(crate) comment: Option<String>,
 }
 
 /// A live index (a unique constraint is one too).
@@ -107,6 +109,7 @@ async fn sqlite_table(session: &mut Session, name: &str) -> Result<LiveTable, Da
             ty,
             nullable: notnull == 0 && pk == 0,
             default,
+            comment: None,
         })
         .collect();
     let list: Vec<(String, i64, String)> = session
@@ -169,12 +172,12 @@ async fn sqlite_table(session: &mut Session, name: &str) -> Result<LiveTable, Da
 }
 
 async fn postgres_table(session: &mut Session, name: &str) -> Result<LiveTable, DatabaseError> {
-    type Col = (String, String, bool, Option<String>);
+    type Col = (String, String, bool, Option<String>, Option<String>);
     let cols: Vec<Col> = session
         .fetch_all(
             text(
                 "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
-                 pg_get_expr(d.adbin, d.adrelid) \
+                 pg_get_expr(d.adbin, d.adrelid), col_description(a.attrelid, a.attnum) \
                  FROM pg_attribute a JOIN pg_class t ON t.oid = a.attrelid \
                  JOIN pg_namespace n ON n.oid = t.relnamespace \
                  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
@@ -186,11 +189,12 @@ async fn postgres_table(session: &mut Session, name: &str) -> Result<LiveTable, 
         .await?;
     let columns = cols
         .into_iter()
-        .map(|(name, ty, notnull, default)| LiveColumn {
+        .map(|(name, ty, notnull, default, comment)| LiveColumn {
             name,
             ty,
             nullable: !notnull,
             default,
+            comment,
         })
         .collect();
     type Ix = (String, String, bool, bool);
@@ -261,12 +265,13 @@ async fn postgres_table(session: &mut Session, name: &str) -> Result<LiveTable, 
 }
 
 async fn mysql_table(session: &mut Session, name: &str) -> Result<LiveTable, DatabaseError> {
-    type Col = (String, String, String, Option<String>);
+    type Col = (String, String, String, Option<String>, Option<String>);
     let cols: Vec<Col> = session
         .fetch_all(
             text(
                 "SELECT CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), \
-                 CAST(IS_NULLABLE AS CHAR), CAST(COLUMN_DEFAULT AS CHAR) \
+                 CAST(IS_NULLABLE AS CHAR), CAST(COLUMN_DEFAULT AS CHAR), \
+                 CAST(COLUMN_COMMENT AS CHAR) \
                  FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
                  AND TABLE_NAME = :t ORDER BY ORDINAL_POSITION",
             )
@@ -275,12 +280,13 @@ async fn mysql_table(session: &mut Session, name: &str) -> Result<LiveTable, Dat
         .await?;
     let columns = cols
         .into_iter()
-        .map(|(name, ty, nullable, default)| LiveColumn {
+        .map(|(name, ty, nullable, default, comment)| LiveColumn {
             name,
             ty,
             nullable: nullable == "YES",
             // MariaDB reports a nullable column without a default as the text NULL.
             default: default.filter(|d| !d.eq_ignore_ascii_case("NULL")),
+            comment: comment.filter(|c| !c.is_empty()),
         })
         .collect();
     type Ix = (String, String, i64);
