@@ -217,12 +217,12 @@ impl AsyncDatabase {
         let mut session = self.get_db_session().await?;
         let names = introspect::table_names(&mut session).await?;
         let models = schema::dependency_order(&self.tables());
-        let mut live = Vec::new();
-        for model in &models {
-            if names.iter().any(|n| n == model.name) {
-                live.push(introspect::table(&mut session, model.name).await?);
-            }
-        }
+        let present: Vec<&str> = models
+            .iter()
+            .map(|m| m.name)
+            .filter(|m| names.iter().any(|n| n == m))
+            .collect();
+        let live = introspect::tables(&mut session, &present).await?;
         session.commit().await?;
         let mut out = GeneratedMigration::default();
         let mut foreign_keys_up = Vec::new();

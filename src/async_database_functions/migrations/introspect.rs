@@ -68,16 +68,23 @@ pub(crate) async fn table_names(session: &mut Session) -> Result<Vec<String>, Da
     session.fetch_all(text(sql)).await
 }
 
-/// Table `name` as it is.
-pub(crate) async fn table(session: &mut Session, name: &str) -> Result<LiveTable, DatabaseError> {
+/// Tables `names` as they are.
+pub(crate) async fn tables(
+    session: &mut Session,
+    names: &[&str],
+) -> Result<Vec<LiveTable>, DatabaseError> {
     let dialect = session.config().dialect();
-    if dialect == Dialect::Sqlite {
-        sqlite_table(session, name).await
-    } else if dialect.is_mysql_family() {
-        mysql_table(session, name).await
-    } else {
-        postgres_table(session, name).await
+    if dialect.is_mysql_family() {
+        return mysql_tables(session, names).await;
     }
+    if dialect.is_postgres_wire() {
+        return postgres_tables(session, names).await;
+    }
+    let mut tables = Vec::with_capacity(names.len());
+    for name in names {
+        tables.push(sqlite_table(session, name).await?);
+    }
+    Ok(tables)
 }
 
 fn rule(rule: &str) -> String {
@@ -171,54 +178,74 @@ async fn sqlite_table(session: &mut Session, name: &str) -> Result<LiveTable, Da
     })
 }
 
-async fn postgres_table(session: &mut Session, name: &str) -> Result<LiveTable, DatabaseError> {
-    type Col = (String, String, bool, Option<String>, Option<String>);
+/// PostgreSQL: every table of `names` in three queries.
+async fn postgres_tables(
+    session: &mut Session,
+    names: &[&str],
+) -> Result<Vec<LiveTable>, DatabaseError> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut tables: Vec<LiveTable> = names
+        .iter()
+        .map(|n| LiveTable {
+            name: n.to_string(),
+            ..LiveTable::default()
+        })
+        .collect();
+    type Col = (String, String, String, bool, Option<String>, Option<String>);
     let cols: Vec<Col> = session
         .fetch_all(
             text(
-                "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
-                 pg_get_expr(d.adbin, d.adrelid), col_description(a.attrelid, a.attnum) \
+                "SELECT t.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
+                 a.attnotnull, pg_get_expr(d.adbin, d.adrelid), \
+                 col_description(a.attrelid, a.attnum) \
                  FROM pg_attribute a JOIN pg_class t ON t.oid = a.attrelid \
                  JOIN pg_namespace n ON n.oid = t.relnamespace \
                  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-                 WHERE t.relname = :t AND n.nspname = current_schema() AND a.attnum > 0 \
-                 AND NOT a.attisdropped ORDER BY a.attnum",
+                 WHERE t.relname = ANY(:t) AND t.relkind = 'r' AND n.nspname = current_schema() \
+                 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 1, a.attnum",
             )
-            .bind("t", name.to_string()),
+            .bind("t", list.clone()),
         )
         .await?;
-    let columns = cols
-        .into_iter()
-        .map(|(name, ty, notnull, default, comment)| LiveColumn {
-            name,
-            ty,
-            nullable: !notnull,
-            default,
-            comment,
-        })
-        .collect();
-    type Ix = (String, String, bool, bool);
+    for (table, name, ty, notnull, default, comment) in cols {
+        if let Some(t) = tables.iter_mut().find(|t| t.name == table) {
+            t.columns.push(LiveColumn {
+                name,
+                ty,
+                nullable: !notnull,
+                default,
+                comment,
+            });
+        }
+    }
+    type Ix = (String, String, String, bool, bool);
     let rows: Vec<Ix> = session
         .fetch_all(
             text(
-                "SELECT i.relname::text, a.attname::text, ix.indisunique, \
+                "SELECT t.relname::text, i.relname::text, a.attname::text, ix.indisunique, \
                  EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ix.indexrelid \
                  AND c.contype = 'u') \
                  FROM pg_index ix JOIN pg_class t ON t.oid = ix.indrelid \
                  JOIN pg_class i ON i.oid = ix.indexrelid \
                  JOIN pg_namespace n ON n.oid = t.relnamespace \
                  JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY(ix.indkey) \
-                 WHERE t.relname = :t AND n.nspname = current_schema() AND NOT ix.indisprimary \
-                 ORDER BY 1, array_position(ix.indkey::int2[], a.attnum)",
+                 WHERE t.relname = ANY(:t) AND n.nspname = current_schema() \
+                 AND NOT ix.indisprimary \
+                 ORDER BY 1, 2, array_position(ix.indkey::int2[], a.attnum)",
             )
-            .bind("t", name.to_string()),
+            .bind("t", list.clone()),
         )
         .await?;
-    let mut indexes: Vec<LiveIndex> = Vec::new();
-    for (index, column, unique, constraint) in rows {
-        match indexes.iter_mut().find(|i| i.name == index) {
+    for (table, index, column, unique, constraint) in rows {
+        let Some(t) = tables.iter_mut().find(|t| t.name == table) else {
+            continue;
+        };
+        match t.indexes.iter_mut().find(|i| i.name == index) {
             Some(i) => i.columns.push(column),
-            None => indexes.push(LiveIndex {
+            None => t.indexes.push(LiveIndex {
                 name: index,
                 columns: vec![column],
                 unique,
@@ -226,86 +253,105 @@ async fn postgres_table(session: &mut Session, name: &str) -> Result<LiveTable, 
             }),
         }
     }
-    type Fk = (String, String, String, String, String);
+    type Fk = (String, String, String, String, String, String);
     let fks: Vec<Fk> = session
         .fetch_all(
             text(
-                "SELECT c.conname::text, a.attname::text, rt.relname::text, ra.attname::text, \
-                 c.confdeltype::text \
+                "SELECT t.relname::text, c.conname::text, a.attname::text, rt.relname::text, \
+                 ra.attname::text, c.confdeltype::text \
                  FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid \
                  JOIN pg_namespace n ON n.oid = t.relnamespace \
                  JOIN pg_class rt ON rt.oid = c.confrelid \
                  JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] \
                  JOIN pg_attribute ra ON ra.attrelid = c.confrelid AND ra.attnum = c.confkey[1] \
-                 WHERE c.contype = 'f' AND t.relname = :t AND n.nspname = current_schema() \
-                 ORDER BY 1",
+                 WHERE c.contype = 'f' AND t.relname = ANY(:t) AND n.nspname = current_schema() \
+                 ORDER BY 1, 2",
             )
-            .bind("t", name.to_string()),
+            .bind("t", list),
         )
         .await?;
-    let foreign_keys = fks
-        .into_iter()
-        .map(
-            |(fk, column, ref_table, ref_column, on_delete)| LiveForeignKey {
+    for (table, fk, column, ref_table, ref_column, on_delete) in fks {
+        if let Some(t) = tables.iter_mut().find(|t| t.name == table) {
+            t.foreign_keys.push(LiveForeignKey {
                 name: Some(fk),
                 column,
                 ref_table,
                 ref_column,
                 on_delete: rule(&on_delete),
-            },
-        )
-        .collect();
-    Ok(LiveTable {
-        name: name.to_string(),
-        columns,
-        indexes,
-        foreign_keys,
-        sqlite_sql: Vec::new(),
-    })
+            });
+        }
+    }
+    Ok(tables)
 }
 
-async fn mysql_table(session: &mut Session, name: &str) -> Result<LiveTable, DatabaseError> {
-    type Col = (String, String, String, Option<String>, Option<String>);
-    let cols: Vec<Col> = session
-        .fetch_all(
-            text(
-                "SELECT CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), \
-                 CAST(IS_NULLABLE AS CHAR), CAST(COLUMN_DEFAULT AS CHAR), \
-                 CAST(COLUMN_COMMENT AS CHAR) \
-                 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
-                 AND TABLE_NAME = :t ORDER BY ORDINAL_POSITION",
-            )
-            .bind("t", name.to_string()),
-        )
-        .await?;
-    let columns = cols
-        .into_iter()
-        .map(|(name, ty, nullable, default, comment)| LiveColumn {
-            name,
-            ty,
-            nullable: nullable == "YES",
-            // MariaDB reports a nullable column without a default as the text NULL.
-            default: default.filter(|d| !d.eq_ignore_ascii_case("NULL")),
-            comment: comment.filter(|c| !c.is_empty()),
+/// MySQL/MariaDB: every table of `names` in three queries (`information_schema` answers
+/// slowly per query).
+async fn mysql_tables(
+    session: &mut Session,
+    names: &[&str],
+) -> Result<Vec<LiveTable>, DatabaseError> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = (0..names.len()).map(|i| format!(":t{i}")).collect();
+    let list = list.join(", ");
+    let bind = |sql: String| {
+        names.iter().enumerate().fold(text(sql), |t, (i, n)| {
+            t.bind(format!("t{i}"), n.to_string())
+        })
+    };
+    let mut tables: Vec<LiveTable> = names
+        .iter()
+        .map(|n| LiveTable {
+            name: n.to_string(),
+            ..LiveTable::default()
         })
         .collect();
-    type Ix = (String, String, i64);
-    let rows: Vec<Ix> = session
-        .fetch_all(
-            text(
-                "SELECT CAST(INDEX_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
-                 CAST(NON_UNIQUE AS SIGNED) FROM information_schema.STATISTICS \
-                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t AND INDEX_NAME <> 'PRIMARY' \
-                 ORDER BY INDEX_NAME, SEQ_IN_INDEX",
-            )
-            .bind("t", name.to_string()),
-        )
+    type Col = (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+    );
+    let cols: Vec<Col> = session
+        .fetch_all(bind(format!(
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
+             CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR), CAST(COLUMN_DEFAULT AS CHAR), \
+             CAST(COLUMN_COMMENT AS CHAR) \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_NAME IN ({list}) ORDER BY TABLE_NAME, ORDINAL_POSITION"
+        )))
         .await?;
-    let mut indexes: Vec<LiveIndex> = Vec::new();
-    for (index, column, non_unique) in rows {
-        match indexes.iter_mut().find(|i| i.name == index) {
+    for (table, name, ty, nullable, default, comment) in cols {
+        if let Some(t) = tables.iter_mut().find(|t| t.name == table) {
+            t.columns.push(LiveColumn {
+                name,
+                ty,
+                nullable: nullable == "YES",
+                // MariaDB reports a nullable column without a default as the text NULL.
+                default: default.filter(|d| !d.eq_ignore_ascii_case("NULL")),
+                comment: comment.filter(|c| !c.is_empty()),
+            });
+        }
+    }
+    type Ix = (String, String, String, i64);
+    let rows: Vec<Ix> = session
+        .fetch_all(bind(format!(
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(INDEX_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), \
+             CAST(NON_UNIQUE AS SIGNED) FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ({list}) \
+             AND INDEX_NAME <> 'PRIMARY' ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
+        )))
+        .await?;
+    for (table, index, column, non_unique) in rows {
+        let Some(t) = tables.iter_mut().find(|t| t.name == table) else {
+            continue;
+        };
+        match t.indexes.iter_mut().find(|i| i.name == index) {
             Some(i) => i.columns.push(column),
-            None => indexes.push(LiveIndex {
+            None => t.indexes.push(LiveIndex {
                 name: index,
                 columns: vec![column],
                 unique: non_unique == 0,
@@ -313,40 +359,30 @@ async fn mysql_table(session: &mut Session, name: &str) -> Result<LiveTable, Dat
             }),
         }
     }
-    type Fk = (String, String, String, String, String);
+    type Fk = (String, String, String, String, String, String);
     let fks: Vec<Fk> = session
-        .fetch_all(
-            text(
-                "SELECT CAST(k.CONSTRAINT_NAME AS CHAR), CAST(k.COLUMN_NAME AS CHAR), \
-                 CAST(k.REFERENCED_TABLE_NAME AS CHAR), CAST(k.REFERENCED_COLUMN_NAME AS CHAR), \
-                 CAST(r.DELETE_RULE AS CHAR) \
-                 FROM information_schema.KEY_COLUMN_USAGE k \
-                 JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
-                 ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
-                 AND r.TABLE_NAME = k.TABLE_NAME \
-                 WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = :t \
-                 AND k.REFERENCED_TABLE_NAME IS NOT NULL ORDER BY 1",
-            )
-            .bind("t", name.to_string()),
-        )
+        .fetch_all(bind(format!(
+            "SELECT CAST(k.TABLE_NAME AS CHAR), CAST(k.CONSTRAINT_NAME AS CHAR), \
+             CAST(k.COLUMN_NAME AS CHAR), CAST(k.REFERENCED_TABLE_NAME AS CHAR), \
+             CAST(k.REFERENCED_COLUMN_NAME AS CHAR), CAST(r.DELETE_RULE AS CHAR) \
+             FROM information_schema.KEY_COLUMN_USAGE k \
+             JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
+             ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
+             AND r.TABLE_NAME = k.TABLE_NAME \
+             WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME IN ({list}) \
+             AND k.REFERENCED_TABLE_NAME IS NOT NULL ORDER BY 1, 2"
+        )))
         .await?;
-    let foreign_keys = fks
-        .into_iter()
-        .map(
-            |(fk, column, ref_table, ref_column, on_delete)| LiveForeignKey {
+    for (table, fk, column, ref_table, ref_column, on_delete) in fks {
+        if let Some(t) = tables.iter_mut().find(|t| t.name == table) {
+            t.foreign_keys.push(LiveForeignKey {
                 name: Some(fk),
                 column,
                 ref_table,
                 ref_column,
                 on_delete: rule(&on_delete),
-            },
-        )
-        .collect();
-    Ok(LiveTable {
-        name: name.to_string(),
-        columns,
-        indexes,
-        foreign_keys,
-        sqlite_sql: Vec::new(),
-    })
+            });
+        }
+    }
+    Ok(tables)
 }
