@@ -1,7 +1,7 @@
 //! Migrations under concurrent deploys and at scale (issue 25): four processes starting
 //! `migrate()` at once apply each migration exactly once (file SQLite, PostgreSQL, MariaDB);
 //! 100 small migrations in one run, timed; PostgreSQL's `-- dsg:no-transaction` migrations
-//! (`CREATE INDEX CONCURRENTLY`).
+//! (`CREATE INDEX CONCURRENTLY`); a process killed while it migrates releases the lock.
 
 mod common;
 
@@ -82,7 +82,7 @@ async fn child_migrates() {
 
 #[tokio::test]
 async fn four_processes_migrating_at_once_apply_each_migration_once() {
-    if std::env::var(CHILD_URI).is_ok() {
+    if std::env::var(CHILD_URI).is_ok() || std::env::var(SLEEPER_URI).is_ok() {
         return;
     }
     let file = std::env::temp_dir().join(format!("dsg-mig-p-{}.db", uuid::Uuid::new_v4().simple()));
@@ -174,7 +174,7 @@ async fn four_processes_migrating_at_once_apply_each_migration_once() {
 
 #[tokio::test]
 async fn a_hundred_small_migrations_in_one_run() {
-    if std::env::var(CHILD_URI).is_ok() {
+    if std::env::var(CHILD_URI).is_ok() || std::env::var(SLEEPER_URI).is_ok() {
         return;
     }
     let mut beds: Vec<(String, String)> = common::servers()
@@ -229,7 +229,7 @@ async fn a_hundred_small_migrations_in_one_run() {
 
 #[tokio::test]
 async fn postgres_runs_no_transaction_migrations_outside_the_transaction() {
-    if std::env::var(CHILD_URI).is_ok() {
+    if std::env::var(CHILD_URI).is_ok() || std::env::var(SLEEPER_URI).is_ok() {
         return;
     }
     for b in common::servers()
@@ -291,6 +291,95 @@ async fn postgres_runs_no_transaction_migrations_outside_the_transaction() {
             .unwrap_err();
         assert!(err.details().contains("migration 4 (index2)"), "{err}");
         assert!(err.details().contains("transaction block"), "{err}");
+        drop_tables(&db, &tables).await;
+        db.disconnect().await;
+    }
+}
+
+/// The environment variable that makes `child_holds_the_lock_and_dies` run.
+const SLEEPER_URI: &str = "DSG_MIG_SLEEPER_URI";
+
+fn sleeper_set(sleep: &str) -> Migrations {
+    Migrations::new(vec![
+        Migration::sql(1, "slow", sleep.to_string(), None),
+        Migration::sql(2, "after", "CREATE TABLE mig_d_after (id INTEGER)", None),
+    ])
+    .unwrap()
+}
+
+fn sleep_sql(name: &str) -> &'static str {
+    if name == "postgres" {
+        "SELECT pg_sleep(3)"
+    } else {
+        "SELECT SLEEP(3)"
+    }
+}
+
+/// Runs in a child process only: takes the lock, runs a 3-second migration, and is killed by
+/// the parent while it does.
+#[tokio::test]
+async fn child_holds_the_lock_and_dies() {
+    let Ok(spec) = std::env::var(SLEEPER_URI) else {
+        return;
+    };
+    let (name, uri) = spec.split_once('|').expect("name|uri");
+    let db = database(uri);
+    println!("MIGRATING");
+    let _ = db
+        .migrator(&sleeper_set(sleep_sql(name)))
+        .history_table("mig_d_history")
+        .unwrap()
+        .migrate()
+        .await;
+}
+
+#[tokio::test]
+async fn a_process_killed_while_migrating_releases_the_lock() {
+    if std::env::var(CHILD_URI).is_ok() || std::env::var(SLEEPER_URI).is_ok() {
+        return;
+    }
+    let exe = std::env::current_exe().expect("test binary");
+    for b in common::servers() {
+        let db = database(&b.uri);
+        let tables = ["mig_d_after", "mig_d_history"].map(String::from).to_vec();
+        drop_tables(&db, &tables).await;
+        let mut child = Command::new(&exe)
+            .args([
+                "--exact",
+                "child_holds_the_lock_and_dies",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(SLEEPER_URI, format!("{}|{}", b.name, b.uri))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        // Long enough for the child to hold the lock and be inside its slow migration.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        child.kill().expect("kill");
+        let _ = child.wait();
+        let started = Instant::now();
+        let report = db
+            .migrator(&sleeper_set(sleep_sql(b.name)))
+            .history_table("mig_d_history")
+            .unwrap()
+            .migrate()
+            .await
+            .unwrap_or_else(|e| panic!("[{}] after the kill: {e}", b.name));
+        let waited = started.elapsed();
+        assert_eq!(
+            report.applied,
+            [1, 2],
+            "[{}] the dead run left nothing applied",
+            b.name
+        );
+        assert!(waited < Duration::from_secs(30), "[{}] {waited:?}", b.name);
+        eprintln!(
+            "[{}] a run killed while migrating: the next one got the lock and finished in {} ms",
+            b.name,
+            waited.as_millis()
+        );
         drop_tables(&db, &tables).await;
         db.disconnect().await;
     }

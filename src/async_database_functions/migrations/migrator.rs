@@ -474,6 +474,10 @@ impl Migrator {
             if let Err(e) = session.execute_sql(&statements[i]).await {
                 return Err(failed(m, statements, i, e, Stays::Statements(&self.table)));
             }
+            if i + 1 == statements.len() {
+                // The final row below records the last one.
+                break;
+            }
             progress.statements_run = i64::try_from(i + 1).unwrap_or(i64::MAX);
             progress.checksum = prefix_checksum(&statements[..=i]);
             progress.applied_at = history::now();
