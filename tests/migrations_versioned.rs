@@ -642,3 +642,60 @@ async fn rust_migrations_change_data_in_a_transaction_and_roll_back() {
         db.disconnect().await;
     }
 }
+
+#[tokio::test]
+async fn sqlite_migrations_with_foreign_keys_off_are_checked_after_each_migration() {
+    for bed in beds().into_iter().filter(|b| b.name.starts_with("sqlite")) {
+        let ctx = bed.name.as_str();
+        let db = bed.database();
+        let parent = Migration::sql(
+            1,
+            "tables",
+            "-- dsg:foreign-keys-off\n\
+             CREATE TABLE mig_k2_users (id INTEGER PRIMARY KEY);\n\
+             CREATE TABLE mig_k2_posts (id INTEGER PRIMARY KEY, \
+             user_id INTEGER REFERENCES mig_k2_users (id));\n\
+             INSERT INTO mig_k2_users (id) VALUES (1);",
+            None,
+        );
+        let orphan = Migration::sql(
+            2,
+            "orphan",
+            "INSERT INTO mig_k2_posts (id, user_id) VALUES (1, 1);\n\
+             INSERT INTO mig_k2_posts (id, user_id) VALUES (2, 42);",
+            None,
+        );
+        let set = Migrations::new(vec![parent, orphan]).unwrap();
+        let err = db
+            .migrator(&set)
+            .history_table("mig_k2_history")
+            .unwrap()
+            .migrate()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::IntegrityError, "[{ctx}] {err}");
+        assert!(
+            err.details().contains("migration 2 (orphan)"),
+            "[{ctx}] {err}"
+        );
+        assert!(err.details().contains("mig_k2_posts"), "[{ctx}] {err}");
+        assert_eq!(
+            count(&db, "SELECT COUNT(*) FROM mig_k2_posts").await,
+            0,
+            "[{ctx}] nothing of 2 stays"
+        );
+        assert_eq!(
+            count(&db, "SELECT COUNT(*) FROM mig_k2_history").await,
+            1,
+            "[{ctx}]"
+        );
+        // Foreign keys are on again for the connections the run gave back.
+        let refused = DatabaseOperations::new(db.clone())
+            .execute_one(text(
+                "INSERT INTO mig_k2_posts (id, user_id) VALUES (3, 42)",
+            ))
+            .await;
+        assert!(refused.is_err(), "[{ctx}] enforcement is back on");
+        db.disconnect().await;
+    }
+}
