@@ -384,3 +384,48 @@ async fn a_process_killed_while_migrating_releases_the_lock() {
         db.disconnect().await;
     }
 }
+
+#[tokio::test]
+async fn a_cancelled_run_releases_the_lock() {
+    if std::env::var(CHILD_URI).is_ok() || std::env::var(SLEEPER_URI).is_ok() {
+        return;
+    }
+    for b in common::servers() {
+        let db = database(&b.uri);
+        let tables = ["mig_d_after", "mig_d_history"].map(String::from).to_vec();
+        drop_tables(&db, &tables).await;
+        let set = sleeper_set(sleep_sql(b.name));
+        let migrator = db.migrator(&set).history_table("mig_d_history").unwrap();
+        let cancelled = tokio::time::timeout(Duration::from_millis(1500), migrator.migrate()).await;
+        assert!(cancelled.is_err(), "[{}] the run was cancelled", b.name);
+        // Another pool (as another process would have) gets the lock.
+        let other = database(&b.uri);
+        let started = Instant::now();
+        let report = tokio::time::timeout(
+            Duration::from_secs(30),
+            other
+                .migrator(&set)
+                .history_table("mig_d_history")
+                .unwrap()
+                .migrate(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("[{}] the lock was not released", b.name))
+        .unwrap_or_else(|e| panic!("[{}] {e}", b.name));
+        assert_eq!(report.applied, [1, 2], "[{}]", b.name);
+        eprintln!(
+            "[{}] after a cancelled run, another got the lock and finished in {} ms",
+            b.name,
+            started.elapsed().as_millis()
+        );
+        // The first database's pool still works, and finds nothing pending.
+        assert!(
+            migrator.migrate().await.unwrap().applied.is_empty(),
+            "[{}]",
+            b.name
+        );
+        drop_tables(&db, &tables).await;
+        other.disconnect().await;
+        db.disconnect().await;
+    }
+}

@@ -187,3 +187,36 @@ impl Locked {
         result
     }
 }
+
+/// A run dropped before [`Locked::release`] (its future cancelled): what a transaction's end
+/// does not undo by itself is undone on a task of its own — the `GET_LOCK` of MySQL/MariaDB
+/// (held by the connection, which would otherwise go back to the pool still holding it), and
+/// SQLite's hand-begun transaction and foreign keys setting. PostgreSQL's lock ends with its
+/// transaction, which dropping the session rolls back.
+impl Drop for Locked {
+    fn drop(&mut self) {
+        let Some(mut work) = self.work.take() else {
+            return;
+        };
+        let mysql_lock = self.mysql_lock.take();
+        let sqlite_fk_off = self.sqlite_fk_off;
+        if mysql_lock.is_none() && !sqlite_fk_off {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            if let Some(name) = mysql_lock {
+                let _ = work
+                    .execute(text("SELECT RELEASE_LOCK(:name)").bind("name", name))
+                    .await;
+            }
+            if sqlite_fk_off {
+                let _ = work.execute_sql("ROLLBACK").await;
+                let _ = work.execute_sql("PRAGMA foreign_keys = ON").await;
+            }
+            let _ = work.commit().await;
+        });
+    }
+}
