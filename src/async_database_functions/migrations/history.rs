@@ -35,12 +35,12 @@ pub struct AppliedMigration {
 /// The history table's name, checked: letters, digits and `_` only (it is written into SQL).
 pub(crate) fn checked_table(name: &str) -> Result<String, DatabaseError> {
     if name.is_empty()
-        || name.len() > 60
+        || name.len() > 58
         || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         || name.as_bytes()[0].is_ascii_digit()
     {
         return Err(DatabaseError::invalid_input(format!(
-            "the history table's name {name:?} must be 1 to 60 letters, digits and _, not \
+            "the history table's name {name:?} must be 1 to 58 letters, digits and _, not \
              starting with a digit"
         )));
     }

@@ -2,7 +2,8 @@
 //! migration once: PostgreSQL's `pg_advisory_xact_lock` (held by a transaction of its own on a
 //! connection of its own for the whole run: a run that is cancelled or whose process dies
 //! releases it with that transaction, and it holds through a transaction-pooling proxy),
-//! MySQL/MariaDB's `GET_LOCK` (held by the run's connection), SQLite's write lock
+//! MySQL/MariaDB's `GET_LOCK` (held by the run's connection; on a Galera cluster, where it
+//! holds on one node only, also a row of `<history>_lock` that the cluster certifies), SQLite's write lock
 //! (`BEGIN IMMEDIATE`, held by the run's transaction). Whoever comes second waits, then reads
 //! the history the first one wrote and finds nothing pending.
 
@@ -14,6 +15,10 @@ use crate::async_database_functions::statement::text;
 
 /// How long MySQL/MariaDB's `GET_LOCK` waits for another process's run, in seconds (a day).
 const MYSQL_LOCK_WAIT_SECONDS: i64 = 86_400;
+
+/// On a Galera cluster, how old a lock row must be to be taken as left by a dead run, in
+/// seconds (an hour): `GET_LOCK` is per node there, so the lock is a row of a table.
+const GALERA_STALE_SECONDS: i64 = 3_600;
 
 /// Whether migrations run inside a transaction (a savepoint per migration) on `dialect`:
 /// SQLite and PostgreSQL; MySQL/MariaDB commit each DDL statement on their own.
@@ -45,6 +50,8 @@ pub(crate) struct Locked {
     autocommit: Option<Session>,
     /// The `GET_LOCK` name (MySQL/MariaDB), for the release.
     mysql_lock: Option<String>,
+    /// On a Galera cluster: the lock table and this run's owner id in it.
+    galera: Option<(String, String)>,
     /// SQLite with foreign keys off: the transaction was begun by hand (`BEGIN IMMEDIATE`
     /// after `PRAGMA foreign_keys = OFF`), and is ended by hand.
     sqlite_fk_off: bool,
@@ -68,6 +75,7 @@ impl Locked {
             holder: None,
             autocommit: None,
             mysql_lock: None,
+            galera: None,
             sqlite_fk_off: false,
         };
         if dialect.is_mysql_family() {
@@ -90,8 +98,18 @@ impl Locked {
                     ),
                 ));
             }
-            locked.work = Some(session);
             locked.mysql_lock = Some(name);
+            if is_galera(&mut session).await? {
+                match galera_lock(&mut session, table).await {
+                    Ok(owner) => locked.galera = Some(owner),
+                    Err(e) => {
+                        locked.work = Some(session);
+                        let _ = locked.release().await;
+                        return Err(e);
+                    }
+                }
+            }
+            locked.work = Some(session);
         } else if dialect.is_postgres_wire() {
             let mut holder = db.write_session(true).await?;
             let key = advisory_key(table);
@@ -159,6 +177,9 @@ impl Locked {
     pub(crate) async fn release(mut self) -> Result<(), DatabaseError> {
         let mut result = Ok(());
         if let Some(mut work) = self.work.take() {
+            if let Some((lock_table, owner)) = self.galera.take() {
+                result = galera_unlock(&mut work, &lock_table, owner).await;
+            }
             if self.sqlite_fk_off {
                 let committed = work.execute_sql("COMMIT").await;
                 if committed.is_err() {
@@ -169,10 +190,11 @@ impl Locked {
                 return committed.and(restored).and(ended);
             }
             if let Some(name) = self.mysql_lock.take() {
-                result = work
+                let released = work
                     .execute(text("SELECT RELEASE_LOCK(:name)").bind("name", name))
                     .await
                     .map(|_| ());
+                result = result.and(released);
             }
             let ended = work.commit().await;
             result = result.and(ended);
@@ -199,6 +221,7 @@ impl Drop for Locked {
             return;
         };
         let mysql_lock = self.mysql_lock.take();
+        let galera = self.galera.take();
         let sqlite_fk_off = self.sqlite_fk_off;
         if mysql_lock.is_none() && !sqlite_fk_off {
             return;
@@ -207,6 +230,9 @@ impl Drop for Locked {
             return;
         };
         runtime.spawn(async move {
+            if let Some((lock_table, owner)) = galera {
+                let _ = galera_unlock(&mut work, &lock_table, owner).await;
+            }
             if let Some(name) = mysql_lock {
                 let _ = work
                     .execute(text("SELECT RELEASE_LOCK(:name)").bind("name", name))
@@ -219,4 +245,89 @@ impl Drop for Locked {
             let _ = work.commit().await;
         });
     }
+}
+
+/// Whether the server is a Galera cluster node (`wsrep_on`).
+async fn is_galera(session: &mut Session) -> Result<bool, DatabaseError> {
+    let rows: Vec<(String, String)> = session
+        .fetch_all(text("SHOW VARIABLES LIKE 'wsrep_on'"))
+        .await?;
+    Ok(rows.iter().any(|(_, v)| v.eq_ignore_ascii_case("ON")))
+}
+
+/// Galera: `GET_LOCK` is per node, so the run also takes a row of `<history>_lock` (a write
+/// the cluster certifies: of two nodes inserting it at once, one wins). A row older than
+/// [`GALERA_STALE_SECONDS`] is taken as left by a dead run. The session's reads then wait for
+/// the cluster's earlier writes (`wsrep_sync_wait`), so the history it reads is the latest.
+async fn galera_lock(
+    session: &mut Session,
+    table: &str,
+) -> Result<(String, String), DatabaseError> {
+    let lock_table = format!("{table}_lock");
+    session
+        .execute_sql(&format!(
+            "CREATE TABLE IF NOT EXISTS {lock_table} (id INT NOT NULL PRIMARY KEY, \
+             owner VARCHAR(64) NOT NULL, taken_at BIGINT NOT NULL) ENGINE=InnoDB"
+        ))
+        .await?;
+    let owner = uuid::Uuid::new_v4().simple().to_string();
+    let started = std::time::Instant::now();
+    loop {
+        let now = chrono::Utc::now().timestamp();
+        let taken = session
+            .execute(
+                text(format!(
+                    "INSERT INTO {lock_table} (id, owner, taken_at) VALUES (1, :owner, :now)"
+                ))
+                .bind("owner", owner.clone())
+                .bind("now", now),
+            )
+            .await;
+        match taken {
+            Ok(_) => break,
+            Err(e) if e.kind() == ErrorKind::IntegrityError || e.is_retryable() => {
+                if started.elapsed().as_secs() > MYSQL_LOCK_WAIT_SECONDS.unsigned_abs() {
+                    return Err(DatabaseError::new(
+                        ErrorKind::DatabaseError,
+                        format!(
+                            "the migration lock row of {lock_table} (Galera) was not free \
+                             within {MYSQL_LOCK_WAIT_SECONDS} s"
+                        ),
+                    ));
+                }
+                session
+                    .execute(
+                        text(format!(
+                            "DELETE FROM {lock_table} WHERE id = 1 AND taken_at < :stale"
+                        ))
+                        .bind("stale", now - GALERA_STALE_SECONDS),
+                    )
+                    .await?;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    session
+        .execute_sql("SET SESSION wsrep_sync_wait = 1")
+        .await?;
+    Ok((lock_table, owner))
+}
+
+/// Gives the Galera lock row back.
+async fn galera_unlock(
+    session: &mut Session,
+    lock_table: &str,
+    owner: String,
+) -> Result<(), DatabaseError> {
+    let _ = session.execute_sql("SET SESSION wsrep_sync_wait = 0").await;
+    session
+        .execute(
+            text(format!(
+                "DELETE FROM {lock_table} WHERE id = 1 AND owner = :owner"
+            ))
+            .bind("owner", owner),
+        )
+        .await
+        .map(|_| ())
 }

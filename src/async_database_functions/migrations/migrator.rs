@@ -128,7 +128,7 @@ impl Migrator {
     /// # Errors
     ///
     /// [`InvalidInput`](crate::async_database_functions::error::ErrorKind::InvalidInput) when
-    /// `name` is not 1 to 60 letters, digits and `_`.
+    /// `name` is not 1 to 58 letters, digits and `_` (`<name>_lock` is the lock table on Galera).
     pub fn history_table(mut self, name: &str) -> Result<Migrator, DatabaseError> {
         self.table = history::checked_table(name)?;
         Ok(self)

@@ -34,7 +34,7 @@
 //!
 //! | | SQLite | PostgreSQL | MySQL / MariaDB |
 //! |---|---|---|---|
-//! | lock | the write lock (`BEGIN IMMEDIATE`) | `pg_advisory_xact_lock`, in a transaction of its own | `GET_LOCK` |
+//! | lock | the write lock (`BEGIN IMMEDIATE`) | `pg_advisory_xact_lock`, in a transaction of its own | `GET_LOCK`; on Galera also a row of `<history>_lock` |
 //! | a failing migration | rolled back whole (a savepoint) | rolled back whole (a savepoint) | its statements before the failing one stay committed; the history says how many, the next run resumes after them |
 //! | `-- dsg:no-transaction` | ignored (runs in the transaction) | runs outside any transaction (`CREATE INDEX CONCURRENTLY`) | (nothing runs in a transaction anyway) |
 //!
