@@ -3,9 +3,9 @@
 //! connection of its own for the whole run: a run that is cancelled or whose process dies
 //! releases it with that transaction, and it holds through a transaction-pooling proxy),
 //! MySQL/MariaDB's `GET_LOCK` (held by the run's connection; on a Galera cluster, where it
-//! holds on one node only, also a row of `<history>_lock` that the cluster certifies), SQLite's write lock
-//! (`BEGIN IMMEDIATE`, held by the run's transaction). Whoever comes second waits, then reads
-//! the history the first one wrote and finds nothing pending.
+//! holds on one node only, also a row of `<history>_lock` that the cluster certifies),
+//! SQLite's write lock (`BEGIN IMMEDIATE`, held by the run's transaction). Whoever comes second
+//! waits, then reads the history the first one wrote and finds nothing pending.
 
 use crate::async_database_functions::async_database::AsyncDatabase;
 use crate::async_database_functions::database_config::Dialect;
