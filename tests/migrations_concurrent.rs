@@ -299,10 +299,16 @@ async fn postgres_runs_no_transaction_migrations_outside_the_transaction() {
 /// The environment variable that makes `child_holds_the_lock_and_dies` run.
 const SLEEPER_URI: &str = "DSG_MIG_SLEEPER_URI";
 
-fn sleeper_set(sleep: &str) -> Migrations {
+/// A slow migration, then one creating `<prefix>_after`; the history is `<prefix>_history`.
+fn sleeper_set(sleep: &str, prefix: &str) -> Migrations {
     Migrations::new(vec![
         Migration::sql(1, "slow", sleep.to_string(), None),
-        Migration::sql(2, "after", "CREATE TABLE mig_d_after (id INTEGER)", None),
+        Migration::sql(
+            2,
+            "after",
+            format!("CREATE TABLE {prefix}_after (id INTEGER)"),
+            None,
+        ),
     ])
     .unwrap()
 }
@@ -326,8 +332,8 @@ async fn child_holds_the_lock_and_dies() {
     let db = database(uri);
     println!("MIGRATING");
     let _ = db
-        .migrator(&sleeper_set(sleep_sql(name)))
-        .history_table("mig_d_history")
+        .migrator(&sleeper_set(sleep_sql(name), "mig_dk"))
+        .history_table("mig_dk_history")
         .unwrap()
         .migrate()
         .await;
@@ -341,7 +347,9 @@ async fn a_process_killed_while_migrating_releases_the_lock() {
     let exe = std::env::current_exe().expect("test binary");
     for b in common::servers() {
         let db = database(&b.uri);
-        let tables = ["mig_d_after", "mig_d_history"].map(String::from).to_vec();
+        let tables = ["mig_dk_after", "mig_dk_history"]
+            .map(String::from)
+            .to_vec();
         drop_tables(&db, &tables).await;
         let mut child = Command::new(&exe)
             .args([
@@ -361,8 +369,8 @@ async fn a_process_killed_while_migrating_releases_the_lock() {
         let _ = child.wait();
         let started = Instant::now();
         let report = db
-            .migrator(&sleeper_set(sleep_sql(b.name)))
-            .history_table("mig_d_history")
+            .migrator(&sleeper_set(sleep_sql(b.name), "mig_dk"))
+            .history_table("mig_dk_history")
             .unwrap()
             .migrate()
             .await
@@ -392,10 +400,12 @@ async fn a_cancelled_run_releases_the_lock() {
     }
     for b in common::servers() {
         let db = database(&b.uri);
-        let tables = ["mig_d_after", "mig_d_history"].map(String::from).to_vec();
+        let tables = ["mig_dc_after", "mig_dc_history"]
+            .map(String::from)
+            .to_vec();
         drop_tables(&db, &tables).await;
-        let set = sleeper_set(sleep_sql(b.name));
-        let migrator = db.migrator(&set).history_table("mig_d_history").unwrap();
+        let set = sleeper_set(sleep_sql(b.name), "mig_dc");
+        let migrator = db.migrator(&set).history_table("mig_dc_history").unwrap();
         let cancelled = tokio::time::timeout(Duration::from_millis(1500), migrator.migrate()).await;
         assert!(cancelled.is_err(), "[{}] the run was cancelled", b.name);
         // Another pool (as another process would have) gets the lock.
@@ -405,7 +415,7 @@ async fn a_cancelled_run_releases_the_lock() {
             Duration::from_secs(30),
             other
                 .migrator(&set)
-                .history_table("mig_d_history")
+                .history_table("mig_dc_history")
                 .unwrap()
                 .migrate(),
         )

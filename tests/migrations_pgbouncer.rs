@@ -22,14 +22,14 @@ fn set() -> Migrations {
     let mut list = vec![Migration::sql(
         1,
         "log",
-        "CREATE TABLE mig_b_log (version INTEGER NOT NULL)",
+        "CREATE TABLE mig_pb_log (version INTEGER NOT NULL)",
         None,
     )];
     for v in 2..=10 {
         list.push(Migration::sql(
             v,
             format!("t{v}"),
-            format!("INSERT INTO mig_b_log (version) VALUES ({v})"),
+            format!("INSERT INTO mig_pb_log (version) VALUES ({v})"),
             None,
         ));
     }
@@ -47,11 +47,11 @@ async fn four_pools_migrating_through_pgbouncer_apply_each_migration_once() {
     let db = database(&uri);
     let mut session = db.get_db_session().await.unwrap();
     session
-        .execute_sql("DROP TABLE IF EXISTS mig_b_log")
+        .execute_sql("DROP TABLE IF EXISTS mig_pb_log")
         .await
         .unwrap();
     session
-        .execute_sql("DROP TABLE IF EXISTS mig_b_history")
+        .execute_sql("DROP TABLE IF EXISTS mig_pb_history")
         .await
         .unwrap();
     session.commit().await.unwrap();
@@ -62,7 +62,7 @@ async fn four_pools_migrating_through_pgbouncer_apply_each_migration_once() {
                 let db = database(&uri);
                 let report = db
                     .migrator(&set())
-                    .history_table("mig_b_history")
+                    .history_table("mig_pb_history")
                     .unwrap()
                     .migrate()
                     .await;
@@ -78,7 +78,7 @@ async fn four_pools_migrating_through_pgbouncer_apply_each_migration_once() {
     assert_eq!(applied, 10, "each migration once over the four pools");
     let ops = DatabaseOperations::new(db.clone());
     let logged: Vec<i64> = ops
-        .read_query(&text("SELECT version FROM mig_b_log ORDER BY version"))
+        .read_query(&text("SELECT version FROM mig_pb_log ORDER BY version"))
         .await
         .unwrap();
     assert_eq!(logged, (2..=10).collect::<Vec<i64>>());
@@ -87,13 +87,13 @@ async fn four_pools_migrating_through_pgbouncer_apply_each_migration_once() {
         .with(Migration::sql(
             11,
             "index",
-            "-- dsg:no-transaction\nCREATE INDEX CONCURRENTLY ix_mig_b_log ON mig_b_log (version)",
+            "-- dsg:no-transaction\nCREATE INDEX CONCURRENTLY ix_mig_pb_log ON mig_pb_log (version)",
             None,
         ))
         .unwrap();
     let err = db
         .migrator(&concurrent)
-        .history_table("mig_b_history")
+        .history_table("mig_pb_history")
         .unwrap()
         .migrate()
         .await
@@ -103,11 +103,11 @@ async fn four_pools_migrating_through_pgbouncer_apply_each_migration_once() {
 
     let mut session = db.get_db_session().await.unwrap();
     session
-        .execute_sql("DROP TABLE IF EXISTS mig_b_log")
+        .execute_sql("DROP TABLE IF EXISTS mig_pb_log")
         .await
         .unwrap();
     session
-        .execute_sql("DROP TABLE IF EXISTS mig_b_history")
+        .execute_sql("DROP TABLE IF EXISTS mig_pb_history")
         .await
         .unwrap();
     session.commit().await.unwrap();
