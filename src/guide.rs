@@ -17,6 +17,7 @@
 //! | [`testing`] | the tests against the servers, nextest |
 //! | [`scaling`] | scaling out: several hosts, failover, re-running transactions, pgbouncer, read replicas, the test beds |
 //! | [`guarantees`] | what the reliability suite proves |
+//! | [`migrations`] | versioned migrations: the folder, the history, generating them from the models, the lint, the command line, what each backend does transactionally |
 //! | [`performance`] | the benchmarks against hand-written sqlx and the Python library, and what the library does for speed |
 //! | [`features`] | the Cargo features |
 
@@ -55,3 +56,6 @@ pub mod performance {}
 
 #[doc = include_str!("../docs/features.md")]
 pub mod features {}
+
+#[doc = include_str!("../docs/migrations.md")]
+pub mod migrations {}

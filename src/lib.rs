@@ -130,6 +130,10 @@ pub use dsg_lib_derive::Model;
 /// `#[derive(SqlEnum)]`: see [`async_database_functions::sql_enum`].
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use dsg_lib_derive::SqlEnum;
+/// `embed_migrations!("migrations")`: a migrations folder embedded at compile time; see
+/// [`async_database_functions::migrations`].
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub use dsg_lib_derive::embed_migrations;
 /// rusqlite, the SQLite engine the library runs SQLite on: on SQLite,
 /// [`DatabaseError`]'s `source()` downcasts to [`rusqlite::Error`] (its `SqliteFailure`
 /// carries the extended result code).

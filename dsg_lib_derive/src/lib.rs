@@ -5,6 +5,7 @@ use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 
 mod attrs;
+mod embed;
 mod expand;
 mod names;
 mod sql_enum;
@@ -129,6 +130,27 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 pub fn derive_sql_enum(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     sql_enum::derive_sql_enum(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// `embed_migrations!("migrations")`: the `.sql` files of a migrations folder (relative to the
+/// crate's `Cargo.toml`), embedded into the binary at compile time. It evaluates to
+/// `Result<Migrations, DatabaseError>`, checked as `Migrations::from_files` checks a folder
+/// (names, duplicate versions, gaps), so a bad folder is an error naming the file.
+///
+/// A file's change rebuilds the crate (it is read with `include_str!`); a file added to the
+/// folder does not, until the crate is rebuilt for another reason (`touch src/main.rs`, or a
+/// `build.rs` printing `cargo:rerun-if-changed=migrations`).
+///
+/// ```ignore
+/// let migrations = dsg_lib::embed_migrations!("migrations")?;
+/// db.migrate(&migrations).await?;
+/// ```
+#[proc_macro]
+pub fn embed_migrations(input: TokenStream) -> TokenStream {
+    let folder = parse_macro_input!(input as syn::LitStr);
+    embed::embed(&folder)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

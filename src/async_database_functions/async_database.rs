@@ -138,7 +138,7 @@ impl AsyncDatabase {
         self.tables().iter().map(|t| t.name).collect()
     }
 
-    fn tables(&self) -> Vec<TableDef> {
+    pub(crate) fn tables(&self) -> Vec<TableDef> {
         self.inner.catalog.tables()
     }
 

@@ -26,6 +26,7 @@ pub mod batch;
 pub mod database_operations;
 #[cfg(feature = "axum")]
 pub mod http;
+pub mod migrations;
 pub mod relations;
 pub mod stream;
 pub mod transaction;

@@ -1,0 +1,1 @@
+ALTER TABLE mig_b_users DROP COLUMN email;

@@ -1,0 +1,1 @@
+DROP TABLE mig_k_items;
