@@ -10,7 +10,7 @@ pub const STRUCT_KEYS: &str = "`table = \"...\"`, `no_table` (alias `column_set`
 
 /// The keys accepted in a field-level `#[model(...)]`.
 pub const FIELD_KEYS: &str = "`primary_key`, `auto_increment`, `unique`, `index`, \
-     `default = \"...\"`, `comment = \"...\"`, `foreign_key = \"table.column\"`, \
+     `default = \"...\"`, `comment = \"...\"`, `renamed_from = \"old_name\"`, `foreign_key = \"table.column\"`, \
      `column = \"name\"`, `size = N`, `flatten`, `belongs_to = Model`, \
      `references = \"column\"`, `on_delete = \"cascade\" | \"set_null\" | \"restrict\"`";
 
@@ -32,6 +32,9 @@ pub struct FieldAttrs {
     pub index: bool,
     pub default: Option<String>,
     pub comment: Option<String>,
+    /// `renamed_from = "old_name"`: the column's name before a rename (for generated
+    /// migrations).
+    pub renamed_from: Option<String>,
     /// `(table, column)`.
     pub foreign_key: Option<(String, String)>,
     pub column: Option<String>,
@@ -307,6 +310,7 @@ const FIELD_ONLY_KEYS: &[&str] = &[
     "index",
     "default",
     "comment",
+    "renamed_from",
     "foreign_key",
     "column",
     "size",
@@ -358,6 +362,11 @@ pub fn parse_field_attrs(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
             "comment" => {
                 once(&out.comment, meta, &key)?;
                 out.comment = Some(string_value(meta, &key)?.value());
+            }
+            "renamed_from" => {
+                once(&out.renamed_from, meta, &key)?;
+                let lit = string_value(meta, &key)?;
+                out.renamed_from = Some(identifier_name(&lit, &key)?);
             }
             "column" => {
                 once(&out.column, meta, &key)?;

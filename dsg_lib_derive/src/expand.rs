@@ -224,6 +224,9 @@ fn expand_column_set(name: &Ident, fields: &[Field<'_>]) -> TokenStream {
         if let Some(comment) = &a.comment {
             sets.push(quote!(__column.comment = ::core::option::Option::Some(#comment);));
         }
+        if let Some(old) = &a.renamed_from {
+            sets.push(quote!(__column.renamed_from = ::core::option::Option::Some(#old);));
+        }
         if let Some((table, column)) = &a.foreign_key {
             sets.push(quote!(
                 __column.foreign_key = ::core::option::Option::Some((#table, #column));

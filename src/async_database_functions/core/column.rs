@@ -103,6 +103,10 @@ pub struct Column {
     /// What deleting the referenced row does to this one (`ON DELETE …`); the database's
     /// default (refuse the delete) when `None`.
     pub on_delete: Option<OnDelete>,
+    /// The name this column had before, from `#[model(renamed_from = "old")]`: a generated
+    /// migration renames the old column (keeping its data) instead of dropping it and adding
+    /// this one.
+    pub renamed_from: Option<&'static str>,
 }
 
 /// What deleting a referenced row does to the rows that refer to it: the `on_delete` of a
@@ -134,6 +138,7 @@ impl Column {
             comment: None,
             foreign_key: None,
             on_delete: None,
+            renamed_from: None,
         }
     }
 }

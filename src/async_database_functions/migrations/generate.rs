@@ -2,7 +2,8 @@
 //! live database, as up and down SQL in the database's dialect (Alembic's autogenerate).
 //!
 //! What it sees: tables added (and dropped, when asked), columns added, dropped and renamed (a
-//! rename only when asked: [`GenerateOptions::rename_column`], never guessed), type and size,
+//! rename only when asked: `#[model(renamed_from = "old")]` on the field or
+//! [`GenerateOptions::rename_column`], never guessed), type and size,
 //! nullability, default and comment changes (comments on PostgreSQL and MySQL/MariaDB: SQLite
 //! keeps none), indexes and unique constraints, single-column foreign keys. Not yet: primary
 //! key changes. SQLite, whose `ALTER TABLE` cannot change a column or a foreign key, gets its
@@ -466,7 +467,7 @@ impl<'a> TableDiff<'a> {
         for column in model.columns {
             let by_name = live.columns.iter().find(|l| l.name == column.name);
             let found = by_name.or_else(|| {
-                let from = rename_from(column.name)?;
+                let from = rename_from(column.name).or(column.renamed_from)?;
                 let l = live.columns.iter().find(|l| l.name == from)?;
                 diff.renamed.push((l.name.as_str(), column.name));
                 Some(l)
@@ -984,6 +985,89 @@ fn index_name(prefix: &str, table: &str, column: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::async_database_functions::model::SqlType;
+
+    fn live(name: &str, ty: &str) -> LiveColumn {
+        LiveColumn {
+            name: name.into(),
+            ty: ty.into(),
+            nullable: true,
+            default: None,
+            comment: None,
+        }
+    }
+
+    /// The renames a diff of `columns` against a live table (`id`, `nickname`) finds, and the
+    /// columns it would add and drop.
+    fn renames(
+        columns: Vec<Column>,
+        options: &GenerateOptions,
+    ) -> (Vec<(String, String)>, Vec<String>, Vec<String>) {
+        let model = TableDef {
+            name: "users",
+            columns: Box::leak(columns.into_boxed_slice()),
+        };
+        let table = LiveTable {
+            name: "users".into(),
+            columns: vec![
+                live("id", "bigint"),
+                live("nickname", "character varying(40)"),
+            ],
+            indexes: Vec::new(),
+            foreign_keys: Vec::new(),
+            sqlite_sql: Vec::new(),
+        };
+        let diff = TableDiff::new(Dialect::Postgresql, &model, &table, options);
+        (
+            diff.renamed
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            diff.added.iter().map(|c| c.name.to_string()).collect(),
+            diff.dropped.iter().map(|c| c.name.clone()).collect(),
+        )
+    }
+
+    #[test]
+    fn a_rename_is_taken_from_the_attribute_or_the_option_never_guessed() {
+        let id = Column {
+            primary_key: true,
+            ..Column::new("id", SqlType::BigInteger)
+        };
+        let handle = Column {
+            nullable: true,
+            ..Column::new("handle", SqlType::String(Some(40)))
+        };
+        let renamed = (
+            vec![("nickname".to_string(), "handle".to_string())],
+            Vec::new(),
+            Vec::new(),
+        );
+        // `#[model(renamed_from = "nickname")]`.
+        let by_attribute = Column {
+            renamed_from: Some("nickname"),
+            ..handle.clone()
+        };
+        assert_eq!(
+            renames(vec![id.clone(), by_attribute], &GenerateOptions::new()),
+            renamed
+        );
+        // `--rename users.nickname=handle`.
+        let by_option = GenerateOptions::new().rename_column("users", "nickname", "handle");
+        assert_eq!(
+            renames(vec![id.clone(), handle.clone()], &by_option),
+            renamed
+        );
+        // Neither: the old column is dropped and the new one added, as written.
+        assert_eq!(
+            renames(vec![id, handle], &GenerateOptions::new()),
+            (
+                Vec::new(),
+                vec!["handle".to_string()],
+                vec!["nickname".to_string()]
+            )
+        );
+    }
 
     #[test]
     fn create_statements_are_renamed() {
