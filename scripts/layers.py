@@ -27,12 +27,6 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "as
 FLOORS = ["core", "dialect", "topology", "statements"]
 NAMES = FLOORS + ["api"]
 MAX_UPWARD = 3
-# Circles known and not yet taken apart (issue 22 stays open for them): a folder's mod.rs
-# dispatching to its children while they use its shared helpers. Reported, not failed; any
-# other circle, or a bigger one, fails.
-KNOWN_CIRCLES = [
-    ["dialect", "dialect/postgres", "dialect/sqlite", "dialect/sqlite_engine"],
-]
 
 
 def module_of(rel):
@@ -88,8 +82,18 @@ def strip(src):
             out.append(c)
             i += 1
     text = "".join(out)
-    cut = re.search(r"#\[cfg\(test\)\]\s*mod tests", text)
-    return text[: cut.start()] if cut else text
+    # Test modules, wherever they are (their braces match once strings are gone).
+    while True:
+        m = re.search(r"#\[cfg\(test\)\]\s*mod \w+\s*\{", text)
+        if not m:
+            return text
+        depth, j = 0, m.end() - 1
+        while j < len(text):
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            j += 1
+            if depth == 0:
+                break
+        text = text[: m.start()] + "\n" * text.count("\n", m.start(), j) + text[j:]
 
 
 def expand(tree):
@@ -252,16 +256,10 @@ def main():
     for v in sorted(mods):
         if v not in index:
             connect(v)
-    known = 0
     for comp in sccs:
-        names = ", ".join(c or "mod.rs" for c in comp)
-        if any(set(comp) <= set(k) for k in KNOWN_CIRCLES):
-            known += 1
-            print(f"  known circle (to take apart): {names}")
-        else:
-            problems.append("modules import each other in a circle: " + names)
+        problems.append("modules import each other in a circle: " + ", ".join(c or "mod.rs" for c in comp))
 
-    print(f"layers: {len(mods)} modules, {len(edges)} imports between modules, {n_up} upward (max {MAX_UPWARD}), {len(sccs)} circles ({known} known)")
+    print(f"layers: {len(mods)} modules, {len(edges)} imports between modules, {n_up} upward (max {MAX_UPWARD}), {len(sccs)} circles")
     for f, t, uses in upward:
         print(f"  upward: {f} -> {t} (lines {', '.join(str(l) for l, _ in uses)})")
     for p in problems:

@@ -13,9 +13,13 @@
     allow(dead_code, unused_imports)
 )]
 
+pub(crate) mod binds;
+pub(crate) mod connect;
+pub(crate) mod errors;
 pub(crate) mod health;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) mod hot;
+pub(crate) mod ident;
 #[cfg(feature = "mysql")]
 mod literal;
 #[cfg(feature = "mysql")]
@@ -29,6 +33,10 @@ pub(crate) mod scan;
 mod sqlite;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite_engine;
+pub(crate) mod vocabulary;
+
+pub(crate) use connect::acquire_timeout;
+pub(crate) use vocabulary::{CommentStyle, Keeper, Outcome, RunError};
 
 use futures_util::TryStreamExt;
 use sea_query::{QueryStatementWriter, SchemaStatementBuilder, Values};
@@ -38,10 +46,8 @@ use sea_query_sqlx::SqlxValues;
 use hot::{Hot, Pooled};
 use sqlx::{AssertSqlSafe, Database, Either, Executor, IntoArguments};
 
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-use super::database_config::{PemSource, SslMode};
 use crate::async_database_functions::core::column::{Column, ServerDefault, SqlType};
-use crate::async_database_functions::core::error::{Constraint, DatabaseError, ErrorKind};
+use crate::async_database_functions::core::error::DatabaseError;
 use crate::async_database_functions::core::from_row::FromRow;
 use crate::async_database_functions::core::row::RowRef;
 use crate::async_database_functions::core::sql_dialect::Dialect;
@@ -125,9 +131,6 @@ pub(crate) enum Pool {
     MySql(sqlx::MySqlPool, Arc<Hot<sqlx::MySql>>),
 }
 
-/// What a pool needs to stay alive besides itself (the in-memory SQLite keeper connection).
-pub(crate) struct Keeper(#[allow(dead_code)] Option<Box<dyn Send + Sync>>);
-
 /// A connection taken from the pool.
 pub(crate) enum Conn {
     #[cfg(feature = "sqlite")]
@@ -164,7 +167,23 @@ impl Pool {
         health: Arc<Health>,
         stale: Arc<Staleness>,
     ) -> Result<(Pool, Keeper), DatabaseError> {
-        per_backend!(Backend::of(config.dialect()), b => b::connect(config, url, health, stale).await)
+        Ok(match Backend::of(config.dialect()) {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite => {
+                let (pools, keeper) = sqlite::connect(config, url, health, stale).await?;
+                (Pool::Sqlite(pools), keeper)
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => {
+                let (pool, hot) = postgres::connect(config, url, health, stale).await?;
+                (Pool::Postgres(pool, hot), Keeper::none())
+            }
+            #[cfg(feature = "mysql")]
+            Backend::MySql => {
+                let (pool, hot) = mysql::connect(config, url, health, stale).await?;
+                (Pool::MySql(pool, hot), Keeper::none())
+            }
+        })
     }
 
     /// An idle connection of a server's pool taken at once, when handing it out needs no check
@@ -275,104 +294,6 @@ impl Pool {
     }
 }
 
-/// The server URI with the driver's own scheme (`postgresql+asyncpg` → `postgres`).
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-fn native_url(url: Option<&url::Url>, scheme: &str) -> Result<url::Url, DatabaseError> {
-    let mut url = url
-        .cloned()
-        .ok_or_else(|| DatabaseError::config("database_uri: missing server address"))?;
-    url.set_scheme(scheme)
-        .map_err(|()| DatabaseError::config("database_uri: cannot use this URI scheme"))?;
-    Ok(url)
-}
-
-/// The TLS settings of a server connection, checked before the pool is built.
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-pub(crate) struct Tls<'a> {
-    /// The mode to ask the driver for; `None` leaves the driver's default (`prefer`).
-    pub mode: Option<SslMode>,
-    pub root_cert: Option<&'a PemSource>,
-    pub client_cert: Option<&'a PemSource>,
-    pub client_key: Option<&'a PemSource>,
-}
-
-/// Reads `connect_args`' TLS keys. As libpq does, `require` with a `sslrootcert` verifies the
-/// server's certificate against it (`verify-ca`): a root given is never silently ignored.
-///
-/// # Errors
-///
-/// A configuration error when the mode needs TLS and this build has none (neither the
-/// `tls-rustls` nor the `tls-native-tls` feature), or a certificate or key file cannot be
-/// read: the key and the path are named, where the driver would fail later without them.
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-pub(crate) fn tls(config: &DBConfig) -> Result<Tls<'_>, DatabaseError> {
-    let args = config.connect_args();
-    let mode = match args.ssl_mode {
-        Some(SslMode::Require) if args.ssl_root_cert.is_some() => Some(SslMode::VerifyCa),
-        mode => mode,
-    };
-    let needs_tls = matches!(
-        mode,
-        Some(SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull)
-    );
-    if needs_tls && !cfg!(any(feature = "tls-rustls", feature = "tls-native-tls")) {
-        return Err(DatabaseError::config(
-            "connect_args.sslmode asks for TLS, but this build of dsg_lib has none: enable the \
-             `tls-rustls` (default) or `tls-native-tls` feature",
-        ));
-    }
-    let files = [
-        ("sslrootcert", &args.ssl_root_cert),
-        ("sslcert", &args.ssl_cert),
-        ("sslkey", &args.ssl_key),
-    ];
-    for (key, source) in files {
-        if let Some(source) = source.as_ref().filter(|s| !s.is_inline()) {
-            std::fs::File::open(source.as_str()).map_err(|e| {
-                DatabaseError::config(format!(
-                    "connect_args.{key}: cannot read {:?}: {e}",
-                    source.as_str()
-                ))
-            })?;
-        }
-    }
-    Ok(Tls {
-        mode,
-        root_cert: args.ssl_root_cert.as_ref(),
-        client_cert: args.ssl_cert.as_ref(),
-        client_key: args.ssl_key.as_ref(),
-    })
-}
-
-/// What to check when the driver refused the server's certificate (rustls: "invalid peer
-/// certificate"; OpenSSL: "certificate verify failed"). Only a hint in the details: the kind
-/// stays a connection error.
-fn tls_hint(text: &str) -> &'static str {
-    if text.contains("invalid peer certificate") || text.contains("certificate verify failed") {
-        " (TLS: the server's certificate was not accepted; check connect_args.sslrootcert, \
-         the CA that signed the server's certificate, and sslmode: verify-full also checks the \
-         host name)"
-    } else {
-        ""
-    }
-}
-
-/// How long to wait for a connection: `pool_timeout`, shortened on the servers by a
-/// `connect_args` timeout (on SQLite that is the busy timeout).
-pub(crate) fn acquire_timeout(config: &DBConfig) -> std::time::Duration {
-    match config.connect_args().timeout {
-        Some(t) if config.dialect() != Dialect::Sqlite => t.min(config.pool_timeout()),
-        _ => config.pool_timeout(),
-    }
-}
-
-/// What running one statement produced.
-pub(crate) struct Outcome<T> {
-    pub rows: Vec<T>,
-    pub rows_affected: u64,
-    pub last_insert_id: Option<i64>,
-}
-
 /// A statement rendered for one dialect: SQL text and the values to bind.
 pub(crate) struct Built {
     pub sql: String,
@@ -407,22 +328,6 @@ pub(crate) fn server_default_sql(
 /// Whether the dialect keeps column comments, and how: `true` for inline `COMMENT '...'`.
 pub(crate) fn comment_style(dialect: Dialect) -> CommentStyle {
     per_backend!(Backend::of(dialect), b => b::COMMENT_STYLE)
-}
-
-/// How a dialect stores column comments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-// Each variant belongs to one backend; a build without it never constructs it.
-#[cfg_attr(
-    not(all(feature = "sqlite", feature = "postgres", feature = "mysql")),
-    allow(dead_code)
-)]
-pub(crate) enum CommentStyle {
-    /// Not at all (SQLite).
-    None,
-    /// Inline in the column definition (MySQL/MariaDB).
-    Inline,
-    /// A separate `COMMENT ON COLUMN` statement (PostgreSQL).
-    Statement,
 }
 
 /// A query listing the base tables of the current database/schema, one name per row.
@@ -522,50 +427,23 @@ pub(crate) fn push_upsert(dialect: Dialect, sql: &mut String, keys: &[&str], upd
     per_backend!(Backend::of(dialect), b => b::push_upsert(sql, keys, updated))
 }
 
-/// ` ON CONFLICT (keys) DO UPDATE SET col = excluded.col, …`: SQLite's and PostgreSQL's upsert.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-fn push_on_conflict(dialect: Dialect, sql: &mut String, keys: &[&str], updated: &[&str]) {
-    sql.push_str(" ON CONFLICT (");
-    push_ident_list(dialect, sql, keys.iter().copied());
-    sql.push_str(") DO UPDATE SET ");
-    for (i, column) in updated.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        push_ident(dialect, sql, column);
-        sql.push_str(" = excluded.");
-        push_ident(dialect, sql, column);
-    }
-}
-
-/// Appends `name` quoted as an identifier (quotes inside doubled).
+/// Appends `name` quoted as an identifier of `dialect` (quotes inside doubled).
 pub(crate) fn push_ident(dialect: Dialect, sql: &mut String, name: &str) {
-    let quote = per_backend!(Backend::of(dialect), b => b::IDENT_QUOTE);
-    sql.push(quote);
-    // Names without the quote character (nearly all) are copied whole, not char by char.
-    let mut rest = name;
-    while let Some(at) = rest.find(quote) {
-        let (head, tail) = rest.split_at(at + quote.len_utf8());
-        sql.push_str(head);
-        sql.push(quote);
-        rest = tail;
-    }
-    sql.push_str(rest);
-    sql.push(quote);
+    ident::push_quoted(
+        per_backend!(Backend::of(dialect), b => b::IDENT_QUOTE),
+        sql,
+        name,
+    )
 }
 
-/// Appends `names` as quoted identifiers separated by `", "` (a column list).
+/// Appends `names` as quoted identifiers of `dialect` separated by `", "` (a column list).
 pub(crate) fn push_ident_list<'a>(
     dialect: Dialect,
     sql: &mut String,
     names: impl IntoIterator<Item = &'a str>,
 ) {
-    for (i, name) in names.into_iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        push_ident(dialect, sql, name);
-    }
+    let quote = per_backend!(Backend::of(dialect), b => b::IDENT_QUOTE);
+    ident::push_quoted_list(quote, sql, names)
 }
 
 /// Appends the placeholder of the `n`th (1-based) bound value, without allocating.
@@ -663,21 +541,6 @@ pub(crate) fn normalize_values(dialect: Dialect, values: &mut Values) -> Result<
     per_backend!(Backend::of(dialect), b => b::normalize_values(values))
 }
 
-/// Refuses an array bound on a backend without array parameters, naming the value and what
-/// to write instead.
-#[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
-pub(crate) fn refuse_arrays(backend: &str, values: &Values) -> Result<(), DatabaseError> {
-    match values.0.iter().position(sea_query::Value::is_array) {
-        Some(n) => Err(DatabaseError::invalid_input(format!(
-            "bound value {} is an array: {backend} has no array parameters (PostgreSQL has); \
-             list the values in `IN (…)` (`Col::is_in`), or read by many keys with \
-             `read_by_pks`",
-            n + 1
-        ))),
-        None => Ok(()),
-    }
-}
-
 /// Makes `sql` name the types of `values` where the backend caches a prepared statement's
 /// parameter types with it (PostgreSQL): the same `text()` bound once with a string and once
 /// with bytes must not meet the other's cached statement.
@@ -755,67 +618,16 @@ pub(crate) fn index_if_not_exists(dialect: Dialect) -> bool {
     per_backend!(Backend::of(dialect), b => b::INDEX_IF_NOT_EXISTS)
 }
 
-/// Turns a driver error into a [`DatabaseError`], deciding the kind from the error code.
-/// The password is scrubbed from the text; the driver's error is kept as the `source()`
-/// where it cannot leak (see `DatabaseError::with_driver_source`).
-pub(crate) fn map_error(config: &DBConfig, error: sqlx::Error) -> DatabaseError {
-    let mapped = match &error {
-        sqlx::Error::Database(db) => {
-            let code = per_backend!(Backend::of(config.dialect()), b => b::error_code(&**db));
-            let (kind, constraint) = match &code {
-                Some(code) => per_backend!(Backend::of(config.dialect()), b => b::classify(code)),
-                None => (ErrorKind::DatabaseError, None),
-            };
-            let mut details = db.message().to_string();
-            if config.hide_parameters() {
-                details =
-                    per_backend!(Backend::of(config.dialect()), b => b::hide_values(kind, details));
-            }
-            DatabaseError::new(kind, details)
-                .with_code(code)
-                .with_constraint(constraint)
-                .with_constraint_info(
-                    per_backend!(Backend::of(config.dialect()), b => b::constraint_info(&**db)),
-                )
-        }
-        sqlx::Error::PoolTimedOut => DatabaseError::new(
-            ErrorKind::PoolTimeout,
-            format!(
-                "no connection became free within {:?}; all {} are in use",
-                acquire_timeout(config),
-                max_connections(config)
-            ),
-        ),
-        sqlx::Error::PoolClosed => DatabaseError::new(
-            ErrorKind::Disconnected,
-            "the database has been disconnected",
-        ),
-        e @ (sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed) => DatabaseError::new(
-            ErrorKind::ConnectionError,
-            format!("connection failed: {e}{}", tls_hint(&e.to_string())),
-        ),
-        e @ sqlx::Error::Configuration(_) => DatabaseError::config(e.to_string()),
-        e @ (sqlx::Error::ColumnDecode { .. }
-        | sqlx::Error::Decode(_)
-        | sqlx::Error::ColumnNotFound(_)
-        | sqlx::Error::ColumnIndexOutOfBounds { .. }
-        | sqlx::Error::TypeNotFound { .. }) => DatabaseError::decode(e.to_string()),
-        sqlx::Error::RowNotFound => DatabaseError::not_found("no row matched"),
-        e => DatabaseError::new(ErrorKind::DatabaseError, e.to_string()),
-    };
-    let source = per_backend!(Backend::of(config.dialect()), b => b::driver_source(error));
-    mapped
-        .scrubbed(|text| config.scrub(text))
-        .with_driver_source(source, config.hide_parameters(), |text| config.scrub(text))
-}
-
 /// A bound value as a SQL literal of `dialect` (`'red'`, `42`, `NULL`), for statement logs.
 pub(crate) fn value_sql(dialect: Dialect, value: &sea_query::Value) -> String {
     use sea_query::QueryBuilder;
     per_backend!(Backend::of(dialect), b => b::QUERY_BUILDER.value_to_string(value))
+}
+
+/// Turns a driver error into a [`DatabaseError`] by the rules of `config`'s backend (see
+/// [`errors::map_with`]).
+pub(crate) fn map_error(config: &DBConfig, error: sqlx::Error) -> DatabaseError {
+    per_backend!(Backend::of(config.dialect()), b => errors::map_with::<b::Errors>(config, error))
 }
 
 /// The most connections a pool of `config` opens.
@@ -1068,18 +880,6 @@ async fn acquire_on<DB: Database>(
     }
 }
 
-/// An error of [`Conn::run`]: from the driver, or from decoding a row.
-pub(crate) enum RunError {
-    Driver(sqlx::Error),
-    Decode(DatabaseError),
-}
-
-impl From<sqlx::Error> for RunError {
-    fn from(e: sqlx::Error) -> Self {
-        RunError::Driver(e)
-    }
-}
-
 /// The backend row types, and how to decode them through a [`RowRef`].
 pub(crate) trait BackendRow: sqlx::Row {
     /// Decodes the row as `T`, with what earlier rows of its result showed of the column types
@@ -1231,26 +1031,6 @@ async fn tx_rollback<C: sqlx::Connection>(conn: &mut C) -> Result<(), sqlx::Erro
 
 fn tx_start_rollback<C: sqlx::Connection>(conn: &mut C) {
     <<C::Database as Database>::TransactionManager as sqlx_core::transaction::TransactionManager>::start_rollback(conn)
-}
-
-/// Makes the pool replace, when handing it out, a connection older than `pool_recycle` or
-/// opened before the host's last invalidation (see [`Staleness`]), as SQLAlchemy does on checkout:
-/// sqlx enforces `max_lifetime` only on release and in a periodic reaper, so an idle
-/// connection could otherwise be handed out past its lifetime.
-pub(crate) fn recycle_on_acquire<DB: Database>(
-    options: sqlx::pool::PoolOptions<DB>,
-    recycle: Option<std::time::Duration>,
-    stale: Arc<Staleness>,
-) -> sqlx::pool::PoolOptions<DB> {
-    options.before_acquire(move |_, meta| {
-        let fresh = recycle.is_none_or(|max| meta.age <= max) && !stale.is_stale(meta.age);
-        Box::pin(async move { Ok(fresh) })
-    })
-}
-
-/// Integrity error kinds shared by the dialect classifiers.
-pub(crate) fn integrity(constraint: Constraint) -> (ErrorKind, Option<Constraint>) {
-    (ErrorKind::IntegrityError, Some(constraint))
 }
 
 /// Whether a column's auto-increment is the keyword sea-query adds (SQLite, MySQL) rather than

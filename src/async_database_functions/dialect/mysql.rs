@@ -8,7 +8,7 @@ use sqlx::{ConnectOptions, Executor};
 
 use std::sync::Arc;
 
-use super::{CommentStyle, Keeper, Pool, integrity};
+use super::vocabulary::{CommentStyle, integrity};
 use crate::async_database_functions::core::column::{Column, ServerDefault, SqlType};
 use crate::async_database_functions::core::error::{Constraint, DatabaseError, ErrorKind};
 use crate::async_database_functions::database_config::{DBConfig, SslMode};
@@ -66,17 +66,17 @@ pub(super) async fn connect(
     url: Option<&url::Url>,
     health: Arc<Health>,
     stale: Arc<Staleness>,
-) -> Result<(Pool, Keeper), DatabaseError> {
-    let native = super::native_url(url, "mysql")?;
+) -> Result<(sqlx::MySqlPool, Arc<super::hot::Hot<sqlx::MySql>>), DatabaseError> {
+    let native = super::connect::native_url(url, "mysql")?;
     let mut options = MySqlConnectOptions::from_str(native.as_str())
-        .map_err(|e| super::map_error(config, e))?
+        .map_err(|e| super::errors::map_with::<Errors>(config, e))?
         .statement_cache_capacity(config.query_cache_size())
         .disable_statement_logging();
     let args = config.connect_args();
     if let Some(charset) = &args.charset {
         options = options.charset(charset);
     }
-    let tls = super::tls(config)?;
+    let tls = super::connect::tls(config)?;
     if let Some(mode) = tls.mode {
         options = options.ssl_mode(match mode {
             SslMode::Disable => MySqlSslMode::Disabled,
@@ -108,14 +108,14 @@ pub(super) async fn connect(
         };
     }
     let isolation = config.isolation_level();
-    let pool = super::recycle_on_acquire(
+    let pool = super::connect::recycle_on_acquire(
         MySqlPoolOptions::new(),
         config.pool_recycle(),
         stale.clone(),
     )
     .max_connections(max_connections(config))
     .min_connections(0)
-    .acquire_timeout(super::acquire_timeout(config))
+    .acquire_timeout(super::connect::acquire_timeout(config))
     .test_before_acquire(config.pool_pre_ping())
     .max_lifetime(config.pool_recycle())
     .idle_timeout(Some(Duration::from_secs(600)))
@@ -130,17 +130,14 @@ pub(super) async fn connect(
     })
     .connect_lazy_with(options);
     Ok((
-        Pool::MySql(
-            pool,
-            super::hot::Hot::new(config, health, stale, RETIRE_ABOVE),
-        ),
-        Keeper(None),
+        pool,
+        super::hot::Hot::new(config, health, stale, RETIRE_ABOVE),
     ))
 }
 
 /// Nothing to adjust: the driver binds every integer width alike.
 pub(super) fn normalize_values(values: &mut sea_query::Values) -> Result<(), DatabaseError> {
-    super::refuse_arrays("MySQL/MariaDB", values)
+    super::binds::refuse_arrays("MySQL/MariaDB", values)
 }
 
 /// Prepared statements are re-described on every execution: nothing to key.
@@ -317,6 +314,32 @@ fn backticked(text: &str) -> Vec<&str> {
     text.split('`').skip(1).step_by(2).collect()
 }
 
+/// This backend's rules for its driver's errors (see [`super::errors::map_with`]).
+pub(super) struct Errors;
+
+impl super::errors::ErrorMapping for Errors {
+    fn error_code(db: &dyn sqlx::error::DatabaseError) -> Option<String> {
+        error_code(db)
+    }
+    fn classify(code: &str) -> (ErrorKind, Option<Constraint>) {
+        classify(code)
+    }
+    fn hide_values(kind: ErrorKind, details: String) -> String {
+        hide_values(kind, details)
+    }
+    fn constraint_info(
+        db: &dyn sqlx::error::DatabaseError,
+    ) -> crate::async_database_functions::core::error::ConstraintInfo {
+        constraint_info(db)
+    }
+    fn driver_source(error: sqlx::Error) -> Box<dyn std::error::Error + Send + Sync> {
+        driver_source(error)
+    }
+    fn max_connections(config: &DBConfig) -> u32 {
+        max_connections(config)
+    }
+}
+
 #[cfg(test)]
 mod constraint_tests {
     use super::constraint_in_message as parse;
@@ -361,9 +384,9 @@ pub(super) fn push_upsert(sql: &mut String, _keys: &[&str], updated: &[&str]) {
         if i > 0 {
             sql.push_str(", ");
         }
-        super::push_ident(super::Dialect::Mysql, sql, column);
+        super::ident::push_quoted(IDENT_QUOTE, sql, column);
         sql.push_str(" = VALUES(");
-        super::push_ident(super::Dialect::Mysql, sql, column);
+        super::ident::push_quoted(IDENT_QUOTE, sql, column);
         sql.push(')');
     }
 }

@@ -9,7 +9,7 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgSslMode};
 
 use std::sync::Arc;
 
-use super::{CommentStyle, Keeper, Pool, integrity};
+use super::vocabulary::{CommentStyle, integrity};
 use crate::async_database_functions::core::column::{Column, ServerDefault, SqlType};
 use crate::async_database_functions::core::error::{Constraint, DatabaseError, ErrorKind};
 use crate::async_database_functions::core::sql_dialect::Dialect;
@@ -66,17 +66,17 @@ pub(super) async fn connect(
     url: Option<&url::Url>,
     health: Arc<Health>,
     stale: Arc<Staleness>,
-) -> Result<(Pool, Keeper), DatabaseError> {
-    let native = super::native_url(url, "postgres")?;
+) -> Result<(sqlx::PgPool, Arc<super::hot::Hot<sqlx::Postgres>>), DatabaseError> {
+    let native = super::connect::native_url(url, "postgres")?;
     let mut options = PgConnectOptions::from_str(native.as_str())
-        .map_err(|e| super::map_error(config, e))?
+        .map_err(|e| super::errors::map_with::<Errors>(config, e))?
         .statement_cache_capacity(config.query_cache_size())
         .disable_statement_logging();
     let args = config.connect_args();
     if let Some(name) = &args.application_name {
         options = options.application_name(name);
     }
-    let tls = super::tls(config)?;
+    let tls = super::connect::tls(config)?;
     if let Some(mode) = tls.mode {
         options = options.ssl_mode(match mode {
             SslMode::Disable => PgSslMode::Disable,
@@ -118,21 +118,21 @@ pub(super) async fn connect(
     if !settings.is_empty() {
         options = options.options(settings);
     }
-    let pool =
-        super::recycle_on_acquire(PgPoolOptions::new(), config.pool_recycle(), stale.clone())
-            .max_connections(max_connections(config))
-            .min_connections(0)
-            .acquire_timeout(super::acquire_timeout(config))
-            .test_before_acquire(config.pool_pre_ping())
-            .max_lifetime(config.pool_recycle())
-            .idle_timeout(Some(Duration::from_secs(600)))
-            .connect_lazy_with(options);
+    let pool = super::connect::recycle_on_acquire(
+        PgPoolOptions::new(),
+        config.pool_recycle(),
+        stale.clone(),
+    )
+    .max_connections(max_connections(config))
+    .min_connections(0)
+    .acquire_timeout(super::connect::acquire_timeout(config))
+    .test_before_acquire(config.pool_pre_ping())
+    .max_lifetime(config.pool_recycle())
+    .idle_timeout(Some(Duration::from_secs(600)))
+    .connect_lazy_with(options);
     Ok((
-        Pool::Postgres(
-            pool,
-            super::hot::Hot::new(config, health, stale, RETIRE_ABOVE),
-        ),
-        Keeper(None),
+        pool,
+        super::hot::Hot::new(config, health, stale, RETIRE_ABOVE),
     ))
 }
 
@@ -345,9 +345,9 @@ pub(super) fn any_key_clause(
     }
     let mut sql = String::with_capacity(48);
     sql.push_str(" WHERE ");
-    super::push_ident(Dialect::Postgresql, &mut sql, table);
+    super::ident::push_quoted(IDENT_QUOTE, &mut sql, table);
     sql.push('.');
-    super::push_ident(Dialect::Postgresql, &mut sql, key.name);
+    super::ident::push_quoted(IDENT_QUOTE, &mut sql, key.name);
     sql.push_str(" = ANY($1::");
     sql.push_str(array_type(key.sql_type));
     sql.push_str("[])");
@@ -373,16 +373,15 @@ pub(super) fn unnest_update(
     if columns.is_empty() || !all_admitted(&kinds, values) {
         return None;
     }
-    let pg = Dialect::Postgresql;
     let mut sql = String::with_capacity(64 + columns.len() * 40);
     sql.push_str("UPDATE ");
-    super::push_ident(pg, &mut sql, table);
+    super::ident::push_quoted(IDENT_QUOTE, &mut sql, table);
     sql.push_str(" SET ");
     for (i, column) in columns.iter().enumerate() {
         if i > 0 {
             sql.push_str(", ");
         }
-        super::push_ident(pg, &mut sql, column.name);
+        super::ident::push_quoted(IDENT_QUOTE, &mut sql, column.name);
         let _ = write!(sql, " = \"v\".x{}", i + 1);
     }
     sql.push_str(" FROM unnest(");
@@ -403,9 +402,9 @@ pub(super) fn unnest_update(
         let _ = write!(sql, "x{i}");
     }
     sql.push_str(") WHERE ");
-    super::push_ident(pg, &mut sql, table);
+    super::ident::push_quoted(IDENT_QUOTE, &mut sql, table);
     sql.push('.');
-    super::push_ident(pg, &mut sql, key.name);
+    super::ident::push_quoted(IDENT_QUOTE, &mut sql, key.name);
     sql.push_str(" = \"v\".x0");
     Some((sql, kinds))
 }
@@ -451,13 +450,9 @@ pub(super) fn unnest_insert(
     }
     let mut sql = String::with_capacity(64 + width * 32);
     sql.push_str("INSERT INTO ");
-    super::push_ident(Dialect::Postgresql, &mut sql, table);
+    super::ident::push_quoted(IDENT_QUOTE, &mut sql, table);
     sql.push_str(" (");
-    super::push_ident_list(
-        Dialect::Postgresql,
-        &mut sql,
-        columns.iter().map(|c| c.name),
-    );
+    super::ident::push_quoted_list(IDENT_QUOTE, &mut sql, columns.iter().map(|c| c.name));
     sql.push_str(if select_list {
         ") SELECT "
     } else {
@@ -482,7 +477,7 @@ pub(super) fn unnest_insert(
     }
     if !returning.is_empty() {
         sql.push_str(" RETURNING ");
-        super::push_ident_list(Dialect::Postgresql, &mut sql, returning.iter().copied());
+        super::ident::push_quoted_list(IDENT_QUOTE, &mut sql, returning.iter().copied());
     }
     Some((sql, kinds))
 }
@@ -863,7 +858,33 @@ pub(super) fn arguments_with_arrays(values: sea_query::Values) -> Result<PgArgum
 
 /// ` ON CONFLICT (keys) DO UPDATE SET col = excluded.col, …` (see [`super::push_upsert`]).
 pub(super) fn push_upsert(sql: &mut String, keys: &[&str], updated: &[&str]) {
-    super::push_on_conflict(super::Dialect::Postgresql, sql, keys, updated);
+    super::ident::push_on_conflict(IDENT_QUOTE, sql, keys, updated);
+}
+
+/// This backend's rules for its driver's errors (see [`super::errors::map_with`]).
+pub(super) struct Errors;
+
+impl super::errors::ErrorMapping for Errors {
+    fn error_code(db: &dyn sqlx::error::DatabaseError) -> Option<String> {
+        error_code(db)
+    }
+    fn classify(code: &str) -> (ErrorKind, Option<Constraint>) {
+        classify(code)
+    }
+    fn hide_values(kind: ErrorKind, details: String) -> String {
+        hide_values(kind, details)
+    }
+    fn constraint_info(
+        db: &dyn sqlx::error::DatabaseError,
+    ) -> crate::async_database_functions::core::error::ConstraintInfo {
+        constraint_info(db)
+    }
+    fn driver_source(error: sqlx::Error) -> Box<dyn std::error::Error + Send + Sync> {
+        driver_source(error)
+    }
+    fn max_connections(config: &DBConfig) -> u32 {
+        max_connections(config)
+    }
 }
 
 #[cfg(test)]

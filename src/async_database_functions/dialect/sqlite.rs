@@ -9,7 +9,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use std::sync::Arc;
 
 use super::sqlite_engine::{self, Engine, MAX_CONNECTIONS, Target};
-use super::{CommentStyle, Keeper, Pool, integrity};
+use super::vocabulary::{CommentStyle, Keeper, integrity};
 use crate::async_database_functions::core::column::{Column, ServerDefault, SqlType};
 use crate::async_database_functions::core::error::{Constraint, DatabaseError, ErrorKind};
 use crate::async_database_functions::database_config::{DBConfig, IsolationLevel, SqliteTarget};
@@ -70,7 +70,7 @@ pub(super) async fn connect(
     _url: Option<&url::Url>,
     _health: Arc<Health>,
     stale: Arc<Staleness>,
-) -> Result<(Pool, Keeper), DatabaseError> {
+) -> Result<(Pools, Keeper), DatabaseError> {
     let args = config.connect_args();
     let mut options = SqliteConnectOptions::new()
         .foreign_keys(true)
@@ -127,7 +127,7 @@ pub(super) async fn connect(
     );
     // sqlx's pool, for `AsyncDatabase::sqlite_pool()`: it opens no connection until used.
     let mut pool =
-        super::recycle_on_acquire(SqlitePoolOptions::new(), config.pool_recycle(), stale)
+        super::connect::recycle_on_acquire(SqlitePoolOptions::new(), config.pool_recycle(), stale)
             .max_connections(MAX_CONNECTIONS)
             .min_connections(0)
             .acquire_timeout(config.pool_timeout())
@@ -141,17 +141,18 @@ pub(super) async fn connect(
     let keeper = if memory {
         // The temporary file is made here, in WAL mode, and removed when the keeper goes (at
         // `disconnect`, or when the `AsyncDatabase` is dropped).
-        let temp = TempDatabase::create(&engine, &path)
-            .map_err(|e| super::map_error(config, sqlite_engine::error::to_sqlx(e)))?;
-        Keeper(Some(Box::new(temp)))
+        let temp = TempDatabase::create(&engine, &path).map_err(|e| {
+            super::errors::map_with::<Errors>(config, sqlite_engine::error::to_sqlx(e))
+        })?;
+        Keeper::some(Box::new(temp))
     } else {
-        Keeper(None)
+        Keeper::none()
     };
     Ok((
-        Pool::Sqlite(Pools {
+        Pools {
             sqlx: pool.connect_lazy_with(options),
             engine,
-        }),
+        },
         keeper,
     ))
 }
@@ -255,7 +256,7 @@ pub(crate) struct Pools {
 /// binds every integer width alike.
 pub(super) fn normalize_values(values: &mut sea_query::Values) -> Result<(), DatabaseError> {
     use sea_query::Value;
-    super::refuse_arrays("SQLite", values)?;
+    super::binds::refuse_arrays("SQLite", values)?;
     for (n, value) in values.0.iter().enumerate() {
         let nan = match value {
             Value::Double(Some(v)) => v.is_nan(),
@@ -383,7 +384,33 @@ fn constraint_in_message(
 
 /// ` ON CONFLICT (keys) DO UPDATE SET col = excluded.col, …` (see [`super::push_upsert`]).
 pub(super) fn push_upsert(sql: &mut String, keys: &[&str], updated: &[&str]) {
-    super::push_on_conflict(super::Dialect::Sqlite, sql, keys, updated);
+    super::ident::push_on_conflict(IDENT_QUOTE, sql, keys, updated);
+}
+
+/// This backend's rules for its driver's errors (see [`super::errors::map_with`]).
+pub(super) struct Errors;
+
+impl super::errors::ErrorMapping for Errors {
+    fn error_code(db: &dyn sqlx::error::DatabaseError) -> Option<String> {
+        error_code(db)
+    }
+    fn classify(code: &str) -> (ErrorKind, Option<Constraint>) {
+        classify(code)
+    }
+    fn hide_values(kind: ErrorKind, details: String) -> String {
+        hide_values(kind, details)
+    }
+    fn constraint_info(
+        db: &dyn sqlx::error::DatabaseError,
+    ) -> crate::async_database_functions::core::error::ConstraintInfo {
+        constraint_info(db)
+    }
+    fn driver_source(error: sqlx::Error) -> Box<dyn std::error::Error + Send + Sync> {
+        driver_source(error)
+    }
+    fn max_connections(config: &DBConfig) -> u32 {
+        max_connections(config)
+    }
 }
 
 #[cfg(test)]

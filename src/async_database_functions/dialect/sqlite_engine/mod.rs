@@ -40,7 +40,7 @@ use rusqlite::{Connection, OpenFlags};
 use sea_query::Values;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::{Outcome, RunError};
+use super::vocabulary::{Outcome, RunError};
 use crate::async_database_functions::core::from_row::FromRow;
 use crate::async_database_functions::core::row::RowRef;
 use crate::async_database_functions::dialect::health::Staleness;
