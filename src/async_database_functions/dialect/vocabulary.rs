@@ -32,6 +32,7 @@ impl Keeper {
     }
 
     /// Keeps `thing` alive as long as the pool.
+    #[cfg(feature = "sqlite")]
     pub(crate) fn some(thing: Box<dyn Send + Sync>) -> Keeper {
         Keeper(Some(thing))
     }
