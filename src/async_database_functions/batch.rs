@@ -253,9 +253,15 @@ impl Session {
 /// A key as it is compared: integers of every width as one, so that an `i32` id finds the row
 /// of an `i64` key column (the model's own value) and the other way round.
 pub(crate) fn canonical(value: &Value) -> Value {
+    canonical_ref(value).into_owned()
+}
+
+/// [`canonical`] without a copy when `value` is already in its canonical form (text, `i64`,
+/// UUID: nearly every key).
+pub(crate) fn canonical_ref(value: &Value) -> std::borrow::Cow<'_, Value> {
     match value {
-        Value::String(_) | Value::BigInt(_) | Value::Uuid(_) => value.clone(),
-        other => into_canonical(other.clone()),
+        Value::String(_) | Value::BigInt(_) | Value::Uuid(_) => std::borrow::Cow::Borrowed(value),
+        other => std::borrow::Cow::Owned(into_canonical(other.clone())),
     }
 }
 

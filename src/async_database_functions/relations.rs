@@ -102,11 +102,12 @@
 //! }
 //! ```
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement, Value};
 
-use super::batch::{SortKey, canonical, distinct_keys, key_value, rows_by_keys};
+use super::batch::{SortKey, canonical, canonical_ref, distinct_keys, key_value, rows_by_keys};
 use super::database_operations::DatabaseOperations;
 use crate::async_database_functions::core::column::Column;
 use crate::async_database_functions::core::error::DatabaseError;
@@ -502,13 +503,34 @@ fn is_null(value: &Value) -> bool {
 
 /// The children whose `fk` is one of `keys` (one per parent, in order), grouped per parent,
 /// each group in the order of the children's primary key.
+///
+/// Each distinct key gets a slot (one hash of each key given); each child is looked up by its
+/// foreign key (unless it has the previous child's) and moved into its slot's group, sized
+/// beforehand; a group already in primary-key order, as a server reading the foreign key's
+/// index returns it, is not sorted again (see docs/performance.md, *Eager loading*).
 async fn children_in<C: Model + Clone>(
     session: &mut Session,
     fk: Col<C>,
     keys: &[Value],
 ) -> Result<Vec<Vec<C>>, DatabaseError> {
     let column = column_of(fk)?;
-    let distinct: Vec<Value> = distinct_keys(keys.iter().filter(|k| !is_null(k)).cloned());
+    // The slot of each key given (`None` for NULL), the distinct keys in the order first given.
+    let mut slot_of: HashMap<Cow<'_, Value>, usize> = HashMap::with_capacity(keys.len());
+    let mut distinct: Vec<Value> = Vec::with_capacity(keys.len());
+    let slots: Vec<Option<usize>> = keys
+        .iter()
+        .map(|key| {
+            if is_null(key) {
+                return None;
+            }
+            let next = slot_of.len();
+            let slot = *slot_of.entry(canonical_ref(key)).or_insert_with_key(|key| {
+                distinct.push(key.as_ref().clone());
+                next
+            });
+            Some(slot)
+        })
+        .collect();
     let found = rows_by_keys::<C>(session, column, &distinct).await?;
     let dialect = session.config().dialect();
     let pk: Vec<&'static str> = C::columns()
@@ -516,35 +538,88 @@ async fn children_in<C: Model + Clone>(
         .filter(|c| c.primary_key)
         .map(|c| c.name)
         .collect();
-    // Each child's parent key and its own sort key, read column by column.
-    let mut groups: HashMap<Value, Vec<(SortKeys, C)>> = HashMap::with_capacity(distinct.len());
-    for child in found {
-        let parent = key_value(dialect, &child, column.name);
-        let order = SortKeys::of(&pk, |name| child.column_value(name, dialect));
-        groups.entry(parent).or_default().push((order, child));
-    }
-    let mut left: HashMap<Value, usize> = HashMap::with_capacity(distinct.len());
-    for key in keys {
-        *left.entry(canonical(key)).or_insert(0) += 1;
-    }
-    Ok(keys
+    let sort_key = |child: &C| SortKeys::of(&pk, |name| child.column_value(name, dialect));
+    // Each child's slot; a child whose key matches none given (which the server's comparison
+    // may allow, e.g. another letter case) belongs to no parent. Children of one parent come
+    // one after the other when the server reads the foreign key's index: the previous child's
+    // slot is reused without hashing the key again.
+    let mut previous: Option<(Value, Option<usize>)> = None;
+    let child_slots: Vec<Option<usize>> = found
         .iter()
-        .map(|key| {
-            let key = canonical(key);
-            let last = left.get_mut(&key).is_some_and(|n| {
-                *n -= 1;
-                *n == 0
-            });
-            // A parent given twice gets its children each time: moved out the last time.
-            let mut group = if last {
-                groups.remove(&key).unwrap_or_default()
-            } else {
-                groups.get(&key).cloned().unwrap_or_default()
+        .map(|child| {
+            let key = key_value(dialect, child, column.name);
+            if let Some((previous_key, slot)) = &previous
+                && *previous_key == key
+            {
+                return *slot;
+            }
+            let slot = slot_of.get(&key).copied();
+            previous = Some((key, slot));
+            slot
+        })
+        .collect();
+    let mut groups: Vec<Group<C>> = (0..distinct.len()).map(|_| Group::default()).collect();
+    for slot in child_slots.iter().flatten() {
+        groups[*slot].len += 1;
+    }
+    for (child, slot) in found.into_iter().zip(child_slots) {
+        let Some(slot) = slot else { continue };
+        let group = &mut groups[slot];
+        if group.children.capacity() == 0 {
+            group.children.reserve_exact(group.len);
+        }
+        let order = sort_key(&child);
+        if group.last.as_ref().is_some_and(|last| *last > order) {
+            group.sorted = false;
+        }
+        group.last = Some(order);
+        group.children.push(child);
+    }
+    // How many times each slot is still asked for: a parent given twice gets its children each
+    // time, moved out the last time.
+    let mut left = vec![0usize; distinct.len()];
+    for slot in slots.iter().flatten() {
+        left[*slot] += 1;
+    }
+    Ok(slots
+        .into_iter()
+        .map(|slot| {
+            let Some(slot) = slot else {
+                return Vec::new();
             };
-            group.sort_by(|a, b| a.0.cmp(&b.0));
-            group.into_iter().map(|(_, child)| child).collect()
+            let group = &mut groups[slot];
+            if !group.sorted {
+                group.children.sort_by_cached_key(|child| sort_key(child));
+                group.sorted = true;
+            }
+            left[slot] -= 1;
+            if left[slot] == 0 {
+                std::mem::take(&mut group.children)
+            } else {
+                group.children.clone()
+            }
         })
         .collect())
+}
+
+/// The children of one parent key in [`children_in`]: how many, whether they came in
+/// primary-key order, and the last one's key.
+struct Group<C> {
+    children: Vec<C>,
+    len: usize,
+    sorted: bool,
+    last: Option<SortKeys>,
+}
+
+impl<C> Default for Group<C> {
+    fn default() -> Self {
+        Group {
+            children: Vec::new(),
+            len: 0,
+            sorted: true,
+            last: None,
+        }
+    }
 }
 
 /// The parents whose `references` column is one of `refs` (one per child), one per child.
