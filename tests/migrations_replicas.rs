@@ -44,7 +44,7 @@ async fn clean(primary: &str, table: &str, history: &str) {
     let db = AsyncDatabase::new(DBConfig::new(json!({ "database_uri": primary })).unwrap());
     let ops = DatabaseOperations::new(db.clone());
     for t in [table, history, &format!("{history}_lock")] {
-        ops.execute_one(&text(&format!("DROP TABLE IF EXISTS {t}")))
+        ops.execute_one(&text(format!("DROP TABLE IF EXISTS {t}")))
             .await
             .unwrap();
     }
@@ -58,7 +58,7 @@ async fn rows_on(uri: &str, table: &str, want: usize) -> Vec<i64> {
     let started = Instant::now();
     let rows = loop {
         let read: Result<Vec<i64>, _> = ops
-            .read_query(&text(&format!("SELECT id FROM {table} ORDER BY id")))
+            .read_query(&text(format!("SELECT id FROM {table} ORDER BY id")))
             .await;
         match read {
             Ok(rows) if rows.len() == want => break rows,
