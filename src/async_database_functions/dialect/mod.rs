@@ -20,6 +20,8 @@ pub(crate) mod hot;
 mod literal;
 #[cfg(feature = "mysql")]
 mod mysql;
+#[cfg(feature = "pg-pipeline")]
+pub(crate) mod pg_engine;
 #[cfg(feature = "postgres")]
 mod postgres;
 pub(crate) mod row;
@@ -120,7 +122,11 @@ pub(crate) enum Pool {
     #[cfg(feature = "sqlite")]
     Sqlite(sqlite::Pools),
     #[cfg(feature = "postgres")]
+    #[cfg_attr(feature = "pg-pipeline", allow(dead_code))]
     Postgres(sqlx::PgPool, Arc<Hot<sqlx::Postgres>>),
+    /// PostgreSQL on the tokio-postgres executor (`pg-pipeline`).
+    #[cfg(feature = "pg-pipeline")]
+    PgEngine(pg_engine::PgPools),
     #[cfg(feature = "mysql")]
     MySql(sqlx::MySqlPool, Arc<Hot<sqlx::MySql>>),
 }
@@ -133,7 +139,11 @@ pub(crate) enum Conn {
     #[cfg(feature = "sqlite")]
     Sqlite(sqlite_engine::EngineConn),
     #[cfg(feature = "postgres")]
+    #[cfg_attr(feature = "pg-pipeline", allow(dead_code))]
     Postgres(Pooled<sqlx::Postgres>),
+    /// A connection of the tokio-postgres executor (`pg-pipeline`).
+    #[cfg(feature = "pg-pipeline")]
+    PgEngine(pg_engine::PgConn),
     #[cfg(feature = "mysql")]
     MySql(Pooled<sqlx::MySql>),
 }
@@ -145,6 +155,8 @@ macro_rules! per_conn {
         match $conn {
             #[cfg(feature = "sqlite")]
             Conn::Sqlite($e) => $engine,
+            #[cfg(feature = "pg-pipeline")]
+            Conn::PgEngine($e) => $engine,
             #[cfg(feature = "postgres")]
             Conn::Postgres($c) => $body,
             #[cfg(feature = "mysql")]
@@ -187,6 +199,8 @@ impl Pool {
             }
             #[cfg(feature = "postgres")]
             Pool::Postgres(p, hot) => idle(p, hot, config).map(Conn::Postgres),
+            #[cfg(feature = "pg-pipeline")]
+            Pool::PgEngine(p) => p.engine.try_acquire().map(Conn::PgEngine),
             #[cfg(feature = "mysql")]
             Pool::MySql(p, hot) => idle(p, hot, config).map(Conn::MySql),
         }
@@ -211,6 +225,11 @@ impl Pool {
             }
             #[cfg(feature = "postgres")]
             Pool::Postgres(p, hot) => Conn::Postgres(acquire_on(p, hot, full).await?),
+            #[cfg(feature = "pg-pipeline")]
+            Pool::PgEngine(p) => {
+                let _ = full;
+                Conn::PgEngine(p.engine.acquire().await?)
+            }
             #[cfg(feature = "mysql")]
             Pool::MySql(p, hot) => Conn::MySql(acquire_on(p, hot, full).await?),
         })
@@ -229,6 +248,11 @@ impl Pool {
                 hot.turn_off();
                 p.close().await
             }
+            #[cfg(feature = "pg-pipeline")]
+            Pool::PgEngine(p) => {
+                p.engine.close().await;
+                p.sqlx.close().await;
+            }
             #[cfg(feature = "mysql")]
             Pool::MySql(p, hot) => {
                 hot.turn_off();
@@ -244,6 +268,8 @@ impl Pool {
             Pool::Sqlite(p) => p.engine.max_connections(),
             #[cfg(feature = "postgres")]
             Pool::Postgres(p, _) => p.options().get_max_connections(),
+            #[cfg(feature = "pg-pipeline")]
+            Pool::PgEngine(p) => p.engine.max_connections(),
             #[cfg(feature = "mysql")]
             Pool::MySql(p, _) => p.options().get_max_connections(),
         }
@@ -256,6 +282,8 @@ impl Pool {
             Pool::Sqlite(p) => p.engine.stats(),
             #[cfg(feature = "postgres")]
             Pool::Postgres(p, hot) => (p.size(), p.num_idle() + hot.len()),
+            #[cfg(feature = "pg-pipeline")]
+            Pool::PgEngine(p) => p.engine.stats(),
             #[cfg(feature = "mysql")]
             Pool::MySql(p, hot) => (p.size(), p.num_idle() + hot.len()),
         }
@@ -269,6 +297,8 @@ impl Pool {
             Pool::Sqlite(_) => {}
             #[cfg(feature = "postgres")]
             Pool::Postgres(_, hot) => hot.turn_off(),
+            #[cfg(feature = "pg-pipeline")]
+            Pool::PgEngine(_) => {}
             #[cfg(feature = "mysql")]
             Pool::MySql(_, hot) => hot.turn_off(),
         }
@@ -860,6 +890,8 @@ impl Conn {
                 let arguments = postgres::array_arguments(values, &arrays.0);
                 run_on(&mut **c, sql, arguments, persistent).await
             }
+            #[cfg(feature = "pg-pipeline")]
+            Conn::PgEngine(e) => e.run_arrays(sql, values, &arrays.0, persistent).await,
             // Only PostgreSQL's dialect makes `ColumnArrays`.
             #[allow(unreachable_patterns)]
             _ => {
@@ -948,6 +980,11 @@ impl Conn {
             Conn::Postgres(c) => {
                 let _ = write;
                 tx_begin(&mut **c, read_only.then_some("BEGIN READ ONLY")).await
+            }
+            #[cfg(feature = "pg-pipeline")]
+            Conn::PgEngine(e) => {
+                let _ = write;
+                e.begin(read_only).await
             }
             #[cfg(feature = "mysql")]
             Conn::MySql(c) => {

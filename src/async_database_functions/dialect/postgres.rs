@@ -118,6 +118,23 @@ pub(super) async fn connect(
     if !settings.is_empty() {
         options = options.options(settings);
     }
+    #[cfg(feature = "pg-pipeline")]
+    let engine = super::pg_engine::PgEngine::new(
+        super::pg_engine::Target {
+            config: super::pg_engine::client_config(
+                &options,
+                &native,
+                super::acquire_timeout(config),
+            ),
+            connector: super::pg_engine::tls::connector(&tls)?,
+            max_connections: max_connections(config),
+            acquire_timeout: super::acquire_timeout(config),
+            recycle: config.pool_recycle(),
+            pre_ping: config.pool_pre_ping(),
+            cache_capacity: config.query_cache_size(),
+        },
+        stale.clone(),
+    );
     let pool =
         super::recycle_on_acquire(PgPoolOptions::new(), config.pool_recycle(), stale.clone())
             .max_connections(max_connections(config))
@@ -127,6 +144,15 @@ pub(super) async fn connect(
             .max_lifetime(config.pool_recycle())
             .idle_timeout(Some(Duration::from_secs(600)))
             .connect_lazy_with(options);
+    #[cfg(feature = "pg-pipeline")]
+    {
+        let _ = health;
+        Ok((
+            Pool::PgEngine(super::pg_engine::PgPools { sqlx: pool, engine }),
+            Keeper(None),
+        ))
+    }
+    #[cfg(not(feature = "pg-pipeline"))]
     Ok((
         Pool::Postgres(
             pool,
@@ -252,6 +278,9 @@ pub(super) fn server_default_sql(default: ServerDefault, _: SqlType) -> Option<&
 
 /// The error `DatabaseError::source()` gives: [`sqlx::Error`] itself (its `Database` variant downcasts to `sqlx::postgres::PgDatabaseError`).
 pub(super) fn driver_source(error: sqlx::Error) -> Box<dyn std::error::Error + Send + Sync> {
+    #[cfg(feature = "pg-pipeline")]
+    return super::pg_engine::error::into_source(error);
+    #[cfg(not(feature = "pg-pipeline"))]
     Box::new(error)
 }
 
@@ -297,6 +326,14 @@ pub(super) fn constraint_info(
         columns: Vec::new(),
     };
     if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        if let Some(column) = pg.column() {
+            info.columns.push(column.to_string());
+        } else if let Some(detail) = pg.detail() {
+            info.columns = key_columns(detail);
+        }
+    }
+    #[cfg(feature = "pg-pipeline")]
+    if let Some(pg) = db.try_downcast_ref::<super::pg_engine::error::PgEngineDbError>() {
         if let Some(column) = pg.column() {
             info.columns.push(column.to_string());
         } else if let Some(detail) = pg.detail() {
@@ -595,7 +632,7 @@ fn element_kind(value: &sea_query::Value) -> Option<(ArrayKind, bool)> {
 
 /// One column's values as the Rust type sqlx encodes as a binary PostgreSQL array.
 #[derive(Debug, PartialEq)]
-enum TypedArray {
+pub(crate) enum TypedArray {
     Bool(Vec<Option<bool>>),
     Int(Vec<Option<i64>>),
     Float(Vec<Option<f64>>),
@@ -611,7 +648,7 @@ enum TypedArray {
 }
 
 impl TypedArray {
-    fn with_capacity(kind: ArrayKind, rows: usize) -> Self {
+    pub(super) fn with_capacity(kind: ArrayKind, rows: usize) -> Self {
         match kind {
             ArrayKind::Bool => TypedArray::Bool(Vec::with_capacity(rows)),
             ArrayKind::Int => TypedArray::Int(Vec::with_capacity(rows)),
@@ -629,7 +666,7 @@ impl TypedArray {
     }
 
     /// Appends `value` (moved, not copied); `None` when it is not of this array's type.
-    fn push(&mut self, value: sea_query::Value) -> Option<()> {
+    pub(super) fn push(&mut self, value: sea_query::Value) -> Option<()> {
         use sea_query::Value as V;
         match (self, value) {
             (TypedArray::Bool(a), V::Bool(v)) => a.push(v),
@@ -702,7 +739,10 @@ impl TypedArray {
 
 /// Splits row-major `values` into one array per column, of the types `kinds` names; `None`
 /// when a value does not fit its column's array (or the values are not whole rows).
-fn typed_arrays(values: Vec<sea_query::Value>, kinds: &[ArrayKind]) -> Option<Vec<TypedArray>> {
+pub(super) fn typed_arrays(
+    values: Vec<sea_query::Value>,
+    kinds: &[ArrayKind],
+) -> Option<Vec<TypedArray>> {
     let width = kinds.len();
     if width == 0 || !values.len().is_multiple_of(width) {
         return None;
@@ -749,7 +789,7 @@ pub(super) fn has_array(values: &sea_query::Values) -> bool {
 
 /// The array kind of a `text()` array's element type; `None` for one without an array form
 /// here.
-fn kind_of_array(ty: &sea_query::ArrayType) -> Option<ArrayKind> {
+pub(super) fn kind_of_array(ty: &sea_query::ArrayType) -> Option<ArrayKind> {
     use sea_query::ArrayType as A;
     Some(match ty {
         A::Bool => ArrayKind::Bool,
