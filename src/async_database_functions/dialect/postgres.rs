@@ -278,9 +278,6 @@ pub(super) fn server_default_sql(default: ServerDefault, _: SqlType) -> Option<&
 
 /// The error `DatabaseError::source()` gives: [`sqlx::Error`] itself (its `Database` variant downcasts to `sqlx::postgres::PgDatabaseError`).
 pub(super) fn driver_source(error: sqlx::Error) -> Box<dyn std::error::Error + Send + Sync> {
-    #[cfg(feature = "pg-pipeline")]
-    return super::pg_engine::error::into_source(error);
-    #[cfg(not(feature = "pg-pipeline"))]
     Box::new(error)
 }
 

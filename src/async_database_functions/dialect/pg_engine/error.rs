@@ -1,12 +1,14 @@
 //! tokio-postgres errors as sqlx errors, so that `dialect::map_error` classifies them exactly
 //! as it classifies sqlx-postgres's: by SQLSTATE, with the constraint, table and column the
-//! server named (the SQLite engine does the same in `sqlite_engine/error.rs`).
+//! server named (the SQLite engine does the same in `sqlite_engine/error.rs`). `source()` of a
+//! `DatabaseError` stays a [`sqlx::Error`], as on the sqlx executor; its database error is this
+//! module's, not sqlx's `PgDatabaseError` (which only sqlx can make).
 
 use std::borrow::Cow;
 use std::fmt;
 
-/// An error the server returned (an `ErrorResponse`): its fields, and the driver's own error,
-/// which [`into_source`] hands to the user as `source()`.
+/// An error the server returned (an `ErrorResponse`): its fields, and the driver's own error
+/// (its `source()`).
 #[derive(Debug)]
 pub(crate) struct PgEngineDbError {
     code: String,
@@ -36,7 +38,13 @@ impl fmt::Display for PgEngineDbError {
     }
 }
 
-impl std::error::Error for PgEngineDbError {}
+/// The driver's own error is the source: `source()` of the sqlx error's database error
+/// downcasts to [`tokio_postgres::Error`].
+impl std::error::Error for PgEngineDbError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.origin)
+    }
+}
 
 impl sqlx::error::DatabaseError for PgEngineDbError {
     fn message(&self) -> &str {
@@ -87,7 +95,7 @@ pub(crate) fn to_sqlx(e: tokio_postgres::Error) -> sqlx::Error {
             origin: e,
         }));
     }
-    let text = e.to_string();
+    let text = chain(&e);
     if e.is_closed() {
         return sqlx::Error::Io(std::io::Error::new(
             std::io::ErrorKind::ConnectionAborted,
@@ -106,26 +114,29 @@ pub(crate) fn to_sqlx(e: tokio_postgres::Error) -> sqlx::Error {
         || text.starts_with("timeout")
         || text.contains("io error")
     {
-        return sqlx::Error::Io(std::io::Error::other(e));
+        return sqlx::Error::Io(std::io::Error::other(text));
     }
     if text.starts_with("invalid configuration") {
-        return sqlx::Error::Configuration(Box::new(e));
+        return sqlx::Error::Configuration(text.into());
     }
     if text.contains("authentication") || text.contains("TLS") || text.contains("SSL") {
-        return sqlx::Error::Tls(Box::new(e));
+        return sqlx::Error::Tls(text.into());
     }
     sqlx::Error::Protocol(text)
 }
 
-/// The error a user downcasts `DatabaseError::source()` to on this executor: the driver's own
-/// [`tokio_postgres::Error`], whose `as_db_error()` gives the server's fields; any other sqlx
-/// error as it is.
-pub(crate) fn into_source(e: sqlx::Error) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-    match e {
-        sqlx::Error::Database(db) => match db.try_downcast::<PgEngineDbError>() {
-            Ok(engine) => Box::new(engine.origin),
-            Err(db) => Box::new(sqlx::Error::Database(db)),
-        },
-        e => Box::new(e),
+/// The error's text with its causes (`error performing TLS handshake: invalid peer
+/// certificate: UnknownIssuer`): the driver's own text names only the step that failed.
+fn chain(e: &tokio_postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
     }
+    text
 }

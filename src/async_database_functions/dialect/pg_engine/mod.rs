@@ -459,16 +459,15 @@ impl PgConn {
         let stream = self.query(&sql, &params, persistent).await?;
         let mut stream = std::pin::pin!(stream);
         let first = stream.try_next().await.map_err(to_sqlx)?;
-        let value = match first {
-            Some(row) => {
-                Some(T::from_row(RowRef::new(&PgEngineRow(&row))).map_err(RunError::Decode)?)
-            }
-            None => None,
+        let Some(row) = first else {
+            // The stream has ended: polling it again would report a closed connection.
+            return Ok(None);
         };
+        let value = T::from_row(RowRef::new(&PgEngineRow(&row))).map_err(RunError::Decode)?;
         // Read to its end, so that an error after the first row (a failing cast further on)
-        // is reported as sqlx reports it, and the next statement starts clean.
+        // is reported as sqlx reports it.
         while stream.try_next().await.map_err(to_sqlx)?.is_some() {}
-        Ok(value)
+        Ok(Some(value))
     }
 
     /// Runs SQL without parameters, possibly several statements (DDL, transaction control).

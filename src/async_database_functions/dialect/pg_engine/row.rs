@@ -50,6 +50,10 @@ impl<'r> PgEngineRow<'r> {
 #[cold]
 fn cause(e: tokio_postgres::Error) -> DecodeError {
     match e.into_source() {
+        // sqlx's words for it, which users (and the tests) look for.
+        Some(source) if source.is::<postgres_types::WrongType>() => {
+            format!("mismatched types; {source}").into()
+        }
         Some(source) => source,
         None => "the column could not be read".into(),
     }
