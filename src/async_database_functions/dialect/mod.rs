@@ -176,6 +176,11 @@ impl Pool {
         health: Arc<Health>,
         stale: Arc<Staleness>,
     ) -> Result<(Pool, Keeper), DatabaseError> {
+        #[cfg(feature = "pg-pipeline")]
+        if Backend::of(config.dialect()) == Backend::Postgres {
+            let _ = health;
+            return pg_engine::connect(config, url, stale).await;
+        }
         per_backend!(Backend::of(config.dialect()), b => b::connect(config, url, health, stale).await)
     }
 
@@ -804,9 +809,14 @@ pub(crate) fn map_error(config: &DBConfig, error: sqlx::Error) -> DatabaseError 
             DatabaseError::new(kind, details)
                 .with_code(code)
                 .with_constraint(constraint)
-                .with_constraint_info(
-                    per_backend!(Backend::of(config.dialect()), b => b::constraint_info(&**db)),
-                )
+                .with_constraint_info({
+                    #[allow(unused_mut)]
+                    let mut info =
+                        per_backend!(Backend::of(config.dialect()), b => b::constraint_info(&**db));
+                    #[cfg(feature = "pg-pipeline")]
+                    pg_engine::error::complete_info(&**db, &mut info);
+                    info
+                })
         }
         sqlx::Error::PoolTimedOut => DatabaseError::new(
             ErrorKind::PoolTimeout,

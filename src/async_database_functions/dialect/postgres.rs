@@ -67,6 +67,22 @@ pub(super) async fn connect(
     health: Arc<Health>,
     stale: Arc<Staleness>,
 ) -> Result<(Pool, Keeper), DatabaseError> {
+    let (options, _) = connect_options(config, url)?;
+    Ok((
+        Pool::Postgres(
+            sqlx_pool(config, options, stale.clone()),
+            super::hot::Hot::new(config, health, stale, RETIRE_ABOVE),
+        ),
+        Keeper(None),
+    ))
+}
+
+/// sqlx's options for the server at `url` (one host of the URI), and that URL with the
+/// driver's scheme.
+pub(super) fn connect_options(
+    config: &DBConfig,
+    url: Option<&url::Url>,
+) -> Result<(PgConnectOptions, url::Url), DatabaseError> {
     let native = super::native_url(url, "postgres")?;
     let mut options = PgConnectOptions::from_str(native.as_str())
         .map_err(|e| super::map_error(config, e))?
@@ -118,48 +134,23 @@ pub(super) async fn connect(
     if !settings.is_empty() {
         options = options.options(settings);
     }
-    #[cfg(feature = "pg-pipeline")]
-    let engine = super::pg_engine::PgEngine::new(
-        super::pg_engine::Target {
-            config: super::pg_engine::client_config(
-                &options,
-                &native,
-                super::acquire_timeout(config),
-            ),
-            connector: super::pg_engine::tls::connector(&tls)?,
-            max_connections: max_connections(config),
-            acquire_timeout: super::acquire_timeout(config),
-            recycle: config.pool_recycle(),
-            pre_ping: config.pool_pre_ping(),
-            cache_capacity: config.query_cache_size(),
-        },
-        stale.clone(),
-    );
-    let pool =
-        super::recycle_on_acquire(PgPoolOptions::new(), config.pool_recycle(), stale.clone())
-            .max_connections(max_connections(config))
-            .min_connections(0)
-            .acquire_timeout(super::acquire_timeout(config))
-            .test_before_acquire(config.pool_pre_ping())
-            .max_lifetime(config.pool_recycle())
-            .idle_timeout(Some(Duration::from_secs(600)))
-            .connect_lazy_with(options);
-    #[cfg(feature = "pg-pipeline")]
-    {
-        let _ = health;
-        Ok((
-            Pool::PgEngine(super::pg_engine::PgPools { sqlx: pool, engine }),
-            Keeper(None),
-        ))
-    }
-    #[cfg(not(feature = "pg-pipeline"))]
-    Ok((
-        Pool::Postgres(
-            pool,
-            super::hot::Hot::new(config, health, stale, RETIRE_ABOVE),
-        ),
-        Keeper(None),
-    ))
+    Ok((options, native))
+}
+
+/// sqlx's pool (lazy: it opens no connection until used).
+pub(super) fn sqlx_pool(
+    config: &DBConfig,
+    options: PgConnectOptions,
+    stale: Arc<Staleness>,
+) -> sqlx::PgPool {
+    super::recycle_on_acquire(PgPoolOptions::new(), config.pool_recycle(), stale)
+        .max_connections(max_connections(config))
+        .min_connections(0)
+        .acquire_timeout(super::acquire_timeout(config))
+        .test_before_acquire(config.pool_pre_ping())
+        .max_lifetime(config.pool_recycle())
+        .idle_timeout(Some(Duration::from_secs(600)))
+        .connect_lazy_with(options)
 }
 
 /// Binds every integer as `BIGINT` and every float as `DOUBLE PRECISION`.
@@ -329,19 +320,11 @@ pub(super) fn constraint_info(
             info.columns = key_columns(detail);
         }
     }
-    #[cfg(feature = "pg-pipeline")]
-    if let Some(pg) = db.try_downcast_ref::<super::pg_engine::error::PgEngineDbError>() {
-        if let Some(column) = pg.column() {
-            info.columns.push(column.to_string());
-        } else if let Some(detail) = pg.detail() {
-            info.columns = key_columns(detail);
-        }
-    }
     info
 }
 
 /// `Key (a, b)=(1, 2) already exists.` → `[a, b]`; the values are not read.
-fn key_columns(detail: &str) -> Vec<String> {
+pub(super) fn key_columns(detail: &str) -> Vec<String> {
     detail
         .strip_prefix("Key (")
         .and_then(|rest| rest.split_once(")=("))

@@ -20,15 +20,20 @@ pub(crate) struct PgEngineDbError {
     origin: tokio_postgres::Error,
 }
 
-impl PgEngineDbError {
-    /// The column the server named (a not-null violation).
-    pub(crate) fn column(&self) -> Option<&str> {
-        self.column.as_deref()
-    }
-
-    /// The server's `detail` (`Key (name)=(…) already exists.`).
-    pub(crate) fn detail(&self) -> Option<&str> {
-        self.detail.as_deref()
+/// The columns of the violated constraint, as `postgres::constraint_info` reads them from
+/// sqlx's error: the column a not-null violation names, else the key's columns from the
+/// detail (`Key (a, b)=(…) already exists.`, the values not read). Fills `info` only when
+/// `db` is this executor's error.
+pub(crate) fn complete_info(
+    db: &dyn sqlx::error::DatabaseError,
+    info: &mut crate::async_database_functions::core::error::ConstraintInfo,
+) {
+    if let Some(pg) = db.try_downcast_ref::<PgEngineDbError>() {
+        if let Some(column) = &pg.column {
+            info.columns.push(column.clone());
+        } else if let Some(detail) = &pg.detail {
+            info.columns = super::super::postgres::key_columns(detail);
+        }
     }
 }
 

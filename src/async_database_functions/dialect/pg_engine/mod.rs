@@ -42,10 +42,12 @@ use sea_query::Values;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::{Client, RowStream, Statement};
 
-use super::postgres::ArrayKind;
-use super::{Outcome, RunError};
+use super::postgres::{self, ArrayKind};
+use super::{Keeper, Outcome, Pool, RunError};
+use crate::async_database_functions::core::error::DatabaseError;
 use crate::async_database_functions::core::from_row::FromRow;
 use crate::async_database_functions::core::row::RowRef;
+use crate::async_database_functions::database_config::DBConfig;
 use crate::async_database_functions::dialect::health::Staleness;
 use crate::async_database_functions::dialect::row_channel::RowSender;
 use bind::Params;
@@ -88,7 +90,7 @@ impl Inner {
     fn usable(&self, link: &Link) -> bool {
         let age = link.opened.elapsed();
         !link.client.is_closed()
-            && !self.target.recycle.is_some_and(|max| age > max)
+            && self.target.recycle.is_none_or(|max| age <= max)
             && !self.stale.is_stale(age)
     }
 
@@ -559,6 +561,32 @@ fn encode(e: bind::BindError) -> RunError {
 pub(crate) struct PgPools {
     pub(crate) sqlx: sqlx::PgPool,
     pub(crate) engine: PgEngine,
+}
+
+/// Builds the pools for `config`, to the server at `url` (one host of the URI); no connection
+/// is opened. sqlx's options, TLS checks and pool settings are the sqlx executor's own.
+pub(crate) async fn connect(
+    config: &DBConfig,
+    url: Option<&url::Url>,
+    stale: Arc<Staleness>,
+) -> Result<(Pool, Keeper), DatabaseError> {
+    let (options, native) = postgres::connect_options(config, url)?;
+    let tls = super::tls(config)?;
+    let timeout = super::acquire_timeout(config);
+    let engine = PgEngine::new(
+        Target {
+            config: client_config(&options, &native, timeout),
+            connector: tls::connector(&tls)?,
+            max_connections: super::max_connections(config),
+            acquire_timeout: timeout,
+            recycle: config.pool_recycle(),
+            pre_ping: config.pool_pre_ping(),
+            cache_capacity: config.query_cache_size(),
+        },
+        stale.clone(),
+    );
+    let sqlx = postgres::sqlx_pool(config, options, stale);
+    Ok((Pool::PgEngine(PgPools { sqlx, engine }), Keeper(None)))
 }
 
 /// `%XX` escapes of a URI part decoded (a password with `@` or `/` in it).
