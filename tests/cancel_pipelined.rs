@@ -125,8 +125,8 @@ async fn dropped_futures_leave_no_transaction_open_and_no_result_goes_astray() {
                 assert!(rounds < 20_000, "task {task}: too few drops");
                 let id = i64::try_from(next_id.fetch_add(1, Ordering::Relaxed)).expect("id");
                 let kind = rng.next() % 3;
-                let slow = rng.next() % 4 == 0;
-                let cut = rng.next() % 3 != 0;
+                let slow = rng.next().is_multiple_of(4);
+                let cut = !rng.next().is_multiple_of(3);
                 let op = operation(&db, kind, id, slow);
                 if cut {
                     let within = Duration::from_micros(50 + rng.next() % 3000);
