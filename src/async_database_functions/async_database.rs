@@ -518,6 +518,8 @@ impl AsyncDatabase {
             Pool::Sqlite(p) => SqlxPool::Sqlite(p.sqlx.clone()),
             #[cfg(feature = "postgres")]
             Pool::Postgres(p, _) => SqlxPool::Postgres(p.clone()),
+            #[cfg(feature = "pg-pipeline")]
+            Pool::PgEngine(p) => SqlxPool::Postgres(p.sqlx.clone()),
             #[cfg(feature = "mysql")]
             Pool::MySql(p, _) => SqlxPool::MySql(p.clone()),
         })

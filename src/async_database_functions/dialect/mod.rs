@@ -24,6 +24,8 @@ pub(crate) mod ident;
 mod literal;
 #[cfg(feature = "mysql")]
 mod mysql;
+#[cfg(feature = "pg-pipeline")]
+pub(crate) mod pg_engine;
 #[cfg(feature = "postgres")]
 mod postgres;
 pub(crate) mod row;
@@ -126,7 +128,11 @@ pub(crate) enum Pool {
     #[cfg(feature = "sqlite")]
     Sqlite(sqlite::Pools),
     #[cfg(feature = "postgres")]
+    #[cfg_attr(feature = "pg-pipeline", allow(dead_code))]
     Postgres(sqlx::PgPool, Arc<Hot<sqlx::Postgres>>),
+    /// PostgreSQL on the tokio-postgres executor (`pg-pipeline`).
+    #[cfg(feature = "pg-pipeline")]
+    PgEngine(pg_engine::PgPools),
     #[cfg(feature = "mysql")]
     MySql(sqlx::MySqlPool, Arc<Hot<sqlx::MySql>>),
 }
@@ -136,7 +142,11 @@ pub(crate) enum Conn {
     #[cfg(feature = "sqlite")]
     Sqlite(sqlite_engine::EngineConn),
     #[cfg(feature = "postgres")]
+    #[cfg_attr(feature = "pg-pipeline", allow(dead_code))]
     Postgres(Pooled<sqlx::Postgres>),
+    /// A connection of the tokio-postgres executor (`pg-pipeline`).
+    #[cfg(feature = "pg-pipeline")]
+    PgEngine(pg_engine::PgConn),
     #[cfg(feature = "mysql")]
     MySql(Pooled<sqlx::MySql>),
 }
@@ -148,6 +158,8 @@ macro_rules! per_conn {
         match $conn {
             #[cfg(feature = "sqlite")]
             Conn::Sqlite($e) => $engine,
+            #[cfg(feature = "pg-pipeline")]
+            Conn::PgEngine($e) => $engine,
             #[cfg(feature = "postgres")]
             Conn::Postgres($c) => $body,
             #[cfg(feature = "mysql")]
@@ -173,7 +185,13 @@ impl Pool {
                 let (pools, keeper) = sqlite::connect(config, url, health, stale).await?;
                 (Pool::Sqlite(pools), keeper)
             }
-            #[cfg(feature = "postgres")]
+            #[cfg(feature = "pg-pipeline")]
+            Backend::Postgres => {
+                let _ = health;
+                let (pools, keeper) = pg_engine::connect(config, url, stale).await?;
+                (Pool::PgEngine(pools), keeper)
+            }
+            #[cfg(all(feature = "postgres", not(feature = "pg-pipeline")))]
             Backend::Postgres => {
                 let (pool, hot) = postgres::connect(config, url, health, stale).await?;
                 (Pool::Postgres(pool, hot), Keeper::none())
@@ -206,6 +224,8 @@ impl Pool {
             }
             #[cfg(feature = "postgres")]
             Pool::Postgres(p, hot) => idle(p, hot, config).map(Conn::Postgres),
+            #[cfg(feature = "pg-pipeline")]
+            Pool::PgEngine(p) => p.engine.try_acquire().map(Conn::PgEngine),
             #[cfg(feature = "mysql")]
             Pool::MySql(p, hot) => idle(p, hot, config).map(Conn::MySql),
         }
@@ -230,6 +250,11 @@ impl Pool {
             }
             #[cfg(feature = "postgres")]
             Pool::Postgres(p, hot) => Conn::Postgres(acquire_on(p, hot, full).await?),
+            #[cfg(feature = "pg-pipeline")]
+            Pool::PgEngine(p) => {
+                let _ = full;
+                Conn::PgEngine(p.engine.acquire().await?)
+            }
             #[cfg(feature = "mysql")]
             Pool::MySql(p, hot) => Conn::MySql(acquire_on(p, hot, full).await?),
         })
@@ -248,6 +273,11 @@ impl Pool {
                 hot.turn_off();
                 p.close().await
             }
+            #[cfg(feature = "pg-pipeline")]
+            Pool::PgEngine(p) => {
+                p.engine.close().await;
+                p.sqlx.close().await;
+            }
             #[cfg(feature = "mysql")]
             Pool::MySql(p, hot) => {
                 hot.turn_off();
@@ -263,6 +293,8 @@ impl Pool {
             Pool::Sqlite(p) => p.engine.max_connections(),
             #[cfg(feature = "postgres")]
             Pool::Postgres(p, _) => p.options().get_max_connections(),
+            #[cfg(feature = "pg-pipeline")]
+            Pool::PgEngine(p) => p.engine.max_connections(),
             #[cfg(feature = "mysql")]
             Pool::MySql(p, _) => p.options().get_max_connections(),
         }
@@ -275,6 +307,8 @@ impl Pool {
             Pool::Sqlite(p) => p.engine.stats(),
             #[cfg(feature = "postgres")]
             Pool::Postgres(p, hot) => (p.size(), p.num_idle() + hot.len()),
+            #[cfg(feature = "pg-pipeline")]
+            Pool::PgEngine(p) => p.engine.stats(),
             #[cfg(feature = "mysql")]
             Pool::MySql(p, hot) => (p.size(), p.num_idle() + hot.len()),
         }
@@ -288,6 +322,8 @@ impl Pool {
             Pool::Sqlite(_) => {}
             #[cfg(feature = "postgres")]
             Pool::Postgres(_, hot) => hot.turn_off(),
+            #[cfg(feature = "pg-pipeline")]
+            Pool::PgEngine(_) => {}
             #[cfg(feature = "mysql")]
             Pool::MySql(_, hot) => hot.turn_off(),
         }
@@ -672,6 +708,8 @@ impl Conn {
                 let arguments = postgres::array_arguments(values, &arrays.0);
                 run_on(&mut **c, sql, arguments, persistent).await
             }
+            #[cfg(feature = "pg-pipeline")]
+            Conn::PgEngine(e) => e.run_arrays(sql, values, &arrays.0, persistent).await,
             // Only PostgreSQL's dialect makes `ColumnArrays`.
             #[allow(unreachable_patterns)]
             _ => {
@@ -760,6 +798,11 @@ impl Conn {
             Conn::Postgres(c) => {
                 let _ = write;
                 tx_begin(&mut **c, read_only.then_some("BEGIN READ ONLY")).await
+            }
+            #[cfg(feature = "pg-pipeline")]
+            Conn::PgEngine(e) => {
+                let _ = write;
+                e.begin(read_only).await
             }
             #[cfg(feature = "mysql")]
             Conn::MySql(c) => {

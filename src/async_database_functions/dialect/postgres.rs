@@ -67,6 +67,19 @@ pub(super) async fn connect(
     health: Arc<Health>,
     stale: Arc<Staleness>,
 ) -> Result<(sqlx::PgPool, Arc<super::hot::Hot<sqlx::Postgres>>), DatabaseError> {
+    let (options, _) = connect_options(config, url)?;
+    Ok((
+        sqlx_pool(config, options, stale.clone()),
+        super::hot::Hot::new(config, health, stale, RETIRE_ABOVE),
+    ))
+}
+
+/// sqlx's options for the server at `url` (one host of the URI), and that URL with the
+/// driver's scheme.
+pub(super) fn connect_options(
+    config: &DBConfig,
+    url: Option<&url::Url>,
+) -> Result<(PgConnectOptions, url::Url), DatabaseError> {
     let native = super::connect::native_url(url, "postgres")?;
     let mut options = PgConnectOptions::from_str(native.as_str())
         .map_err(|e| super::errors::map_with::<Errors>(config, e))?
@@ -118,22 +131,23 @@ pub(super) async fn connect(
     if !settings.is_empty() {
         options = options.options(settings);
     }
-    let pool = super::connect::recycle_on_acquire(
-        PgPoolOptions::new(),
-        config.pool_recycle(),
-        stale.clone(),
-    )
-    .max_connections(max_connections(config))
-    .min_connections(0)
-    .acquire_timeout(super::connect::acquire_timeout(config))
-    .test_before_acquire(config.pool_pre_ping())
-    .max_lifetime(config.pool_recycle())
-    .idle_timeout(Some(Duration::from_secs(600)))
-    .connect_lazy_with(options);
-    Ok((
-        pool,
-        super::hot::Hot::new(config, health, stale, RETIRE_ABOVE),
-    ))
+    Ok((options, native))
+}
+
+/// sqlx's pool (lazy: it opens no connection until used).
+pub(super) fn sqlx_pool(
+    config: &DBConfig,
+    options: PgConnectOptions,
+    stale: Arc<Staleness>,
+) -> sqlx::PgPool {
+    super::connect::recycle_on_acquire(PgPoolOptions::new(), config.pool_recycle(), stale)
+        .max_connections(max_connections(config))
+        .min_connections(0)
+        .acquire_timeout(super::connect::acquire_timeout(config))
+        .test_before_acquire(config.pool_pre_ping())
+        .max_lifetime(config.pool_recycle())
+        .idle_timeout(Some(Duration::from_secs(600)))
+        .connect_lazy_with(options)
 }
 
 /// Binds every integer as `BIGINT` and every float as `DOUBLE PRECISION`.
@@ -307,7 +321,7 @@ pub(super) fn constraint_info(
 }
 
 /// `Key (a, b)=(1, 2) already exists.` → `[a, b]`; the values are not read.
-fn key_columns(detail: &str) -> Vec<String> {
+pub(super) fn key_columns(detail: &str) -> Vec<String> {
     detail
         .strip_prefix("Key (")
         .and_then(|rest| rest.split_once(")=("))
@@ -590,7 +604,7 @@ fn element_kind(value: &sea_query::Value) -> Option<(ArrayKind, bool)> {
 
 /// One column's values as the Rust type sqlx encodes as a binary PostgreSQL array.
 #[derive(Debug, PartialEq)]
-enum TypedArray {
+pub(crate) enum TypedArray {
     Bool(Vec<Option<bool>>),
     Int(Vec<Option<i64>>),
     Float(Vec<Option<f64>>),
@@ -606,7 +620,7 @@ enum TypedArray {
 }
 
 impl TypedArray {
-    fn with_capacity(kind: ArrayKind, rows: usize) -> Self {
+    pub(super) fn with_capacity(kind: ArrayKind, rows: usize) -> Self {
         match kind {
             ArrayKind::Bool => TypedArray::Bool(Vec::with_capacity(rows)),
             ArrayKind::Int => TypedArray::Int(Vec::with_capacity(rows)),
@@ -624,7 +638,7 @@ impl TypedArray {
     }
 
     /// Appends `value` (moved, not copied); `None` when it is not of this array's type.
-    fn push(&mut self, value: sea_query::Value) -> Option<()> {
+    pub(super) fn push(&mut self, value: sea_query::Value) -> Option<()> {
         use sea_query::Value as V;
         match (self, value) {
             (TypedArray::Bool(a), V::Bool(v)) => a.push(v),
@@ -697,7 +711,10 @@ impl TypedArray {
 
 /// Splits row-major `values` into one array per column, of the types `kinds` names; `None`
 /// when a value does not fit its column's array (or the values are not whole rows).
-fn typed_arrays(values: Vec<sea_query::Value>, kinds: &[ArrayKind]) -> Option<Vec<TypedArray>> {
+pub(super) fn typed_arrays(
+    values: Vec<sea_query::Value>,
+    kinds: &[ArrayKind],
+) -> Option<Vec<TypedArray>> {
     let width = kinds.len();
     if width == 0 || !values.len().is_multiple_of(width) {
         return None;
@@ -744,7 +761,7 @@ pub(super) fn has_array(values: &sea_query::Values) -> bool {
 
 /// The array kind of a `text()` array's element type; `None` for one without an array form
 /// here.
-fn kind_of_array(ty: &sea_query::ArrayType) -> Option<ArrayKind> {
+pub(super) fn kind_of_array(ty: &sea_query::ArrayType) -> Option<ArrayKind> {
     use sea_query::ArrayType as A;
     Some(match ty {
         A::Bool => ArrayKind::Bool,
@@ -877,7 +894,12 @@ impl super::errors::ErrorMapping for Errors {
     fn constraint_info(
         db: &dyn sqlx::error::DatabaseError,
     ) -> crate::async_database_functions::core::error::ConstraintInfo {
-        constraint_info(db)
+        #[allow(unused_mut)]
+        let mut info = constraint_info(db);
+        // The tokio-postgres executor's errors carry the column and detail in their own type.
+        #[cfg(feature = "pg-pipeline")]
+        super::pg_engine::error::complete_info(db, &mut info, key_columns);
+        info
     }
     fn driver_source(error: sqlx::Error) -> Box<dyn std::error::Error + Send + Sync> {
         driver_source(error)

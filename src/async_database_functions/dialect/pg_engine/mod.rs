@@ -1,0 +1,645 @@
+//! The PostgreSQL (and CockroachDB) executor on tokio-postgres (issue 24), behind the
+//! `pg-pipeline` feature.
+//!
+//! sqlx's PostgreSQL driver pays a pool checkout future, a text-format round of type checks
+//! and a serial round trip per statement. Here statements run on tokio-postgres clients:
+//!
+//! - **Binary protocol, prepared once.** Each connection keeps its prepared statements (at
+//!   most `query_cache_size`, keyed by SQL text; the crate names bound types in the text, see
+//!   `key_by_types`), declared with the types sqlx declares (`bind.rs`), so a cached statement
+//!   runs in one round trip. Without a cache (`query_cache_size = 0`, and always with
+//!   `transaction_pooling` behind pgbouncer) every statement is an unnamed one, parsed, bound
+//!   and run in one round trip (`query_typed`).
+//! - **Cancellation.** A dropped future never hands its result to the next caller: the
+//!   client's connection task reads every response in order and discards those nobody waits
+//!   for. A connection given back inside a transaction (a session dropped mid-way, a future
+//!   dropped during `BEGIN`/`COMMIT`) is rolled back by a task of its own, holding its pool
+//!   slot, before anyone else may take it; if that fails it is closed.
+//! - **Pipelining.** A connection's client takes requests from any number of tasks at once
+//!   and writes them back to back; each caller holds a connection exclusively here (a session
+//!   is one connection, as `pg_backend_pid()` and `pool_timeout` say), so concurrency comes
+//!   from the pool. Sharing one connection between sessions outside transactions is the next
+//!   step (see the issue).
+//!
+//! The pool: at most `pool_size + max_overflow` connections, opened on demand (a refused or
+//! silent server is tried again until `pool_timeout`), checked before use with
+//! `pool_pre_ping`, replaced past `pool_recycle`, after 10 minutes idle and after an
+//! invalidation of the host. sqlx's pool is built beside it, lazily, for
+//! `AsyncDatabase::pg_pool()`.
+
+pub(crate) mod bind;
+pub(crate) mod error;
+pub(crate) mod row;
+pub(crate) mod tls;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::TryStreamExt;
+use sea_query::Values;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_postgres::{Client, RowStream, Statement};
+
+use super::postgres::{self, ArrayKind};
+use super::vocabulary::{Keeper, Outcome, RunError};
+use crate::async_database_functions::core::error::DatabaseError;
+use crate::async_database_functions::core::from_row::FromRow;
+use crate::async_database_functions::core::row::RowRef;
+use crate::async_database_functions::database_config::DBConfig;
+use crate::async_database_functions::dialect::health::Staleness;
+use crate::async_database_functions::dialect::row_channel::RowSender;
+use bind::Params;
+use error::to_sqlx;
+use row::PgEngineRow;
+
+/// How long an idle connection is kept (sqlx's `idle_timeout` on the other executor).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// How to open connections, and the pool's limits.
+pub(crate) struct Target {
+    pub config: tokio_postgres::Config,
+    pub connector: tls::Connector,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    pub recycle: Option<Duration>,
+    pub pre_ping: bool,
+    pub cache_capacity: usize,
+}
+
+/// One open connection: its client and its prepared statements.
+struct Link {
+    client: Client,
+    cache: HashMap<String, Statement>,
+    opened: Instant,
+    idle_since: Instant,
+}
+
+struct Inner {
+    target: Target,
+    stale: Arc<Staleness>,
+    permits: Arc<Semaphore>,
+    idle: Mutex<Vec<Link>>,
+    open: AtomicU32,
+    closed: AtomicBool,
+}
+
+impl Inner {
+    /// Whether `link` may be handed out or kept: open, young enough, not stale.
+    fn usable(&self, link: &Link) -> bool {
+        let age = link.opened.elapsed();
+        !link.client.is_closed()
+            && self.target.recycle.is_none_or(|max| age <= max)
+            && !self.stale.is_stale(age)
+    }
+
+    /// Forgets a connection for good (dropping its client ends its connection task).
+    fn discard(&self, link: Link) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+        drop(link);
+    }
+
+    /// Puts a connection back for the next caller, or closes it.
+    fn check_in(&self, mut link: Link) {
+        if self.closed.load(Ordering::Acquire) || !self.usable(&link) {
+            self.discard(link);
+            return;
+        }
+        link.idle_since = Instant::now();
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(link);
+    }
+
+    /// The most recently used idle connection that is still usable.
+    fn take_idle(&self) -> Option<Link> {
+        loop {
+            let link = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()?;
+            if self.usable(&link) && link.idle_since.elapsed() <= IDLE_TIMEOUT {
+                return Some(link);
+            }
+            self.discard(link);
+        }
+    }
+}
+
+/// The executor's connection pool.
+#[derive(Clone)]
+pub(crate) struct PgEngine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PgEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgEngine")
+            .field("open", &self.inner.open.load(Ordering::Relaxed))
+            .field("max", &self.inner.target.max_connections)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a failed connect may succeed if tried again (the server not up yet), as sqlx's pool
+/// retries: not for what the server answered (a wrong password, a missing database).
+fn retry_connect(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_none() && !e.to_string().starts_with("invalid configuration")
+}
+
+impl PgEngine {
+    pub(crate) fn new(mut target: Target, stale: Arc<Staleness>) -> Self {
+        let mode = match &target.connector {
+            tls::Connector::Plain => tokio_postgres::config::SslMode::Disable,
+            tls::Connector::Tls(mode, _) => *mode,
+        };
+        target.config.ssl_mode(mode);
+        let max = target.max_connections.max(1) as usize;
+        PgEngine {
+            inner: Arc::new(Inner {
+                target,
+                stale,
+                permits: Arc::new(Semaphore::new(max)),
+                idle: Mutex::new(Vec::new()),
+                open: AtomicU32::new(0),
+                closed: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// An idle connection taken at once, when handing it out needs no check (no
+    /// `pool_pre_ping`): `None` otherwise.
+    pub(crate) fn try_acquire(&self) -> Option<PgConn> {
+        let inner = &self.inner;
+        if inner.closed.load(Ordering::Acquire) || inner.target.pre_ping {
+            return None;
+        }
+        let permit = inner.permits.clone().try_acquire_owned().ok()?;
+        let link = inner.take_idle()?;
+        Some(self.conn(link, permit))
+    }
+
+    /// Takes a connection, waiting at most `pool_timeout` for a free one (or for the server to
+    /// accept a new one).
+    pub(crate) async fn acquire(&self) -> Result<PgConn, sqlx::Error> {
+        let inner = &self.inner;
+        if inner.closed.load(Ordering::Acquire) {
+            return Err(sqlx::Error::PoolClosed);
+        }
+        let deadline = tokio::time::Instant::now() + inner.target.acquire_timeout;
+        let permit = match inner.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(sqlx::Error::PoolClosed),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                match tokio::time::timeout_at(deadline, inner.permits.clone().acquire_owned()).await
+                {
+                    Ok(Ok(permit)) => permit,
+                    Ok(Err(_)) => return Err(sqlx::Error::PoolClosed),
+                    Err(_) => return Err(sqlx::Error::PoolTimedOut),
+                }
+            }
+        };
+        while let Some(link) = inner.take_idle() {
+            if inner.target.pre_ping && link.client.simple_query("").await.is_err() {
+                inner.discard(link);
+                continue;
+            }
+            return Ok(self.conn(link, permit));
+        }
+        inner.open.fetch_add(1, Ordering::AcqRel);
+        match tokio::time::timeout_at(deadline, self.open_retrying(deadline)).await {
+            Ok(Ok(client)) => {
+                let now = Instant::now();
+                let link = Link {
+                    client,
+                    cache: HashMap::new(),
+                    opened: now,
+                    idle_since: now,
+                };
+                Ok(self.conn(link, permit))
+            }
+            Ok(Err(e)) => {
+                inner.open.fetch_sub(1, Ordering::AcqRel);
+                Err(e)
+            }
+            Err(_) => {
+                inner.open.fetch_sub(1, Ordering::AcqRel);
+                Err(sqlx::Error::PoolTimedOut)
+            }
+        }
+    }
+
+    /// Opens a connection, trying again after a refusal until `deadline` (the caller's timeout
+    /// ends the tries).
+    async fn open_retrying(&self, deadline: tokio::time::Instant) -> Result<Client, sqlx::Error> {
+        let mut pause = Duration::from_millis(10);
+        loop {
+            match self.open().await {
+                Ok(client) => return Ok(client),
+                Err(e) if retry_connect(&e) && tokio::time::Instant::now() + pause < deadline => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
+                Err(e) => return Err(to_sqlx(e)),
+            }
+        }
+    }
+
+    /// Opens one connection and spawns the task that drives it.
+    async fn open(&self) -> Result<Client, tokio_postgres::Error> {
+        let target = &self.inner.target;
+        match &target.connector {
+            tls::Connector::Plain => {
+                let (client, connection) = target.config.connect(tokio_postgres::NoTls).await?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                Ok(client)
+            }
+            tls::Connector::Tls(_, make) => {
+                let (client, connection) = target.config.connect(make.clone()).await?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                Ok(client)
+            }
+        }
+    }
+
+    fn conn(&self, link: Link, permit: OwnedSemaphorePermit) -> PgConn {
+        PgConn {
+            link: Some(Box::new(link)),
+            pool: self.inner.clone(),
+            permit: Some(permit),
+            in_tx: false,
+            close: false,
+        }
+    }
+
+    /// Closes the idle connections and waits for those in use to come back; no connection is
+    /// handed out afterwards.
+    pub(crate) async fn close(&self) {
+        let inner = &self.inner;
+        inner.closed.store(true, Ordering::Release);
+        let drained: Vec<Link> =
+            std::mem::take(&mut *inner.idle.lock().unwrap_or_else(|e| e.into_inner()));
+        for link in drained {
+            inner.discard(link);
+        }
+        let max = inner.target.max_connections.max(1);
+        if let Ok(all) = inner.permits.acquire_many(max).await {
+            all.forget();
+        }
+        inner.permits.close();
+    }
+
+    pub(crate) fn max_connections(&self) -> u32 {
+        self.inner.target.max_connections.max(1)
+    }
+
+    /// (open connections, idle connections).
+    pub(crate) fn stats(&self) -> (u32, usize) {
+        let idle = self
+            .inner
+            .idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len();
+        (self.inner.open.load(Ordering::Acquire), idle)
+    }
+}
+
+/// A connection taken from the pool, back to it when dropped (after a rollback if it may be
+/// inside a transaction).
+pub(crate) struct PgConn {
+    link: Option<Box<Link>>,
+    pool: Arc<Inner>,
+    permit: Option<OwnedSemaphorePermit>,
+    /// A transaction may be open: set before `BEGIN` is sent, cleared only once `COMMIT` or
+    /// `ROLLBACK` has answered.
+    in_tx: bool,
+    close: bool,
+}
+
+fn lost() -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::NotConnected,
+        "the connection was closed",
+    ))
+}
+
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        let Some(link) = self.link.take() else { return };
+        let pool = self.pool.clone();
+        if self.close || pool.closed.load(Ordering::Acquire) {
+            pool.discard(*link);
+            return;
+        }
+        if !self.in_tx {
+            pool.check_in(*link);
+            return;
+        }
+        // Rolled back before anyone else may take it: the pool slot goes with the task.
+        let permit = self.permit.take();
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move {
+                    let rolled_back = tokio::time::timeout(
+                        Duration::from_secs(5),
+                        link.client.batch_execute("ROLLBACK"),
+                    )
+                    .await;
+                    if matches!(rolled_back, Ok(Ok(()))) {
+                        pool.check_in(*link);
+                    } else {
+                        pool.discard(*link);
+                    }
+                    drop(permit);
+                });
+            }
+            Err(_) => pool.discard(*link),
+        }
+    }
+}
+
+impl PgConn {
+    fn link(&mut self) -> Result<&mut Link, sqlx::Error> {
+        self.link.as_deref_mut().ok_or_else(lost)
+    }
+
+    /// Sends a statement with its parameters: a cached prepared statement when `persistent`,
+    /// else an unnamed one (parse, bind and execute in one round trip).
+    async fn query(
+        &mut self,
+        sql: &str,
+        params: &Params<'_>,
+        persistent: bool,
+    ) -> Result<RowStream, sqlx::Error> {
+        let capacity = self.pool.target.cache_capacity;
+        let link = self.link()?;
+        if !persistent || capacity == 0 {
+            let typed = params.values.iter().zip(params.types.iter().cloned());
+            return link
+                .client
+                .query_typed_raw(sql, typed)
+                .await
+                .map_err(to_sqlx);
+        }
+        let statement = match link.cache.get(sql) {
+            Some(statement) => statement.clone(),
+            None => {
+                let statement = link
+                    .client
+                    .prepare_typed(sql, &params.types)
+                    .await
+                    .map_err(to_sqlx)?;
+                if link.cache.len() >= capacity {
+                    // Dropping them closes them on the server.
+                    link.cache.clear();
+                }
+                link.cache.insert(sql.to_string(), statement.clone());
+                statement
+            }
+        };
+        link.client
+            .query_raw(&statement, params.values.iter())
+            .await
+            .map_err(to_sqlx)
+    }
+
+    async fn outcome<T: FromRow>(
+        &mut self,
+        sql: &str,
+        params: Params<'_>,
+        persistent: bool,
+    ) -> Result<Outcome<T>, RunError> {
+        let stream = self.query(sql, &params, persistent).await?;
+        let mut stream = std::pin::pin!(stream);
+        let mut rows = Vec::new();
+        while let Some(row) = stream.try_next().await.map_err(to_sqlx)? {
+            rows.push(T::from_row(RowRef::new(&PgEngineRow(&row))).map_err(RunError::Decode)?);
+        }
+        Ok(Outcome {
+            rows,
+            rows_affected: stream.rows_affected().unwrap_or(0),
+            last_insert_id: None,
+        })
+    }
+
+    /// Runs one statement, decoding any rows it returns as `T`.
+    pub(crate) async fn run<T: FromRow>(
+        &mut self,
+        sql: String,
+        values: Values,
+        persistent: bool,
+    ) -> Result<Outcome<T>, RunError> {
+        let params = bind::params(&values.0).map_err(encode)?;
+        self.outcome(&sql, params, persistent).await
+    }
+
+    /// Runs a bulk statement whose row-major `values` are bound as one typed array per column.
+    pub(crate) async fn run_arrays<T: FromRow>(
+        &mut self,
+        sql: String,
+        values: Values,
+        kinds: &[ArrayKind],
+        persistent: bool,
+    ) -> Result<Outcome<T>, RunError> {
+        let params = bind::array_params(values.0, kinds).map_err(encode)?;
+        self.outcome(&sql, params, persistent).await
+    }
+
+    /// Runs a query and decodes only its first row (the rest is read and dropped by the
+    /// connection task).
+    pub(crate) async fn first<T: FromRow>(
+        &mut self,
+        sql: String,
+        values: Values,
+        persistent: bool,
+    ) -> Result<Option<T>, RunError> {
+        let params = bind::params(&values.0).map_err(encode)?;
+        let stream = self.query(&sql, &params, persistent).await?;
+        let mut stream = std::pin::pin!(stream);
+        let first = stream.try_next().await.map_err(to_sqlx)?;
+        let Some(row) = first else {
+            // The stream has ended: polling it again would report a closed connection.
+            return Ok(None);
+        };
+        let value = T::from_row(RowRef::new(&PgEngineRow(&row))).map_err(RunError::Decode)?;
+        // Read to its end, so that an error after the first row (a failing cast further on)
+        // is reported as sqlx reports it.
+        while stream.try_next().await.map_err(to_sqlx)?.is_some() {}
+        Ok(Some(value))
+    }
+
+    /// Runs SQL without parameters, possibly several statements (DDL, transaction control).
+    pub(crate) async fn run_raw(&mut self, sql: String) -> Result<(), sqlx::Error> {
+        self.link()?
+            .client
+            .batch_execute(&sql)
+            .await
+            .map_err(to_sqlx)
+    }
+
+    /// Starts a transaction (`BEGIN READ ONLY` with `read_only`).
+    pub(crate) async fn begin(&mut self, read_only: bool) -> Result<(), sqlx::Error> {
+        self.in_tx = true;
+        let sql = if read_only {
+            "BEGIN READ ONLY"
+        } else {
+            "BEGIN"
+        };
+        self.link()?
+            .client
+            .batch_execute(sql)
+            .await
+            .map_err(to_sqlx)
+    }
+
+    /// Commits the open transaction.
+    pub(crate) async fn commit(&mut self) -> Result<(), sqlx::Error> {
+        self.link()?
+            .client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(to_sqlx)?;
+        self.in_tx = false;
+        Ok(())
+    }
+
+    /// Rolls the open transaction back.
+    pub(crate) async fn rollback(&mut self) -> Result<(), sqlx::Error> {
+        self.link()?
+            .client
+            .batch_execute("ROLLBACK")
+            .await
+            .map_err(to_sqlx)?;
+        self.in_tx = false;
+        Ok(())
+    }
+
+    /// A rollback before the connection is reused (for `Drop`): the connection goes back to the
+    /// pool through a rollback of its own (see [`Drop`]).
+    pub(crate) fn start_rollback(&mut self) {
+        self.in_tx = true;
+    }
+
+    /// Makes the pool close this connection instead of reusing it.
+    pub(crate) fn close_on_drop(&mut self) {
+        self.close = true;
+    }
+
+    /// Streams a query's rows into `rows` as the consumer asks for them, in the consumer's
+    /// task. Always `Ok(true)`: the consumer cannot go away while its own task runs the query.
+    pub(crate) async fn stream_into<T: FromRow>(
+        &mut self,
+        sql: String,
+        values: Values,
+        persistent: bool,
+        rows: &RowSender<T>,
+        sent: &mut u64,
+    ) -> Result<bool, RunError> {
+        let params = bind::params(&values.0).map_err(encode)?;
+        let stream = self.query(&sql, &params, persistent).await?;
+        let mut stream = std::pin::pin!(stream);
+        while let Some(row) = stream.try_next().await.map_err(to_sqlx)? {
+            let value = T::from_row(RowRef::new(&PgEngineRow(&row))).map_err(RunError::Decode)?;
+            rows.yield_row(value, sent).await;
+        }
+        Ok(true)
+    }
+}
+
+fn encode(e: bind::BindError) -> RunError {
+    RunError::Driver(sqlx::Error::Encode(e))
+}
+
+/// The two pools of a PostgreSQL database on this executor: the engine's, which runs the
+/// library's statements, and sqlx's (lazy: it opens nothing until used), which
+/// `AsyncDatabase::pg_pool()` hands out.
+#[derive(Clone, Debug)]
+pub(crate) struct PgPools {
+    pub(crate) sqlx: sqlx::PgPool,
+    pub(crate) engine: PgEngine,
+}
+
+/// Builds the pools for `config`, to the server at `url` (one host of the URI); no connection
+/// is opened. sqlx's options, TLS checks and pool settings are the sqlx executor's own.
+pub(crate) async fn connect(
+    config: &DBConfig,
+    url: Option<&url::Url>,
+    stale: Arc<Staleness>,
+) -> Result<(PgPools, Keeper), DatabaseError> {
+    let (options, native) = postgres::connect_options(config, url)?;
+    let tls = super::connect::tls(config)?;
+    let timeout = super::connect::acquire_timeout(config);
+    let engine = PgEngine::new(
+        Target {
+            config: client_config(&options, &native, timeout),
+            connector: tls::connector(&tls)?,
+            max_connections: postgres::max_connections(config),
+            acquire_timeout: timeout,
+            recycle: config.pool_recycle(),
+            pre_ping: config.pool_pre_ping(),
+            cache_capacity: config.query_cache_size(),
+        },
+        stale.clone(),
+    );
+    let sqlx = postgres::sqlx_pool(config, options, stale);
+    Ok((PgPools { sqlx, engine }, Keeper::none()))
+}
+
+/// `%XX` escapes of a URI part decoded (a password with `@` or `/` in it).
+fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = text.get(i + 1..i + 3)
+            && let Ok(byte) = u8::from_str_radix(hex, 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
+/// tokio-postgres's settings for the server sqlx's `options` name (host, port or socket, user,
+/// database, `application_name`, `server_settings`), with the URI's password.
+pub(crate) fn client_config(
+    options: &sqlx::postgres::PgConnectOptions,
+    url: &url::Url,
+    connect_timeout: Duration,
+) -> tokio_postgres::Config {
+    let mut config = tokio_postgres::Config::new();
+    match options.get_socket() {
+        Some(socket) => {
+            config.host_path(socket);
+        }
+        None => {
+            config.host(options.get_host());
+        }
+    }
+    config
+        .port(options.get_port())
+        .user(options.get_username())
+        .connect_timeout(connect_timeout);
+    if let Some(password) = url.password() {
+        config.password(percent_decode(password));
+    }
+    if let Some(database) = options.get_database() {
+        config.dbname(database);
+    }
+    if let Some(name) = options.get_application_name() {
+        config.application_name(name);
+    }
+    if let Some(settings) = options.get_options() {
+        config.options(settings);
+    }
+    config
+}
