@@ -61,6 +61,8 @@ pub(super) fn max_connections(config: &DBConfig) -> u32 {
     config.max_connections()
 }
 
+// With `pg-pipeline` the tokio-postgres executor connects instead (`pg_engine::connect`).
+#[cfg_attr(feature = "pg-pipeline", allow(dead_code))]
 pub(super) async fn connect(
     config: &DBConfig,
     url: Option<&url::Url>,
