@@ -193,6 +193,24 @@ impl AsyncDatabase {
         {
             return Ok(session);
         }
+        if !self.inner.config.transaction_pooling()
+            && let Ok(hosts) = self.hosts().await
+            && let Some((conn, checkout)) = hosts.try_acquire_shared(
+                &self.inner.config,
+                &self.inner.health,
+                !self.inner.config.replica_urls().is_empty(),
+            )
+        {
+            // A read outside a transaction, on a connection it shares with other reads.
+            return Session::open(
+                conn,
+                self.inner.config.clone(),
+                self.inner.catalog.clone(),
+                checkout,
+                Begin::None,
+            )
+            .await;
+        }
         self.open_session(Begin::None).await
     }
 

@@ -231,6 +231,18 @@ impl Pool {
         }
     }
 
+    /// A connection shared with other reads outside transactions, taken at once, where the
+    /// executor shares them (PostgreSQL on the tokio-postgres executor: its lanes, see
+    /// `pg_engine`); `None` elsewhere (the caller acquires one of its own).
+    pub(crate) fn try_acquire_shared(&self) -> Option<Conn> {
+        match self {
+            #[cfg(feature = "pg-pipeline")]
+            Pool::PgEngine(p) => p.engine.try_shared().map(Conn::PgEngine),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
     /// Takes a connection, waiting at most `pool_timeout`.
     ///
     /// sqlx's acquire futures hold its connect future inline (14 KB for PostgreSQL, 18 KB for

@@ -147,6 +147,28 @@ impl Hosts {
         }
     }
 
+    /// A connection shared with other reads outside transactions, at once, when there is one
+    /// host and no role to check and its executor shares connections (see
+    /// [`Pool::try_acquire_shared`]); `None` otherwise: [`acquire`](Self::acquire) then.
+    pub(crate) fn try_acquire_shared(
+        &self,
+        config: &DBConfig,
+        health: &Arc<Health>,
+        track_writes: bool,
+    ) -> Option<(Conn, Checkout)> {
+        let [host] = self.hosts.as_slice() else {
+            return None;
+        };
+        if config.target_session_attrs().needs_role() || self.limit.is_some() {
+            return None;
+        }
+        let conn = host.pool.try_acquire_shared()?;
+        Some((
+            conn,
+            Checkout::new(health, host.state.clone(), None, track_writes),
+        ))
+    }
+
     /// A connection from a host that fits `target_session_attrs`, counted as checked out.
     ///
     /// # Errors

@@ -16,10 +16,14 @@
 //!   dropped during `BEGIN`/`COMMIT`) is rolled back by a task of its own, holding its pool
 //!   slot, before anyone else may take it; if that fails it is closed.
 //! - **Pipelining.** A connection's client takes requests from any number of tasks at once
-//!   and writes them back to back; each caller holds a connection exclusively here (a session
-//!   is one connection, as `pg_backend_pid()` and `pool_timeout` say), so concurrency comes
-//!   from the pool. Sharing one connection between sessions outside transactions is the next
-//!   step (see the issue).
+//!   and writes them back to back. The library's own reads outside a transaction (the
+//!   operations' `read_by_pk`, `read_query`, `count_query`, …) share a few connections, one
+//!   per CPU core (*lanes*, at most `pool_size + max_overflow - 1`): 20 reads in flight go out
+//!   in a few writes on two connections, as TechEmpower's tokio-postgres entry sends them, not
+//!   on 20 connections nor one after another. A session (`get_db_session`, a transaction, a
+//!   write) holds its connection alone (`pg_backend_pid()` and `pool_timeout` say so). A lane
+//!   holds a pool slot; a caller waiting for a connection takes a lane over as soon as no read
+//!   is on it, so a pool of two still serves two sessions.
 //!
 //! The pool: at most `pool_size + max_overflow` connections, opened on demand (a refused or
 //! silent server is tried again until `pool_timeout`), checked before use with
@@ -33,7 +37,7 @@ pub(crate) mod row;
 pub(crate) mod tls;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -71,9 +75,38 @@ pub(crate) struct Target {
 /// One open connection: its client and its prepared statements.
 struct Link {
     client: Client,
-    cache: HashMap<String, Statement>,
+    /// Locked only to look up or insert (never across an await): a lane's readers share it.
+    cache: Mutex<HashMap<String, Statement>>,
     opened: Instant,
     idle_since: Instant,
+}
+
+impl Link {
+    fn new(client: Client) -> Self {
+        let now = Instant::now();
+        Link {
+            client,
+            cache: Mutex::new(HashMap::new()),
+            opened: now,
+            idle_since: now,
+        }
+    }
+}
+
+/// A connection shared by concurrent reads outside transactions (see the module doc), with
+/// the pool slot it holds.
+struct Lane {
+    link: Link,
+    permit: OwnedSemaphorePermit,
+    /// Its place in [`Inner::lanes`].
+    slot: usize,
+}
+
+/// How many lanes a pool of `max` connections keeps: one per CPU core, always leaving one
+/// connection for sessions; none for a pool of one.
+fn lane_count(max: u32) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.min(max.saturating_sub(1) as usize)
 }
 
 struct Inner {
@@ -81,8 +114,33 @@ struct Inner {
     stale: Arc<Staleness>,
     permits: Arc<Semaphore>,
     idle: Mutex<Vec<Link>>,
+    /// The lanes (shared connections), each slot empty until a read fills it.
+    lanes: Vec<Mutex<Option<Arc<Lane>>>>,
+    next_lane: AtomicUsize,
+    /// Callers waiting for a pool slot: lanes give theirs up as soon as no read is on them.
+    waiters: AtomicUsize,
     open: AtomicU32,
     closed: AtomicBool,
+}
+
+/// Counts a caller waiting for a pool slot while it waits (also when its future is dropped).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Inner {
@@ -123,6 +181,54 @@ impl Inner {
             self.discard(link);
         }
     }
+
+    /// Ends a lane's life once its last holder lets it go (`Arc::into_inner` gives it to
+    /// exactly one of them): its connection goes back to the idle ones (or is closed), its
+    /// pool slot is freed after, so that a caller woken by it finds the connection.
+    fn release_lane(&self, lane: Arc<Lane>) {
+        if let Some(Lane { link, permit, .. }) = Arc::into_inner(lane) {
+            self.check_in(link);
+            drop(permit);
+        }
+    }
+
+    /// Takes `lane` out of its slot if the slot holds it and `holders` are its only holders
+    /// besides the slot; the caller then releases its own holds.
+    fn unslot_if_unused(&self, lane: &Arc<Lane>, holders: usize) {
+        let mut slot = lock(&self.lanes[lane.slot]);
+        if let Some(slotted) = slot.as_ref()
+            && Arc::ptr_eq(slotted, lane)
+            && Arc::strong_count(lane) == holders + 1
+        {
+            *slot = None;
+        }
+    }
+
+    /// A lane no read is on, taken out of its slot as an exclusive connection with its pool
+    /// slot (for a caller that found every slot taken).
+    fn reclaim_lane(&self) -> Option<(Link, OwnedSemaphorePermit)> {
+        for slot in &self.lanes {
+            let mut slot = lock(slot);
+            if slot
+                .as_ref()
+                .is_some_and(|lane| Arc::strong_count(lane) == 1)
+                && let Some(lane) = slot.take().and_then(Arc::into_inner)
+            {
+                return Some((lane.link, lane.permit));
+            }
+        }
+        None
+    }
+
+    /// Every lane out of its slot (closing, or a host invalidated).
+    fn drain_lanes(&self) {
+        for slot in &self.lanes {
+            let lane = lock(slot).take();
+            if let Some(lane) = lane {
+                self.release_lane(lane);
+            }
+        }
+    }
 }
 
 /// The executor's connection pool.
@@ -153,13 +259,16 @@ impl PgEngine {
             tls::Connector::Tls(mode, _) => *mode,
         };
         target.config.ssl_mode(mode);
-        let max = target.max_connections.max(1) as usize;
+        let max = target.max_connections.max(1);
         PgEngine {
             inner: Arc::new(Inner {
                 target,
                 stale,
-                permits: Arc::new(Semaphore::new(max)),
+                permits: Arc::new(Semaphore::new(max as usize)),
                 idle: Mutex::new(Vec::new()),
+                lanes: (0..lane_count(max)).map(|_| Mutex::new(None)).collect(),
+                next_lane: AtomicUsize::new(0),
+                waiters: AtomicUsize::new(0),
                 open: AtomicU32::new(0),
                 closed: AtomicBool::new(false),
             }),
@@ -178,6 +287,53 @@ impl PgEngine {
         Some(self.conn(link, permit))
     }
 
+    /// A lane for a read outside a transaction, taken at once: the next lane in turn, made
+    /// from an idle connection and a free pool slot if it has none. `None` when there are no
+    /// lanes (a pool of one, `pool_pre_ping`), a caller waits for a slot, or no idle
+    /// connection and free slot are at hand (the read then takes a connection of its own,
+    /// which a later read makes a lane of).
+    pub(crate) fn try_shared(&self) -> Option<PgConn> {
+        let inner = &self.inner;
+        if inner.lanes.is_empty()
+            || inner.target.pre_ping
+            || inner.closed.load(Ordering::Acquire)
+            || inner.waiters.load(Ordering::Acquire) > 0
+        {
+            return None;
+        }
+        let i = inner.next_lane.fetch_add(1, Ordering::Relaxed) % inner.lanes.len();
+        let mut slot = lock(&inner.lanes[i]);
+        if let Some(lane) = slot.as_ref() {
+            if inner.usable(&lane.link) {
+                return Some(self.shared(lane.clone()));
+            }
+            if let Some(old) = slot.take() {
+                drop(slot);
+                inner.release_lane(old);
+                return None;
+            }
+        }
+        let permit = inner.permits.clone().try_acquire_owned().ok()?;
+        let link = inner.take_idle()?;
+        let lane = Arc::new(Lane {
+            link,
+            permit,
+            slot: i,
+        });
+        *slot = Some(lane.clone());
+        Some(self.shared(lane))
+    }
+
+    fn shared(&self, lane: Arc<Lane>) -> PgConn {
+        PgConn {
+            held: Some(Held::Shared(lane)),
+            pool: self.inner.clone(),
+            permit: None,
+            in_tx: false,
+            close: false,
+        }
+    }
+
     /// Takes a connection, waiting at most `pool_timeout` for a free one (or for the server to
     /// accept a new one).
     pub(crate) async fn acquire(&self) -> Result<PgConn, sqlx::Error> {
@@ -190,6 +346,22 @@ impl PgEngine {
             Ok(permit) => permit,
             Err(tokio::sync::TryAcquireError::Closed) => return Err(sqlx::Error::PoolClosed),
             Err(tokio::sync::TryAcquireError::NoPermits) => {
+                if let Some((link, permit)) = inner.reclaim_lane() {
+                    if inner.usable(&link) {
+                        return Ok(self.conn(link, permit));
+                    }
+                    inner.discard(link);
+                    drop(permit);
+                }
+                // Counted while waiting: lanes give their slots up once their reads end.
+                let _waiting = Waiting::new(&inner.waiters);
+                if let Some((link, permit)) = inner.reclaim_lane() {
+                    if inner.usable(&link) {
+                        return Ok(self.conn(link, permit));
+                    }
+                    inner.discard(link);
+                    drop(permit);
+                }
                 match tokio::time::timeout_at(deadline, inner.permits.clone().acquire_owned()).await
                 {
                     Ok(Ok(permit)) => permit,
@@ -207,16 +379,7 @@ impl PgEngine {
         }
         inner.open.fetch_add(1, Ordering::AcqRel);
         match tokio::time::timeout_at(deadline, self.open_retrying(deadline)).await {
-            Ok(Ok(client)) => {
-                let now = Instant::now();
-                let link = Link {
-                    client,
-                    cache: HashMap::new(),
-                    opened: now,
-                    idle_since: now,
-                };
-                Ok(self.conn(link, permit))
-            }
+            Ok(Ok(client)) => Ok(self.conn(Link::new(client), permit)),
             Ok(Err(e)) => {
                 inner.open.fetch_sub(1, Ordering::AcqRel);
                 Err(e)
@@ -267,7 +430,7 @@ impl PgEngine {
 
     fn conn(&self, link: Link, permit: OwnedSemaphorePermit) -> PgConn {
         PgConn {
-            link: Some(Box::new(link)),
+            held: Some(Held::Own(Box::new(link))),
             pool: self.inner.clone(),
             permit: Some(permit),
             in_tx: false,
@@ -280,8 +443,8 @@ impl PgEngine {
     pub(crate) async fn close(&self) {
         let inner = &self.inner;
         inner.closed.store(true, Ordering::Release);
-        let drained: Vec<Link> =
-            std::mem::take(&mut *inner.idle.lock().unwrap_or_else(|e| e.into_inner()));
+        inner.drain_lanes();
+        let drained: Vec<Link> = std::mem::take(&mut *lock(&inner.idle));
         for link in drained {
             inner.discard(link);
         }
@@ -296,22 +459,35 @@ impl PgEngine {
         self.inner.target.max_connections.max(1)
     }
 
-    /// (open connections, idle connections).
+    /// (open connections, idle connections); a lane no read is on counts as idle.
     pub(crate) fn stats(&self) -> (u32, usize) {
-        let idle = self
-            .inner
-            .idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .len();
-        (self.inner.open.load(Ordering::Acquire), idle)
+        let inner = &self.inner;
+        let unused_lanes = inner
+            .lanes
+            .iter()
+            .filter(|slot| {
+                lock(slot)
+                    .as_ref()
+                    .is_some_and(|lane| Arc::strong_count(lane) == 1)
+            })
+            .count();
+        let idle = lock(&inner.idle).len() + unused_lanes;
+        (inner.open.load(Ordering::Acquire), idle)
     }
+}
+
+/// How a [`PgConn`] holds its connection.
+enum Held {
+    /// Alone, with a pool slot of its own.
+    Own(Box<Link>),
+    /// A lane, beside other reads.
+    Shared(Arc<Lane>),
 }
 
 /// A connection taken from the pool, back to it when dropped (after a rollback if it may be
 /// inside a transaction).
 pub(crate) struct PgConn {
-    link: Option<Box<Link>>,
+    held: Option<Held>,
     pool: Arc<Inner>,
     permit: Option<OwnedSemaphorePermit>,
     /// A transaction may be open: set before `BEGIN` is sent, cleared only once `COMMIT` or
@@ -329,7 +505,22 @@ fn lost() -> sqlx::Error {
 
 impl Drop for PgConn {
     fn drop(&mut self) {
-        let Some(link) = self.link.take() else { return };
+        let link = match self.held.take() {
+            None => return,
+            // A read dropped half-way leaves nothing on the lane: the client's connection task
+            // reads every response in order and discards those nobody waits for. A lane that a
+            // waiting caller may take over leaves its slot once no read is on it.
+            Some(Held::Shared(lane)) => {
+                if self.pool.waiters.load(Ordering::Acquire) > 0
+                    || self.pool.closed.load(Ordering::Acquire)
+                {
+                    self.pool.unslot_if_unused(&lane, 1);
+                }
+                self.pool.release_lane(lane);
+                return;
+            }
+            Some(Held::Own(link)) => link,
+        };
         let pool = self.pool.clone();
         if self.close || pool.closed.load(Ordering::Acquire) {
             pool.discard(*link);
@@ -363,8 +554,23 @@ impl Drop for PgConn {
 }
 
 impl PgConn {
-    fn link(&mut self) -> Result<&mut Link, sqlx::Error> {
-        self.link.as_deref_mut().ok_or_else(lost)
+    fn link(&self) -> Result<&Link, sqlx::Error> {
+        match &self.held {
+            Some(Held::Own(link)) => Ok(link),
+            Some(Held::Shared(lane)) => Ok(&lane.link),
+            None => Err(lost()),
+        }
+    }
+
+    /// The connection held alone: transactions never run on a lane.
+    fn own_link(&self) -> Result<&Link, sqlx::Error> {
+        match &self.held {
+            Some(Held::Own(link)) => Ok(link),
+            Some(Held::Shared(_)) => Err(sqlx::Error::Protocol(
+                "a transaction on a shared connection".into(),
+            )),
+            None => Err(lost()),
+        }
     }
 
     /// Sends a statement with its parameters: a cached prepared statement when `persistent`,
@@ -385,19 +591,21 @@ impl PgConn {
                 .await
                 .map_err(to_sqlx);
         }
-        let statement = match link.cache.get(sql) {
-            Some(statement) => statement.clone(),
+        let cached = lock(&link.cache).get(sql).cloned();
+        let statement = match cached {
+            Some(statement) => statement,
             None => {
                 let statement = link
                     .client
                     .prepare_typed(sql, &params.types)
                     .await
                     .map_err(to_sqlx)?;
-                if link.cache.len() >= capacity {
+                let mut cache = lock(&link.cache);
+                if cache.len() >= capacity {
                     // Dropping them closes them on the server.
-                    link.cache.clear();
+                    cache.clear();
                 }
-                link.cache.insert(sql.to_string(), statement.clone());
+                cache.insert(sql.to_string(), statement.clone());
                 statement
             }
         };
@@ -489,7 +697,7 @@ impl PgConn {
         } else {
             "BEGIN"
         };
-        self.link()?
+        self.own_link()?
             .client
             .batch_execute(sql)
             .await
@@ -498,7 +706,7 @@ impl PgConn {
 
     /// Commits the open transaction.
     pub(crate) async fn commit(&mut self) -> Result<(), sqlx::Error> {
-        self.link()?
+        self.own_link()?
             .client
             .batch_execute("COMMIT")
             .await
@@ -509,7 +717,7 @@ impl PgConn {
 
     /// Rolls the open transaction back.
     pub(crate) async fn rollback(&mut self) -> Result<(), sqlx::Error> {
-        self.link()?
+        self.own_link()?
             .client
             .batch_execute("ROLLBACK")
             .await

@@ -1,0 +1,242 @@
+//! Reads that share connections (issue 24): on the tokio-postgres executor (`pg-pipeline`) the
+//! operations' reads outside a transaction run on a few shared connections (lanes), pipelined.
+//! What a user checks: many reads in flight each get their own row, on few server
+//! connections; sessions still get a connection of their own, also from a pool that small that
+//! a lane holds part of it; a lane's connection killed under pipelined reads gives each caller
+//! its own row or its own error; `disconnect()` with reads in flight returns and closes them.
+//! PostgreSQL only; the behaviour every executor shares is checked on either, the connection
+//! counts on the lanes' executor.
+
+mod common;
+
+use std::time::Duration;
+
+use dsg_lib::prelude::*;
+use serde_json::json;
+
+fn postgres() -> Option<common::Backend> {
+    common::servers().into_iter().find(|b| b.name == "postgres")
+}
+
+/// Server connections of `app` (its `application_name`).
+async fn connections(admin: &DatabaseOperations, app: &str) -> i64 {
+    let n: Vec<i64> = admin
+        .read_query(
+            &text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :app")
+                .bind("app", app),
+        )
+        .await
+        .expect("pg_stat_activity");
+    n[0]
+}
+
+/// `n` reads in flight at once, each of its own value; every one must get its own back.
+async fn reads_in_flight(ops: &DatabaseOperations, n: i64, offset: i64) -> Vec<Result<(), String>> {
+    let reads = (0..n).map(|k| {
+        let id = offset + k;
+        async move {
+            let got: Vec<i64> = ops
+                .read_query(&text("SELECT CAST(:id AS BIGINT)").bind("id", id))
+                .await
+                .map_err(|e| format!("read {id}: {e}"))?;
+            if got == [id] {
+                Ok(())
+            } else {
+                Err(format!("read {id} got {got:?}"))
+            }
+        }
+    });
+    futures::future::join_all(reads).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_reads_in_flight_share_few_connections() {
+    let Some(backend) = postgres() else { return };
+    let app = "dsg_i24_lanes_many";
+    let db = backend.database(json!({"connect_args": {"application_name": app}}));
+    let ops = DatabaseOperations::new(db.clone());
+    let admin = DatabaseOperations::new(backend.database(json!({})));
+    // A few reads one after another: the lanes fill from the idle connections.
+    for id in 0..8 {
+        assert!(reads_in_flight(&ops, 1, id).await[0].is_ok());
+    }
+    for round in 0..20 {
+        for result in reads_in_flight(&ops, 20, 1000 * round).await {
+            result.expect("each read gets its own row");
+        }
+    }
+    let open = connections(&admin, app).await;
+    if cfg!(feature = "pg-pipeline") {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+        assert!(
+            open <= cores + 1,
+            "20 reads in flight ran on {open} connections, lanes: {cores}"
+        );
+    } else {
+        assert!(open >= 1);
+    }
+    db.disconnect().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_get_connections_of_their_own_beside_lanes() {
+    let Some(backend) = postgres() else { return };
+    // Two connections: one may be a lane; two sessions at once still get one each.
+    let db = backend.database(json!({"pool_size": 2, "max_overflow": 0, "pool_timeout": 5}));
+    let ops = DatabaseOperations::new(db.clone());
+    for round in 0..5 {
+        for result in reads_in_flight(&ops, 10, 100 * round).await {
+            result.expect("read");
+        }
+    }
+    let mut first = db.get_db_session().await.expect("first session");
+    let mut second = tokio::time::timeout(Duration::from_secs(10), db.get_db_session())
+        .await
+        .expect("the second session waited for a lane no read is on, not forever")
+        .expect("second session");
+    let a: Option<i32> = first
+        .fetch_optional(&text("SELECT pg_backend_pid()"))
+        .await
+        .expect("pid");
+    let b: Option<i32> = second
+        .fetch_optional(&text("SELECT pg_backend_pid()"))
+        .await
+        .expect("pid");
+    assert_ne!(a, b, "two sessions on one server connection");
+    first.commit().await.expect("commit");
+    second.commit().await.expect("commit");
+    // Reads and sessions taking turns on the small pool: none waits out `pool_timeout`.
+    let session_loop = async {
+        for _ in 0..20 {
+            let mut s = db.get_db_session().await.expect("session while reads run");
+            let _: Option<i32> = s
+                .fetch_optional(&text("SELECT 1"))
+                .await
+                .expect("in session");
+            s.commit().await.expect("commit");
+        }
+    };
+    let read_loop = async {
+        for round in 0..20 {
+            for result in reads_in_flight(&ops, 8, 10_000 + 100 * round).await {
+                result.expect("read while sessions run");
+            }
+        }
+    };
+    tokio::join!(session_loop, read_loop);
+    db.disconnect().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_shared_connection_gives_each_caller_its_own_answer() {
+    let Some(backend) = postgres() else { return };
+    let app = "dsg_i24_lanes_kill";
+    let db = backend.database(json!({"connect_args": {"application_name": app}}));
+    let ops = DatabaseOperations::new(db.clone());
+    let admin = DatabaseOperations::new(backend.database(json!({})));
+    for id in 0..8 {
+        assert!(reads_in_flight(&ops, 1, id).await[0].is_ok());
+    }
+    for round in 0..10 {
+        // Slow reads in flight on the lanes while their server connections are terminated.
+        let reads = (0..20).map(|k| {
+            let id = 100_000 * (round + 1) + k;
+            let ops = &ops;
+            async move {
+                let got: Vec<i64> = ops
+                    .read_query(
+                        &text("SELECT CAST(:id AS BIGINT) FROM (SELECT pg_sleep(0.02)) AS s")
+                            .bind("id", id),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if got != [id] {
+                    panic!("read {id} got another caller's row: {got:?}");
+                }
+                Ok::<(), String>(())
+            }
+        });
+        let kill = async {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            admin
+                .execute_one(
+                    &text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE application_name = :app",
+                    )
+                    .bind("app", app),
+                )
+                .await
+                .expect("terminate");
+        };
+        let (results, ()) = tokio::join!(futures::future::join_all(reads), kill);
+        for result in results {
+            if let Err(e) = result {
+                // Its own error: the connection was lost (a read is tried once more on a
+                // fresh connection, which may be terminated too).
+                assert!(
+                    e.contains("connection") || e.contains("terminat"),
+                    "unexpected error: {e}"
+                );
+            }
+        }
+    }
+    // Afterwards every read works again.
+    for result in reads_in_flight(&ops, 20, 9_000_000).await {
+        result.expect("read after the kills");
+    }
+    db.disconnect().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_with_shared_reads_in_flight_returns_and_closes_them() {
+    let Some(backend) = postgres() else { return };
+    let app = "dsg_i24_lanes_disconnect";
+    let db = backend.database(json!({"connect_args": {"application_name": app}}));
+    let ops = DatabaseOperations::new(db.clone());
+    let admin = DatabaseOperations::new(backend.database(json!({})));
+    for id in 0..8 {
+        assert!(reads_in_flight(&ops, 1, id).await[0].is_ok());
+    }
+    let reads = tokio::spawn({
+        let ops = ops.clone();
+        async move {
+            let reads = (0..20).map(|k| {
+                let ops = &ops;
+                async move {
+                    ops.read_query::<i64>(
+                        &text("SELECT CAST(:id AS BIGINT) FROM (SELECT pg_sleep(0.2)) AS s")
+                            .bind("id", k),
+                    )
+                    .await
+                }
+            });
+            futures::future::join_all(reads).await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::time::timeout(Duration::from_secs(15), db.disconnect())
+        .await
+        .expect("disconnect returned");
+    let results = reads.await.expect("reads task");
+    for (k, result) in results.into_iter().enumerate() {
+        if let Ok(rows) = result {
+            assert_eq!(rows, [k as i64], "a read got another's row");
+        }
+    }
+    let err = ops
+        .read_query::<i64>(&text("SELECT 1"))
+        .await
+        .expect_err("reads after disconnect fail");
+    assert_eq!(err.kind(), ErrorKind::Disconnected);
+    // Every server connection of the database is closed.
+    let mut open = connections(&admin, app).await;
+    for _ in 0..50 {
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        open = connections(&admin, app).await;
+    }
+    assert_eq!(open, 0, "connections left open after disconnect");
+}
