@@ -14,7 +14,11 @@
 //! - `tokio-postgres` (PostgreSQL only): as TechEmpower's `axum [postgresql]` entry does it,
 //!   one current-thread runtime per core, each with its own listener (`SO_REUSEPORT`) and its
 //!   own connection, statements prepared once, a request's reads pipelined with
-//!   `futures::future::try_join_all`, its updates in the one `unnest` statement.
+//!   `futures::future::try_join_all`, its updates in the one `unnest` statement;
+//! - `crate-per-core` (PostgreSQL only): the `crate` routes in the `tokio-postgres` variant's
+//!   shape: one current-thread runtime per core, each with its own listener and its own
+//!   `AsyncDatabase` at its defaults (what the crate costs, without a work-stealing runtime's
+//!   wake-ups between threads).
 //!
 //! The same hand-written HTML template (sorted, escaped, with the extra fortune) and the same
 //! JSON for all three. Rounds are interleaved: every round runs every route on every variant,
@@ -239,24 +243,38 @@ async fn crate_first_updates(
     Ok(Json(out))
 }
 
-async fn serve_crate(uri: &str) -> Result<(), String> {
+/// The library at its defaults: a `DBConfig` with just the URI.
+async fn crate_ops(uri: &str) -> Result<DatabaseOperations, String> {
     let db = AsyncDatabase::new(
         DBConfig::new(serde_json::json!({ "database_uri": uri })).map_err(|e| e.to_string())?,
     );
     let ops = DatabaseOperations::new(db);
-    // Connected before "ready", as the other two are.
+    // Connected before "ready", as the others are.
     ops.read_by_pk::<World>(1)
         .await
         .map_err(|e| e.to_string())?;
-    let app = Router::new()
+    Ok(ops)
+}
+
+fn crate_app(ops: DatabaseOperations) -> Router {
+    Router::new()
         .route("/db", get(crate_db))
         .route("/queries", get(crate_queries))
         .route("/updates", get(crate_updates))
         .route("/fortunes", get(crate_fortunes))
         .route("/first/queries", get(crate_first_queries))
         .route("/first/updates", get(crate_first_updates))
-        .with_state(ops);
-    serve_one(app).await
+        .with_state(ops)
+}
+
+async fn serve_crate(uri: &str) -> Result<(), String> {
+    serve_one(crate_app(crate_ops(uri).await?)).await
+}
+
+/// The library in the tokio-postgres variant's shape: one current-thread runtime per core,
+/// each with its own listener and its own `AsyncDatabase` at its defaults.
+fn serve_crate_per_core(uri: &str) -> Result<(), String> {
+    per_core(|| async { Ok(crate_app(crate_ops(uri).await?)) })
 }
 
 /// Binds an ephemeral port, says `ready PORT` on stdout, serves.
@@ -502,6 +520,24 @@ async fn tp_connect(uri: &str) -> Result<Tp, String> {
 /// One current-thread runtime per core, each with its own connection and its own listener
 /// on the one port (`SO_REUSEPORT`: the kernel spreads the connections over them).
 fn serve_tp(uri: &str) -> Result<(), String> {
+    per_core(|| async {
+        let tp = tp_connect(uri).await?;
+        Ok(Router::new()
+            .route("/db", get(tp_db))
+            .route("/queries", get(tp_queries))
+            .route("/updates", get(tp_updates))
+            .route("/fortunes", get(tp_fortunes))
+            .with_state(Arc::new(tp)))
+    })
+}
+
+/// One current-thread runtime per core, each with its own listener on one port
+/// (`SO_REUSEPORT`) and its own app from `make` (built on that runtime); says `ready PORT`.
+fn per_core<F, Fut>(make: F) -> Result<(), String>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Router, String>>,
+{
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut port = 0u16;
     let mut threads = Vec::new();
@@ -510,7 +546,7 @@ fn serve_tp(uri: &str) -> Result<(), String> {
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
-        let (listener, tp) = rt.block_on(async {
+        let (listener, app) = rt.block_on(async {
             let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
             socket.set_reuseaddr(true).map_err(|e| e.to_string())?;
             socket.set_reuseport(true).map_err(|e| e.to_string())?;
@@ -518,15 +554,9 @@ fn serve_tp(uri: &str) -> Result<(), String> {
                 .bind(SocketAddr::from(([127, 0, 0, 1], port)))
                 .map_err(|e| e.to_string())?;
             let listener = socket.listen(1024).map_err(|e| e.to_string())?;
-            Ok::<_, String>((listener, tp_connect(uri).await?))
+            Ok::<_, String>((listener, make().await?))
         })?;
         port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        let app = Router::new()
-            .route("/db", get(tp_db))
-            .route("/queries", get(tp_queries))
-            .route("/updates", get(tp_updates))
-            .route("/fortunes", get(tp_fortunes))
-            .with_state(Arc::new(tp));
         threads.push(std::thread::spawn(move || {
             rt.block_on(async move { axum::serve(listener, app).await })
         }));
@@ -558,6 +588,7 @@ fn serve(variant: &str, uri: &str) -> Result<(), String> {
         "crate" => multi()?.block_on(serve_crate(uri)),
         "sqlx" => multi()?.block_on(serve_sqlx(uri)),
         "tokio-postgres" => serve_tp(uri),
+        "crate-per-core" => serve_crate_per_core(uri),
         other => Err(format!("unknown variant {other}")),
     }
 }
@@ -894,6 +925,7 @@ fn variants(route: &str, pg: bool) -> Vec<(&'static str, &'static str, String)> 
     ];
     if pg {
         v.push(("tokio-postgres", "tokio-postgres", route.to_string()));
+        v.push(("crate-per-core", "crate-per-core", route.to_string()));
     }
     if route.starts_with("/queries") || route.starts_with("/updates") {
         v.push(("crate-first", "crate", format!("/first{route}")));
@@ -916,6 +948,7 @@ fn drive_one(uri: &str, o: &Options, ticks: f64) -> Result<(), String> {
     if pg {
         servers.start("sqlx", &served)?;
         servers.start("tokio-postgres", &served)?;
+        servers.start("crate-per-core", &served)?;
     } else {
         servers.start("sqlx", &with_param(uri, "ssl-mode=disabled"))?;
     }
