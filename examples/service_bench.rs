@@ -1111,7 +1111,7 @@ fn drive_one(uri: &str, o: &Options, ticks: f64) -> Result<(), String> {
         "CPU µs/req",
         "÷ sqlx",
         "CPU ÷ sqlx",
-        "÷ tokio-postgres",
+        "÷ tokio-pg|mysql_async",
         "÷ crate"
     );
     for (r, route) in ROUTES.iter().enumerate() {
@@ -1143,7 +1143,7 @@ fn drive_one(uri: &str, o: &Options, ticks: f64) -> Result<(), String> {
                 ratio(v, col("sqlx")),
                 paired(v, col("sqlx"), |x| x.cpu_us),
                 if label.starts_with("crate") {
-                    ratio(v, col("tokio-postgres"))
+                    ratio(v, col("tokio-postgres").or(col("mysql_async")))
                 } else {
                     String::new()
                 },
