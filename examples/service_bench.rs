@@ -1,6 +1,6 @@
 //! The service benchmark (issue 23): a TechEmpower-style service (`/db`, `/queries?q=20`,
-//! `/updates?q=20`, `/fortunes`) on axum 0.8, written three ways, each server in a process of
-//! its own, driven by `wrk` with 32 connections:
+//! `/updates?q=20`, `/fortunes`) on axum 0.8, written four ways (three on each database), each
+//! server in a process of its own, driven by `wrk` with 32 connections:
 //!
 //! - `crate`: this library the way docs/batch.md teaches, at its defaults (a `DBConfig` with
 //!   just the URI): `read_by_pk` for `/db`, `read_by_pks` for `/queries`, `read_by_pks` +
@@ -19,13 +19,21 @@
 //!   shape: one current-thread runtime per core, each with its own listener and its own
 //!   `AsyncDatabase` at its defaults (what the crate costs, without a work-stealing runtime's
 //!   wake-ups between threads).
+//! - `mysql_async` (MySQL/MariaDB only, issue 24): mysql_async 0.37 on a `mysql_async::Pool` of
+//!   up to 15 connections, as sqlx's, not reset when they come back (so each keeps its
+//!   prepared statements: `exec_first` / `exec` / `exec_drop` with `?` parameters prepare a
+//!   statement once per connection and take it from the connection's cache after that). One
+//!   connection checked out per request: mysql_async does not pipeline (a `Conn` runs one
+//!   statement at a time), so a request's 20 reads run one after another on it, then its
+//!   updates in the one `CASE id WHEN ? THEN ? … END` statement, as sqlx's MySQL side.
 //!
 //! The same hand-written HTML template (sorted, escaped, with the extra fortune) and the same
-//! JSON for all three. Rounds are interleaved: every round runs every route on every variant,
+//! JSON for all of them. Rounds are interleaved: every round runs every route on every variant,
 //! the order of the variants rotated from round to round. For each route it prints each
 //! variant's req/s and the server's CPU µs per request (utime + stime from `/proc/<pid>/stat`
 //! before and after the run, over the requests wrk counted), and the paired ratios of the
-//! rounds (this round's req/s over the other's in the same round) as median [min–max].
+//! rounds (this round's req/s, or CPU per request, over the other's in the same round) as
+//! median [min–max].
 //!
 //! ```sh
 //! scripts/bench_service.sh                      # --release, both servers, 5 rounds of 5 s
@@ -36,7 +44,8 @@
 //!
 //! Tables `bench_world` (10 000 rows) and `bench_fortune` (TechEmpower's 12 rows) are dropped
 //! and created again at the start, in the database of each URI. TLS is off everywhere
-//! (`sslmode=disable` is appended to every URI). The servers read their stdin and exit when it
+//! (`sslmode=disable` is appended to every URI; mysql_async, built here without TLS, gets the
+//! URI without it, as its `Opts::from_url` wants). The servers read their stdin and exit when it
 //! closes, so they end with the driver however it ends.
 
 use std::cell::Cell;
@@ -571,6 +580,137 @@ where
     Ok(())
 }
 
+// ---------------------------------------------------------------- axum + mysql_async
+
+const MA_WORLD: &str = "SELECT id, randomnumber FROM bench_world WHERE id = ?";
+
+/// One world on a checked-out connection: `exec_first` prepares the statement on the
+/// connection's first use of it and takes it from the connection's cache after that.
+async fn ma_world(conn: &mut mysql_async::Conn, id: i32) -> Result<Out, Response> {
+    use mysql_async::prelude::Queryable;
+    let (id, random_number): (i32, i32) = conn
+        .exec_first(MA_WORLD, (id,))
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| internal(format!("no world {id}")))?;
+    Ok(Out { id, random_number })
+}
+
+/// The reads of a request one after another on one checked-out connection: mysql_async does
+/// not pipeline (a `Conn` runs one statement at a time, `&mut self`).
+async fn ma_reads(conn: &mut mysql_async::Conn, q: usize) -> Result<Vec<Out>, Response> {
+    let mut out = Vec::with_capacity(q);
+    for id in ids(q) {
+        out.push(ma_world(conn, id).await?);
+    }
+    Ok(out)
+}
+
+async fn ma_db(State(pool): State<mysql_async::Pool>) -> Result<Json<Out>, Response> {
+    let mut conn = pool.get_conn().await.map_err(internal)?;
+    Ok(Json(ma_world(&mut conn, rand_id()).await?))
+}
+
+async fn ma_queries(
+    State(pool): State<mysql_async::Pool>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Vec<Out>>, Response> {
+    let mut conn = pool.get_conn().await.map_err(internal)?;
+    Ok(Json(ma_reads(&mut conn, q_of(raw)).await?))
+}
+
+async fn ma_updates(
+    State(pool): State<mysql_async::Pool>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Vec<Out>>, Response> {
+    use mysql_async::prelude::Queryable;
+    let mut conn = pool.get_conn().await.map_err(internal)?;
+    let mut worlds = ma_reads(&mut conn, q_of(raw)).await?;
+    for w in &mut worlds {
+        w.random_number = rand_id();
+    }
+    let (ids, numbers) = by_id(&worlds);
+    let mut sql = String::from("UPDATE bench_world SET randomnumber = CASE id");
+    for _ in &ids {
+        sql.push_str(" WHEN ? THEN ?");
+    }
+    sql.push_str(" END WHERE id IN (");
+    for i in 0..ids.len() {
+        sql.push_str(if i == 0 { "?" } else { ", ?" });
+    }
+    sql.push(')');
+    let mut params: Vec<mysql_async::Value> = Vec::with_capacity(ids.len() * 3);
+    for (id, n) in ids.iter().zip(&numbers) {
+        params.push((*id).into());
+        params.push((*n).into());
+    }
+    params.extend(ids.iter().map(|id| mysql_async::Value::from(*id)));
+    conn.exec_drop(sql, params).await.map_err(internal)?;
+    Ok(Json(worlds))
+}
+
+async fn ma_fortunes(State(pool): State<mysql_async::Pool>) -> Result<Html<String>, Response> {
+    use mysql_async::prelude::Queryable;
+    let mut conn = pool.get_conn().await.map_err(internal)?;
+    let rows: Vec<(i32, String)> = conn
+        .exec("SELECT id, message FROM bench_fortune", ())
+        .await
+        .map_err(internal)?;
+    Ok(fortunes_html(rows))
+}
+
+/// The URI as mysql_async's `Opts::from_url` takes it: `mysql://user:pass@host:port/db`, less
+/// the TLS parameters of sqlx's and the driver's (`sslmode`, `ssl-mode`), which it refuses.
+fn mysql_async_url(uri: &str) -> String {
+    match uri.split_once('?') {
+        None => uri.to_string(),
+        Some((base, query)) => {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|kv| {
+                    let key = kv.split('=').next().unwrap_or_default();
+                    !kv.is_empty() && key != "sslmode" && key != "ssl-mode"
+                })
+                .collect();
+            if kept.is_empty() {
+                base.to_string()
+            } else {
+                format!("{base}?{}", kept.join("&"))
+            }
+        }
+    }
+}
+
+/// A `mysql_async::Pool` of up to 15 connections, as sqlx's (idle ones kept 10 minutes, as
+/// sqlx's `idle_timeout`; mysql_async's default would close every connection above `min`
+/// as it comes back), not reset when they come back (the default `COM_RESET_CONNECTION`
+/// costs a round trip and empties the connection's prepared-statement cache).
+async fn serve_mysql_async(uri: &str) -> Result<(), String> {
+    let opts = mysql_async::Opts::from_url(&mysql_async_url(uri)).map_err(|e| e.to_string())?;
+    let constraints = mysql_async::PoolConstraints::new(0, 15).expect("0 <= 15");
+    let pool = mysql_async::Pool::new(
+        mysql_async::OptsBuilder::from_opts(opts).pool_opts(
+            mysql_async::PoolOpts::default()
+                .with_constraints(constraints)
+                .with_inactive_connection_ttl(Duration::from_secs(600))
+                .with_reset_connection(false),
+        ),
+    );
+    // Connected before "ready", as the others are.
+    {
+        use mysql_async::prelude::Queryable;
+        let mut conn = pool.get_conn().await.map_err(|e| e.to_string())?;
+        conn.ping().await.map_err(|e| e.to_string())?;
+    }
+    let app = Router::new()
+        .route("/db", get(ma_db))
+        .route("/queries", get(ma_queries))
+        .route("/updates", get(ma_updates))
+        .route("/fortunes", get(ma_fortunes))
+        .with_state(pool);
+    serve_one(app).await
+}
+
 fn serve(variant: &str, uri: &str) -> Result<(), String> {
     // The driver holds our stdin: when it goes, whatever way, so do we.
     std::thread::spawn(|| {
@@ -589,6 +729,7 @@ fn serve(variant: &str, uri: &str) -> Result<(), String> {
         "sqlx" => multi()?.block_on(serve_sqlx(uri)),
         "tokio-postgres" => serve_tp(uri),
         "crate-per-core" => serve_crate_per_core(uri),
+        "mysql_async" => multi()?.block_on(serve_mysql_async(uri)),
         other => Err(format!("unknown variant {other}")),
     }
 }
@@ -926,6 +1067,8 @@ fn variants(route: &str, pg: bool) -> Vec<(&'static str, &'static str, String)> 
     if pg {
         v.push(("tokio-postgres", "tokio-postgres", route.to_string()));
         v.push(("crate-per-core", "crate-per-core", route.to_string()));
+    } else {
+        v.push(("mysql_async", "mysql_async", route.to_string()));
     }
     if route.starts_with("/queries") || route.starts_with("/updates") {
         v.push(("crate-first", "crate", format!("/first{route}")));
@@ -951,6 +1094,7 @@ fn drive_one(uri: &str, o: &Options, ticks: f64) -> Result<(), String> {
         servers.start("crate-per-core", &served)?;
     } else {
         servers.start("sqlx", &with_param(uri, "ssl-mode=disabled"))?;
+        servers.start("mysql_async", &served)?;
     }
     for route in ROUTES {
         for (_, server, path) in variants(route, pg) {
@@ -993,43 +1137,46 @@ fn drive_one(uri: &str, o: &Options, ticks: f64) -> Result<(), String> {
         eprintln!("round {} of {} done", round + 1, o.rounds);
     }
     println!(
-        "{:<14} {:<15} {:>22} {:>11} {:>22} {:>22} {:>22}",
+        "{:<14} {:<15} {:>22} {:>11} {:>22} {:>22} {:>22} {:>22}",
         "route",
         "variant",
         "req/s median [min–max]",
         "CPU µs/req",
         "÷ sqlx",
-        "÷ tokio-postgres",
+        "CPU ÷ sqlx",
+        "÷ tokio-pg|mysql_async",
         "÷ crate"
     );
     for (r, route) in ROUTES.iter().enumerate() {
         let vs = variants(route, pg);
         let col = |label: &str| vs.iter().position(|v| v.0 == label);
-        let ratio = |v: usize, other: Option<usize>| match other {
+        let paired = |v: usize, other: Option<usize>, f: fn(&Run) -> f64| match other {
             Some(o) if o != v => {
                 let ratios: Vec<f64> = results[r][v]
                     .iter()
                     .zip(&results[r][o])
-                    .map(|(a, b)| a.rps / b.rps)
+                    .map(|(a, b)| f(a) / f(b))
                     .collect();
                 spread(&ratios)
             }
             _ => String::new(),
         };
+        let ratio = |v: usize, other: Option<usize>| paired(v, other, |x| x.rps);
         for (v, (label, _, _)) in vs.iter().enumerate() {
             let rps: Vec<f64> = results[r][v].iter().map(|x| x.rps).collect();
             let min = rps.iter().copied().fold(f64::INFINITY, f64::min);
             let max = rps.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let cpu = median(results[r][v].iter().map(|x| x.cpu_us).collect());
             println!(
-                "{:<14} {:<15} {:>22} {:>11.0} {:>22} {:>22} {:>22}",
+                "{:<14} {:<15} {:>22} {:>11.0} {:>22} {:>22} {:>22} {:>22}",
                 route,
                 label,
                 format!("{:.0} [{min:.0}–{max:.0}]", median(rps.clone())),
                 cpu,
                 ratio(v, col("sqlx")),
+                paired(v, col("sqlx"), |x| x.cpu_us),
                 if label.starts_with("crate") {
-                    ratio(v, col("tokio-postgres"))
+                    ratio(v, col("tokio-postgres").or(col("mysql_async")))
                 } else {
                     String::new()
                 },

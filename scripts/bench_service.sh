@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The service benchmark (issue 23), full mode: the library, hand-written sqlx and axum +
-# tokio-postgres serving TechEmpower's /db, /queries?q=20, /updates?q=20 and /fortunes, each
-# in a process of its own, driven by wrk (installed here when missing), built with --release.
+# tokio-postgres (PostgreSQL) or axum + mysql_async (MySQL/MariaDB) serving TechEmpower's /db,
+# /queries?q=20, /updates?q=20 and /fortunes, each in a process of its own, driven by wrk (installed here when missing), built with --release.
 # Arguments go to the driver (`--rounds N --secs S --uri URI …`; see examples/service_bench.rs).
 #
 #   scripts/bench_service.sh                       # PostgreSQL and MariaDB, 5 rounds of 5 s
