@@ -6,7 +6,6 @@
 //! never needs one.
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 #[cfg(feature = "postgres")]
 use uuid::Uuid;
 
@@ -117,6 +116,51 @@ fn cause(e: sqlx::Error) -> DecodeError {
 
 /// The parts of [`DriverRow`] both sqlx backends implement alike; `$($own)*` adds the
 /// backend's own native types.
+/// The [`DriverRow`] getters every executor's row answers the same way: through its own
+/// generic `get` (sqlx's `Decode`, tokio-postgres's `FromSql`, the SQLite engine's decoding).
+macro_rules! driver_row_getters {
+    () => {
+        fn string(&self, index: usize) -> Result<String, DecodeError> {
+            self.get(index)
+        }
+        fn i64(&self, index: usize) -> Result<i64, DecodeError> {
+            self.get(index)
+        }
+        fn i32(&self, index: usize) -> Result<i32, DecodeError> {
+            self.get(index)
+        }
+        fn i16(&self, index: usize) -> Result<i16, DecodeError> {
+            self.get(index)
+        }
+        fn f64(&self, index: usize) -> Result<f64, DecodeError> {
+            self.get(index)
+        }
+        fn f32(&self, index: usize) -> Result<f32, DecodeError> {
+            self.get(index)
+        }
+        fn bool(&self, index: usize) -> Result<bool, DecodeError> {
+            self.get(index)
+        }
+        fn time(&self, index: usize) -> Result<chrono::NaiveTime, DecodeError> {
+            self.get(index)
+        }
+        fn date(&self, index: usize) -> Result<chrono::NaiveDate, DecodeError> {
+            self.get(index)
+        }
+        fn datetime(&self, index: usize) -> Result<chrono::NaiveDateTime, DecodeError> {
+            self.get(index)
+        }
+        fn datetime_utc(&self, index: usize) -> Result<chrono::DateTime<chrono::Utc>, DecodeError> {
+            self.get(index)
+        }
+        fn bytes(&self, index: usize) -> Result<Vec<u8>, DecodeError> {
+            self.get(index)
+        }
+    };
+}
+#[cfg(any(feature = "sqlite", feature = "pg-pipeline"))]
+pub(crate) use driver_row_getters;
+
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 macro_rules! sqlx_driver_row {
     ($row:ty, $($own:tt)*) => {
@@ -153,42 +197,7 @@ macro_rules! sqlx_driver_row {
                 }
             }
 
-            fn string(&self, index: usize) -> Result<String, DecodeError> {
-                self.get(index)
-            }
-            fn i64(&self, index: usize) -> Result<i64, DecodeError> {
-                self.get(index)
-            }
-            fn i32(&self, index: usize) -> Result<i32, DecodeError> {
-                self.get(index)
-            }
-            fn i16(&self, index: usize) -> Result<i16, DecodeError> {
-                self.get(index)
-            }
-            fn f64(&self, index: usize) -> Result<f64, DecodeError> {
-                self.get(index)
-            }
-            fn f32(&self, index: usize) -> Result<f32, DecodeError> {
-                self.get(index)
-            }
-            fn bool(&self, index: usize) -> Result<bool, DecodeError> {
-                self.get(index)
-            }
-            fn time(&self, index: usize) -> Result<NaiveTime, DecodeError> {
-                self.get(index)
-            }
-            fn date(&self, index: usize) -> Result<NaiveDate, DecodeError> {
-                self.get(index)
-            }
-            fn datetime(&self, index: usize) -> Result<NaiveDateTime, DecodeError> {
-                self.get(index)
-            }
-            fn datetime_utc(&self, index: usize) -> Result<DateTime<Utc>, DecodeError> {
-                self.get(index)
-            }
-            fn bytes(&self, index: usize) -> Result<Vec<u8>, DecodeError> {
-                self.get(index)
-            }
+            driver_row_getters!();
             fn json(&self, index: usize) -> Option<Result<serde_json::Value, DecodeError>> {
                 Some(self.get::<sqlx::types::Json<serde_json::Value>>(index).map(|json| json.0))
             }

@@ -3,7 +3,6 @@
 //! decoding each native type from the binary protocol as sqlx's PostgreSQL rows do (the same
 //! Rust type for the same PostgreSQL types, NULL an error for a non-optional read).
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use postgres_types::{FromSql, Kind, Type};
 use uuid::Uuid;
 
@@ -83,42 +82,7 @@ impl DriverRow for PgEngineRow<'_> {
         self.0.columns().get(index).map(|c| type_name(c.type_()))
     }
 
-    fn string(&self, index: usize) -> Result<String, DecodeError> {
-        self.get(index)
-    }
-    fn i64(&self, index: usize) -> Result<i64, DecodeError> {
-        self.get(index)
-    }
-    fn i32(&self, index: usize) -> Result<i32, DecodeError> {
-        self.get(index)
-    }
-    fn i16(&self, index: usize) -> Result<i16, DecodeError> {
-        self.get(index)
-    }
-    fn f64(&self, index: usize) -> Result<f64, DecodeError> {
-        self.get(index)
-    }
-    fn f32(&self, index: usize) -> Result<f32, DecodeError> {
-        self.get(index)
-    }
-    fn bool(&self, index: usize) -> Result<bool, DecodeError> {
-        self.get(index)
-    }
-    fn time(&self, index: usize) -> Result<NaiveTime, DecodeError> {
-        self.get(index)
-    }
-    fn date(&self, index: usize) -> Result<NaiveDate, DecodeError> {
-        self.get(index)
-    }
-    fn datetime(&self, index: usize) -> Result<NaiveDateTime, DecodeError> {
-        self.get(index)
-    }
-    fn datetime_utc(&self, index: usize) -> Result<DateTime<Utc>, DecodeError> {
-        self.get(index)
-    }
-    fn bytes(&self, index: usize) -> Result<Vec<u8>, DecodeError> {
-        self.get(index)
-    }
+    super::super::row::driver_row_getters!();
     fn json(&self, index: usize) -> Option<Result<serde_json::Value, DecodeError>> {
         Some(self.get(index))
     }

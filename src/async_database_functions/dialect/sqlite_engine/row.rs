@@ -376,42 +376,7 @@ impl DriverRow for SqliteEngineRow<'_> {
     fn type_name(&self, index: usize) -> Option<String> {
         SqliteEngineRow::type_name(*self, index)
     }
-    fn string(&self, index: usize) -> Result<String, DecodeError> {
-        self.get(index)
-    }
-    fn i64(&self, index: usize) -> Result<i64, DecodeError> {
-        self.get(index)
-    }
-    fn i32(&self, index: usize) -> Result<i32, DecodeError> {
-        self.get(index)
-    }
-    fn i16(&self, index: usize) -> Result<i16, DecodeError> {
-        self.get(index)
-    }
-    fn f64(&self, index: usize) -> Result<f64, DecodeError> {
-        self.get(index)
-    }
-    fn f32(&self, index: usize) -> Result<f32, DecodeError> {
-        self.get(index)
-    }
-    fn bool(&self, index: usize) -> Result<bool, DecodeError> {
-        self.get(index)
-    }
-    fn time(&self, index: usize) -> Result<NaiveTime, DecodeError> {
-        self.get(index)
-    }
-    fn date(&self, index: usize) -> Result<NaiveDate, DecodeError> {
-        self.get(index)
-    }
-    fn datetime(&self, index: usize) -> Result<NaiveDateTime, DecodeError> {
-        self.get(index)
-    }
-    fn datetime_utc(&self, index: usize) -> Result<DateTime<Utc>, DecodeError> {
-        self.get(index)
-    }
-    fn bytes(&self, index: usize) -> Result<Vec<u8>, DecodeError> {
-        self.get(index)
-    }
+    super::super::row::driver_row_getters!();
     fn json(&self, index: usize) -> Option<Result<serde_json::Value, DecodeError>> {
         Some(
             self.get::<sqlx::types::Json<serde_json::Value>>(index)
