@@ -193,6 +193,8 @@ impl AsyncDatabase {
         {
             return Ok(session);
         }
+        // Only the tokio-postgres executor shares connections: no extra look on other builds.
+        #[cfg(feature = "pg-pipeline")]
         if !self.inner.config.transaction_pooling()
             && let Ok(hosts) = self.hosts().await
             && let Some((conn, checkout)) = hosts.try_acquire_shared(

@@ -234,9 +234,9 @@ impl Pool {
     /// A connection shared with other reads outside transactions, taken at once, where the
     /// executor shares them (PostgreSQL on the tokio-postgres executor: its lanes, see
     /// `pg_engine`); `None` elsewhere (the caller acquires one of its own).
+    #[cfg(feature = "pg-pipeline")]
     pub(crate) fn try_acquire_shared(&self) -> Option<Conn> {
         match self {
-            #[cfg(feature = "pg-pipeline")]
             Pool::PgEngine(p) => p.engine.try_shared().map(Conn::PgEngine),
             #[allow(unreachable_patterns)]
             _ => None,

@@ -150,6 +150,7 @@ impl Hosts {
     /// A connection shared with other reads outside transactions, at once, when there is one
     /// host and no role to check and its executor shares connections (see
     /// [`Pool::try_acquire_shared`]); `None` otherwise: [`acquire`](Self::acquire) then.
+    #[cfg(feature = "pg-pipeline")]
     pub(crate) fn try_acquire_shared(
         &self,
         config: &DBConfig,
