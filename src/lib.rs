@@ -147,6 +147,13 @@ pub use sea_query;
 /// [`AsyncDatabase::sqlx_pool`] (or `sqlite_pool`, `pg_pool`, `mysql_pool`) gives, or
 /// implement a column type.
 pub use sqlx;
+/// tokio-postgres, the driver the `pg-pipeline` executor runs PostgreSQL on: there,
+/// [`DatabaseError`]'s `source()` is a [`sqlx::Error`] whose database error (read through
+/// sqlx's `DatabaseError` trait: `code()`, `constraint()`, `table()`) has the driver's
+/// [`tokio_postgres::Error`] as its own `source()` (`as_db_error()`: every field the server
+/// sent).
+#[cfg(feature = "pg-pipeline")]
+pub use tokio_postgres;
 
 /// `use dsg_lib::prelude::*;`: the derive, the traits, the seed's types, `text`, the errors.
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]

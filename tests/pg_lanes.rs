@@ -240,3 +240,51 @@ async fn disconnect_with_shared_reads_in_flight_returns_and_closes_them() {
     }
     assert_eq!(open, 0, "connections left open after disconnect");
 }
+
+/// A read cut short (its future dropped while the server still runs its statement) never
+/// holds up the reads after it: with the default pool, reads in flight beside it and the
+/// reads that come after each answer at once with their own row, and one after another they
+/// all run on one connection, not the one still busy with the cut-short statement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_cut_short_holds_up_no_later_read() {
+    let Some(backend) = postgres() else { return };
+    let db = backend.database(json!({}));
+    let ops = DatabaseOperations::new(db.clone());
+    let pid = || async {
+        let pid: Option<i64> = ops
+            .read_one_record(&text("SELECT CAST(pg_backend_pid() AS BIGINT)"))
+            .await
+            .expect("pid");
+        pid.expect("one row")
+    };
+    // Warm: the lanes exist.
+    for result in reads_in_flight(&ops, 20, 0).await {
+        result.expect("each read gets its own row");
+    }
+    let sleep = text("SELECT CAST(1 AS BIGINT) FROM pg_sleep(3)");
+    let cut = tokio::time::timeout(
+        Duration::from_millis(300),
+        ops.read_one_record::<i64>(&sleep),
+    )
+    .await;
+    assert!(cut.is_err(), "the sleep was cut short");
+
+    let started = std::time::Instant::now();
+    for result in reads_in_flight(&ops, 20, 5000).await {
+        result.expect("each read gets its own row");
+    }
+    let first = pid().await;
+    for _ in 0..5 {
+        assert_eq!(
+            pid().await,
+            first,
+            "reads one after another share one connection"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the reads after the cut-short one waited {:?}",
+        started.elapsed()
+    );
+    db.disconnect().await;
+}

@@ -192,6 +192,30 @@ async fn the_source_downcasts_to_each_backends_public_error_type() {
                     "{message:?}"
                 );
             }
+            // The tokio-postgres executor: sqlx's `DatabaseError` trait gives the SQLSTATE
+            // and names, its source the driver's own error with every field.
+            #[cfg(feature = "pg-pipeline")]
+            "postgres" => {
+                let driver = source
+                    .downcast_ref::<sqlx::Error>()
+                    .unwrap_or_else(|| panic!("[postgres] source is not sqlx::Error: {source:?}"));
+                let db = driver
+                    .as_database_error()
+                    .unwrap_or_else(|| panic!("[postgres] not a database error: {driver:?}"));
+                assert_eq!(db.code().as_deref(), Some("23505"));
+                assert_eq!(db.constraint(), Some("ix_relerr_users_email"));
+                assert_eq!(db.table(), Some("relerr_users"));
+                let pg = db
+                    .as_error()
+                    .source()
+                    .and_then(|s| s.downcast_ref::<dsg_lib::tokio_postgres::Error>())
+                    .and_then(|e| e.as_db_error())
+                    .unwrap_or_else(|| panic!("[postgres] no tokio_postgres DbError: {db:?}"));
+                assert_eq!(pg.code().code(), "23505");
+                assert_eq!(pg.constraint(), Some("ix_relerr_users_email"));
+                assert_eq!(pg.table(), Some("relerr_users"));
+            }
+            #[cfg(not(feature = "pg-pipeline"))]
             "postgres" => {
                 let driver = source
                     .downcast_ref::<sqlx::Error>()

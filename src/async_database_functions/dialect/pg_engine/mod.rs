@@ -20,7 +20,11 @@
 //!   operations' `read_by_pk`, `read_query`, `count_query`, …) share a few connections, one
 //!   per CPU core (*lanes*, at most `pool_size + max_overflow - 1`): 20 reads in flight go out
 //!   in a few writes on two connections, as TechEmpower's tokio-postgres entry sends them, not
-//!   on 20 connections nor one after another. A session (`get_db_session`, a transaction, a
+//!   on 20 connections nor one after another. A read takes the first lane no read is on (reads
+//!   one after another stay on one hot connection), else the lanes in turn; an empty lane is
+//!   filled from an idle connection or one opened in the background. A read cut short retires
+//!   its lane (its statement may still run ahead of later ones): the lane takes no more reads
+//!   and closes once those on it end. A session (`get_db_session`, a transaction, a
 //!   write) holds its connection alone (`pg_backend_pid()` and `pool_timeout` say so). A lane
 //!   holds a pool slot; a caller waiting for a connection takes a lane over as soon as no read
 //!   is on it, so a pool of two still serves two sessions.
@@ -100,6 +104,10 @@ struct Lane {
     permit: OwnedSemaphorePermit,
     /// Its place in [`Inner::lanes`].
     slot: usize,
+    /// A read on it was cut short (its statement may still run on the server, ahead of any
+    /// read sent after it): no read is sent on it any more, and it is closed, not reused,
+    /// once the reads already on it end.
+    retired: AtomicBool,
 }
 
 /// How many lanes a pool of `max` connections keeps: one per CPU core, always leaving one
@@ -117,6 +125,8 @@ struct Inner {
     /// The lanes (shared connections), each slot empty until a read fills it.
     lanes: Vec<Mutex<Option<Arc<Lane>>>>,
     next_lane: AtomicUsize,
+    /// A connection is being opened for an empty lane (one at a time).
+    filling: AtomicBool,
     /// Callers waiting for a pool slot: lanes give theirs up as soon as no read is on them.
     waiters: AtomicUsize,
     open: AtomicU32,
@@ -186,8 +196,18 @@ impl Inner {
     /// exactly one of them): its connection goes back to the idle ones (or is closed), its
     /// pool slot is freed after, so that a caller woken by it finds the connection.
     fn release_lane(&self, lane: Arc<Lane>) {
-        if let Some(Lane { link, permit, .. }) = Arc::into_inner(lane) {
-            self.check_in(link);
+        if let Some(Lane {
+            link,
+            permit,
+            retired,
+            ..
+        }) = Arc::into_inner(lane)
+        {
+            if retired.into_inner() {
+                self.discard(link);
+            } else {
+                self.check_in(link);
+            }
             drop(permit);
         }
     }
@@ -199,6 +219,19 @@ impl Inner {
         if let Some(slotted) = slot.as_ref()
             && Arc::ptr_eq(slotted, lane)
             && Arc::strong_count(lane) == holders + 1
+        {
+            *slot = None;
+        }
+    }
+
+    /// Takes a lane a read was cut short on out of its slot (whoever holds it), so that no
+    /// read is sent after the cut-short statement; it closes once its last read ends.
+    fn retire(&self, lane: &Arc<Lane>) {
+        lane.retired.store(true, Ordering::Release);
+        let mut slot = lock(&self.lanes[lane.slot]);
+        if slot
+            .as_ref()
+            .is_some_and(|slotted| Arc::ptr_eq(slotted, lane))
         {
             *slot = None;
         }
@@ -268,6 +301,7 @@ impl PgEngine {
                 idle: Mutex::new(Vec::new()),
                 lanes: (0..lane_count(max)).map(|_| Mutex::new(None)).collect(),
                 next_lane: AtomicUsize::new(0),
+                filling: AtomicBool::new(false),
                 waiters: AtomicUsize::new(0),
                 open: AtomicU32::new(0),
                 closed: AtomicBool::new(false),
@@ -287,11 +321,12 @@ impl PgEngine {
         Some(self.conn(link, permit))
     }
 
-    /// A lane for a read outside a transaction, taken at once: the next lane in turn, made
-    /// from an idle connection and a free pool slot if it has none. `None` when there are no
-    /// lanes (a pool of one, `pool_pre_ping`), a caller waits for a slot, or no idle
-    /// connection and free slot are at hand (the read then takes a connection of its own,
-    /// which a later read makes a lane of).
+    /// A lane for a read outside a transaction, taken at once: the first lane no read is on
+    /// (so that reads one after another stay on one hot connection), else a new lane made
+    /// from the most recently used idle connection and a free pool slot, else the next busy
+    /// lane in turn. `None` when there are no lanes (a pool of one, `pool_pre_ping`), a
+    /// caller waits for a slot, or no lane, idle connection and free slot are at hand (the
+    /// read then takes a connection of its own, which a later read makes a lane of).
     pub(crate) fn try_shared(&self) -> Option<PgConn> {
         let inner = &self.inner;
         if inner.lanes.is_empty()
@@ -301,27 +336,96 @@ impl PgEngine {
         {
             return None;
         }
-        let i = inner.next_lane.fetch_add(1, Ordering::Relaxed) % inner.lanes.len();
-        let mut slot = lock(&inner.lanes[i]);
-        if let Some(lane) = slot.as_ref() {
-            if inner.usable(&lane.link) {
-                return Some(self.shared(lane.clone()));
-            }
-            if let Some(old) = slot.take() {
-                drop(slot);
-                inner.release_lane(old);
-                return None;
+        let mut empty = None;
+        for (i, slot) in inner.lanes.iter().enumerate() {
+            let mut slot = lock(slot);
+            match slot.as_ref() {
+                None => {
+                    empty.get_or_insert(i);
+                }
+                Some(lane) if !inner.usable(&lane.link) => {
+                    if let Some(old) = slot.take() {
+                        drop(slot);
+                        inner.release_lane(old);
+                    }
+                    empty.get_or_insert(i);
+                }
+                Some(lane) if Arc::strong_count(lane) == 1 => {
+                    return Some(self.shared(lane.clone()));
+                }
+                Some(_) => {}
             }
         }
-        let permit = inner.permits.clone().try_acquire_owned().ok()?;
-        let link = inner.take_idle()?;
-        let lane = Arc::new(Lane {
-            link,
-            permit,
-            slot: i,
+        if let Some(i) = empty
+            && let Ok(permit) = inner.permits.clone().try_acquire_owned()
+        {
+            let mut slot = lock(&inner.lanes[i]);
+            if slot.is_none() {
+                if let Some(link) = inner.take_idle() {
+                    let lane = Arc::new(Lane {
+                        link,
+                        permit,
+                        slot: i,
+                        retired: AtomicBool::new(false),
+                    });
+                    *slot = Some(lane.clone());
+                    return Some(self.shared(lane));
+                }
+                drop(slot);
+                // No idle connection to make the lane of: one is opened beside this read,
+                // which goes on a busy lane meanwhile (or on a connection of its own if
+                // there is none).
+                if !inner.filling.swap(true, Ordering::AcqRel) {
+                    self.fill_lane(i, permit);
+                }
+            }
+        }
+        // Every lane has reads on it: the next one in turn.
+        let count = inner.lanes.len();
+        let start = inner.next_lane.fetch_add(1, Ordering::Relaxed);
+        (0..count)
+            .find_map(|k| lock(&inner.lanes[(start + k) % count]).clone())
+            .map(|lane| self.shared(lane))
+    }
+
+    /// Opens a connection in the background and makes it the lane in slot `i` (or an idle
+    /// connection, if a caller waits for a slot or the slot was filled meanwhile). A
+    /// connection that cannot be opened is not reported: the reads go on on the other lanes
+    /// and on connections of their own, which report it.
+    fn fill_lane(&self, i: usize, permit: OwnedSemaphorePermit) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            self.inner.filling.store(false, Ordering::Release);
+            return;
+        };
+        let engine = self.clone();
+        engine.inner.open.fetch_add(1, Ordering::AcqRel);
+        handle.spawn(async move {
+            let inner = &engine.inner;
+            let deadline = tokio::time::Instant::now() + inner.target.acquire_timeout;
+            let opened = tokio::time::timeout_at(deadline, engine.open()).await;
+            inner.filling.store(false, Ordering::Release);
+            let Ok(Ok(client)) = opened else {
+                inner.open.fetch_sub(1, Ordering::AcqRel);
+                return;
+            };
+            let link = Link::new(client);
+            let mut slot = lock(&inner.lanes[i]);
+            if slot.is_none()
+                && !inner.closed.load(Ordering::Acquire)
+                && inner.waiters.load(Ordering::Acquire) == 0
+            {
+                *slot = Some(Arc::new(Lane {
+                    link,
+                    permit,
+                    slot: i,
+                    retired: AtomicBool::new(false),
+                }));
+                return;
+            }
+            drop(slot);
+            inner.check_in(link);
+            drop(permit);
         });
-        *slot = Some(lane.clone());
-        Some(self.shared(lane))
     }
 
     fn shared(&self, lane: Arc<Lane>) -> PgConn {
@@ -507,11 +611,15 @@ impl Drop for PgConn {
     fn drop(&mut self) {
         let link = match self.held.take() {
             None => return,
-            // A read dropped half-way leaves nothing on the lane: the client's connection task
-            // reads every response in order and discards those nobody waits for. A lane that a
-            // waiting caller may take over leaves its slot once no read is on it.
+            // A read dropped half-way leaves no bytes on the lane (the client's connection task
+            // reads every response in order and discards those nobody waits for), but its
+            // statement may still run on the server, ahead of any read sent after it: the lane
+            // is retired. A lane that a waiting caller may take over leaves its slot once no
+            // read is on it.
             Some(Held::Shared(lane)) => {
-                if self.pool.waiters.load(Ordering::Acquire) > 0
+                if self.close {
+                    self.pool.retire(&lane);
+                } else if self.pool.waiters.load(Ordering::Acquire) > 0
                     || self.pool.closed.load(Ordering::Acquire)
                 {
                     self.pool.unslot_if_unused(&lane, 1);
