@@ -6,7 +6,10 @@
 //!   just the URI): `read_by_pk` for `/db`, `read_by_pks` for `/queries`, `read_by_pks` +
 //!   `update_many_no_return` for `/updates`, `read_query` of every fortune for `/fortunes`.
 //!   The same process also serves the "first try" way on `/first/queries` (20 × `read_by_pk`)
-//!   and `/first/updates` (20 × `read_by_pk`, then 20 × `update_one`), the `crate-first` rows;
+//!   and `/first/updates` (20 × `read_by_pk`, then 20 × `update_one`), the `crate-first` rows,
+//!   and on PostgreSQL the fastest way to write them by hand through the library, the
+//!   `crate-text` rows: `/text/queries` (one `text()` `= ANY(:ids)` read) and `/text/updates`
+//!   (that read, then one `text()` `UPDATE … FROM UNNEST(:ids::int[], :n::int[])`);
 //! - `sqlx`: hand-written sqlx 0.9 on a `PgPool` / `MySqlPool` of 15 connections (the library's
 //!   default maximum: `pool_size` 5 + `max_overflow` 10): a request's reads one after another
 //!   (sqlx does not pipeline), its updates in one `UPDATE … FROM (SELECT unnest($1::int[]), …)`
@@ -252,6 +255,51 @@ async fn crate_first_updates(
     Ok(Json(out))
 }
 
+/// The fastest way by hand (PostgreSQL): one `= ANY` read, `text()` binding the ids as an
+/// array.
+async fn text_read(ops: &DatabaseOperations, ids: Vec<i32>) -> Result<Vec<World>, DatabaseError> {
+    ops.read_query(
+        &text("SELECT id, randomnumber FROM world WHERE id = ANY(:ids::int[])").bind("ids", ids),
+    )
+    .await
+}
+
+async fn crate_text_queries(
+    State(ops): State<DatabaseOperations>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Vec<Out>>, DatabaseError> {
+    let worlds = text_read(&ops, ids(q_of(raw))).await?;
+    Ok(Json(worlds.iter().map(Out::from).collect()))
+}
+
+/// That read, then one `UPDATE … FROM UNNEST` of the new numbers (sorted by id, as the
+/// hand-written sides send them).
+async fn crate_text_updates(
+    State(ops): State<DatabaseOperations>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Vec<Out>>, DatabaseError> {
+    let worlds: Vec<World> = text_read(&ops, ids(q_of(raw)))
+        .await?
+        .into_iter()
+        .map(|w| World {
+            randomnumber: rand_id(),
+            ..w
+        })
+        .collect();
+    let out: Vec<Out> = worlds.iter().map(Out::from).collect();
+    let (ids, numbers) = by_id(&out);
+    ops.execute_one(
+        &text(
+            "UPDATE world SET randomnumber = v.n FROM UNNEST(:ids::int[], :n::int[]) AS v(id, n) \
+             WHERE world.id = v.id",
+        )
+        .bind("ids", ids)
+        .bind("n", numbers),
+    )
+    .await?;
+    Ok(Json(out))
+}
+
 /// The library at its defaults: a `DBConfig` with just the URI.
 async fn crate_ops(uri: &str) -> Result<DatabaseOperations, String> {
     let db = AsyncDatabase::new(
@@ -273,6 +321,8 @@ fn crate_app(ops: DatabaseOperations) -> Router {
         .route("/fortunes", get(crate_fortunes))
         .route("/first/queries", get(crate_first_queries))
         .route("/first/updates", get(crate_first_updates))
+        .route("/text/queries", get(crate_text_queries))
+        .route("/text/updates", get(crate_text_updates))
         .with_state(ops)
 }
 
@@ -1072,6 +1122,9 @@ fn variants(route: &str, pg: bool) -> Vec<(&'static str, &'static str, String)> 
     }
     if route.starts_with("/queries") || route.starts_with("/updates") {
         v.push(("crate-first", "crate", format!("/first{route}")));
+        if pg {
+            v.push(("crate-text", "crate", format!("/text{route}")));
+        }
     }
     v
 }
@@ -1180,7 +1233,7 @@ fn drive_one(uri: &str, o: &Options, ticks: f64) -> Result<(), String> {
                 } else {
                     String::new()
                 },
-                if *label == "crate-first" {
+                if *label == "crate-first" || *label == "crate-text" {
                     ratio(v, col("crate"))
                 } else {
                     String::new()

@@ -22,7 +22,8 @@
 //!   in a few writes on two connections, as TechEmpower's tokio-postgres entry sends them, not
 //!   on 20 connections nor one after another. A read takes the first lane no read is on (reads
 //!   one after another stay on one hot connection), else the lanes in turn; an empty lane is
-//!   filled from an idle connection or one opened in the background. A read cut short retires
+//!   filled from an idle connection, or by one read at a time that opens a connection of its
+//!   own (so two reads side by side run side by side on the server). A read cut short retires
 //!   its lane (its statement may still run ahead of later ones): the lane takes no more reads
 //!   and closes once those on it end. A session (`get_db_session`, a transaction, a
 //!   write) holds its connection alone (`pg_backend_pid()` and `pool_timeout` say so). A lane
@@ -125,7 +126,8 @@ struct Inner {
     /// The lanes (shared connections), each slot empty until a read fills it.
     lanes: Vec<Mutex<Option<Arc<Lane>>>>,
     next_lane: AtomicUsize,
-    /// A connection is being opened for an empty lane (one at a time).
+    /// A read went on a connection of its own to fill an empty lane (one at a time): cleared
+    /// when a connection comes back to the idle ones.
     filling: AtomicBool,
     /// Callers waiting for a pool slot: lanes give theirs up as soon as no read is on them.
     waiters: AtomicUsize,
@@ -179,6 +181,7 @@ impl Inner {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(link);
+        self.filling.store(false, Ordering::Release);
     }
 
     /// The most recently used idle connection that is still usable.
@@ -337,6 +340,7 @@ impl PgEngine {
             return None;
         }
         let mut empty = None;
+        let mut busy = false;
         for (i, slot) in inner.lanes.iter().enumerate() {
             let mut slot = lock(slot);
             match slot.as_ref() {
@@ -353,7 +357,7 @@ impl PgEngine {
                 Some(lane) if Arc::strong_count(lane) == 1 => {
                     return Some(self.shared(lane.clone()));
                 }
-                Some(_) => {}
+                Some(_) => busy = true,
             }
         }
         if let Some(i) = empty
@@ -371,12 +375,12 @@ impl PgEngine {
                     *slot = Some(lane.clone());
                     return Some(self.shared(lane));
                 }
-                drop(slot);
-                // No idle connection to make the lane of: one is opened beside this read,
-                // which goes on a busy lane meanwhile (or on a connection of its own if
-                // there is none).
-                if !inner.filling.swap(true, Ordering::AcqRel) {
-                    self.fill_lane(i, permit);
+                // No idle connection to make the lane of: one read at a time opens one (on a
+                // connection of its own, which a later read makes a lane of once it is back),
+                // so that reads side by side run side by side on the server; the others share
+                // the busy lanes meanwhile.
+                if !busy || !inner.filling.swap(true, Ordering::AcqRel) {
+                    return None;
                 }
             }
         }
@@ -386,46 +390,6 @@ impl PgEngine {
         (0..count)
             .find_map(|k| lock(&inner.lanes[(start + k) % count]).clone())
             .map(|lane| self.shared(lane))
-    }
-
-    /// Opens a connection in the background and makes it the lane in slot `i` (or an idle
-    /// connection, if a caller waits for a slot or the slot was filled meanwhile). A
-    /// connection that cannot be opened is not reported: the reads go on on the other lanes
-    /// and on connections of their own, which report it.
-    fn fill_lane(&self, i: usize, permit: OwnedSemaphorePermit) {
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            self.inner.filling.store(false, Ordering::Release);
-            return;
-        };
-        let engine = self.clone();
-        engine.inner.open.fetch_add(1, Ordering::AcqRel);
-        handle.spawn(async move {
-            let inner = &engine.inner;
-            let deadline = tokio::time::Instant::now() + inner.target.acquire_timeout;
-            let opened = tokio::time::timeout_at(deadline, engine.open()).await;
-            inner.filling.store(false, Ordering::Release);
-            let Ok(Ok(client)) = opened else {
-                inner.open.fetch_sub(1, Ordering::AcqRel);
-                return;
-            };
-            let link = Link::new(client);
-            let mut slot = lock(&inner.lanes[i]);
-            if slot.is_none()
-                && !inner.closed.load(Ordering::Acquire)
-                && inner.waiters.load(Ordering::Acquire) == 0
-            {
-                *slot = Some(Arc::new(Lane {
-                    link,
-                    permit,
-                    slot: i,
-                    retired: AtomicBool::new(false),
-                }));
-                return;
-            }
-            drop(slot);
-            inner.check_in(link);
-            drop(permit);
-        });
     }
 
     fn shared(&self, lane: Arc<Lane>) -> PgConn {
