@@ -364,6 +364,7 @@ pub(crate) async fn rows_by_keys<M: Model>(
                 values: Values(keys.to_vec()),
             },
             arrays: Some(arrays),
+            copy: None,
         };
         return Ok(session.run_bulk::<M>(bulk).await?.rows);
     }
@@ -489,6 +490,7 @@ impl UpdateManyPlan {
                     values: Values(self.values.clone()),
                 },
                 arrays: Some(arrays),
+                copy: None,
             };
             session.run_bulk::<()>(bulk).await?.rows_affected
         } else if dialect::update_case_batches(dialect) {

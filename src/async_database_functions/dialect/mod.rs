@@ -413,6 +413,41 @@ pub(crate) fn unnest_insert(
     }
 }
 
+/// A bulk insert's COPY form: the table and columns of `COPY … FROM STDIN (FORMAT binary)`.
+/// Only [`bulk_copy`] makes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BulkCopy {
+    /// `COPY "t" ("a", …) FROM STDIN (FORMAT binary)`.
+    pub sql: String,
+    /// `SELECT "a", … FROM "t" LIMIT 0`: the columns' types.
+    pub probe: String,
+    pub width: usize,
+}
+
+/// The COPY form of a plain multi-row insert of `rows` rows (no upsert, nothing returned),
+/// where it is faster than the dialect's insert: PostgreSQL on the tokio-postgres executor
+/// (`pg-pipeline`), from `COPY_MIN_ROWS` rows (see `pg_engine/copy.rs` for the measurements).
+/// The executor decides at run time whether the values allow it ([`Conn::copy_in`]).
+pub(crate) fn bulk_copy(
+    dialect: Dialect,
+    table: &'static str,
+    columns: &[&'static Column],
+    rows: usize,
+) -> Option<BulkCopy> {
+    #[cfg(feature = "pg-pipeline")]
+    if dialect == Dialect::Postgresql && rows >= pg_engine::copy::COPY_MIN_ROWS {
+        let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
+        let (sql, probe) = pg_engine::copy::statements(table, &names);
+        return Some(BulkCopy {
+            sql,
+            probe,
+            width: names.len(),
+        });
+    }
+    let _ = (dialect, table, columns, rows);
+    None
+}
+
 /// The clause that selects the rows of many `keys` with one array parameter, where the dialect
 /// binds arrays (PostgreSQL: ` WHERE t.key = ANY($1::text[])`), and how the keys are bound.
 /// `None` elsewhere: the keys then go in `IN (…)` lists, chunked under the bind limit.
@@ -729,6 +764,38 @@ impl Conn {
                 Err(RunError::Driver(sqlx::Error::Encode(
                     "column arrays are bound on PostgreSQL only".into(),
                 )))
+            }
+        }
+    }
+
+    /// Runs `copy` (a bulk insert's COPY form, see [`bulk_copy`]) with its row-major `values`,
+    /// where the executor sends COPY (the tokio-postgres one), calling `sending` just before it
+    /// is sent: `Ok(None)` when it does not, or a value does not fit its column's binary type;
+    /// the caller then runs the insert.
+    pub(crate) async fn copy_in(
+        &mut self,
+        copy: &BulkCopy,
+        values: &Values,
+        persistent: bool,
+        sending: impl FnOnce(),
+    ) -> Result<Option<u64>, RunError> {
+        match self {
+            #[cfg(feature = "pg-pipeline")]
+            Conn::PgEngine(e) => {
+                e.copy_in(
+                    &copy.sql,
+                    &copy.probe,
+                    copy.width,
+                    values,
+                    persistent,
+                    sending,
+                )
+                .await
+            }
+            #[allow(unreachable_patterns)]
+            _ => {
+                let _ = (copy, values, persistent, sending);
+                Ok(None)
             }
         }
     }

@@ -8,7 +8,7 @@ use sea_query::{Value, Values};
 
 use crate::async_database_functions::core::column::Column;
 use crate::async_database_functions::core::sql_dialect::Dialect;
-use crate::async_database_functions::dialect::{self, ColumnArrays};
+use crate::async_database_functions::dialect::{self, BulkCopy, ColumnArrays};
 use crate::async_database_functions::statements::statement::Rendered;
 
 /// `INSERT INTO table (columns) VALUES (…), (…) [RETURNING …]` with every value bound.
@@ -103,6 +103,11 @@ impl BulkInsert {
                 .map(|(keys, updated)| (keys.as_slice(), updated.as_slice())),
             &self.returning,
         );
+        let copy = if self.upsert.is_none() && self.returning.is_empty() {
+            dialect::bulk_copy(dialect, self.table, &self.columns, self.rows())
+        } else {
+            None
+        };
         let (sql, arrays) = match unnest {
             Some((sql, arrays)) => (sql, Some(arrays)),
             None => (self.sql(dialect), None),
@@ -113,16 +118,19 @@ impl BulkInsert {
                 values: Values(self.values),
             },
             arrays,
+            copy,
         }
     }
 }
 
 /// A rendered [`BulkInsert`]: its SQL and values, row after row, and, for an `UNNEST` insert,
-/// the arrays the values are bound as (else one placeholder per value).
+/// the arrays the values are bound as (else one placeholder per value); and its COPY form,
+/// where the executor may send that instead.
 #[derive(Debug)]
 pub(crate) struct BulkRendered {
     pub rendered: Rendered,
     pub arrays: Option<ColumnArrays>,
+    pub copy: Option<BulkCopy>,
 }
 
 #[cfg(test)]

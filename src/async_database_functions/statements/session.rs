@@ -188,6 +188,33 @@ impl Session {
         bulk: crate::async_database_functions::statements::bulk_insert::BulkRendered,
     ) -> Result<Outcome<T>, DatabaseError> {
         self.check_open()?;
+        if let Some(copy) = &bulk.copy {
+            let dialect = self.config.dialect();
+            let mut values = bulk.rendered.values;
+            dialect::normalize_values(dialect, &mut values)?;
+            let persistent = self.config.query_cache_size() > 0;
+            let hidden = self.hidden(&values);
+            let timer = SlowTimer::start(&self.config);
+            self.in_flight = true;
+            let config = &self.config;
+            let result = self
+                .conn
+                .copy_in(copy, &values, persistent, || {
+                    telemetry::echo(config, &copy.sql, &values.0)
+                })
+                .await;
+            timer.finish(Some(&copy.sql));
+            if let Some(rows) = self.finish(result, hidden)? {
+                return Ok(Outcome {
+                    rows: Vec::new(),
+                    rows_affected: rows,
+                    last_insert_id: None,
+                });
+            }
+            telemetry::echo(&self.config, &bulk.rendered.sql, &values.0);
+            let prepared = (bulk.rendered.sql, values, persistent);
+            return self.run_prepared(prepared, bulk.arrays.as_ref()).await;
+        }
         let prepared = self.prepared(bulk.rendered, false)?;
         self.run_prepared(prepared, bulk.arrays.as_ref()).await
     }

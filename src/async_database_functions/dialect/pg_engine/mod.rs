@@ -37,6 +37,7 @@
 //! `AsyncDatabase::pg_pool()`.
 
 pub(crate) mod bind;
+pub(crate) mod copy;
 pub(crate) mod error;
 pub(crate) mod row;
 pub(crate) mod tls;
@@ -663,28 +664,36 @@ impl PgConn {
                 .await
                 .map_err(to_sqlx);
         }
-        let cached = lock(&link.cache).get(sql).cloned();
-        let statement = match cached {
-            Some(statement) => statement,
-            None => {
-                let statement = link
-                    .client
-                    .prepare_typed(sql, &params.types)
-                    .await
-                    .map_err(to_sqlx)?;
-                let mut cache = lock(&link.cache);
-                if cache.len() >= capacity {
-                    // Dropping them closes them on the server.
-                    cache.clear();
-                }
-                cache.insert(sql.to_string(), statement.clone());
-                statement
-            }
-        };
+        let statement = self.statement(sql, &params.types).await?;
         link.client
             .query_raw(&statement, params.values.iter())
             .await
             .map_err(to_sqlx)
+    }
+
+    /// The connection's prepared statement for `sql`, prepared (and cached) on first use.
+    async fn statement(
+        &self,
+        sql: &str,
+        types: &[tokio_postgres::types::Type],
+    ) -> Result<Statement, sqlx::Error> {
+        let capacity = self.pool.target.cache_capacity;
+        let link = self.link()?;
+        if let Some(statement) = lock(&link.cache).get(sql).cloned() {
+            return Ok(statement);
+        }
+        let statement = link
+            .client
+            .prepare_typed(sql, types)
+            .await
+            .map_err(to_sqlx)?;
+        let mut cache = lock(&link.cache);
+        if cache.len() >= capacity {
+            // Dropping them closes them on the server.
+            cache.clear();
+        }
+        cache.insert(sql.to_string(), statement.clone());
+        Ok(statement)
     }
 
     async fn outcome<T: FromRow>(
@@ -727,6 +736,61 @@ impl PgConn {
     ) -> Result<Outcome<T>, RunError> {
         let params = bind::array_params(values.0, kinds).map_err(encode)?;
         self.outcome(&sql, params, persistent).await
+    }
+
+    /// Inserts row-major `values`, `width` a row, with the binary COPY `copy_sql`, if every
+    /// value fits the type of its column (read by `probe_sql`; see [`copy`]), calling `sending`
+    /// just before the COPY is sent: `Ok(None)`, with
+    /// nothing sent but the probe, when one does not, or when statements are not cached
+    /// (`query_cache_size = 0`, `transaction_pooling`: the probe would be a named statement).
+    pub(crate) async fn copy_in(
+        &mut self,
+        copy_sql: &str,
+        probe_sql: &str,
+        width: usize,
+        values: &Values,
+        persistent: bool,
+        sending: impl FnOnce(),
+    ) -> Result<Option<u64>, RunError> {
+        if !persistent
+            || self.pool.target.cache_capacity == 0
+            || width == 0
+            || !values.0.len().is_multiple_of(width)
+        {
+            return Ok(None);
+        }
+        let probe = self.statement(probe_sql, &[]).await?;
+        let types: Vec<tokio_postgres::types::Type> =
+            probe.columns().iter().map(|c| c.type_().clone()).collect();
+        if types.len() != width
+            || !values
+                .0
+                .chunks_exact(width)
+                .all(|row| row.iter().zip(&types).all(|(v, ty)| copy::fits(v, ty)))
+        {
+            return Ok(None);
+        }
+        sending();
+        let link = self.link()?;
+        let sink = link
+            .client
+            .copy_in::<_, bytes::Bytes>(copy_sql)
+            .await
+            .map_err(to_sqlx)?;
+        let writer = tokio_postgres::binary_copy::BinaryCopyInWriter::new(sink, &types);
+        let mut writer = std::pin::pin!(writer);
+        let mut fields: Vec<copy::Field<'_>> = Vec::with_capacity(width);
+        for row in values.0.chunks_exact(width) {
+            fields.clear();
+            fields.extend(row.iter().map(copy::Field));
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = fields
+                .iter()
+                .map(|f| f as &(dyn tokio_postgres::types::ToSql + Sync))
+                .collect();
+            writer.as_mut().write(&refs).await.map_err(to_sqlx)?;
+        }
+        let rows = writer.finish().await.map_err(to_sqlx)?;
+        Ok(Some(rows))
     }
 
     /// Runs a query and decodes only its first row (the rest is read and dropped by the
