@@ -10,9 +10,11 @@
 //!   runs in one round trip. Without a cache (`query_cache_size = 0`, and always with
 //!   `transaction_pooling` behind pgbouncer) every statement is an unnamed one, parsed, bound
 //!   and run in one round trip (`query_typed`).
+//! - **No connection task.** A connection is driven by the callers waiting on it, not by a
+//!   task of its own (`driver.rs`): no wake-up between tasks per statement (1 000 point reads
+//!   one after another: 73 ms on a spawned connection, 48 ms driven by the caller).
 //! - **Cancellation.** A dropped future never hands its result to the next caller: the
-//!   client's connection task reads every response in order and discards those nobody waits
-//!   for. A connection given back inside a transaction (a session dropped mid-way, a future
+//!   connection reads every response in order and discards those nobody waits for. A connection given back inside a transaction (a session dropped mid-way, a future
 //!   dropped during `BEGIN`/`COMMIT`) is rolled back by a task of its own, holding its pool
 //!   slot, before anyone else may take it; if that fails it is closed.
 //! - **Pipelining.** A connection's client takes requests from any number of tasks at once
@@ -38,6 +40,7 @@
 
 pub(crate) mod bind;
 pub(crate) mod copy;
+mod driver;
 pub(crate) mod error;
 pub(crate) mod row;
 pub(crate) mod tls;
@@ -78,9 +81,10 @@ pub(crate) struct Target {
     pub cache_capacity: usize,
 }
 
-/// One open connection: its client and its prepared statements.
+/// One open connection: its client, the connection it drives, its prepared statements.
 struct Link {
     client: Client,
+    driver: driver::Driver,
     /// Locked only to look up or insert (never across an await): a lane's readers share it.
     cache: Mutex<HashMap<String, Statement>>,
     opened: Instant,
@@ -88,10 +92,11 @@ struct Link {
 }
 
 impl Link {
-    fn new(client: Client) -> Self {
+    fn new((client, driver): (Client, driver::Driver)) -> Self {
         let now = Instant::now();
         Link {
             client,
+            driver,
             cache: Mutex::new(HashMap::new()),
             opened: now,
             idle_since: now,
@@ -160,12 +165,16 @@ impl Inner {
     /// Whether `link` may be handed out or kept: open, young enough, not stale.
     fn usable(&self, link: &Link) -> bool {
         let age = link.opened.elapsed();
+        // What has arrived is read first: a socket the server closed ends the connection.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            link.driver.poll_now();
+        }
         !link.client.is_closed()
             && self.target.recycle.is_none_or(|max| age <= max)
             && !self.stale.is_stale(age)
     }
 
-    /// Forgets a connection for good (dropping its client ends its connection task).
+    /// Forgets a connection for good (dropping it closes its socket).
     fn discard(&self, link: Link) {
         self.open.fetch_sub(1, Ordering::AcqRel);
         drop(link);
@@ -440,7 +449,13 @@ impl PgEngine {
             }
         };
         while let Some(link) = inner.take_idle() {
-            if inner.target.pre_ping && link.client.simple_query("").await.is_err() {
+            if inner.target.pre_ping
+                && link
+                    .driver
+                    .drive(link.client.simple_query(""))
+                    .await
+                    .is_err()
+            {
                 inner.discard(link);
                 continue;
             }
@@ -448,7 +463,7 @@ impl PgEngine {
         }
         inner.open.fetch_add(1, Ordering::AcqRel);
         match tokio::time::timeout_at(deadline, self.open_retrying(deadline)).await {
-            Ok(Ok(client)) => Ok(self.conn(Link::new(client), permit)),
+            Ok(Ok(opened)) => Ok(self.conn(Link::new(opened), permit)),
             Ok(Err(e)) => {
                 inner.open.fetch_sub(1, Ordering::AcqRel);
                 Err(e)
@@ -462,11 +477,14 @@ impl PgEngine {
 
     /// Opens a connection, trying again after a refusal until `deadline` (the caller's timeout
     /// ends the tries).
-    async fn open_retrying(&self, deadline: tokio::time::Instant) -> Result<Client, sqlx::Error> {
+    async fn open_retrying(
+        &self,
+        deadline: tokio::time::Instant,
+    ) -> Result<(Client, driver::Driver), sqlx::Error> {
         let mut pause = Duration::from_millis(10);
         loop {
             match self.open().await {
-                Ok(client) => return Ok(client),
+                Ok(opened) => return Ok(opened),
                 Err(e) if retry_connect(&e) && tokio::time::Instant::now() + pause < deadline => {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_millis(500));
@@ -476,23 +494,17 @@ impl PgEngine {
         }
     }
 
-    /// Opens one connection and spawns the task that drives it.
-    async fn open(&self) -> Result<Client, tokio_postgres::Error> {
+    /// Opens one connection, driven by the callers that wait on it (see [`driver`]).
+    async fn open(&self) -> Result<(Client, driver::Driver), tokio_postgres::Error> {
         let target = &self.inner.target;
         match &target.connector {
             tls::Connector::Plain => {
                 let (client, connection) = target.config.connect(tokio_postgres::NoTls).await?;
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-                Ok(client)
+                Ok((client, driver::Driver::new(connection)))
             }
             tls::Connector::Tls(_, make) => {
                 let (client, connection) = target.config.connect(make.clone()).await?;
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-                Ok(client)
+                Ok((client, driver::Driver::new(connection)))
             }
         }
     }
@@ -576,8 +588,8 @@ impl Drop for PgConn {
     fn drop(&mut self) {
         let link = match self.held.take() {
             None => return,
-            // A read dropped half-way leaves no bytes on the lane (the client's connection task
-            // reads every response in order and discards those nobody waits for), but its
+            // A read dropped half-way leaves no bytes on the lane (the connection reads every
+            // response in order and discards those nobody waits for), but its
             // statement may still run on the server, ahead of any read sent after it: the lane
             // is retired. A lane that a waiting caller may take over leaves its slot once no
             // read is on it.
@@ -610,7 +622,7 @@ impl Drop for PgConn {
                 handle.spawn(async move {
                     let rolled_back = tokio::time::timeout(
                         Duration::from_secs(5),
-                        link.client.batch_execute("ROLLBACK"),
+                        link.driver.drive(link.client.batch_execute("ROLLBACK")),
                     )
                     .await;
                     if matches!(rolled_back, Ok(Ok(()))) {
@@ -659,14 +671,26 @@ impl PgConn {
         if !persistent || capacity == 0 {
             let typed = params.values.iter().zip(params.types.iter().cloned());
             return link
-                .client
-                .query_typed_raw(sql, typed)
+                .driver
+                .drive(link.client.query_typed_raw(sql, typed))
                 .await
                 .map_err(to_sqlx);
         }
         let statement = self.statement(sql, &params.types).await?;
-        link.client
-            .query_raw(&statement, params.values.iter())
+        link.driver
+            .drive(link.client.query_raw(&statement, params.values.iter()))
+            .await
+            .map_err(to_sqlx)
+    }
+
+    /// The next row of a query's `stream`, the connection driven meanwhile.
+    async fn next_row(
+        &self,
+        stream: &mut std::pin::Pin<&mut RowStream>,
+    ) -> Result<Option<tokio_postgres::Row>, sqlx::Error> {
+        self.link()?
+            .driver
+            .drive(stream.try_next())
             .await
             .map_err(to_sqlx)
     }
@@ -683,8 +707,8 @@ impl PgConn {
             return Ok(statement);
         }
         let statement = link
-            .client
-            .prepare_typed(sql, types)
+            .driver
+            .drive(link.client.prepare_typed(sql, types))
             .await
             .map_err(to_sqlx)?;
         let mut cache = lock(&link.cache);
@@ -705,7 +729,7 @@ impl PgConn {
         let stream = self.query(sql, &params, persistent).await?;
         let mut stream = std::pin::pin!(stream);
         let mut rows = Vec::new();
-        while let Some(row) = stream.try_next().await.map_err(to_sqlx)? {
+        while let Some(row) = self.next_row(&mut stream).await? {
             rows.push(T::from_row(RowRef::new(&PgEngineRow(&row))).map_err(RunError::Decode)?);
         }
         Ok(Outcome {
@@ -773,8 +797,8 @@ impl PgConn {
         sending();
         let link = self.link()?;
         let sink = link
-            .client
-            .copy_in::<_, bytes::Bytes>(copy_sql)
+            .driver
+            .drive(link.client.copy_in::<_, bytes::Bytes>(copy_sql))
             .await
             .map_err(to_sqlx)?;
         let writer = tokio_postgres::binary_copy::BinaryCopyInWriter::new(sink, &types);
@@ -787,14 +811,20 @@ impl PgConn {
                 .iter()
                 .map(|f| f as &(dyn tokio_postgres::types::ToSql + Sync))
                 .collect();
-            writer.as_mut().write(&refs).await.map_err(to_sqlx)?;
+            link.driver
+                .drive(writer.as_mut().write(&refs))
+                .await
+                .map_err(to_sqlx)?;
         }
-        let rows = writer.finish().await.map_err(to_sqlx)?;
+        let rows = link
+            .driver
+            .drive(writer.as_mut().finish())
+            .await
+            .map_err(to_sqlx)?;
         Ok(Some(rows))
     }
 
-    /// Runs a query and decodes only its first row (the rest is read and dropped by the
-    /// connection task).
+    /// Runs a query and decodes only its first row (the rest is read to its end).
     pub(crate) async fn first<T: FromRow>(
         &mut self,
         sql: String,
@@ -804,7 +834,7 @@ impl PgConn {
         let params = bind::params(&values.0).map_err(encode)?;
         let stream = self.query(&sql, &params, persistent).await?;
         let mut stream = std::pin::pin!(stream);
-        let first = stream.try_next().await.map_err(to_sqlx)?;
+        let first = self.next_row(&mut stream).await?;
         let Some(row) = first else {
             // The stream has ended: polling it again would report a closed connection.
             return Ok(None);
@@ -812,15 +842,15 @@ impl PgConn {
         let value = T::from_row(RowRef::new(&PgEngineRow(&row))).map_err(RunError::Decode)?;
         // Read to its end, so that an error after the first row (a failing cast further on)
         // is reported as sqlx reports it.
-        while stream.try_next().await.map_err(to_sqlx)?.is_some() {}
+        while self.next_row(&mut stream).await?.is_some() {}
         Ok(Some(value))
     }
 
     /// Runs SQL without parameters, possibly several statements (DDL, transaction control).
     pub(crate) async fn run_raw(&mut self, sql: String) -> Result<(), sqlx::Error> {
-        self.link()?
-            .client
-            .batch_execute(&sql)
+        let link = self.link()?;
+        link.driver
+            .drive(link.client.batch_execute(&sql))
             .await
             .map_err(to_sqlx)
     }
@@ -833,18 +863,18 @@ impl PgConn {
         } else {
             "BEGIN"
         };
-        self.own_link()?
-            .client
-            .batch_execute(sql)
+        let link = self.own_link()?;
+        link.driver
+            .drive(link.client.batch_execute(sql))
             .await
             .map_err(to_sqlx)
     }
 
     /// Commits the open transaction.
     pub(crate) async fn commit(&mut self) -> Result<(), sqlx::Error> {
-        self.own_link()?
-            .client
-            .batch_execute("COMMIT")
+        let link = self.own_link()?;
+        link.driver
+            .drive(link.client.batch_execute("COMMIT"))
             .await
             .map_err(to_sqlx)?;
         self.in_tx = false;
@@ -853,9 +883,9 @@ impl PgConn {
 
     /// Rolls the open transaction back.
     pub(crate) async fn rollback(&mut self) -> Result<(), sqlx::Error> {
-        self.own_link()?
-            .client
-            .batch_execute("ROLLBACK")
+        let link = self.own_link()?;
+        link.driver
+            .drive(link.client.batch_execute("ROLLBACK"))
             .await
             .map_err(to_sqlx)?;
         self.in_tx = false;
@@ -886,7 +916,7 @@ impl PgConn {
         let params = bind::params(&values.0).map_err(encode)?;
         let stream = self.query(&sql, &params, persistent).await?;
         let mut stream = std::pin::pin!(stream);
-        while let Some(row) = stream.try_next().await.map_err(to_sqlx)? {
+        while let Some(row) = self.next_row(&mut stream).await? {
             let value = T::from_row(RowRef::new(&PgEngineRow(&row))).map_err(RunError::Decode)?;
             rows.yield_row(value, sent).await;
         }
