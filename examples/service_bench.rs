@@ -259,7 +259,8 @@ async fn crate_first_updates(
 /// array.
 async fn text_read(ops: &DatabaseOperations, ids: Vec<i32>) -> Result<Vec<World>, DatabaseError> {
     ops.read_query(
-        &text("SELECT id, randomnumber FROM world WHERE id = ANY(:ids::int[])").bind("ids", ids),
+        &text("SELECT id, randomnumber FROM bench_world WHERE id = ANY(:ids::int[])")
+            .bind("ids", ids),
     )
     .await
 }
@@ -290,8 +291,8 @@ async fn crate_text_updates(
     let (ids, numbers) = by_id(&out);
     ops.execute_one(
         &text(
-            "UPDATE world SET randomnumber = v.n FROM UNNEST(:ids::int[], :n::int[]) AS v(id, n) \
-             WHERE world.id = v.id",
+            "UPDATE bench_world SET randomnumber = v.n FROM UNNEST(:ids::int[], :n::int[]) AS v(id, n) \
+             WHERE bench_world.id = v.id",
         )
         .bind("ids", ids)
         .bind("n", numbers),

@@ -139,10 +139,13 @@ impl DatabaseOperations {
         traced!(
             span,
             async {
-                let plan = UpdateManyPlan::new::<M>(self.database().config().dialect(), models)?;
+                let dialect = self.database().config().dialect();
+                let plan = UpdateManyPlan::new::<M>(dialect, models)?;
+                // One statement that updates every row or none needs no transaction.
+                let transaction = !plan.one_statement::<M>(dialect);
                 let db = self.database();
                 retrying!(db, async {
-                    let mut session = db.write_session(true).await?;
+                    let mut session = db.write_session(transaction).await?;
                     let updated = plan.run::<M>(&mut session).await?;
                     session.commit().await?;
                     Ok(updated)
@@ -461,6 +464,15 @@ impl UpdateManyPlan {
         self.values.len() / (self.columns.len() + 1)
     }
 
+    /// Whether the update is one statement that updates every row or none by itself
+    /// (PostgreSQL's guarded `UPDATE … FROM unnest`, see `dialect::unnest_update`).
+    fn one_statement<M: Model>(&self, dialect: Dialect) -> bool {
+        dialect::update_alone(dialect)
+            && !self.columns.is_empty()
+            && dialect::unnest_update(dialect, M::TABLE, self.key, &self.columns, &self.values)
+                .is_some()
+    }
+
     fn keys(&self) -> Vec<Value> {
         self.values
             .chunks_exact(self.columns.len() + 1)
@@ -477,6 +489,8 @@ impl UpdateManyPlan {
         }
         let dialect = session.config().dialect();
         let width = self.columns.len() + 1;
+        // The guarded statement updates all rows or none: what is missing is counted apart.
+        let mut all_or_none = false;
         let updated = if self.columns.is_empty() {
             // Nothing to write but the keys: they must exist.
             let keys = self.keys();
@@ -492,6 +506,7 @@ impl UpdateManyPlan {
                 arrays: Some(arrays),
                 copy: None,
             };
+            all_or_none = dialect::update_alone(dialect);
             session.run_bulk::<()>(bulk).await?.rows_affected
         } else if dialect::update_case_batches(dialect) {
             // `SET c = CASE key WHEN ? THEN ? … END`: two binds per row and column, and the
@@ -522,11 +537,18 @@ impl UpdateManyPlan {
             updated
         };
         if updated < expected {
+            let found = if all_or_none && updated == 0 {
+                let keys = self.keys();
+                rows_by_keys::<M>(session, self.key, &keys).await?.len() as u64
+            } else {
+                updated
+            };
+            // At least one: a row deleted since the statement may be back (or found) by now.
+            let missing = expected.saturating_sub(found).max(1);
             return Err(DatabaseError::not_found(format!(
-                "update_many on {}: {} of the {expected} keys given have no row; nothing was \
-                 updated",
+                "update_many on {}: {missing} of the {expected} keys given have no row; nothing \
+                 was updated",
                 M::TABLE,
-                expected - updated
             )));
         }
         Ok(updated)

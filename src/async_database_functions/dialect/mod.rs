@@ -481,14 +481,23 @@ pub(crate) fn unnest_update(
 ) -> Option<(String, ColumnArrays)> {
     match Backend::of(dialect) {
         #[cfg(feature = "postgres")]
-        Backend::Postgres => postgres::unnest_update(table, key, columns, values)
-            .map(|(sql, kinds)| (sql, ColumnArrays(kinds))),
+        Backend::Postgres => {
+            postgres::unnest_update(table, key, columns, values, update_alone(dialect))
+                .map(|(sql, kinds)| (sql, ColumnArrays(kinds)))
+        }
         #[allow(unreachable_patterns)]
         _ => {
             let _ = (table, key, columns, values);
             None
         }
     }
+}
+
+/// Whether [`unnest_update`]'s statement updates all its rows or none by itself, needing no
+/// transaction around it (PostgreSQL; CockroachDB's is left as it was, untested with the
+/// guard).
+pub(crate) fn update_alone(dialect: Dialect) -> bool {
+    dialect == Dialect::Postgresql
 }
 
 /// Whether many rows, each with its own values, are updated in one statement of `CASE key

@@ -372,14 +372,21 @@ pub(super) fn any_key_clause(
 
 /// `UPDATE t SET a = v.x1, b = v.x2 FROM unnest($1::text[], $2::integer[], …) AS v(x0, x1, …)
 /// WHERE t.key = v.x0`: many rows, each with its own values, in one statement whose SQL does
-/// not depend on the row count. `values` are row after row, the key first, then one value per
-/// column of `columns`; bound as one typed array per column. `None` when a value has no place
-/// in its column's array.
+/// not depend on the row count. `values` are row after row, the key first (each key once),
+/// then one value per column of `columns`; bound as one typed array per column. `None` when a
+/// value has no place in its column's array.
+///
+/// With `all_or_none`, the statement updates every row or none by itself, so that it needs no
+/// transaction around it: `WITH k AS (SELECT 1 FROM t WHERE t.key = ANY($1) FOR UPDATE)`
+/// locks the rows of the keys given (a row deleted by another session before is missing, one
+/// deleted after waits for this statement), and `AND (SELECT count(*) FROM k) =
+/// cardinality($1)` updates nothing when a key has no row.
 pub(super) fn unnest_update(
     table: &str,
     key: &Column,
     columns: &[&Column],
     values: &[sea_query::Value],
+    all_or_none: bool,
 ) -> Option<(String, Vec<ArrayKind>)> {
     use std::fmt::Write as _;
     let kinds = std::iter::once(key)
@@ -389,7 +396,15 @@ pub(super) fn unnest_update(
     if columns.is_empty() || !all_admitted(&kinds, values) {
         return None;
     }
-    let mut sql = String::with_capacity(64 + columns.len() * 40);
+    let mut sql = String::with_capacity(160 + columns.len() * 40);
+    let keys = format!("$1::{}[]", array_type(key.sql_type));
+    if all_or_none {
+        sql.push_str("WITH \"k\" AS (SELECT 1 FROM ");
+        super::ident::push_quoted(IDENT_QUOTE, &mut sql, table);
+        sql.push_str(" WHERE ");
+        super::ident::push_quoted(IDENT_QUOTE, &mut sql, key.name);
+        let _ = write!(sql, " = ANY({keys}) FOR UPDATE) ");
+    }
     sql.push_str("UPDATE ");
     super::ident::push_quoted(IDENT_QUOTE, &mut sql, table);
     sql.push_str(" SET ");
@@ -422,6 +437,12 @@ pub(super) fn unnest_update(
     sql.push('.');
     super::ident::push_quoted(IDENT_QUOTE, &mut sql, key.name);
     sql.push_str(" = \"v\".x0");
+    if all_or_none {
+        let _ = write!(
+            sql,
+            " AND (SELECT count(*) FROM \"k\") = cardinality({keys})"
+        );
+    }
     Some((sql, kinds))
 }
 
@@ -1022,13 +1043,19 @@ mod batch_tests {
             Value::Int(None),
             Value::String(Some("b".into())),
         ];
-        let (sql, kinds) = unnest_update("world", &key, &[&number, &name], &values)
+        let (sql, kinds) = unnest_update("world", &key, &[&number, &name], &values, false)
             .expect("every value has an array form");
         assert_eq!(
             sql,
             r#"UPDATE "world" SET "randomnumber" = "v".x1, "name" = "v".x2 FROM unnest($1::integer[], $2::integer[], $3::text[]) AS "v"(x0, x1, x2) WHERE "world"."id" = "v".x0"#
         );
         assert_eq!(kinds, [ArrayKind::Int, ArrayKind::Int, ArrayKind::Text]);
-        assert!(unnest_update("world", &key, &[], &values[..1]).is_none());
+        assert!(unnest_update("world", &key, &[], &values[..1], false).is_none());
+        let (sql, _) = unnest_update("world", &key, &[&number], &values[..2], true)
+            .expect("every value has an array form");
+        assert_eq!(
+            sql,
+            r#"WITH "k" AS (SELECT 1 FROM "world" WHERE "id" = ANY($1::integer[]) FOR UPDATE) UPDATE "world" SET "randomnumber" = "v".x1 FROM unnest($1::integer[], $2::integer[]) AS "v"(x0, x1) WHERE "world"."id" = "v".x0 AND (SELECT count(*) FROM "k") = cardinality($1::integer[])"#
+        );
     }
 }
