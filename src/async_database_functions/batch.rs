@@ -303,9 +303,13 @@ impl SortKey {
     }
 }
 
+/// A map keyed by (canonical) key values: foldhash, seeded per process, not SipHash.
+pub(crate) type KeyMap<V> = HashMap<Value, V, foldhash::fast::RandomState>;
+
 /// The keys once each, in the order first given.
 pub(crate) fn distinct_keys(keys: impl Iterator<Item = Value>) -> Vec<Value> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen: std::collections::HashSet<Value, foldhash::fast::RandomState> =
+        std::collections::HashSet::default();
     keys.filter(|k| seen.insert(canonical(k))).collect()
 }
 
@@ -324,14 +328,17 @@ fn in_order_of<M: Model + Clone>(
     ids: &[Value],
     found: Vec<M>,
 ) -> Vec<Option<M>> {
-    let mut by_key: HashMap<Value, M> = found
+    let mut by_key: KeyMap<M> = found
         .into_iter()
         .map(|m| (key_value(dialect, &m, key.name), m))
         .collect();
-    let mut left = ids.iter().map(canonical).fold(HashMap::new(), |mut n, k| {
-        *n.entry(k).or_insert(0usize) += 1;
-        n
-    });
+    let mut left = ids
+        .iter()
+        .map(canonical)
+        .fold(KeyMap::default(), |mut n, k| {
+            *n.entry(k).or_insert(0usize) += 1;
+            n
+        });
     ids.iter()
         .map(|id| {
             let id = canonical(id);
@@ -401,7 +408,8 @@ impl UpdateManyPlan {
         let key_index = all.iter().position(|c| c.name == key.name).unwrap_or(0);
         let mut columns: Option<Vec<&'static Column>> = None;
         let mut rows: Vec<(Value, Vec<Value>)> = Vec::with_capacity(models.len());
-        let mut at: HashMap<Value, usize> = HashMap::with_capacity(models.len());
+        let mut at: KeyMap<usize> =
+            KeyMap::with_capacity_and_hasher(models.len(), Default::default());
         let mut values = Vec::with_capacity(all.len());
         for model in &models {
             values.clear();

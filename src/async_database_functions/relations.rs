@@ -107,7 +107,9 @@ use std::collections::HashMap;
 
 use sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement, Value};
 
-use super::batch::{SortKey, canonical, canonical_ref, distinct_keys, key_value, rows_by_keys};
+use super::batch::{
+    KeyMap, SortKey, canonical, canonical_ref, distinct_keys, key_value, rows_by_keys,
+};
 use super::database_operations::DatabaseOperations;
 use crate::async_database_functions::core::column::Column;
 use crate::async_database_functions::core::error::DatabaseError;
@@ -632,7 +634,7 @@ async fn parents_in<P: Model + Clone>(
     let distinct: Vec<Value> = distinct_keys(refs.iter().filter(|k| !is_null(k)).cloned());
     let found = rows_by_keys::<P>(session, column, &distinct).await?;
     let dialect = session.config().dialect();
-    let by_ref: HashMap<Value, P> = found
+    let by_ref: KeyMap<P> = found
         .into_iter()
         .map(|p| (key_value(dialect, &p, column.name), p))
         .collect();
