@@ -142,7 +142,7 @@ impl DatabaseOperations {
                 let dialect = self.database().config().dialect();
                 let plan = UpdateManyPlan::new::<M>(dialect, models)?;
                 // One statement that updates every row or none needs no transaction.
-                let transaction = !plan.one_statement::<M>(dialect);
+                let transaction = !plan.one_statement(dialect);
                 let db = self.database();
                 retrying!(db, async {
                     let mut session = db.write_session(transaction).await?;
@@ -399,6 +399,8 @@ struct UpdateManyPlan {
     values: Vec<Value>,
     /// The keys in the order given (each once), the order the rows are returned in.
     given: Vec<Value>,
+    /// The one `UPDATE … FROM unnest(…)` statement, where the dialect has it.
+    unnest: Option<(String, dialect::ColumnArrays)>,
 }
 
 impl UpdateManyPlan {
@@ -456,15 +458,21 @@ impl UpdateManyPlan {
         // Written in key order: two batches that share keys lock them in the same order, so
         // they wait for each other rather than deadlock.
         rows.sort_by_cached_key(|(id, _)| SortKey::of(id));
-        let values = rows
+        let values: Vec<Value> = rows
             .into_iter()
             .flat_map(|(id, row)| std::iter::once(id).chain(row))
             .collect();
+        let unnest = if columns.is_empty() {
+            None
+        } else {
+            dialect::unnest_update(dialect, M::TABLE, key, &columns, &values)
+        };
         Ok(UpdateManyPlan {
             key,
             columns,
             values,
             given,
+            unnest,
         })
     }
 
@@ -474,11 +482,8 @@ impl UpdateManyPlan {
 
     /// Whether the update is one statement that updates every row or none by itself
     /// (PostgreSQL's guarded `UPDATE … FROM unnest`, see `dialect::unnest_update`).
-    fn one_statement<M: Model>(&self, dialect: Dialect) -> bool {
-        dialect::update_alone(dialect)
-            && !self.columns.is_empty()
-            && dialect::unnest_update(dialect, M::TABLE, self.key, &self.columns, &self.values)
-                .is_some()
+    fn one_statement(&self, dialect: Dialect) -> bool {
+        dialect::update_alone(dialect) && self.unnest.is_some()
     }
 
     fn keys(&self) -> Vec<Value> {
@@ -503,9 +508,7 @@ impl UpdateManyPlan {
             // Nothing to write but the keys: they must exist.
             let keys = self.keys();
             rows_by_keys::<M>(session, self.key, &keys).await?.len() as u64
-        } else if let Some((sql, arrays)) =
-            dialect::unnest_update(dialect, M::TABLE, self.key, &self.columns, &self.values)
-        {
+        } else if let Some((sql, arrays)) = self.unnest.clone() {
             let bulk = BulkRendered {
                 rendered: Rendered {
                     sql,

@@ -189,10 +189,10 @@ impl Session {
     ) -> Result<Outcome<T>, DatabaseError> {
         self.check_open()?;
         if let Some(copy) = &bulk.copy {
-            let dialect = self.config.dialect();
+            // Logged once it is known which statement is sent: the COPY or the insert.
             let mut values = bulk.rendered.values;
-            dialect::normalize_values(dialect, &mut values)?;
-            let persistent = self.config.query_cache_size() > 0;
+            dialect::normalize_values(self.config.dialect(), &mut values)?;
+            let persistent = self.persistent();
             let hidden = self.hidden(&values);
             let timer = SlowTimer::start(&self.config);
             self.in_flight = true;
@@ -347,8 +347,12 @@ impl Session {
         if types_vary {
             dialect::key_by_types(dialect, &mut rendered.sql, &rendered.values);
         }
-        let persistent = self.config.query_cache_size() > 0;
-        Ok((rendered.sql, rendered.values, persistent))
+        Ok((rendered.sql, rendered.values, self.persistent()))
+    }
+
+    /// Whether statements are prepared and kept on the connection (`query_cache_size`).
+    fn persistent(&self) -> bool {
+        self.config.query_cache_size() > 0
     }
 
     /// With `hide_parameters`, the values to keep out of error details.

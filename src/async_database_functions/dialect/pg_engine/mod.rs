@@ -162,13 +162,20 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Inner {
-    /// Whether `link` may be handed out or kept: open, young enough, not stale.
+    /// Whether `link` may be handed out: what has arrived on it read first (a socket the
+    /// server closed ends the connection; nobody else reads a connection no caller waits on),
+    /// then [`fresh`](Self::fresh).
     fn usable(&self, link: &Link) -> bool {
-        let age = link.opened.elapsed();
-        // What has arrived is read first: a socket the server closed ends the connection.
         if tokio::runtime::Handle::try_current().is_ok() {
             link.driver.poll_now();
         }
+        self.fresh(link)
+    }
+
+    /// Whether `link` may be kept, without reading it: open as far as is known, young enough,
+    /// not stale.
+    fn fresh(&self, link: &Link) -> bool {
+        let age = link.opened.elapsed();
         !link.client.is_closed()
             && self.target.recycle.is_none_or(|max| age <= max)
             && !self.stale.is_stale(age)
@@ -182,7 +189,8 @@ impl Inner {
 
     /// Puts a connection back for the next caller, or closes it.
     fn check_in(&self, mut link: Link) {
-        if self.closed.load(Ordering::Acquire) || !self.usable(&link) {
+        // Read again before it is handed out (`take_idle`), not here.
+        if self.closed.load(Ordering::Acquire) || !self.fresh(&link) {
             self.discard(link);
             return;
         }
@@ -353,21 +361,27 @@ impl PgEngine {
         let mut busy = false;
         for (i, slot) in inner.lanes.iter().enumerate() {
             let mut slot = lock(slot);
-            match slot.as_ref() {
-                None => {
-                    empty.get_or_insert(i);
+            let Some(lane) = slot.as_ref() else {
+                empty.get_or_insert(i);
+                continue;
+            };
+            // A lane with reads on it is read by them; one without is read here first.
+            let free = Arc::strong_count(lane) == 1;
+            let open = if free {
+                inner.usable(&lane.link)
+            } else {
+                inner.fresh(&lane.link)
+            };
+            if !open {
+                if let Some(old) = slot.take() {
+                    drop(slot);
+                    inner.release_lane(old);
                 }
-                Some(lane) if !inner.usable(&lane.link) => {
-                    if let Some(old) = slot.take() {
-                        drop(slot);
-                        inner.release_lane(old);
-                    }
-                    empty.get_or_insert(i);
-                }
-                Some(lane) if Arc::strong_count(lane) == 1 => {
-                    return Some(self.shared(lane.clone()));
-                }
-                Some(_) => busy = true,
+                empty.get_or_insert(i);
+            } else if free {
+                return Some(self.shared(lane.clone()));
+            } else {
+                busy = true;
             }
         }
         if let Some(i) = empty
@@ -803,14 +817,15 @@ impl PgConn {
             .map_err(to_sqlx)?;
         let writer = tokio_postgres::binary_copy::BinaryCopyInWriter::new(sink, &types);
         let mut writer = std::pin::pin!(writer);
-        let mut fields: Vec<copy::Field<'_>> = Vec::with_capacity(width);
-        for row in values.0.chunks_exact(width) {
-            fields.clear();
-            fields.extend(row.iter().map(copy::Field));
-            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = fields
-                .iter()
-                .map(|f| f as &(dyn tokio_postgres::types::ToSql + Sync))
-                .collect();
+        // Every field wrapped once, one row's references reused: no allocation a row.
+        let fields: Vec<copy::Field<'_>> = values.0.iter().map(copy::Field).collect();
+        let mut refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = Vec::with_capacity(width);
+        for row in fields.chunks_exact(width) {
+            refs.clear();
+            refs.extend(
+                row.iter()
+                    .map(|f| f as &(dyn tokio_postgres::types::ToSql + Sync)),
+            );
             link.driver
                 .drive(writer.as_mut().write(&refs))
                 .await
