@@ -43,6 +43,7 @@
 //! cargo run --release --example service_bench -- --uri postgres://postgres@127.0.0.1:5432/test \
 //!     --uri mysql://root@127.0.0.1:3306/test --rounds 5 --secs 5
 //! cargo run --example service_bench -- --quick  # one round of 2 s a route: CI, timings not judged
+//! cargo run --release --example service_bench -- --route '/updates?q=20'  # one route (repeatable)
 //! ```
 //!
 //! Tables `bench_world` (10 000 rows) and `bench_fortune` (TechEmpower's 12 rows) are dropped
@@ -1107,6 +1108,8 @@ struct Options {
     secs: f64,
     warmup: f64,
     wrk: Wrk,
+    /// The routes measured (`--route`, repeatable): all of [`ROUTES`] by default.
+    routes: Vec<&'static str>,
 }
 
 /// The rows of a route: (label, server variant, path).
@@ -1165,7 +1168,7 @@ fn drive_one(uri: &str, o: &Options, ticks: f64) -> Result<(), String> {
         o.secs
     );
     if o.warmup > 0.0 {
-        for route in ROUTES {
+        for route in &o.routes {
             for (_, server, path) in variants(route, pg) {
                 let i = servers.index(server);
                 o.wrk.run(&mut servers.0[i], &path, o.warmup, ticks)?;
@@ -1173,12 +1176,13 @@ fn drive_one(uri: &str, o: &Options, ticks: f64) -> Result<(), String> {
         }
     }
     // results[route][variant][round]
-    let mut results: Vec<Vec<Vec<Run>>> = ROUTES
+    let mut results: Vec<Vec<Vec<Run>>> = o
+        .routes
         .iter()
         .map(|r| variants(r, pg).iter().map(|_| Vec::new()).collect())
         .collect();
     for round in 0..o.rounds {
-        for (r, route) in ROUTES.iter().enumerate() {
+        for (r, route) in o.routes.iter().enumerate() {
             let vs = variants(route, pg);
             for k in 0..vs.len() {
                 let v = (k + round) % vs.len();
@@ -1201,7 +1205,7 @@ fn drive_one(uri: &str, o: &Options, ticks: f64) -> Result<(), String> {
         "÷ tokio-pg|mysql_async",
         "÷ crate"
     );
-    for (r, route) in ROUTES.iter().enumerate() {
+    for (r, route) in o.routes.iter().enumerate() {
         let vs = variants(route, pg);
         let col = |label: &str| vs.iter().position(|v| v.0 == label);
         let paired = |v: usize, other: Option<usize>, f: fn(&Run) -> f64| match other {
@@ -1279,6 +1283,21 @@ fn drive(args: &[String]) -> Result<(), String> {
         wrk: Wrk {
             threads: num("--wrk-threads", 2.0)? as u32,
             conns: num("--connections", 32.0)? as u32,
+        },
+        routes: {
+            let asked: Vec<&String> = args
+                .windows(2)
+                .filter(|w| w[0] == "--route")
+                .map(|w| &w[1])
+                .collect();
+            let routes: Vec<&'static str> = ROUTES
+                .into_iter()
+                .filter(|r| asked.is_empty() || asked.iter().any(|a| a == r))
+                .collect();
+            if routes.len() < asked.len().max(1) {
+                return Err(format!("--route takes one of {ROUTES:?}"));
+            }
+            routes
         },
     };
     if Command::new("wrk").arg("--version").output().is_err() {

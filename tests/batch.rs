@@ -58,6 +58,38 @@ async fn fresh(b: &common::Backend, worlds: i32) -> (AsyncDatabase, DatabaseOper
     (db, ops)
 }
 
+/// Two members, then `update` of both where the second takes the first's email: an integrity
+/// error, and neither row changed.
+async fn clash_writes_nothing<T: std::fmt::Debug, F: Future<Output = Result<T, DatabaseError>>>(
+    ops: &DatabaseOperations,
+    ctx: &str,
+    update: impl FnOnce(Vec<Member>) -> F,
+) -> Result<(), DatabaseError> {
+    let stored = ops.create_many(vec![member("a@x"), member("b@x")]).await?;
+    let mut clash = stored.clone();
+    clash[0].visits = 5;
+    clash[1].email = "a@x".into(); // the first row's email
+    let error = update(clash).await.expect_err("a duplicate email");
+    assert_eq!(error.kind(), ErrorKind::IntegrityError, "[{ctx}] {error}");
+    let now = ops
+        .read_by_pks::<Member>(stored.iter().map(|m| m.base.pkid.clone()))
+        .await?;
+    assert_eq!(
+        now.iter().flatten().map(|m| m.visits).collect::<Vec<_>>(),
+        [0, 0],
+        "[{ctx}] nothing of the batch stays"
+    );
+    Ok(())
+}
+
+/// Worlds of (id, randomnumber) pairs.
+fn worlds(pairs: &[(i32, i32)]) -> Vec<World> {
+    pairs
+        .iter()
+        .map(|&(id, randomnumber)| World { id, randomnumber })
+        .collect()
+}
+
 fn numbers(rows: &[Option<World>]) -> Vec<Option<i32>> {
     rows.iter()
         .map(|w| w.as_ref().map(|w| w.randomnumber))
@@ -277,20 +309,7 @@ async fn update_many_is_all_or_nothing() -> Result<(), Box<dyn std::error::Error
             "[{ctx}] nothing written"
         );
 
-        let stored = ops.create_many(vec![member("a@x"), member("b@x")]).await?;
-        let mut clash = stored.clone();
-        clash[0].visits = 5;
-        clash[1].email = "a@x".into(); // the first row's email
-        let error = ops.update_many(clash).await.expect_err("a duplicate email");
-        assert_eq!(error.kind(), ErrorKind::IntegrityError, "[{ctx}] {error}");
-        let now = ops
-            .read_by_pks::<Member>(stored.iter().map(|m| m.base.pkid.clone()))
-            .await?;
-        assert_eq!(
-            now.iter().flatten().map(|m| m.visits).collect::<Vec<_>>(),
-            [0, 0],
-            "[{ctx}] nothing of the batch stays"
-        );
+        clash_writes_nothing(&ops, ctx, |clash| ops.update_many(clash)).await?;
 
         // Inside a caller's transaction, rolled back with it.
         let mut session = db.get_db_session().await?;
@@ -320,6 +339,102 @@ async fn update_many_is_all_or_nothing() -> Result<(), Box<dyn std::error::Error
             numbers(&ops.read_by_pks::<World>([2, 3]).await?),
             [Some(20), Some(30)],
             "[{ctx}]"
+        );
+        db.disconnect().await;
+    }
+    Ok(())
+}
+
+/// `update_many_no_return` runs outside a transaction (on PostgreSQL one statement that is
+/// all or none by itself): a key without a row, or a constraint broken by one row, leaves
+/// every row as it was, and the error counts the missing keys, also when `hide_parameters`
+/// scrubs the server's messages.
+#[tokio::test]
+async fn update_many_no_return_is_all_or_nothing() -> Result<(), Box<dyn std::error::Error>> {
+    let _t = TABLES.lock().await;
+    for b in common::backends() {
+        for hide in [false, true] {
+            let ctx = format!("{} hide_parameters={hide}", b.name);
+            let (db, ops) =
+                ops_support::fresh(&b, json!({"echo": false, "hide_parameters": hide}), |db| {
+                    db.register::<World>();
+                    db.register::<Member>();
+                })
+                .await;
+            ops.create_many(
+                (1..=3)
+                    .map(|id| World {
+                        id,
+                        randomnumber: id * 10,
+                    })
+                    .collect(),
+            )
+            .await?;
+            let error = ops
+                .update_many_no_return(worlds(&[(3, -1), (1, -1), (90, -1), (91, -1)]))
+                .await
+                .expect_err("two keys with no row");
+            assert_eq!(error.kind(), ErrorKind::RecordNotFound, "[{ctx}] {error}");
+            assert!(
+                error.to_string().contains("2 of the 4 keys"),
+                "[{ctx}] {error}"
+            );
+            assert_eq!(
+                numbers(&ops.read_by_pks::<World>([1, 2, 3]).await?),
+                [Some(10), Some(20), Some(30)],
+                "[{ctx}] nothing written"
+            );
+
+            clash_writes_nothing(&ops, &ctx, |clash| ops.update_many_no_return(clash)).await?;
+
+            // And the same call with every key there writes every row.
+            let n = ops
+                .update_many_no_return(worlds(&[(3, 33), (1, 11)]))
+                .await?;
+            assert_eq!(n, 2, "[{ctx}]");
+            assert_eq!(
+                numbers(&ops.read_by_pks::<World>([1, 2, 3]).await?),
+                [Some(11), Some(20), Some(33)],
+                "[{ctx}]"
+            );
+            db.disconnect().await;
+        }
+    }
+    Ok(())
+}
+
+/// Under `AUTOCOMMIT` no session opens a transaction: on PostgreSQL the batch update is the
+/// one statement that is all or none by itself, through the operations and on a session.
+#[tokio::test]
+async fn update_many_under_autocommit_is_all_or_nothing_on_postgres()
+-> Result<(), Box<dyn std::error::Error>> {
+    let _t = TABLES.lock().await;
+    for b in common::backends().iter().filter(|b| b.name == "postgres") {
+        let (db, ops) = ops_support::fresh(
+            b,
+            json!({"echo": false, "execution_options": {"isolation_level": "AUTOCOMMIT"}}),
+            |db| {
+                db.register::<World>();
+            },
+        )
+        .await;
+        ops.create_many(worlds(&[(1, 10), (2, 20)])).await?;
+        let error = ops
+            .update_many(worlds(&[(1, -1), (9, -1)]))
+            .await
+            .expect_err("a key with no row");
+        assert_eq!(error.kind(), ErrorKind::RecordNotFound, "{error}");
+        let mut session = db.get_db_session().await?;
+        let error = session
+            .update_many_no_return(worlds(&[(2, -1), (9, -1)]))
+            .await
+            .expect_err("a key with no row");
+        assert_eq!(error.kind(), ErrorKind::RecordNotFound, "{error}");
+        drop(session);
+        assert_eq!(
+            numbers(&ops.read_by_pks::<World>([1, 2]).await?),
+            [Some(10), Some(20)],
+            "nothing written"
         );
         db.disconnect().await;
     }

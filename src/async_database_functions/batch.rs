@@ -42,8 +42,6 @@
 //! # }).unwrap();
 //! ```
 
-use std::collections::HashMap;
-
 use sea_query::{Expr, Query, Value, Values};
 
 use super::database_operations::DatabaseOperations;
@@ -140,9 +138,9 @@ impl DatabaseOperations {
             span,
             async {
                 let dialect = self.database().config().dialect();
-                let plan = UpdateManyPlan::new::<M>(dialect, models)?;
+                let plan = UpdateManyPlan::new::<M>(dialect, models, true)?;
                 // One statement that updates every row or none needs no transaction.
-                let transaction = !plan.one_statement(dialect);
+                let transaction = !plan.one_statement();
                 let db = self.database();
                 retrying!(db, async {
                     let mut session = db.write_session(transaction).await?;
@@ -198,7 +196,9 @@ impl DatabaseOperations {
         models: Vec<M>,
     ) -> Result<Vec<M>, DatabaseError> {
         let dialect = self.database().config().dialect();
-        let plan = UpdateManyPlan::new::<M>(dialect, models)?;
+        // Under `AUTOCOMMIT` the session opens no transaction: the statement guards itself.
+        let alone = self.database().config().autocommit();
+        let plan = UpdateManyPlan::new::<M>(dialect, models, alone)?;
         let db = self.database();
         retrying!(db, async {
             let mut session = db.write_session(true).await?;
@@ -235,7 +235,8 @@ impl Session {
         &mut self,
         models: Vec<M>,
     ) -> Result<Vec<M>, DatabaseError> {
-        let plan = UpdateManyPlan::new::<M>(self.config().dialect(), models)?;
+        let plan =
+            UpdateManyPlan::new::<M>(self.config().dialect(), models, !self.in_transaction())?;
         plan.run_and_read::<M>(self).await
     }
 
@@ -248,78 +249,15 @@ impl Session {
         &mut self,
         models: Vec<M>,
     ) -> Result<u64, DatabaseError> {
-        let plan = UpdateManyPlan::new::<M>(self.config().dialect(), models)?;
+        let plan =
+            UpdateManyPlan::new::<M>(self.config().dialect(), models, !self.in_transaction())?;
         plan.run::<M>(self).await
     }
 }
 
-/// A key as it is compared: integers of every width as one, so that an `i32` id finds the row
-/// of an `i64` key column (the model's own value) and the other way round.
-pub(crate) fn canonical(value: &Value) -> Value {
-    canonical_ref(value).into_owned()
-}
-
-/// [`canonical`] without a copy when `value` is already in its canonical form (text, `i64`,
-/// UUID: nearly every key).
-pub(crate) fn canonical_ref(value: &Value) -> std::borrow::Cow<'_, Value> {
-    match value {
-        Value::String(_) | Value::BigInt(_) | Value::Uuid(_) => std::borrow::Cow::Borrowed(value),
-        other => std::borrow::Cow::Owned(into_canonical(other.clone())),
-    }
-}
-
-/// [`canonical`] of an owned value, moved rather than copied.
-pub(crate) fn into_canonical(value: Value) -> Value {
-    match value {
-        Value::TinyInt(v) => Value::BigInt(v.map(i64::from)),
-        Value::SmallInt(v) => Value::BigInt(v.map(i64::from)),
-        Value::Int(v) => Value::BigInt(v.map(i64::from)),
-        Value::TinyUnsigned(v) => Value::BigInt(v.map(i64::from)),
-        Value::SmallUnsigned(v) => Value::BigInt(v.map(i64::from)),
-        Value::Unsigned(v) => Value::BigInt(v.map(i64::from)),
-        Value::BigUnsigned(Some(v)) if i64::try_from(v).is_ok() => {
-            Value::BigInt(i64::try_from(v).ok())
-        }
-        Value::Char(v) => Value::String(v.map(String::from)),
-        other => other,
-    }
-}
-
-/// A key value as it sorts.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum SortKey {
-    Int(i64),
-    Text(String),
-}
-
-impl SortKey {
-    pub(crate) fn of(value: &Value) -> SortKey {
-        match canonical(value) {
-            Value::BigInt(Some(n)) => SortKey::Int(n),
-            Value::String(Some(s)) => SortKey::Text(s),
-            Value::Uuid(Some(u)) => SortKey::Text(u.to_string()),
-            other => SortKey::Text(format!("{other:?}")),
-        }
-    }
-}
-
-/// A map keyed by (canonical) key values: foldhash, seeded per process, not SipHash.
-pub(crate) type KeyMap<V> = HashMap<Value, V, foldhash::fast::RandomState>;
-
-/// The keys once each, in the order first given.
-pub(crate) fn distinct_keys(keys: impl Iterator<Item = Value>) -> Vec<Value> {
-    let mut seen: std::collections::HashSet<Value, foldhash::fast::RandomState> =
-        std::collections::HashSet::default();
-    keys.filter(|k| seen.insert(canonical(k))).collect()
-}
-
-/// The value of `column` in `model`, as [`canonical`] compares it (NULL when the model has no
-/// such column).
-pub(crate) fn key_value<M: Model>(dialect: Dialect, model: &M, column: &str) -> Value {
-    model
-        .column_value(column, dialect)
-        .map_or(Value::Bool(None), into_canonical)
-}
+pub(crate) use crate::async_database_functions::statements::row_key::{
+    Key, KeyMap, SortKey, canonical_ref, distinct_keys, key_map, key_value,
+};
 
 /// `found` (in any order) as one `Option` per id of `ids`, in its order.
 fn in_order_of<M: Model + Clone>(
@@ -328,30 +266,35 @@ fn in_order_of<M: Model + Clone>(
     ids: &[Value],
     found: Vec<M>,
 ) -> Vec<Option<M>> {
-    let mut by_key: KeyMap<M> = found
-        .into_iter()
-        .map(|m| (key_value(dialect, &m, key.name), m))
-        .collect();
-    let mut left = ids
-        .iter()
-        .map(canonical)
-        .fold(KeyMap::default(), |mut n, k| {
-            *n.entry(k).or_insert(0usize) += 1;
-            n
-        });
-    ids.iter()
-        .map(|id| {
-            let id = canonical(id);
-            // The last time an id is asked for, its row is moved out rather than cloned.
-            let n = left.get_mut(&id)?;
-            *n -= 1;
-            if *n == 0 {
-                by_key.remove(&id)
-            } else {
-                by_key.get(&id).cloned()
+    /// A row not handed out yet, or the place in the result it went to.
+    enum Slot<M> {
+        Row(M),
+        At(usize),
+    }
+    let mut by_key: KeyMap<Slot<M>> = key_map(found.len());
+    for m in found {
+        by_key.insert(
+            Key::from_value(key_value(dialect, &m, key.name)),
+            Slot::Row(m),
+        );
+    }
+    let mut out: Vec<Option<M>> = Vec::with_capacity(ids.len());
+    out.resize_with(ids.len(), || None);
+    // From the last id back: the last time an id is asked for, its row is moved there; an
+    // id asked for before that gets a copy.
+    for (i, id) in ids.iter().enumerate().rev() {
+        let Some(slot) = by_key.get_mut(&Key::of(id)) else {
+            continue;
+        };
+        out[i] = match std::mem::replace(slot, Slot::At(i)) {
+            Slot::Row(m) => Some(m),
+            Slot::At(j) => {
+                *slot = Slot::At(j);
+                out[j].clone()
             }
-        })
-        .collect()
+        };
+    }
+    out
 }
 
 /// The rows whose `key` column (any column of `M`) is one of `keys` (distinct), in whatever
@@ -401,32 +344,40 @@ struct UpdateManyPlan {
     given: Vec<Value>,
     /// The one `UPDATE … FROM unnest(…)` statement, where the dialect has it.
     unnest: Option<(String, dialect::ColumnArrays)>,
+    /// Whether `unnest` is the statement that updates every row or none by itself, run
+    /// outside a transaction (see `dialect::unnest_update`).
+    alone: bool,
 }
 
 impl UpdateManyPlan {
-    fn new<M: Model>(dialect: Dialect, models: Vec<M>) -> Result<Self, DatabaseError> {
+    /// The plan of an update of `models`; `alone` when it runs outside a transaction (where
+    /// the dialect's one statement is then all or none by itself: see `one_statement`).
+    fn new<M: Model>(dialect: Dialect, models: Vec<M>, alone: bool) -> Result<Self, DatabaseError> {
         let key = single_key::<M>()?;
         let all = M::columns();
         let key_index = all.iter().position(|c| c.name == key.name).unwrap_or(0);
         let mut columns: Option<Vec<&'static Column>> = None;
-        let mut rows: Vec<(Value, Vec<Value>)> = Vec::with_capacity(models.len());
-        let mut at: KeyMap<usize> =
-            KeyMap::with_capacity_and_hasher(models.len(), Default::default());
+        // Row after row in the order first given (a key given twice: the last model wins, in
+        // the place of the first): the key, then one value per column.
+        let mut cells: Vec<Value> = Vec::new();
+        let mut at: KeyMap<usize> = key_map(models.len());
         let mut values = Vec::with_capacity(all.len());
+        let mut pairs: Vec<(&'static str, Value)> = Vec::with_capacity(all.len() + 1);
         for model in &models {
             values.clear();
             model.push_values(dialect, &mut values);
             let id = values.get(key_index).cloned().unwrap_or(Value::Bool(None));
-            let mut pairs: Vec<(&'static str, Value)> = all
-                .iter()
-                .zip(values.drain(..))
-                .filter(|(c, _)| {
-                    !(c.primary_key
-                        || c.auto_increment
-                        || matches!(c.name, "pkid" | "id" | "date_created"))
-                })
-                .map(|(c, v)| (c.name, v))
-                .collect();
+            pairs.clear();
+            pairs.extend(
+                all.iter()
+                    .zip(values.drain(..))
+                    .filter(|(c, _)| {
+                        !(c.primary_key
+                            || c.auto_increment
+                            || matches!(c.name, "pkid" | "id" | "date_created"))
+                    })
+                    .map(|(c, v)| (c.name, v)),
+            );
             M::before_update(&mut pairs);
             let names = columns.get_or_insert_with(|| {
                 pairs
@@ -434,45 +385,51 @@ impl UpdateManyPlan {
                     .filter_map(|(name, _)| all.iter().find(|c| c.name == *name))
                     .collect()
             });
-            let row: Vec<Value> = names
-                .iter()
-                .map(|c| {
-                    pairs
-                        .iter()
-                        .find(|(n, _)| *n == c.name)
-                        .map(|(_, v)| v.clone())
-                        .unwrap_or(Value::Bool(None))
-                })
-                .collect();
-            // A key given twice: the last model wins, in the place of the first.
-            match at.get(&canonical(&id)) {
-                Some(&i) => rows[i] = (id, row),
-                None => {
-                    at.insert(canonical(&id), rows.len());
-                    rows.push((id, row));
-                }
+            let width = names.len() + 1;
+            let next = at.len();
+            let row = *at.entry(Key::of(&id)).or_insert(next);
+            if row == next {
+                cells.resize(cells.len() + width, Value::Bool(None));
+            }
+            let cells = &mut cells[row * width..(row + 1) * width];
+            cells[0] = id;
+            for (cell, column) in cells[1..].iter_mut().zip(names.iter()) {
+                *cell = pairs
+                    .iter_mut()
+                    .find(|(n, _)| *n == column.name)
+                    .map_or(Value::Bool(None), |(_, v)| {
+                        std::mem::replace(v, Value::Bool(None))
+                    });
             }
         }
         let columns = columns.unwrap_or_default();
-        let given = rows.iter().map(|(id, _)| id.clone()).collect();
+        let width = columns.len() + 1;
+        let given = cells.iter().step_by(width).cloned().collect();
         // Written in key order: two batches that share keys lock them in the same order, so
         // they wait for each other rather than deadlock.
-        rows.sort_by_cached_key(|(id, _)| SortKey::of(id));
-        let values: Vec<Value> = rows
-            .into_iter()
-            .flat_map(|(id, row)| std::iter::once(id).chain(row))
-            .collect();
+        let mut order: Vec<(Key, usize)> = at.into_iter().collect();
+        order.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut values = Vec::with_capacity(cells.len());
+        for (_, row) in order {
+            values.extend(
+                cells[row * width..(row + 1) * width]
+                    .iter_mut()
+                    .map(|v| std::mem::replace(v, Value::Bool(None))),
+            );
+        }
         let unnest = if columns.is_empty() {
             None
         } else {
-            dialect::unnest_update(dialect, M::TABLE, key, &columns, &values)
+            dialect::unnest_update(dialect, M::TABLE, key, &columns, &values, alone)
         };
+        let alone = alone && unnest.is_some();
         Ok(UpdateManyPlan {
             key,
             columns,
             values,
             given,
             unnest,
+            alone,
         })
     }
 
@@ -482,8 +439,8 @@ impl UpdateManyPlan {
 
     /// Whether the update is one statement that updates every row or none by itself
     /// (PostgreSQL's guarded `UPDATE … FROM unnest`, see `dialect::unnest_update`).
-    fn one_statement(&self, dialect: Dialect) -> bool {
-        dialect::update_alone(dialect) && self.unnest.is_some()
+    fn one_statement(&self) -> bool {
+        self.alone
     }
 
     fn keys(&self) -> Vec<Value> {
@@ -502,8 +459,6 @@ impl UpdateManyPlan {
         }
         let dialect = session.config().dialect();
         let width = self.columns.len() + 1;
-        // The guarded statement updates all rows or none: what is missing is counted apart.
-        let mut all_or_none = false;
         let updated = if self.columns.is_empty() {
             // Nothing to write but the keys: they must exist.
             let keys = self.keys();
@@ -517,8 +472,22 @@ impl UpdateManyPlan {
                 arrays: Some(arrays),
                 copy: None,
             };
-            all_or_none = dialect::update_alone(dialect);
-            session.run_bulk::<()>(bulk).await?.rows_affected
+            match session.run_bulk::<()>(bulk).await {
+                // The guarded statement succeeds only when it updated every row.
+                Ok(_) if self.alone => expected,
+                Ok(done) => done.rows_affected,
+                Err(error) if self.alone && dialect::update_guard_refused(&error) => {
+                    // Nothing was updated: count the keys that have a row. All of them: the
+                    // error was not the guard's (or a row is back since).
+                    let keys = self.keys();
+                    let found = rows_by_keys::<M>(session, self.key, &keys).await?.len() as u64;
+                    if found >= expected {
+                        return Err(error);
+                    }
+                    return Err(self.not_found::<M>(expected - found));
+                }
+                Err(error) => return Err(error),
+            }
         } else if dialect::update_case_batches(dialect) {
             // `SET c = CASE key WHEN ? THEN ? … END`: two binds per row and column, and the
             // key once more in `IN (…)`.
@@ -548,21 +517,18 @@ impl UpdateManyPlan {
             updated
         };
         if updated < expected {
-            let found = if all_or_none && updated == 0 {
-                let keys = self.keys();
-                rows_by_keys::<M>(session, self.key, &keys).await?.len() as u64
-            } else {
-                updated
-            };
-            // At least one: a row deleted since the statement may be back (or found) by now.
-            let missing = expected.saturating_sub(found).max(1);
-            return Err(DatabaseError::not_found(format!(
-                "update_many on {}: {missing} of the {expected} keys given have no row; nothing \
-                 was updated",
-                M::TABLE,
-            )));
+            return Err(self.not_found::<M>(expected - updated));
         }
         Ok(updated)
+    }
+
+    /// The not-found error of an update where `missing` of the keys have no row.
+    fn not_found<M: Model>(&self, missing: u64) -> DatabaseError {
+        DatabaseError::not_found(format!(
+            "update_many on {}: {missing} of the {} keys given have no row; nothing was updated",
+            M::TABLE,
+            self.rows(),
+        ))
     }
 
     /// The update, then the rows as stored, in the order of the plan's keys.

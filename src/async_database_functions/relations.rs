@@ -107,9 +107,7 @@ use std::collections::HashMap;
 
 use sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement, Value};
 
-use super::batch::{
-    KeyMap, SortKey, canonical, canonical_ref, distinct_keys, key_value, rows_by_keys,
-};
+use super::batch::{Key, KeyMap, SortKey, canonical_ref, distinct_keys, key_value, rows_by_keys};
 use super::database_operations::DatabaseOperations;
 use crate::async_database_functions::core::column::Column;
 use crate::async_database_functions::core::error::DatabaseError;
@@ -636,11 +634,11 @@ async fn parents_in<P: Model + Clone>(
     let dialect = session.config().dialect();
     let by_ref: KeyMap<P> = found
         .into_iter()
-        .map(|p| (key_value(dialect, &p, column.name), p))
+        .map(|p| (Key::from_value(key_value(dialect, &p, column.name)), p))
         .collect();
     Ok(refs
         .iter()
-        .map(|r| by_ref.get(&canonical(r)).cloned())
+        .map(|r| by_ref.get(&Key::of(r)).cloned())
         .collect())
 }
 

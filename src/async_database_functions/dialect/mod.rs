@@ -471,33 +471,42 @@ pub(crate) fn any_key_clause(
 
 /// The dialect's one-statement update of many rows, each with its own values (PostgreSQL:
 /// `UPDATE … FROM unnest(…)`), and how the values (row after row: the key, then one per
-/// column) are bound. `None` elsewhere.
+/// column) are bound. `None` elsewhere. With `alone`, the statement is to run outside a
+/// transaction: where [`update_alone`], it then updates every row or none by itself.
 pub(crate) fn unnest_update(
     dialect: Dialect,
     table: &str,
     key: &Column,
     columns: &[&Column],
     values: &[sea_query::Value],
+    alone: bool,
 ) -> Option<(String, ColumnArrays)> {
     match Backend::of(dialect) {
         #[cfg(feature = "postgres")]
         Backend::Postgres => {
-            postgres::unnest_update(table, key, columns, values, update_alone(dialect))
+            postgres::unnest_update(table, key, columns, values, alone && update_alone(dialect))
                 .map(|(sql, kinds)| (sql, ColumnArrays(kinds)))
         }
         #[allow(unreachable_patterns)]
         _ => {
-            let _ = (table, key, columns, values);
+            let _ = (table, key, columns, values, alone);
             None
         }
     }
 }
 
-/// Whether [`unnest_update`]'s statement updates all its rows or none by itself, needing no
-/// transaction around it (PostgreSQL; CockroachDB's is left as it was, untested with the
-/// guard).
+/// Whether [`unnest_update`] can render a statement that updates all its rows or none by
+/// itself, needing no transaction around it (PostgreSQL; CockroachDB's is left as it was,
+/// untested with the guard).
 pub(crate) fn update_alone(dialect: Dialect) -> bool {
     dialect == Dialect::Postgresql
+}
+
+/// Whether `error` may be the guard of [`unnest_update`]'s all-or-none statement refusing a
+/// batch with a key that has no row (SQLSTATE 22P02). The caller counts the rows to be sure:
+/// under `hide_parameters` the message that says so is scrubbed.
+pub(crate) fn update_guard_refused(error: &DatabaseError) -> bool {
+    error.code() == Some("22P02")
 }
 
 /// Whether many rows, each with its own values, are updated in one statement of `CASE key

@@ -370,6 +370,9 @@ pub(super) fn any_key_clause(
     Some((sql, kinds))
 }
 
+/// What the message of the error [`unnest_update`]'s guard raises starts with.
+const GUARD_MARKER: &str = "dsg_lib update_many:";
+
 /// `UPDATE t SET a = v.x1, b = v.x2 FROM unnest($1::text[], $2::integer[], …) AS v(x0, x1, …)
 /// WHERE t.key = v.x0`: many rows, each with its own values, in one statement whose SQL does
 /// not depend on the row count. `values` are row after row, the key first (each key once),
@@ -377,10 +380,12 @@ pub(super) fn any_key_clause(
 /// value has no place in its column's array.
 ///
 /// With `all_or_none`, the statement updates every row or none by itself, so that it needs no
-/// transaction around it: `WITH k AS (SELECT 1 FROM t WHERE t.key = ANY($1) FOR UPDATE)`
-/// locks the rows of the keys given (a row deleted by another session before is missing, one
-/// deleted after waits for this statement), and `AND (SELECT count(*) FROM k) =
-/// cardinality($1)` updates nothing when a key has no row.
+/// transaction around it: the update runs in a CTE that returns a row per row updated, and
+/// the statement fails (SQLSTATE 22P02, [`GUARD_MARKER`] in its message) when their count is
+/// not `cardinality($1)`, which undoes the whole statement. A row deleted by another session
+/// before or while it runs is not updated, so it counts as missing. No row is locked but the
+/// ones updated (an earlier form locked every key's row with `FOR UPDATE` first: about a
+/// fifth more server time for 20 rows).
 pub(super) fn unnest_update(
     table: &str,
     key: &Column,
@@ -399,11 +404,7 @@ pub(super) fn unnest_update(
     let mut sql = String::with_capacity(160 + columns.len() * 40);
     let keys = format!("$1::{}[]", array_type(key.sql_type));
     if all_or_none {
-        sql.push_str("WITH \"k\" AS (SELECT 1 FROM ");
-        super::ident::push_quoted(IDENT_QUOTE, &mut sql, table);
-        sql.push_str(" WHERE ");
-        super::ident::push_quoted(IDENT_QUOTE, &mut sql, key.name);
-        let _ = write!(sql, " = ANY({keys}) FOR UPDATE) ");
+        sql.push_str("WITH \"u\" AS (");
     }
     sql.push_str("UPDATE ");
     super::ident::push_quoted(IDENT_QUOTE, &mut sql, table);
@@ -438,9 +439,13 @@ pub(super) fn unnest_update(
     super::ident::push_quoted(IDENT_QUOTE, &mut sql, key.name);
     sql.push_str(" = \"v\".x0");
     if all_or_none {
+        // The `ELSE` depends on the count, so the planner cannot fold it into an error of
+        // its own.
         let _ = write!(
             sql,
-            " AND (SELECT count(*) FROM \"k\") = cardinality({keys})"
+            " RETURNING 1) SELECT CASE WHEN count(*) = cardinality({keys}) THEN count(*) \
+             ELSE ('{GUARD_MARKER} ' || count(*) || ' of ' || cardinality({keys}) \
+             || ' keys have a row; nothing was updated')::bigint END FROM \"u\""
         );
     }
     Some((sql, kinds))

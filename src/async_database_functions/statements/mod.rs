@@ -9,12 +9,14 @@
 //! - [`catalog`], [`schema`]: the registered models' tables, and the DDL that creates them.
 //! - [`writes`], [`bulk_insert`]: the typed writes shared by operations and sessions, and the
 //!   multi-row inserts of `create_many`.
+//! - [`row_key`]: key values as batch work hashes, compares and orders them.
 //! - [`telemetry`]: spans per operation, echo, slow statements, pool statistics.
 
 pub(crate) mod bulk_insert;
 pub(crate) mod catalog;
 pub mod execute_result;
 pub mod model;
+pub(crate) mod row_key;
 pub(crate) mod schema;
 pub mod session;
 pub mod statement;

@@ -96,6 +96,12 @@ impl fmt::Debug for Session {
 }
 
 impl Session {
+    /// Whether a transaction is open on this session (not under `AUTOCOMMIT`, nor once it
+    /// committed or rolled back).
+    pub(crate) fn in_transaction(&self) -> bool {
+        self.in_transaction
+    }
+
     /// Wraps a connection and begins a transaction as `begin` says.
     pub(crate) async fn open(
         conn: Conn,
