@@ -169,8 +169,12 @@ macro_rules! traced {
         if span.is_disabled() {
             $operation.await
         } else {
+            // Boxed: held by value, the operation would make every operation's future
+            // twice its size (the argument and the instrumented future side by side).
             $crate::async_database_functions::statements::telemetry::run_traced(
-                span, $operation, $rows,
+                span,
+                ::std::boxed::Box::pin($operation),
+                $rows,
             )
             .await
         }

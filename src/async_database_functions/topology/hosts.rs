@@ -422,14 +422,18 @@ impl Hosts {
                 // connection found dead (`pool_pre_ping`, or stale) makes the pool open one.
                 let opening = opening();
                 tokio::select! {
-                    acquired = pool.acquire(!opening) => acquired,
+                    // Boxed, as below.
+                    acquired = Box::pin(pool.acquire(!opening)) => acquired,
                     // Boxed: kept out of every session's future.
                     refused = Box::pin(refused_while_waiting(config, url, &host.state, opening)) => {
                         return Err(refused);
                     }
                 }
             }
-            None => pool.acquire(false).await,
+            // Boxed: waiting for the pool (or a connection it opens) is a future of kilobytes
+            // that every statement's future would otherwise carry and move; the idle
+            // connection above is the common way and needs none.
+            None => Box::pin(pool.acquire(false)).await,
         };
         drop(waiting);
         match acquired {

@@ -101,11 +101,18 @@ impl Driver {
             waiters: &self.waiters,
             id: None,
         };
+        let mut first = true;
         std::future::poll_fn(|cx| {
             if let Poll::Ready(out) = future.as_mut().poll(cx) {
                 return Poll::Ready(out);
             }
-            waiting.register(cx.waker());
+            let others = waiting.register(cx.waker());
+            if std::mem::take(&mut first) && others {
+                // Others wait on this connection: this request is queued; written with the
+                // ones other tasks queue meanwhile, in one write, after this task yields.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             self.poll_now();
             future.as_mut().poll(cx)
         })
@@ -120,7 +127,8 @@ struct Waiting<'a> {
 }
 
 impl Waiting<'_> {
-    fn register(&mut self, waker: &Waker) {
+    /// Registers (or refreshes) this caller's waker; whether other callers wait too.
+    fn register(&mut self, waker: &Waker) -> bool {
         let id = *self
             .id
             .get_or_insert_with(|| self.waiters.next.fetch_add(1, Ordering::Relaxed));
@@ -132,6 +140,7 @@ impl Waiting<'_> {
                 wakers.insert(id, waker.clone());
             }
         }
+        wakers.len() > 1
     }
 }
 

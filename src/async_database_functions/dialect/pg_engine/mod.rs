@@ -476,7 +476,9 @@ impl PgEngine {
             return Ok(self.conn(link, permit));
         }
         inner.open.fetch_add(1, Ordering::AcqRel);
-        match tokio::time::timeout_at(deadline, self.open_retrying(deadline)).await {
+        // Boxed: opening a connection (TLS included) is a future of kilobytes that every
+        // statement's future would otherwise carry and move.
+        match tokio::time::timeout_at(deadline, Box::pin(self.open_retrying(deadline))).await {
             Ok(Ok(opened)) => Ok(self.conn(Link::new(opened), permit)),
             Ok(Err(e)) => {
                 inner.open.fetch_sub(1, Ordering::AcqRel);
