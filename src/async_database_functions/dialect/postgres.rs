@@ -1060,7 +1060,7 @@ mod batch_tests {
             .expect("every value has an array form");
         assert_eq!(
             sql,
-            r#"WITH "k" AS (SELECT 1 FROM "world" WHERE "id" = ANY($1::integer[]) FOR UPDATE) UPDATE "world" SET "randomnumber" = "v".x1 FROM unnest($1::integer[], $2::integer[]) AS "v"(x0, x1) WHERE "world"."id" = "v".x0 AND (SELECT count(*) FROM "k") = cardinality($1::integer[])"#
+            r#"WITH "u" AS (UPDATE "world" SET "randomnumber" = "v".x1 FROM unnest($1::integer[], $2::integer[]) AS "v"(x0, x1) WHERE "world"."id" = "v".x0 RETURNING 1) SELECT CASE WHEN count(*) = cardinality($1::integer[]) THEN count(*) ELSE ('dsg_lib update_many: ' || count(*) || ' of ' || cardinality($1::integer[]) || ' keys have a row; nothing was updated')::bigint END FROM "u""#
         );
     }
 }

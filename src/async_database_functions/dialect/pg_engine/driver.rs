@@ -10,7 +10,10 @@
 //! Here whoever waits on the connection polls it ([`Driver::drive`]): at most one at a time
 //! (a `try_lock`; whoever finds it taken asks the holder to poll once more, so no wake-up is
 //! lost), with a waker that wakes every caller waiting on the connection, so that any of them
-//! that is still there drives it next. A caller's own response wakes the caller directly. A
+//! that is still there drives it next. A caller that queues a request while others wait on the
+//! connection yields once before driving it, so that the requests other tasks queue meanwhile
+//! go out in the same write (as a connection task's would). A caller's own response wakes the
+//! caller directly. A
 //! connection nobody waits on is not polled (as sqlx's idle connections are not read);
 //! [`Driver::poll_now`] reads what it has (a closed socket) before the pool hands it out.
 
@@ -27,7 +30,7 @@ type Connection = Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>>
 #[derive(Default)]
 struct Waiters {
     next: AtomicU64,
-    wakers: Mutex<HashMap<u64, Waker>>,
+    wakers: Mutex<HashMap<u64, Waker, foldhash::fast::RandomState>>,
 }
 
 impl Wake for Waiters {

@@ -86,7 +86,8 @@ struct Link {
     client: Client,
     driver: driver::Driver,
     /// Locked only to look up or insert (never across an await): a lane's readers share it.
-    cache: Mutex<HashMap<String, Statement>>,
+    /// Keyed by SQL text, hashed with foldhash (SipHash was 1.15 % of a `/db` request).
+    cache: Mutex<HashMap<String, Statement, foldhash::fast::RandomState>>,
     opened: Instant,
     idle_since: Instant,
 }
@@ -97,7 +98,7 @@ impl Link {
         Link {
             client,
             driver,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(HashMap::default()),
             opened: now,
             idle_since: now,
         }
