@@ -472,7 +472,7 @@ pub(crate) fn any_key_clause(
 /// The dialect's one-statement update of many rows, each with its own values (PostgreSQL:
 /// `UPDATE … FROM unnest(…)`), and how the values (row after row: the key, then one per
 /// column) are bound. `None` elsewhere. With `alone`, the statement is to run outside a
-/// transaction: where [`update_alone`], it then updates every row or none by itself.
+/// transaction: on PostgreSQL it then updates every row or none by itself.
 pub(crate) fn unnest_update(
     dialect: Dialect,
     table: &str,
@@ -484,7 +484,9 @@ pub(crate) fn unnest_update(
     match Backend::of(dialect) {
         #[cfg(feature = "postgres")]
         Backend::Postgres => {
-            postgres::unnest_update(table, key, columns, values, alone && update_alone(dialect))
+            // The guarded form on PostgreSQL; CockroachDB's is left as it was, untested with it.
+            let guarded = alone && dialect == Dialect::Postgresql;
+            postgres::unnest_update(table, key, columns, values, guarded)
                 .map(|(sql, kinds)| (sql, ColumnArrays(kinds)))
         }
         #[allow(unreachable_patterns)]
@@ -493,13 +495,6 @@ pub(crate) fn unnest_update(
             None
         }
     }
-}
-
-/// Whether [`unnest_update`] can render a statement that updates all its rows or none by
-/// itself, needing no transaction around it (PostgreSQL; CockroachDB's is left as it was,
-/// untested with the guard).
-pub(crate) fn update_alone(dialect: Dialect) -> bool {
-    dialect == Dialect::Postgresql
 }
 
 /// Whether `error` may be the guard of [`unnest_update`]'s all-or-none statement refusing a
