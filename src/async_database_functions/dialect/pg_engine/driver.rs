@@ -10,12 +10,13 @@
 //! Here whoever waits on the connection polls it ([`Driver::drive`]): at most one at a time
 //! (a `try_lock`; whoever finds it taken asks the holder to poll once more, so no wake-up is
 //! lost), with a waker that wakes every caller waiting on the connection, so that any of them
-//! that is still there drives it next. A caller that queues a request while others wait on the
-//! connection yields once before driving it, so that the requests other tasks queue meanwhile
-//! go out in the same write (as a connection task's would). A caller's own response wakes the
-//! caller directly. A
-//! connection nobody waits on is not polled (as sqlx's idle connections are not read);
-//! [`Driver::poll_now`] reads what it has (a closed socket) before the pool hands it out.
+//! that is still there drives it next. A woken caller polls the connection only when its
+//! waker fired since its last poll; the others find nothing to do. A caller that queues a
+//! request while others wait on the connection yields once before driving it, so that the
+//! requests other tasks queue meanwhile go out in the same write (as a connection task's
+//! would). A caller's own response wakes the caller directly. A connection nobody waits on is
+//! not polled (as sqlx's idle connections are not read); [`Driver::poll_now`] reads what it
+//! has (a closed socket) before the pool hands it out.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -31,6 +32,10 @@ type Connection = Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>>
 struct Waiters {
     next: AtomicU64,
     wakers: Mutex<HashMap<u64, Waker, foldhash::fast::RandomState>>,
+    /// The connection has something to do: its waker fired (its socket, its request queue), or
+    /// a caller asked for a poll, since it was last polled. A woken caller polls the
+    /// connection only then, not each time it is woken.
+    signalled: AtomicBool,
 }
 
 impl Wake for Waiters {
@@ -39,6 +44,7 @@ impl Wake for Waiters {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        self.signalled.store(true, Ordering::SeqCst);
         for waker in lock(&self.wakers).values() {
             waker.wake_by_ref();
         }
@@ -53,8 +59,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub(crate) struct Driver {
     /// `None` once it has ended (the socket closed, an I/O error, the client dropped).
     connection: Mutex<Option<Connection>>,
-    /// A poll was asked for while another caller held the connection.
-    again: AtomicBool,
     waiters: Arc<Waiters>,
     waker: Waker,
 }
@@ -66,7 +70,6 @@ impl Driver {
         let waiters = Arc::new(Waiters::default());
         Driver {
             connection: Mutex::new(Some(Box::pin(connection))),
-            again: AtomicBool::new(false),
             waker: Waker::from(waiters.clone()),
             waiters,
         }
@@ -75,12 +78,20 @@ impl Driver {
     /// Polls the connection (writes what is queued, reads what has arrived), unless another
     /// caller is doing so: that one then polls once more.
     pub(crate) fn poll_now(&self) {
-        self.again.store(true, Ordering::SeqCst);
-        loop {
+        self.waiters.signalled.store(true, Ordering::SeqCst);
+        self.pump();
+    }
+
+    /// Polls the connection if it has something to do (see [`Waiters::signalled`]), unless
+    /// another caller is doing so: that one then polls once more. At most a few polls a
+    /// call: a connection that is still signalled after them (a task out of its cooperative
+    /// budget is woken at once) has woken every waiting caller, which come back to it.
+    fn pump(&self) {
+        for _ in 0..4 {
             let Ok(mut slot) = self.connection.try_lock() else {
                 return;
             };
-            while self.again.swap(false, Ordering::SeqCst) {
+            if self.waiters.signalled.swap(false, Ordering::SeqCst) {
                 let mut cx = Context::from_waker(&self.waker);
                 if let Some(connection) = slot.as_mut()
                     && connection.as_mut().poll(&mut cx).is_ready()
@@ -90,7 +101,7 @@ impl Driver {
                 }
             }
             drop(slot);
-            if !self.again.load(Ordering::SeqCst) {
+            if !self.waiters.signalled.load(Ordering::SeqCst) {
                 return;
             }
         }
@@ -104,19 +115,25 @@ impl Driver {
             waiters: &self.waiters,
             id: None,
         };
-        let mut first = true;
+        let mut polls = 0u32;
         std::future::poll_fn(|cx| {
             if let Poll::Ready(out) = future.as_mut().poll(cx) {
                 return Poll::Ready(out);
             }
             let others = waiting.register(cx.waker());
-            if std::mem::take(&mut first) && others {
+            polls = polls.saturating_add(1);
+            if polls == 1 && others {
                 // Others wait on this connection: this request is queued; written with the
                 // ones other tasks queue meanwhile, in one write, after this task yields.
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            self.poll_now();
+            if polls <= 2 {
+                // This caller's request is to be written now.
+                self.poll_now();
+            } else {
+                self.pump();
+            }
             future.as_mut().poll(cx)
         })
         .await
