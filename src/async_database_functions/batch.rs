@@ -255,8 +255,8 @@ impl Session {
     }
 }
 
-pub(crate) use crate::async_database_functions::statements::row_key::{
-    Key, KeyMap, SortKey, canonical_ref, distinct_keys, key_map, key_value,
+use crate::async_database_functions::statements::row_key::{
+    Key, KeyMap, distinct_keys, key_map, key_value,
 };
 
 /// `found` (in any order) as one `Option` per id of `ids`, in its order.

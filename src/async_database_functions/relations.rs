@@ -107,7 +107,7 @@ use std::collections::HashMap;
 
 use sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement, Value};
 
-use super::batch::{Key, KeyMap, SortKey, canonical_ref, distinct_keys, key_value, rows_by_keys};
+use super::batch::rows_by_keys;
 use super::database_operations::DatabaseOperations;
 use crate::async_database_functions::core::column::Column;
 use crate::async_database_functions::core::error::DatabaseError;
@@ -116,6 +116,9 @@ use crate::async_database_functions::core::row::RowRef;
 use crate::async_database_functions::core::row_reader::RowReader;
 use crate::async_database_functions::core::sql_dialect::Dialect;
 use crate::async_database_functions::statements::model::{Col, Model};
+use crate::async_database_functions::statements::row_key::{
+    Key, KeyMap, SortKey, canonical_ref, distinct_keys, key_value,
+};
 use crate::async_database_functions::statements::session::Session;
 use crate::async_database_functions::statements::statement::Statement;
 use crate::async_database_functions::statements::telemetry::{Rows, operation_span, traced};

@@ -131,7 +131,6 @@ pub(crate) fn key_map<V>(n: usize) -> KeyMap<V> {
 
 /// The keys once each, in the order first given.
 pub(crate) fn distinct_keys(keys: impl Iterator<Item = Value>) -> Vec<Value> {
-    let keys = keys.into_iter();
     let mut seen: std::collections::HashSet<Key, foldhash::fast::RandomState> =
         std::collections::HashSet::with_capacity_and_hasher(keys.size_hint().0, Default::default());
     keys.filter(|k| seen.insert(Key::of(k))).collect()
