@@ -93,7 +93,7 @@
 //! | API | `async_database_functions/` | the modules above, `transaction`, `upsert`, `stream`, `http` |
 //! | statements and writes | `statements/` | `model`, `statement`, `session`, `catalog` and `schema` (DDL from models), `writes`, `bulk_insert` (the multi-row inserts of `create_many`), `telemetry` |
 //! | topology | `topology/` | the servers and their health: one pool per host of a multi-host URI and `target_session_attrs` routing, read replicas with read-your-writes by WAL position, the bounded re-running of retryable transactions, fail-fast on a refused port |
-//! | executors | `dialect/` | everything that differs between backends: the executor that talks to sqlx for the servers, the hot connections reused without sqlx's release round trip, MySQL/MariaDB literals for scripts sent in one round trip, the SQLite engine executor on rusqlite, each driver's rows behind `RowRef`, pool health and invalidation, the row hand-off of streams, the `text()` scanner |
+//! | executors | `dialect/` | everything that differs between backends: the executor that talks to sqlx for MySQL/MariaDB (and PostgreSQL without `pg-pipeline`), the tokio-postgres executor for PostgreSQL (`pg_engine/`: pipelined lanes, prepared statements, COPY), the hot connections reused without sqlx's release round trip, MySQL/MariaDB literals for scripts sent in one round trip, the SQLite engine executor on rusqlite, each driver's rows behind `RowRef`, pool health and invalidation, the row hand-off of streams, the `text()` scanner |
 //! | core | `core/` | the configuration (`DBConfig`, `database_config/`), SQL types and column metadata, `Dialect`, `SqlField`, `RowRef`/`FromRow`/`DecodeError`, `Record`, `DatabaseError`, `redact` (secrets and bound values kept out of output); imports nothing else of the crate |
 //!
 //! A new backend implements the core's row interface (`core::row::DriverRow`) and one executor
@@ -147,7 +147,7 @@ pub use sea_query;
 /// [`AsyncDatabase::sqlx_pool`] (or `sqlite_pool`, `pg_pool`, `mysql_pool`) gives, or
 /// implement a column type.
 pub use sqlx;
-/// tokio-postgres, the driver the `pg-pipeline` executor runs PostgreSQL on: there,
+/// tokio-postgres, the driver PostgreSQL runs on with the `pg-pipeline` feature (default):
 /// [`DatabaseError`]'s `source()` is a [`sqlx::Error`] whose database error (read through
 /// sqlx's `DatabaseError` trait: `code()`, `constraint()`, `table()`) has the driver's
 /// [`tokio_postgres::Error`] as its own `source()` (`as_db_error()`: every field the server

@@ -253,6 +253,17 @@ async fn postgres_verify_ca_and_verify_full_trust_the_given_root() {
     .expect_err("verify-full to an address the certificate does not name");
     assert_eq!(err.kind(), ErrorKind::ConnectionError, "{err}");
     assert!(err.details().contains("certificate"), "{err}");
+    // The build's TLS library checked it, on either executor: the platform's (OpenSSL) with
+    // `tls-native-tls`, which wins when both are on, else rustls.
+    let (library, says) = if cfg!(feature = "tls-native-tls") {
+        ("OpenSSL", "certificate verify failed")
+    } else {
+        ("rustls", "not valid for name")
+    };
+    assert!(
+        err.details().contains(says),
+        "{library} should have refused the name: {err}"
+    );
 }
 
 #[tokio::test]

@@ -44,6 +44,11 @@ mod driver;
 pub(crate) mod error;
 pub(crate) mod row;
 pub(crate) mod tls;
+#[cfg(feature = "tls-native-tls")]
+mod tls_native;
+#[cfg(all(feature = "tls-rustls", not(feature = "tls-native-tls")))]
+mod tls_rustls;
+mod tls_trust;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -309,11 +314,7 @@ fn retry_connect(e: &tokio_postgres::Error) -> bool {
 
 impl PgEngine {
     pub(crate) fn new(mut target: Target, stale: Arc<Staleness>) -> Self {
-        let mode = match &target.connector {
-            tls::Connector::Plain => tokio_postgres::config::SslMode::Disable,
-            tls::Connector::Tls(mode, _) => *mode,
-        };
-        target.config.ssl_mode(mode);
+        target.config.ssl_mode(target.connector.mode);
         let max = target.max_connections.max(1);
         PgEngine {
             inner: Arc::new(Inner {
@@ -514,12 +515,18 @@ impl PgEngine {
     /// Opens one connection, driven by the callers that wait on it (see [`driver`]).
     async fn open(&self) -> Result<(Client, driver::Driver), tokio_postgres::Error> {
         let target = &self.inner.target;
-        match &target.connector {
-            tls::Connector::Plain => {
+        match &target.connector.make {
+            tls::Make::Plain => {
                 let (client, connection) = target.config.connect(tokio_postgres::NoTls).await?;
                 Ok((client, driver::Driver::new(connection)))
             }
-            tls::Connector::Tls(_, make) => {
+            #[cfg(all(feature = "tls-rustls", not(feature = "tls-native-tls")))]
+            tls::Make::Rustls(make) => {
+                let (client, connection) = target.config.connect(make.clone()).await?;
+                Ok((client, driver::Driver::new(connection)))
+            }
+            #[cfg(feature = "tls-native-tls")]
+            tls::Make::Native(make) => {
                 let (client, connection) = target.config.connect(make.clone()).await?;
                 Ok((client, driver::Driver::new(connection)))
             }

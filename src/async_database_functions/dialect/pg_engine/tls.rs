@@ -1,59 +1,37 @@
-//! TLS for the tokio-postgres executor, with rustls and libpq's `sslmode` semantics as the
-//! sqlx executor gives them: `disable` never, `allow`/`prefer` when the server offers it
-//! without checking its certificate, `require` insisting on TLS (checking the certificate
-//! against `sslrootcert` when one is given: `verify-ca`, see `dialect::tls`), `verify-ca`
-//! checking the chain, `verify-full` the chain and the host name. Roots: `sslrootcert`, else
-//! the webpki roots; a client certificate and key from `sslcert`/`sslkey`.
+//! TLS for the tokio-postgres executor, with libpq's `sslmode` semantics as the sqlx executor
+//! gives them: `disable` never, `allow`/`prefer` when the server offers it without checking
+//! its certificate, `require` insisting on TLS (checking the certificate against
+//! `sslrootcert` when one is given: `verify-ca`, see `dialect::connect::tls`), `verify-ca`
+//! checking the chain, `verify-full` the chain and the host name; a client certificate and key
+//! from `sslcert`/`sslkey`.
+//!
+//! The TLS library follows the build's features as sqlx's does: the platform's TLS (OpenSSL on
+//! Linux, [`tls_native`](super::tls_native)) with `tls-native-tls`, which wins when both are
+//! on; else rustls ([`tls_rustls`](super::tls_rustls)) with `tls-rustls`; without either, no
+//! TLS (`prefer` connects in plain text, and a mode that needs TLS was refused before: see
+//! `dialect::connect::tls`).
 
-use std::sync::Arc;
-
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
+use tokio_postgres::config::SslMode as Pg;
 
 use crate::async_database_functions::core::error::DatabaseError;
-use crate::async_database_functions::database_config::{PemSource, SslMode};
+use crate::async_database_functions::database_config::SslMode;
 
 use super::super::connect::Tls;
+use super::tls_trust::Verify;
 
-/// How to connect: without TLS, or with this rustls connector.
-pub(crate) enum Connector {
+/// How to connect: the `sslmode` to ask the server for, and the TLS connector if any.
+pub(crate) struct Connector {
+    pub(crate) mode: Pg,
+    pub(crate) make: Make,
+}
+
+/// The TLS connector of this build.
+pub(crate) enum Make {
     Plain,
-    Tls(
-        tokio_postgres::config::SslMode,
-        tokio_postgres_rustls::MakeRustlsConnect,
-    ),
-}
-
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-fn pem(source: &PemSource, key: &str) -> Result<Vec<u8>, DatabaseError> {
-    if source.is_inline() {
-        return Ok(source.as_str().as_bytes().to_vec());
-    }
-    std::fs::read(source.as_str()).map_err(|e| {
-        DatabaseError::config(format!(
-            "connect_args.{key}: cannot read {:?}: {e}",
-            source.as_str()
-        ))
-    })
-}
-
-fn certs(source: &PemSource, key: &str) -> Result<Vec<CertificateDer<'static>>, DatabaseError> {
-    let bytes = pem(source, key)?;
-    let certs: Result<Vec<_>, _> = rustls_pemfile::certs(&mut bytes.as_slice()).collect();
-    let certs = certs.map_err(|e| {
-        DatabaseError::config(format!("connect_args.{key}: not a PEM certificate: {e}"))
-    })?;
-    if certs.is_empty() {
-        return Err(DatabaseError::config(format!(
-            "connect_args.{key}: no PEM certificate found"
-        )));
-    }
-    Ok(certs)
+    #[cfg(all(feature = "tls-rustls", not(feature = "tls-native-tls")))]
+    Rustls(tokio_postgres_rustls::MakeRustlsConnect),
+    #[cfg(feature = "tls-native-tls")]
+    Native(super::tls_native::MakeConnector),
 }
 
 /// The connector for `tls`.
@@ -62,169 +40,28 @@ fn certs(source: &PemSource, key: &str) -> Result<Vec<CertificateDer<'static>>, 
 ///
 /// A configuration error naming the key when a certificate or key cannot be read or used.
 pub(crate) fn connector(tls: &Tls<'_>) -> Result<Connector, DatabaseError> {
-    use tokio_postgres::config::SslMode as Pg;
-    let mode = tls.mode.unwrap_or(SslMode::Prefer);
-    let (pg_mode, verify) = match mode {
-        SslMode::Disable => return Ok(Connector::Plain),
+    let (mode, verify) = match tls.mode.unwrap_or(SslMode::Prefer) {
+        SslMode::Disable => (Pg::Disable, Verify::Nothing),
         SslMode::Allow | SslMode::Prefer => (Pg::Prefer, Verify::Nothing),
         SslMode::Require => (Pg::Require, Verify::Nothing),
         SslMode::VerifyCa => (Pg::Require, Verify::Chain),
         SslMode::VerifyFull => (Pg::Require, Verify::Full),
     };
-    let provider = provider();
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| DatabaseError::config(format!("TLS: {e}")))?;
-    let verifier: Arc<dyn ServerCertVerifier> = match verify {
-        Verify::Nothing => Arc::new(NoVerify(provider.clone())),
-        Verify::Chain | Verify::Full => {
-            let mut roots = rustls::RootCertStore::empty();
-            match tls.root_cert {
-                Some(root) => {
-                    for cert in certs(root, "sslrootcert")? {
-                        roots.add(cert).map_err(|e| {
-                            DatabaseError::config(format!("connect_args.sslrootcert: {e}"))
-                        })?;
-                    }
-                }
-                None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-            }
-            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
-                Arc::new(roots),
-                provider.clone(),
-            )
-            .build()
-            .map_err(|e| DatabaseError::config(format!("connect_args.sslrootcert: {e}")))?;
-            if verify == Verify::Full {
-                webpki
-            } else {
-                Arc::new(ChainOnly(webpki))
-            }
-        }
+    if mode == Pg::Disable {
+        return Ok(Connector {
+            mode,
+            make: Make::Plain,
+        });
+    }
+    #[cfg(feature = "tls-native-tls")]
+    let make = Make::Native(super::tls_native::connector(tls, verify)?);
+    #[cfg(all(feature = "tls-rustls", not(feature = "tls-native-tls")))]
+    let make = Make::Rustls(super::tls_rustls::connector(tls, verify)?);
+    #[cfg(not(any(feature = "tls-rustls", feature = "tls-native-tls")))]
+    let (mode, make) = {
+        // No TLS in this build: `prefer` and `allow` go in plain text.
+        let _ = verify;
+        (Pg::Disable, Make::Plain)
     };
-    let builder = builder
-        .dangerous()
-        .with_custom_certificate_verifier(verifier);
-    let config = match (tls.client_cert, tls.client_key) {
-        (Some(cert), Some(key)) => {
-            let chain = certs(cert, "sslcert")?;
-            let bytes = pem(key, "sslkey")?;
-            let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut bytes.as_slice())
-                .map_err(|e| DatabaseError::config(format!("connect_args.sslkey: {e}")))?
-                .ok_or_else(|| {
-                    DatabaseError::config("connect_args.sslkey: no PEM private key found")
-                })?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| DatabaseError::config(format!("connect_args.sslcert: {e}")))?
-        }
-        _ => builder.with_no_client_auth(),
-    };
-    Ok(Connector::Tls(
-        pg_mode,
-        tokio_postgres_rustls::MakeRustlsConnect::new(config),
-    ))
-}
-
-#[derive(PartialEq, Eq, Clone, Copy)]
-enum Verify {
-    Nothing,
-    Chain,
-    Full,
-}
-
-/// `prefer`/`require` without a root: encrypt, check nothing (libpq's meaning).
-#[derive(Debug)]
-struct NoVerify(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// `verify-ca`: the chain must lead to a root, whatever name the certificate is for.
-#[derive(Debug)]
-struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
+    Ok(Connector { mode, make })
 }
