@@ -288,3 +288,51 @@ async fn a_read_cut_short_holds_up_no_later_read() {
     );
     db.disconnect().await;
 }
+
+/// A lane with many reads in flight is driven by a task of its own (on `pg-pipeline`), on the
+/// runtime of the read that started it. When that runtime ends, the lane goes back to its
+/// callers: reads from another runtime get their own row or an error, never another's and
+/// never a wait without end, and the pool serves them again once the connections of the ended
+/// runtime are replaced.
+#[test]
+fn reads_after_the_runtime_that_drove_a_lane_ended_never_hang() {
+    let Some(backend) = postgres() else { return };
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    };
+    let first = runtime();
+    let ops = first.block_on(async {
+        let ops = DatabaseOperations::new(backend.database(json!({})));
+        for round in 0..5 {
+            for result in reads_in_flight(&ops, 64, 1_000 * round).await {
+                result.expect("read in flight");
+            }
+        }
+        ops
+    });
+    drop(first);
+    let second = runtime();
+    second.block_on(async {
+        let mut last = Vec::new();
+        for round in 0..3 {
+            last = tokio::time::timeout(
+                Duration::from_secs(30),
+                reads_in_flight(&ops, 32, 100_000 * (round + 1)),
+            )
+            .await
+            .expect("reads waited without end after the runtime driving their lane ended");
+            for result in &last {
+                if let Err(e) = result {
+                    assert!(!e.contains(" got "), "a read got another's row: {e}");
+                }
+            }
+        }
+        for result in last {
+            result.expect("a read once the old runtime's connections are replaced");
+        }
+    });
+}

@@ -1,4 +1,5 @@
-//! A connection driven by the tasks that wait on it, not by a task of its own.
+//! A connection driven by the tasks that wait on it, or by a task of its own while several
+//! wait on it at once.
 //!
 //! tokio-postgres splits a connection into a `Client` (which queues requests) and a
 //! `Connection` future (which writes them, reads the responses and hands each to its caller).
@@ -7,15 +8,20 @@
 //! machine's two cores cost more than the statement's own client work (1 000 point reads one
 //! after another: 73 ms with the connection spawned, 48 ms driven by the caller).
 //!
-//! Here whoever waits on the connection polls it ([`Driver::drive`]): at most one at a time
-//! (a `try_lock`; whoever finds it taken asks the holder to poll once more, so no wake-up is
-//! lost), with a waker that wakes every caller waiting on the connection, so that any of them
-//! that is still there drives it next. A woken caller polls the connection only when its
-//! waker fired since its last poll; the others find nothing to do. A caller that queues a
-//! request while others wait on the connection yields once before driving it, so that the
-//! requests other tasks queue meanwhile go out in the same write (as a connection task's
-//! would). A caller's own response wakes the caller directly. A connection nobody waits on is
-//! not polled (as sqlx's idle connections are not read); [`Driver::poll_now`] reads what it
+//! So a connection one caller uses is driven by that caller ([`Driver::drive`]): whoever
+//! waits on it polls it, at most one at a time (a `try_lock`; whoever finds it taken asks the
+//! holder to poll once more, so no wake-up is lost), with a waker that wakes every caller
+//! waiting on the connection. A woken caller polls the connection only when its waker fired
+//! since its last poll.
+//!
+//! When a second caller waits on the same connection (a lane's concurrent reads), the
+//! connection gets a task of its own, as tokio-postgres's usual way: callers then only wait
+//! for their own response, instead of all being woken on each of the connection's events and
+//! taking turns at driving it. The task gives the connection back to its callers when at most
+//! one waits on it (and when its runtime drops it), waking them so that one drives it on.
+//! Whether the task runs is decided under the lock the callers register under, so a caller
+//! either is woken by the hand-back or sees that it must drive. A connection nobody waits on
+//! is not polled (as sqlx's idle connections are not read); [`Driver::poll_now`] reads what it
 //! has (a closed socket) before the pool hands it out.
 
 use std::collections::HashMap;
@@ -27,25 +33,47 @@ use std::task::{Context, Poll, Wake, Waker};
 
 type Connection = Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>> + Send>>;
 
-/// The tasks waiting on a connection: all are woken when it has something to do.
+/// The callers waiting on a connection, and who drives it.
 #[derive(Default)]
-struct Waiters {
+struct Registry {
+    wakers: HashMap<u64, Waker, foldhash::fast::RandomState>,
+    /// A task of its own drives the connection.
+    on_task: bool,
+    /// That task's waker, once it has run: the connection's events wake it, not the callers.
+    task: Option<Waker>,
+}
+
+/// A connection and the callers waiting on it. The connection's waker, whoever polls it: it
+/// wakes the connection's task when it has one, else every waiting caller.
+struct State {
+    /// `None` once it has ended (the socket closed, an I/O error, the client dropped).
+    connection: Mutex<Option<Connection>>,
     next: AtomicU64,
-    wakers: Mutex<HashMap<u64, Waker, foldhash::fast::RandomState>>,
+    registry: Mutex<Registry>,
+    /// [`Registry::on_task`] as last set, read without the lock (a hint only).
+    on_task: AtomicBool,
     /// The connection has something to do: its waker fired (its socket, its request queue), or
     /// a caller asked for a poll, since it was last polled. A woken caller polls the
     /// connection only then, not each time it is woken.
     signalled: AtomicBool,
 }
 
-impl Wake for Waiters {
+impl Wake for State {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.signalled.store(true, Ordering::SeqCst);
-        for waker in lock(&self.wakers).values() {
+        let registry = lock(&self.registry);
+        if registry.on_task {
+            // Not yet run, it polls the connection when it first runs.
+            if let Some(task) = &registry.task {
+                task.wake_by_ref();
+            }
+            return;
+        }
+        for waker in registry.wakers.values() {
             waker.wake_by_ref();
         }
     }
@@ -57,9 +85,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// A `Connection` future and the callers waiting on it.
 pub(crate) struct Driver {
-    /// `None` once it has ended (the socket closed, an I/O error, the client dropped).
-    connection: Mutex<Option<Connection>>,
-    waiters: Arc<Waiters>,
+    state: Arc<State>,
+    /// The connection's waker (see [`State`]).
     waker: Waker,
 }
 
@@ -67,31 +94,40 @@ impl Driver {
     pub(crate) fn new(
         connection: impl Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
     ) -> Self {
-        let waiters = Arc::new(Waiters::default());
-        Driver {
+        let state = Arc::new(State {
             connection: Mutex::new(Some(Box::pin(connection))),
-            waker: Waker::from(waiters.clone()),
-            waiters,
+            next: AtomicU64::new(0),
+            registry: Mutex::new(Registry::default()),
+            on_task: AtomicBool::new(false),
+            signalled: AtomicBool::new(false),
+        });
+        Driver {
+            waker: Waker::from(state.clone()),
+            state,
         }
     }
 
     /// Polls the connection (writes what is queued, reads what has arrived), unless another
-    /// caller is doing so: that one then polls once more.
+    /// caller is doing so (that one then polls once more), or its own task drives it.
     pub(crate) fn poll_now(&self) {
-        self.waiters.signalled.store(true, Ordering::SeqCst);
+        if self.state.on_task.load(Ordering::SeqCst) {
+            return;
+        }
+        self.state.signalled.store(true, Ordering::SeqCst);
         self.pump();
     }
 
-    /// Polls the connection if it has something to do (see [`Waiters::signalled`]), unless
+    /// Polls the connection if it has something to do (see [`State::signalled`]), unless
     /// another caller is doing so: that one then polls once more. At most a few polls a
     /// call: a connection that is still signalled after them (a task out of its cooperative
     /// budget is woken at once) has woken every waiting caller, which come back to it.
     fn pump(&self) {
+        let state = &self.state;
         for _ in 0..4 {
-            let Ok(mut slot) = self.connection.try_lock() else {
+            let Ok(mut slot) = state.connection.try_lock() else {
                 return;
             };
-            if self.waiters.signalled.swap(false, Ordering::SeqCst) {
+            if state.signalled.swap(false, Ordering::SeqCst) {
                 let mut cx = Context::from_waker(&self.waker);
                 if let Some(connection) = slot.as_mut()
                     && connection.as_mut().poll(&mut cx).is_ready()
@@ -101,18 +137,18 @@ impl Driver {
                 }
             }
             drop(slot);
-            if !self.waiters.signalled.load(Ordering::SeqCst) {
+            if !state.signalled.load(Ordering::SeqCst) {
                 return;
             }
         }
     }
 
     /// Awaits `future` (a request on this connection's client), driving the connection
-    /// meanwhile.
+    /// meanwhile, or letting its task drive it.
     pub(crate) async fn drive<F: Future>(&self, future: F) -> F::Output {
         let mut future = std::pin::pin!(future);
         let mut waiting = Waiting {
-            waiters: &self.waiters,
+            state: &self.state,
             id: None,
         };
         let mut polls = 0u32;
@@ -120,14 +156,12 @@ impl Driver {
             if let Poll::Ready(out) = future.as_mut().poll(cx) {
                 return Poll::Ready(out);
             }
-            let others = waiting.register(cx.waker());
-            polls = polls.saturating_add(1);
-            if polls == 1 && others {
-                // Others wait on this connection: this request is queued; written with the
-                // ones other tasks queue meanwhile, in one write, after this task yields.
-                cx.waker().wake_by_ref();
+            let (others, on_task) = waiting.register(cx.waker());
+            if on_task || (others && spawn(&self.state)) {
+                // Its task writes the request and hands this caller its response.
                 return Poll::Pending;
             }
+            polls = polls.saturating_add(1);
             if polls <= 2 {
                 // This caller's request is to be written now.
                 self.poll_now();
@@ -140,34 +174,124 @@ impl Driver {
     }
 }
 
+impl Drop for Driver {
+    /// Closes the connection now, also while a task drives it (which then ends), as dropping
+    /// it did before it had one.
+    fn drop(&mut self) {
+        let connection = lock(&self.state.connection).take();
+        drop(connection);
+        self.state.wake_by_ref();
+    }
+}
+
+/// Gives the connection a task of its own (several callers wait on it), unless it has one or
+/// there is no runtime to run one on; whether a task drives it now.
+fn spawn(state: &Arc<State>) -> bool {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return false;
+    };
+    {
+        let mut registry = lock(&state.registry);
+        if registry.on_task {
+            return true;
+        }
+        registry.on_task = true;
+        state.on_task.store(true, Ordering::SeqCst);
+    }
+    let state = state.clone();
+    runtime.spawn(async move {
+        let _hand_back = HandBack(&state);
+        let waker = Waker::from(state.clone());
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            // Woken (a request queued, a response arrived): first to the back of the run
+            // queue, so that the requests the tasks ready to run queue meanwhile go out in the
+            // same write (a woken task runs next on a multi-thread runtime otherwise).
+            yielded = !yielded;
+            if yielded {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            {
+                let mut registry = lock(&state.registry);
+                match &mut registry.task {
+                    Some(task) if task.will_wake(cx.waker()) => {}
+                    task => *task = Some(cx.waker().clone()),
+                }
+            }
+            state.signalled.store(false, Ordering::SeqCst);
+            let mut slot = lock(&state.connection);
+            if let Some(connection) = slot.as_mut()
+                && connection
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&waker))
+                    .is_ready()
+            {
+                *slot = None;
+            }
+            if slot.is_none() {
+                return Poll::Ready(());
+            }
+            drop(slot);
+            // One caller or none: it drives the connection faster itself.
+            if lock(&state.registry).wakers.len() <= 1 {
+                return Poll::Ready(());
+            }
+            Poll::Pending
+        })
+        .await;
+    });
+    true
+}
+
+/// Ends a connection's task (its connection ended, few callers wait on it, or its runtime
+/// dropped it): its callers drive it again, woken to find so.
+struct HandBack<'a>(&'a Arc<State>);
+
+impl Drop for HandBack<'_> {
+    fn drop(&mut self) {
+        let state = self.0;
+        {
+            let mut registry = lock(&state.registry);
+            registry.on_task = false;
+            registry.task = None;
+            state.on_task.store(false, Ordering::SeqCst);
+        }
+        // Every waiting caller, to drive it on (or to find its response closed).
+        state.wake_by_ref();
+    }
+}
+
 /// A caller's place among the waiters, left when its wait ends or is dropped.
 struct Waiting<'a> {
-    waiters: &'a Waiters,
+    state: &'a State,
     id: Option<u64>,
 }
 
 impl Waiting<'_> {
-    /// Registers (or refreshes) this caller's waker; whether other callers wait too.
-    fn register(&mut self, waker: &Waker) -> bool {
+    /// Registers (or refreshes) this caller's waker; whether other callers wait too, and
+    /// whether a task of its own drives the connection (read under the same lock, so that a
+    /// hand-back after it wakes this caller).
+    fn register(&mut self, waker: &Waker) -> (bool, bool) {
         let id = *self
             .id
-            .get_or_insert_with(|| self.waiters.next.fetch_add(1, Ordering::Relaxed));
-        let mut wakers = lock(&self.waiters.wakers);
-        match wakers.get_mut(&id) {
+            .get_or_insert_with(|| self.state.next.fetch_add(1, Ordering::Relaxed));
+        let mut registry = lock(&self.state.registry);
+        match registry.wakers.get_mut(&id) {
             Some(known) if known.will_wake(waker) => {}
             Some(known) => known.clone_from(waker),
             None => {
-                wakers.insert(id, waker.clone());
+                registry.wakers.insert(id, waker.clone());
             }
         }
-        wakers.len() > 1
+        (registry.wakers.len() > 1, registry.on_task)
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         if let Some(id) = self.id {
-            lock(&self.waiters.wakers).remove(&id);
+            lock(&self.state.registry).wakers.remove(&id);
         }
     }
 }
