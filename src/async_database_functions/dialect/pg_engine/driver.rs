@@ -145,32 +145,16 @@ impl Driver {
 
     /// Awaits `future` (a request on this connection's client), driving the connection
     /// meanwhile, or letting its task drive it.
-    pub(crate) async fn drive<F: Future>(&self, future: F) -> F::Output {
-        let mut future = std::pin::pin!(future);
-        let mut waiting = Waiting {
-            state: &self.state,
-            id: None,
-        };
-        let mut polls = 0u32;
-        std::future::poll_fn(|cx| {
-            if let Poll::Ready(out) = future.as_mut().poll(cx) {
-                return Poll::Ready(out);
-            }
-            let (others, on_task) = waiting.register(cx.waker());
-            if on_task || (others && spawn(&self.state)) {
-                // Its task writes the request and hands this caller its response.
-                return Poll::Pending;
-            }
-            polls = polls.saturating_add(1);
-            if polls <= 2 {
-                // This caller's request is to be written now.
-                self.poll_now();
-            } else {
-                self.pump();
-            }
-            future.as_mut().poll(cx)
-        })
-        .await
+    pub(crate) fn drive<F: Future>(&self, future: F) -> Drive<'_, F> {
+        Drive {
+            driver: self,
+            future,
+            waiting: Waiting {
+                state: &self.state,
+                id: None,
+            },
+            polls: 0,
+        }
     }
 }
 
@@ -181,6 +165,43 @@ impl Drop for Driver {
         let connection = lock(&self.state.connection).take();
         drop(connection);
         self.state.wake_by_ref();
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// [`Driver::drive`]'s future: the request's future held once (an `async fn` would hold
+    /// it twice, as its argument and pinned, a kilobyte each for tokio-postgres's query).
+    pub(crate) struct Drive<'a, F> {
+        driver: &'a Driver,
+        #[pin]
+        future: F,
+        waiting: Waiting<'a>,
+        polls: u32,
+    }
+}
+
+impl<F: Future> Future for Drive<'_, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let mut this = self.project();
+        if let Poll::Ready(out) = this.future.as_mut().poll(cx) {
+            return Poll::Ready(out);
+        }
+        let driver = *this.driver;
+        let (others, on_task) = this.waiting.register(cx.waker());
+        if on_task || (others && spawn(&driver.state)) {
+            // Its task writes the request and hands this caller its response.
+            return Poll::Pending;
+        }
+        *this.polls = this.polls.saturating_add(1);
+        if *this.polls <= 2 {
+            // This caller's request is to be written now.
+            driver.poll_now();
+        } else {
+            driver.pump();
+        }
+        this.future.poll(cx)
     }
 }
 

@@ -725,11 +725,23 @@ impl PgConn {
         sql: &str,
         types: &[tokio_postgres::types::Type],
     ) -> Result<Statement, sqlx::Error> {
-        let capacity = self.pool.target.cache_capacity;
         let link = self.link()?;
         if let Some(statement) = lock(&link.cache).get(sql).cloned() {
             return Ok(statement);
         }
+        // Boxed: preparing is a future of kilobytes that every statement's future would
+        // otherwise carry (and axum move) for the rare statement not prepared yet.
+        Box::pin(self.prepare(sql, types)).await
+    }
+
+    /// Prepares `sql` on this connection and keeps it in the connection's cache.
+    async fn prepare(
+        &self,
+        sql: &str,
+        types: &[tokio_postgres::types::Type],
+    ) -> Result<Statement, sqlx::Error> {
+        let capacity = self.pool.target.cache_capacity;
+        let link = self.link()?;
         let statement = link
             .driver
             .drive(link.client.prepare_typed(sql, types))
