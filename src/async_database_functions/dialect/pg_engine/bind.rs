@@ -5,6 +5,7 @@
 use bytes::BytesMut;
 use postgres_types::{IsNull, ToSql, Type, to_sql_checked};
 use sea_query::Value;
+use smallvec::SmallVec;
 
 use super::super::postgres::{ArrayKind, TypedArray, kind_of_array, typed_arrays};
 
@@ -21,11 +22,15 @@ pub(crate) enum Bound<'a> {
     NullArray,
 }
 
-/// The parameters of one statement and their declared types.
+/// The parameters of one statement and their declared types; a few held inline (a point read's
+/// one key takes no allocation).
 pub(crate) struct Params<'a> {
-    pub values: Vec<Bound<'a>>,
-    pub types: Vec<Type>,
+    pub values: SmallVec<[Bound<'a>; INLINE]>,
+    pub types: SmallVec<[Type; INLINE]>,
 }
+
+/// How many parameters [`Params`] holds without allocating.
+const INLINE: usize = 4;
 
 /// The declared type of a scalar value: sqlx's for the Rust type sea-query-sqlx binds.
 fn scalar_type(value: &Value) -> Result<Type, BindError> {
@@ -97,8 +102,8 @@ fn typed_array_kind(array: &TypedArray) -> ArrayKind {
 /// or an element that is not of its array's type; the value's position is named.
 pub(crate) fn params(values: &[Value]) -> Result<Params<'_>, BindError> {
     let mut params = Params {
-        values: Vec::with_capacity(values.len()),
-        types: Vec::with_capacity(values.len()),
+        values: SmallVec::with_capacity(values.len()),
+        types: SmallVec::with_capacity(values.len()),
     };
     for (n, value) in values.iter().enumerate() {
         if let Value::Array(ty, elements) = value {
