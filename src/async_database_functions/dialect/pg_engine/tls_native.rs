@@ -69,11 +69,11 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     type Stream = TlsStream<S>;
-    type TlsConnect = Connector;
+    type TlsConnect = HostConnector;
     type Error = native_tls::Error;
 
-    fn make_tls_connect(&mut self, domain: &str) -> Result<Connector, native_tls::Error> {
-        Ok(Connector {
+    fn make_tls_connect(&mut self, domain: &str) -> Result<HostConnector, native_tls::Error> {
+        Ok(HostConnector {
             connector: tokio_native_tls::TlsConnector::from(self.0.clone()),
             domain: domain.to_string(),
         })
@@ -81,14 +81,14 @@ where
 }
 
 /// One connection's TLS handshake, to `domain`.
-pub(crate) struct Connector {
+pub(crate) struct HostConnector {
     connector: tokio_native_tls::TlsConnector,
     domain: String,
 }
 
 type Handshake<S> = Pin<Box<dyn Future<Output = Result<TlsStream<S>, native_tls::Error>> + Send>>;
 
-impl<S> TlsConnect<S> for Connector
+impl<S> TlsConnect<S> for HostConnector
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
