@@ -24,7 +24,6 @@
 //! is not polled (as sqlx's idle connections are not read); [`Driver::poll_now`] reads what it
 //! has (a closed socket) before the pool hands it out.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -36,7 +35,9 @@ type Connection = Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>>
 /// The callers waiting on a connection, and who drives it.
 #[derive(Default)]
 struct Registry {
-    wakers: HashMap<u64, Waker, foldhash::fast::RandomState>,
+    /// By caller id: a few (a lane's reads in flight), scanned faster than hashed, and no
+    /// table to rehash as callers come and go on every statement.
+    wakers: Vec<(u64, Waker)>,
     /// A task of its own drives the connection.
     on_task: bool,
     /// That task's waker, once it has run: the connection's events wake it, not the callers.
@@ -73,7 +74,7 @@ impl Wake for State {
             }
             return;
         }
-        for waker in registry.wakers.values() {
+        for (_, waker) in &registry.wakers {
             waker.wake_by_ref();
         }
     }
@@ -298,12 +299,10 @@ impl Waiting<'_> {
             .id
             .get_or_insert_with(|| self.state.next.fetch_add(1, Ordering::Relaxed));
         let mut registry = lock(&self.state.registry);
-        match registry.wakers.get_mut(&id) {
-            Some(known) if known.will_wake(waker) => {}
-            Some(known) => known.clone_from(waker),
-            None => {
-                registry.wakers.insert(id, waker.clone());
-            }
+        match registry.wakers.iter_mut().find(|(known, _)| *known == id) {
+            Some((_, known)) if known.will_wake(waker) => {}
+            Some((_, known)) => known.clone_from(waker),
+            None => registry.wakers.push((id, waker.clone())),
         }
         (registry.wakers.len() > 1, registry.on_task)
     }
@@ -312,7 +311,10 @@ impl Waiting<'_> {
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         if let Some(id) = self.id {
-            lock(&self.state.registry).wakers.remove(&id);
+            let mut registry = lock(&self.state.registry);
+            if let Some(at) = registry.wakers.iter().position(|(known, _)| *known == id) {
+                registry.wakers.swap_remove(at);
+            }
         }
     }
 }
