@@ -22,8 +22,10 @@
 //!   operations' `read_by_pk`, `read_query`, `count_query`, …) share a few connections, one
 //!   per CPU core (*lanes*, at most `pool_size + max_overflow - 1`): 20 reads in flight go out
 //!   in a few writes on two connections, as TechEmpower's tokio-postgres entry sends them, not
-//!   on 20 connections nor one after another. A read takes the first lane no read is on (reads
-//!   one after another stay on one hot connection), else the lanes in turn; an empty lane is
+//!   on 20 connections nor one after another. A read takes the first lane no read is on, looking
+//!   from its thread's own lane (reads one after another stay on one hot connection), else
+//!   its thread's own lane, busy as it is (each runtime thread pipelines on a connection of
+//!   its own, as TechEmpower's entry does with a client per thread); an empty lane is
 //!   filled from an idle connection, or by one read at a time that opens a connection of its
 //!   own (so two reads side by side run side by side on the server). A read cut short retires
 //!   its lane (its statement may still run ahead of later ones): the lane takes no more reads
@@ -130,6 +132,18 @@ fn lane_count(max: u32) -> usize {
     cores.min(max.saturating_sub(1) as usize)
 }
 
+/// The lane this thread looks at first, of `count`: the runtime's worker threads are
+/// numbered as they first read, so that two threads start on different lanes and a busy
+/// thread's reads pipeline on its own lane instead of crossing to the others' (whose
+/// connections their tasks drive).
+fn home_lane(count: usize) -> usize {
+    static THREADS: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static HOME: usize = THREADS.fetch_add(1, Ordering::Relaxed);
+    }
+    HOME.with(|home| *home) % count.max(1)
+}
+
 struct Inner {
     target: Target,
     stale: Arc<Staleness>,
@@ -137,7 +151,6 @@ struct Inner {
     idle: Mutex<Vec<Link>>,
     /// The lanes (shared connections), each slot empty until a read fills it.
     lanes: Vec<Mutex<Option<Arc<Lane>>>>,
-    next_lane: AtomicUsize,
     /// A read went on a connection of its own to fill an empty lane (one at a time): cleared
     /// when a connection comes back to the idle ones.
     filling: AtomicBool,
@@ -323,7 +336,6 @@ impl PgEngine {
                 permits: Arc::new(Semaphore::new(max as usize)),
                 idle: Mutex::new(Vec::new()),
                 lanes: (0..lane_count(max)).map(|_| Mutex::new(None)).collect(),
-                next_lane: AtomicUsize::new(0),
                 filling: AtomicBool::new(false),
                 waiters: AtomicUsize::new(0),
                 open: AtomicU32::new(0),
@@ -344,10 +356,10 @@ impl PgEngine {
         Some(self.conn(link, permit))
     }
 
-    /// A lane for a read outside a transaction, taken at once: the first lane no read is on
-    /// (so that reads one after another stay on one hot connection), else a new lane made
-    /// from the most recently used idle connection and a free pool slot, else the next busy
-    /// lane in turn. `None` when there are no lanes (a pool of one, `pool_pre_ping`), a
+    /// A lane for a read outside a transaction, taken at once: the first lane no read is on,
+    /// from this thread's own (so that reads one after another stay on one hot connection),
+    /// else a new lane made from the most recently used idle connection and a free pool slot,
+    /// else this thread's own busy lane (or the next one that is filled). `None` when there are no lanes (a pool of one, `pool_pre_ping`), a
     /// caller waits for a slot, or no lane, idle connection and free slot are at hand (the
     /// read then takes a connection of its own, which a later read makes a lane of).
     pub(crate) fn try_shared(&self) -> Option<PgConn> {
@@ -359,10 +371,14 @@ impl PgEngine {
         {
             return None;
         }
+        let count = inner.lanes.len();
+        let home = home_lane(count);
         let mut empty = None;
         let mut busy = false;
-        for (i, slot) in inner.lanes.iter().enumerate() {
-            let mut slot = lock(slot);
+        // From this thread's own lane: the runtime's threads look at different lanes first,
+        // and each ends on its own when every lane is busy.
+        for i in (home..count).chain(0..home) {
+            let mut slot = lock(&inner.lanes[i]);
             let Some(lane) = slot.as_ref() else {
                 empty.get_or_insert(i);
                 continue;
@@ -410,11 +426,9 @@ impl PgEngine {
                 }
             }
         }
-        // Every lane has reads on it: the next one in turn.
-        let count = inner.lanes.len();
-        let start = inner.next_lane.fetch_add(1, Ordering::Relaxed);
+        // Every lane has reads on it: this thread's own, else the next one that has a lane.
         (0..count)
-            .find_map(|k| lock(&inner.lanes[(start + k) % count]).clone())
+            .find_map(|k| lock(&inner.lanes[(home + k) % count]).clone())
             .map(|lane| self.shared(lane))
     }
 
@@ -765,14 +779,36 @@ impl PgConn {
         let stream = self.query(sql, &params, persistent).await?;
         let mut stream = std::pin::pin!(stream);
         let mut rows = Vec::new();
-        while let Some(row) = self.next_row(&mut stream).await? {
-            rows.push(T::from_row(RowRef::new(&PgEngineRow(&row))).map_err(RunError::Decode)?);
-        }
+        self.each_row(stream.as_mut(), |row| {
+            rows.push(T::from_row(RowRef::new(&PgEngineRow(&row)))?);
+            Ok(())
+        })
+        .await?;
         Ok(Outcome {
             rows,
             rows_affected: stream.rows_affected().unwrap_or(0),
             last_insert_id: None,
         })
+    }
+
+    /// Hands every row of a query's `stream` to `each`, in order, the connection driven
+    /// meanwhile: one wait for the whole result, not one per row (the rows that came in one
+    /// read are decoded without going back to the connection). Stops at the first error,
+    /// `each`'s or the driver's; the rest of the result is then discarded by the connection.
+    async fn each_row(
+        &self,
+        mut stream: std::pin::Pin<&mut RowStream>,
+        mut each: impl FnMut(tokio_postgres::Row) -> Result<(), DatabaseError>,
+    ) -> Result<(), RunError> {
+        let link = self.link()?;
+        link.driver
+            .drive(async {
+                while let Some(row) = stream.try_next().await.map_err(to_sqlx)? {
+                    each(row).map_err(RunError::Decode)?;
+                }
+                Ok(())
+            })
+            .await
     }
 
     /// Runs one statement, decoding any rows it returns as `T`.
@@ -870,17 +906,18 @@ impl PgConn {
     ) -> Result<Option<T>, RunError> {
         let params = bind::params(&values.0).map_err(encode)?;
         let stream = self.query(&sql, &params, persistent).await?;
-        let mut stream = std::pin::pin!(stream);
-        let first = self.next_row(&mut stream).await?;
-        let Some(row) = first else {
-            // The stream has ended: polling it again would report a closed connection.
-            return Ok(None);
-        };
-        let value = T::from_row(RowRef::new(&PgEngineRow(&row))).map_err(RunError::Decode)?;
+        let stream = std::pin::pin!(stream);
+        let mut first = None;
         // Read to its end, so that an error after the first row (a failing cast further on)
-        // is reported as sqlx reports it.
-        while self.next_row(&mut stream).await?.is_some() {}
-        Ok(Some(value))
+        // is reported as sqlx reports it; only the first row is decoded.
+        self.each_row(stream, |row| {
+            if first.is_none() {
+                first = Some(T::from_row(RowRef::new(&PgEngineRow(&row)))?);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(first)
     }
 
     /// Runs SQL without parameters, possibly several statements (DDL, transaction control).
