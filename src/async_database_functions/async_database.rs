@@ -196,7 +196,9 @@ impl AsyncDatabase {
         // Only the tokio-postgres executor shares connections: no extra look on other builds.
         #[cfg(feature = "pg-pipeline")]
         if !self.inner.config.transaction_pooling()
-            && let Ok(hosts) = self.hosts().await
+            && self.inner.health.check_open().is_ok()
+            // Not yet connected: the session below connects.
+            && let Some(hosts) = self.inner.hosts.get()
             && let Some((conn, checkout)) = hosts.try_acquire_shared(
                 &self.inner.config,
                 &self.inner.health,
@@ -204,14 +206,12 @@ impl AsyncDatabase {
             )
         {
             // A read outside a transaction, on a connection it shares with other reads.
-            return Session::open(
+            return Ok(Session::new(
                 conn,
                 self.inner.config.clone(),
                 self.inner.catalog.clone(),
                 checkout,
-                Begin::None,
-            )
-            .await;
+            ));
         }
         self.open_session(Begin::None).await
     }

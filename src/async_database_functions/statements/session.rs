@@ -102,6 +102,24 @@ impl Session {
         self.in_transaction
     }
 
+    /// Wraps a connection, outside a transaction.
+    pub(crate) fn new(
+        conn: Conn,
+        config: Arc<DBConfig>,
+        catalog: Arc<Catalog>,
+        checkout: Checkout,
+    ) -> Session {
+        Session {
+            conn,
+            config,
+            catalog,
+            checkout,
+            in_transaction: false,
+            read_only: false,
+            in_flight: false,
+        }
+    }
+
     /// Wraps a connection and begins a transaction as `begin` says.
     pub(crate) async fn open(
         conn: Conn,
@@ -110,15 +128,7 @@ impl Session {
         checkout: Checkout,
         begin: Begin,
     ) -> Result<Session, DatabaseError> {
-        let mut session = Session {
-            conn,
-            config,
-            catalog,
-            checkout,
-            in_transaction: false,
-            read_only: false,
-            in_flight: false,
-        };
+        let mut session = Session::new(conn, config, catalog, checkout);
         if begin != Begin::None {
             session.in_flight = true;
             // Boxed: the drivers' BEGIN futures stay out of every session's future.

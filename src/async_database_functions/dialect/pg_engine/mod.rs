@@ -194,10 +194,15 @@ impl Inner {
     /// Whether `link` may be kept, without reading it: open as far as is known, young enough,
     /// not stale.
     fn fresh(&self, link: &Link) -> bool {
+        if link.client.is_closed() {
+            return false;
+        }
+        // No age limit and no invalidation yet: no clock to read (every read checks its lane).
+        if self.target.recycle.is_none() && self.stale.mark() == 0 {
+            return true;
+        }
         let age = link.opened.elapsed();
-        !link.client.is_closed()
-            && self.target.recycle.is_none_or(|max| age <= max)
-            && !self.stale.is_stale(age)
+        self.target.recycle.is_none_or(|max| age <= max) && !self.stale.is_stale(age)
     }
 
     /// Forgets a connection for good (dropping it closes its socket).
