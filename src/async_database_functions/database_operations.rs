@@ -163,13 +163,19 @@ impl DatabaseOperations {
         F: Fn(Session) -> Fut,
         Fut: std::future::Future<Output = Result<T, DatabaseError>>,
     {
-        let session = self.db.read_session(self.primary_reads).await?;
-        match run(session).await {
-            Err(e) if e.kind() == ErrorKind::ConnectionError => {
-                tracing::debug!(target: "dsg_lib", error = %e, "read retried on a fresh connection");
-                run(self.db.read_session(self.primary_reads).await?).await
+        // One loop, not a second call after the first: the read's future is held once in
+        // this future (it was twice, as two await points), which every operation's caller
+        // carries and moves.
+        let mut retried = false;
+        loop {
+            let session = self.db.read_session(self.primary_reads).await?;
+            match run(session).await {
+                Err(e) if !retried && e.kind() == ErrorKind::ConnectionError => {
+                    tracing::debug!(target: "dsg_lib", error = %e, "read retried on a fresh connection");
+                    retried = true;
+                }
+                result => return result,
             }
-            result => result,
         }
     }
 

@@ -739,7 +739,9 @@ impl Conn {
         values: Values,
         persistent: bool,
     ) -> Result<Outcome<T>, RunError> {
-        #[cfg(feature = "postgres")]
+        // Only sqlx's connections (the tokio-postgres executor binds arrays itself): not
+        // compiled with it, whose futures would otherwise carry this branch's.
+        #[cfg(all(feature = "postgres", not(feature = "pg-pipeline")))]
         if let Conn::Postgres(c) = self
             && postgres::has_array(&values)
         {
@@ -820,7 +822,9 @@ impl Conn {
         values: Values,
         persistent: bool,
     ) -> Result<Option<T>, RunError> {
-        #[cfg(feature = "postgres")]
+        // Only sqlx's connections (the tokio-postgres executor binds arrays itself): not
+        // compiled with it, whose futures would otherwise carry this branch's.
+        #[cfg(all(feature = "postgres", not(feature = "pg-pipeline")))]
         if matches!(self, Conn::Postgres(_)) && postgres::has_array(&values) {
             // Bound as `run` binds arrays; the statement's rows past the first are not decoded
             // into anything kept.
@@ -1189,7 +1193,9 @@ impl Conn {
         rows: &RowSender<T>,
         sent: &mut u64,
     ) -> Result<bool, RunError> {
-        #[cfg(feature = "postgres")]
+        // Only sqlx's connections (the tokio-postgres executor binds arrays itself): not
+        // compiled with it, whose futures would otherwise carry this branch's.
+        #[cfg(all(feature = "postgres", not(feature = "pg-pipeline")))]
         if let Conn::Postgres(c) = self
             && postgres::has_array(&values)
         {

@@ -783,6 +783,7 @@ pub(super) fn array_arguments(
 
 /// Whether a value is an array bound in `text()` (`Vec<i32>`, `Vec<String>`, …), which
 /// [`arguments_with_arrays`] binds.
+#[cfg_attr(feature = "pg-pipeline", allow(dead_code))]
 pub(super) fn has_array(values: &sea_query::Values) -> bool {
     values.0.iter().any(sea_query::Value::is_array)
 }
@@ -816,6 +817,7 @@ pub(super) fn kind_of_array(ty: &sea_query::ArrayType) -> Option<ArrayKind> {
 }
 
 /// Binds a NULL array of `kind`'s type.
+#[cfg_attr(feature = "pg-pipeline", allow(dead_code))]
 fn null_array(kind: ArrayKind, args: &mut PgArguments) -> Result<(), BoxDynError> {
     use sqlx::Arguments as _;
     match kind {
@@ -843,6 +845,7 @@ fn null_array(kind: ArrayKind, args: &mut PgArguments) -> Result<(), BoxDynError
 ///
 /// A value of a type this cannot bind beside an array (a zoned timestamp, an enum), or an
 /// element that is not of its array's type.
+#[cfg_attr(feature = "pg-pipeline", allow(dead_code))]
 pub(super) fn arguments_with_arrays(values: sea_query::Values) -> Result<PgArguments, BoxDynError> {
     use sea_query::Value as V;
     use sqlx::Arguments as _;
