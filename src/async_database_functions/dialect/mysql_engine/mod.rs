@@ -390,6 +390,22 @@ macro_rules! on_wire {
     }};
 }
 
+/// The columns of the result's next set (empty for a statement without rows), `None` once
+/// every set has been read. A later statement of a script that failed is reported here: the
+/// driver keeps its error as the pending result.
+async fn next_set<P: Protocol>(
+    result: &mut QueryResult<'_, 'static, P>,
+) -> Result<Option<Arc<[mysql_async::Column]>>, sqlx::Error> {
+    match result.columns() {
+        Some(columns) => Ok(Some(columns)),
+        None => {
+            // Nothing pending, or an error: `next` returns it.
+            result.next().await.map_err(to_sqlx)?;
+            Ok(None)
+        }
+    }
+}
+
 /// Reads every result of a statement or script: each row decoded as `T` (the rest read past
 /// a row that does not decode, so the connection is ready for the next statement), the rows
 /// affected and the inserted id of every statement.
@@ -402,7 +418,7 @@ async fn outcome_of<P: Protocol, T: FromRow>(
         last_insert_id: None,
     };
     let mut undecoded = None;
-    while let Some(columns) = result.columns() {
+    while let Some(columns) = next_set(result).await? {
         if columns.is_empty() {
             // An OK packet: the statement's counts are the connection's now.
             outcome.rows_affected += result.affected_rows();
@@ -435,7 +451,7 @@ async fn first_of<P: Protocol, T: FromRow>(
 ) -> Result<Option<T>, RunError> {
     let mut first = None;
     let mut undecoded = None;
-    while result.columns().is_some() {
+    while next_set(result).await?.is_some() {
         while let Some(row) = result.next().await.map_err(to_sqlx)? {
             if first.is_none() && undecoded.is_none() {
                 match T::from_row(RowRef::new(&MyEngineRow(&row))) {
@@ -468,7 +484,7 @@ async fn read_into<P: Protocol, T: FromRow>(
         Read::First(out) => *out = Some(first_of(result).await?),
         Read::Stream(rows, sent) => {
             let mut undecoded = None;
-            while result.columns().is_some() {
+            while next_set(result).await?.is_some() {
                 while let Some(row) = result.next().await.map_err(to_sqlx)? {
                     if undecoded.is_none() {
                         match T::from_row(RowRef::new(&MyEngineRow(&row))) {
