@@ -87,12 +87,11 @@ pub(crate) fn to_sqlx(e: mysql_async::Error) -> sqlx::Error {
         Error::Io(IoError::Io(io)) => sqlx::Error::Io(io),
         #[cfg(any(feature = "tls-rustls", feature = "tls-native-tls"))]
         Error::Io(IoError::Tls(tls)) => sqlx::Error::Tls(chain(&tls).into()),
-        Error::Driver(DriverError::ConnectionClosed) | Error::Driver(DriverError::PoolDisconnected) => {
-            sqlx::Error::Io(std::io::Error::new(
-                std::io::ErrorKind::ConnectionAborted,
-                "the connection was closed",
-            ))
-        }
+        Error::Driver(DriverError::ConnectionClosed)
+        | Error::Driver(DriverError::PoolDisconnected) => sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "the connection was closed",
+        )),
         Error::Driver(DriverError::NoClientSslFlagFromServer) => {
             sqlx::Error::Tls("the server does not support TLS".into())
         }

@@ -216,8 +216,7 @@ impl MyEngine {
         };
         while let Some(mut link) = inner.take_idle() {
             if inner.target.pre_ping {
-                let pinged =
-                    tokio::time::timeout_at(deadline, Box::pin(link.conn.ping())).await;
+                let pinged = tokio::time::timeout_at(deadline, Box::pin(link.conn.ping())).await;
                 if !matches!(pinged, Ok(Ok(()))) {
                     inner.discard(link);
                     continue;
@@ -262,9 +261,9 @@ impl MyEngine {
     async fn open(&self) -> Result<Conn, mysql_async::Error> {
         let target = &self.inner.target;
         match Conn::new(target.opts.clone()).await {
-            Err(mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer))
-                if target.plain_fallback.is_some() =>
-            {
+            Err(mysql_async::Error::Driver(
+                mysql_async::DriverError::NoClientSslFlagFromServer,
+            )) if target.plain_fallback.is_some() => {
                 let plain = target.plain_fallback.clone().unwrap_or_default();
                 Conn::new(plain).await
             }
@@ -517,10 +516,7 @@ async fn execute<T: FromRow>(
     }
     let statement = conn.prep(sql).await.map_err(to_sqlx)?;
     let read = {
-        let mut result = conn
-            .exec_iter(&statement, params)
-            .await
-            .map_err(to_sqlx)?;
+        let mut result = conn.exec_iter(&statement, params).await.map_err(to_sqlx)?;
         read_into(&mut result, read).await
     };
     conn.close(statement).await.map_err(to_sqlx)?;

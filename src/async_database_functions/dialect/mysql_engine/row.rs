@@ -183,9 +183,10 @@ fn int_of(value: &Value) -> Result<i64, DecodeError> {
         // BIT values, little-endian as sqlx reads them in binary; text integers.
         Value::Bytes(b) => match std::str::from_utf8(b).ok().map(str::parse::<i64>) {
             Some(Ok(v)) => Ok(v),
-            _ if !b.is_empty() && b.len() <= 8 && !b.iter().all(u8::is_ascii_digit) => {
-                Ok(b.iter().rev().fold(0i64, |acc, x| (acc << 8) | i64::from(*x)))
-            }
+            _ if !b.is_empty() && b.len() <= 8 && !b.iter().all(u8::is_ascii_digit) => Ok(b
+                .iter()
+                .rev()
+                .fold(0i64, |acc, x| (acc << 8) | i64::from(*x))),
             _ => Err(format!("invalid integer {:?}", String::from_utf8_lossy(b)).into()),
         },
         other => Err(format!("expected an integer, got {}", kind(other)).into()),
@@ -198,9 +199,10 @@ fn uint_of(value: &Value) -> Result<u64, DecodeError> {
         Value::Int(v) => Ok(u64::try_from(*v)?),
         Value::Bytes(b) => match std::str::from_utf8(b).ok().map(str::parse::<u64>) {
             Some(Ok(v)) => Ok(v),
-            _ if !b.is_empty() && b.len() <= 8 => {
-                Ok(b.iter().rev().fold(0u64, |acc, x| (acc << 8) | u64::from(*x)))
-            }
+            _ if !b.is_empty() && b.len() <= 8 => Ok(b
+                .iter()
+                .rev()
+                .fold(0u64, |acc, x| (acc << 8) | u64::from(*x))),
             _ => Err(format!("invalid integer {:?}", String::from_utf8_lossy(b)).into()),
         },
         other => Err(format!("expected an integer, got {}", kind(other)).into()),

@@ -56,7 +56,8 @@ pub(super) fn opts(
         }
         match (tls.client_cert, tls.client_key) {
             (Some(cert), Some(key)) => {
-                ssl = ssl.with_client_identity(Some(ClientIdentity::new(source!(cert), source!(key))));
+                ssl = ssl
+                    .with_client_identity(Some(ClientIdentity::new(source!(cert), source!(key))));
             }
             (None, None) => {}
             _ => {
@@ -66,8 +67,8 @@ pub(super) fn opts(
                 ));
             }
         }
-        let fallback = matches!(mode, SslMode::Allow | SslMode::Prefer)
-            .then(|| Opts::from(builder.clone()));
+        let fallback =
+            matches!(mode, SslMode::Allow | SslMode::Prefer).then(|| Opts::from(builder.clone()));
         Ok((Opts::from(builder.ssl_opts(Some(ssl))), fallback))
     }
     #[cfg(not(any(feature = "tls-rustls", feature = "tls-native-tls")))]
