@@ -528,11 +528,22 @@ impl MyConn {
         persistent && self.pool.target.cache_capacity > 0
     }
 
-    /// Notes a statement's size: a connection that sent a large one is closed when its session
-    /// ends (see `mysql::RETIRE_ABOVE`).
-    fn sending(&mut self, len: impl FnOnce() -> usize) {
+    /// Notes a statement's size: a connection that sent a large one (its SQL or, about, its
+    /// bound values, sent in a packet of their own) is closed when its session ends (see
+    /// `mysql::RETIRE_ABOVE`).
+    fn sending(&mut self, sql: &str, params: &mysql_async::Params) {
+        let values = match params {
+            mysql_async::Params::Positional(values) => values
+                .iter()
+                .map(|v| match v {
+                    mysql_async::Value::Bytes(b) => b.len(),
+                    _ => 8,
+                })
+                .sum(),
+            _ => 0,
+        };
         if let Some(max) = mysql::RETIRE_ABOVE
-            && len() > max
+            && sql.len().max(values) > max
         {
             self.close = true;
         }
@@ -545,8 +556,8 @@ impl MyConn {
         values: Values,
         persistent: bool,
     ) -> Result<Outcome<T>, RunError> {
-        self.sending(|| super::longest_part(&sql, &values));
         let params = bind::params(values.0).map_err(encode)?;
+        self.sending(&sql, &params);
         let cached = self.cached(persistent);
         let mut out = None;
         on_wire!(self, conn => execute(conn, &sql, params, cached, Read::All(&mut out)).await)?;
@@ -560,8 +571,8 @@ impl MyConn {
         values: Values,
         persistent: bool,
     ) -> Result<Option<T>, RunError> {
-        self.sending(|| super::longest_part(&sql, &values));
         let params = bind::params(values.0).map_err(encode)?;
+        self.sending(&sql, &params);
         let cached = self.cached(persistent);
         let mut out = None;
         on_wire!(self, conn => execute(conn, &sql, params, cached, Read::First(&mut out)).await)?;
@@ -574,7 +585,7 @@ impl MyConn {
         &mut self,
         sql: String,
     ) -> Result<Outcome<T>, RunError> {
-        self.sending(|| sql.len());
+        self.sending(&sql, &mysql_async::Params::Empty);
         on_wire!(self, conn => {
             match conn.query_iter(sql.as_str()).await {
                 Ok(mut result) => outcome_of(&mut result).await,
@@ -585,7 +596,7 @@ impl MyConn {
 
     /// Runs SQL without parameters, possibly several statements (DDL, transaction control).
     pub(crate) async fn run_raw(&mut self, sql: String) -> Result<(), sqlx::Error> {
-        self.sending(|| sql.len());
+        self.sending(&sql, &mysql_async::Params::Empty);
         on_wire!(self, conn => conn.query_drop(sql.as_str()).await.map_err(to_sqlx))
     }
 
@@ -635,8 +646,8 @@ impl MyConn {
         rows: &RowSender<T>,
         sent: &mut u64,
     ) -> Result<bool, RunError> {
-        self.sending(|| super::longest_part(&sql, &values));
         let params = bind::params(values.0).map_err(encode)?;
+        self.sending(&sql, &params);
         let cached = self.cached(persistent);
         on_wire!(self, conn => execute(conn, &sql, params, cached, Read::Stream(rows, sent)).await)?;
         Ok(true)
