@@ -313,3 +313,60 @@ async fn a_killed_connection_fails_its_caller_and_the_pool_recovers() {
     db.disconnect().await;
     admin.disconnect().await;
 }
+
+/// The server's count of prepared statements open on all its connections.
+async fn prepared_statements(admin: &AsyncDatabase) -> i64 {
+    let rows: Vec<i64> = DatabaseOperations::new(admin.clone())
+        .read_query(&text(
+            "SELECT CAST(VARIABLE_VALUE AS SIGNED) FROM information_schema.GLOBAL_STATUS \
+             WHERE VARIABLE_NAME = 'PREPARED_STMT_COUNT'",
+        ))
+        .await
+        .expect("Prepared_stmt_count");
+    rows[0]
+}
+
+/// Without a statement cache (`query_cache_size = 0`) every statement is closed on the server
+/// after it ran, also one the server refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_cache_statements_are_closed_also_after_an_error() {
+    let Some(backend) = mysql() else { return };
+    let _server = SERVER.lock().await;
+    let admin = backend.database(json!({}));
+    run(&admin, "DROP TABLE IF EXISTS i24_my_uncached").await;
+    run(
+        &admin,
+        "CREATE TABLE i24_my_uncached (id BIGINT PRIMARY KEY) ENGINE=InnoDB",
+    )
+    .await;
+    let db = backend.database(json!({"pool_size": 1, "max_overflow": 0, "query_cache_size": 0}));
+    let ops = DatabaseOperations::new(db.clone());
+    ops.execute_one(&text("INSERT INTO i24_my_uncached (id) VALUES (:id)").bind("id", 1))
+        .await
+        .expect("first insert");
+    let before = prepared_statements(&admin).await;
+    for round in 0..40 {
+        let err = ops
+            .execute_one(&text("INSERT INTO i24_my_uncached (id) VALUES (:id)").bind("id", 1))
+            .await
+            .expect_err("a duplicate");
+        assert_eq!(
+            err.kind(),
+            ErrorKind::IntegrityError,
+            "round {round}: {err}"
+        );
+        let ids: Vec<i64> = ops
+            .read_query(&text("SELECT id FROM i24_my_uncached WHERE id = :id").bind("id", 1))
+            .await
+            .expect("read");
+        assert_eq!(ids, [1]);
+    }
+    let after = prepared_statements(&admin).await;
+    assert!(
+        after - before < 10,
+        "prepared statements left open: {before} before, {after} after"
+    );
+    db.disconnect().await;
+    run(&admin, "DROP TABLE IF EXISTS i24_my_uncached").await;
+    admin.disconnect().await;
+}

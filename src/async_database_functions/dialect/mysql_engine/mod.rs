@@ -515,11 +515,15 @@ async fn execute<T: FromRow>(
         return read_into(&mut result, read).await;
     }
     let statement = conn.prep(sql).await.map_err(to_sqlx)?;
-    let read = {
-        let mut result = conn.exec_iter(&statement, params).await.map_err(to_sqlx)?;
-        read_into(&mut result, read).await
+    let read = match conn.exec_iter(&statement, params).await {
+        Ok(mut result) => read_into(&mut result, read).await,
+        Err(e) => Err(RunError::Driver(to_sqlx(e))),
     };
-    conn.close(statement).await.map_err(to_sqlx)?;
+    // Closed on the server whatever the statement did (a refused insert too), unless the
+    // connection is gone.
+    if !conn.is_disconnected() {
+        conn.close(statement).await.map_err(to_sqlx)?;
+    }
     read
 }
 
