@@ -95,3 +95,40 @@ pub(crate) fn value(v: Value) -> Result<My, BindError> {
         other => return Err(format!("{other:?} cannot be bound on MySQL/MariaDB").into()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_bind_as_sqlx_mysql_binds_them() {
+        let at = NaiveDate::from_ymd_opt(2026, 12, 7)
+            .and_then(|d| d.and_hms_micro_opt(6, 40, 1, 250))
+            .expect("a date-time");
+        let id = uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        let bound = |v: Value| value(v).expect("bound");
+        assert_eq!(bound(Value::Bool(Some(true))), My::Int(1));
+        assert_eq!(bound(Value::Int(None)), My::NULL);
+        assert_eq!(
+            bound(Value::BigUnsigned(Some(u64::MAX))),
+            My::UInt(u64::MAX)
+        );
+        assert_eq!(
+            bound(Value::String(Some("é".into()))),
+            My::Bytes("é".as_bytes().to_vec())
+        );
+        assert_eq!(
+            bound(Value::ChronoDateTimeUtc(Some(at.and_utc()))),
+            My::Date(2026, 12, 7, 6, 40, 1, 250)
+        );
+        assert_eq!(
+            bound(Value::Uuid(Some(id))),
+            My::Bytes(id.as_bytes().to_vec())
+        );
+        assert_eq!(
+            bound(Value::Json(Some(Box::new(serde_json::json!({"a": [1]}))))),
+            My::Bytes(br#"{"a":[1]}"#.to_vec())
+        );
+        assert!(matches!(params(Vec::new()), Ok(mysql_async::Params::Empty)));
+    }
+}

@@ -418,3 +418,77 @@ impl DriverRow for MyEngineRow<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(ty: T, flags: ColumnFlags, charset: u16, length: u32) -> Column {
+        Column::new(ty)
+            .with_flags(flags)
+            .with_character_set(charset)
+            .with_column_length(length)
+    }
+
+    #[test]
+    fn types_are_named_and_accepted_as_sqlx_mysql_does() {
+        let none = ColumnFlags::empty();
+        let bigint = column(T::MYSQL_TYPE_LONGLONG, none, BINARY, 20);
+        let unsigned = column(
+            T::MYSQL_TYPE_LONGLONG,
+            ColumnFlags::UNSIGNED_FLAG,
+            BINARY,
+            20,
+        );
+        let boolean_col = column(T::MYSQL_TYPE_TINY, none, BINARY, 1);
+        let varchar = column(T::MYSQL_TYPE_VAR_STRING, none, 45, 400);
+        let varbinary = column(
+            T::MYSQL_TYPE_VAR_STRING,
+            ColumnFlags::BINARY_FLAG,
+            BINARY,
+            100,
+        );
+        let longtext = column(T::MYSQL_TYPE_BLOB, none, 45, u32::MAX);
+        let longblob = column(
+            T::MYSQL_TYPE_BLOB,
+            ColumnFlags::BINARY_FLAG,
+            BINARY,
+            u32::MAX,
+        );
+        assert_eq!(type_name(&bigint), "BIGINT");
+        assert_eq!(type_name(&unsigned), "BIGINT UNSIGNED");
+        assert_eq!(type_name(&boolean_col), "BOOLEAN");
+        assert_eq!(type_name(&varchar), "VARCHAR");
+        assert_eq!(type_name(&varbinary), "VARBINARY");
+        assert_eq!(type_name(&longtext), "TEXT");
+        assert_eq!(type_name(&longblob), "BLOB");
+        // Signed integers only from signed columns, unsigned from unsigned ones.
+        assert!(signed_int(&bigint) && !signed_int(&unsigned));
+        assert!(unsigned_int(&unsigned) && !unsigned_int(&bigint));
+        assert!(boolean(&boolean_col) && boolean(&unsigned));
+        // Text only from a column that is not binary; bytes from either.
+        assert!(text_type(&varchar) && text_type(&longtext));
+        assert!(!text_type(&varbinary) && !text_type(&longblob));
+        assert!(bytes_type(&varbinary) && bytes_type(&varchar));
+        assert!(!real(&bigint) && !text_type(&bigint));
+    }
+
+    #[test]
+    fn binary_and_text_values_read_alike() {
+        assert_eq!(int_of(&Value::Int(-7)).ok(), Some(-7));
+        assert_eq!(int_of(&Value::Bytes(b"-7".to_vec())).ok(), Some(-7));
+        assert!(int_of(&Value::UInt(u64::MAX)).is_err());
+        assert_eq!(
+            uint_of(&Value::Bytes(b"18446744073709551615".to_vec())).ok(),
+            Some(u64::MAX)
+        );
+        let at = NaiveDate::from_ymd_opt(2026, 12, 7)
+            .and_then(|d| d.and_hms_micro_opt(6, 40, 1, 250))
+            .expect("a date-time");
+        let binary = Value::Date(2026, 12, 7, 6, 40, 1, 250);
+        let text = Value::Bytes(b"2026-12-07 06:40:01.000250".to_vec());
+        assert_eq!(datetime_of(&binary).ok(), Some(at));
+        assert_eq!(datetime_of(&text).ok(), Some(at));
+        assert!(datetime_of(&Value::Date(0, 0, 0, 0, 0, 0, 0)).is_err());
+    }
+}
