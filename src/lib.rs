@@ -134,6 +134,13 @@ pub use dsg_lib_derive::SqlEnum;
 /// [`async_database_functions::migrations`].
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub use dsg_lib_derive::embed_migrations;
+/// The driver of the MySQL/MariaDB executor with the `mysql-async` feature:
+/// [`DatabaseError`]'s `source()` is a [`sqlx::Error`] whose database error (read through
+/// sqlx's `DatabaseError` trait: `code()` is the SQLSTATE) has the driver's
+/// [`mysql_async::Error`] as its own `source()` (`Error::Server`: the error number, SQLSTATE
+/// and message).
+#[cfg(feature = "mysql-async")]
+pub use mysql_async;
 /// rusqlite, the SQLite engine the library runs SQLite on: on SQLite,
 /// [`DatabaseError`]'s `source()` downcasts to [`rusqlite::Error`] (its `SqliteFailure`
 /// carries the extended result code).

@@ -152,7 +152,8 @@ async fn void_results_read_as_null_and_the_statement_succeeds() {
 /// `source()` of a driver error downcasts to a public type on every backend, with the
 /// backend's own fields: `dsg_lib::rusqlite::Error` on SQLite (its extended result code),
 /// `sqlx::Error` on PostgreSQL (`PgDatabaseError`: SQLSTATE, constraint) and MySQL/MariaDB
-/// (`MySqlDatabaseError`: the error number).
+/// (`MySqlDatabaseError`: the error number; with `mysql-async`, the driver's own error below
+/// sqlx's `DatabaseError`).
 #[tokio::test]
 // Names each backend's own error type: built with all three backends.
 #[cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
@@ -228,6 +229,30 @@ async fn the_source_downcasts_to_each_backends_public_error_type() {
                 assert_eq!(pg.constraint(), Some("ix_relerr_users_email"));
                 assert_eq!(pg.table(), Some("relerr_users"));
             }
+            // The mysql_async executor: sqlx's `DatabaseError` trait gives the SQLSTATE, its
+            // source the driver's own error with the error number.
+            #[cfg(feature = "mysql-async")]
+            _ => {
+                let driver = source
+                    .downcast_ref::<sqlx::Error>()
+                    .unwrap_or_else(|| panic!("[{name}] source is not sqlx::Error: {source:?}"));
+                let db = driver
+                    .as_database_error()
+                    .unwrap_or_else(|| panic!("[{name}] not a database error: {driver:?}"));
+                assert_eq!(db.code().as_deref(), Some("23000"));
+                assert_eq!(err.code(), Some("1062"), "ER_DUP_ENTRY");
+                let my = db
+                    .as_error()
+                    .source()
+                    .and_then(|s| s.downcast_ref::<dsg_lib::mysql_async::Error>())
+                    .unwrap_or_else(|| panic!("[{name}] no mysql_async error: {db:?}"));
+                let dsg_lib::mysql_async::Error::Server(server) = my else {
+                    panic!("[{name}] not a server error: {my:?}");
+                };
+                assert_eq!(server.code, 1062, "ER_DUP_ENTRY");
+                assert_eq!(server.state, "23000");
+            }
+            #[cfg(not(feature = "mysql-async"))]
             _ => {
                 let driver = source
                     .downcast_ref::<sqlx::Error>()

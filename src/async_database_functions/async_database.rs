@@ -542,6 +542,8 @@ impl AsyncDatabase {
             Pool::PgEngine(p) => SqlxPool::Postgres(p.sqlx.clone()),
             #[cfg(feature = "mysql")]
             Pool::MySql(p, _) => SqlxPool::MySql(p.clone()),
+            #[cfg(feature = "mysql-async")]
+            Pool::MyEngine(p) => SqlxPool::MySql(p.sqlx.clone()),
         })
     }
 

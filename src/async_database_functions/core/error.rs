@@ -62,6 +62,7 @@
 //! |---|---|---|
 //! | PostgreSQL | [`sqlx::Error`] | `.as_database_error()` → `sqlx::postgres::PgDatabaseError` (SQLSTATE, constraint, table, detail) |
 //! | MySQL / MariaDB | [`sqlx::Error`] | `.as_database_error()` → `sqlx::mysql::MySqlDatabaseError` (error number) |
+//! | MySQL / MariaDB (`mysql-async`) | [`sqlx::Error`] | `.as_database_error()` (`code()`: the SQLSTATE) `.as_error().source()` → `dsg_lib::mysql_async::Error` (`Server`: error number, SQLSTATE, message) |
 //! | SQLite | `dsg_lib::rusqlite::Error` (the engine the library runs SQLite on) | `SqliteFailure(e, message)`: `e.extended_code` (2067 for a unique violation) |
 //!
 //! It is left out

@@ -24,6 +24,8 @@ pub(crate) mod ident;
 mod literal;
 #[cfg(feature = "mysql")]
 mod mysql;
+#[cfg(feature = "mysql-async")]
+pub(crate) mod mysql_engine;
 #[cfg(feature = "pg-pipeline")]
 pub(crate) mod pg_engine;
 #[cfg(feature = "postgres")]
@@ -134,7 +136,11 @@ pub(crate) enum Pool {
     #[cfg(feature = "pg-pipeline")]
     PgEngine(pg_engine::PgPools),
     #[cfg(feature = "mysql")]
+    #[cfg_attr(feature = "mysql-async", allow(dead_code))]
     MySql(sqlx::MySqlPool, Arc<Hot<sqlx::MySql>>),
+    /// MySQL/MariaDB on the mysql_async executor (`mysql-async`).
+    #[cfg(feature = "mysql-async")]
+    MyEngine(mysql_engine::MyPools),
 }
 
 /// A connection taken from the pool.
@@ -148,7 +154,11 @@ pub(crate) enum Conn {
     #[cfg(feature = "pg-pipeline")]
     PgEngine(pg_engine::PgConn),
     #[cfg(feature = "mysql")]
+    #[cfg_attr(feature = "mysql-async", allow(dead_code))]
     MySql(Pooled<sqlx::MySql>),
+    /// A connection of the mysql_async executor (`mysql-async`).
+    #[cfg(feature = "mysql-async")]
+    MyEngine(mysql_engine::MyConn),
 }
 
 /// Runs `$engine` with `$e` bound to a SQLite engine connection, or `$body` with `$c` bound to
@@ -160,6 +170,8 @@ macro_rules! per_conn {
             Conn::Sqlite($e) => $engine,
             #[cfg(feature = "pg-pipeline")]
             Conn::PgEngine($e) => $engine,
+            #[cfg(feature = "mysql-async")]
+            Conn::MyEngine($e) => $engine,
             #[cfg(feature = "postgres")]
             Conn::Postgres($c) => $body,
             #[cfg(feature = "mysql")]
@@ -196,7 +208,12 @@ impl Pool {
                 let (pool, hot) = postgres::connect(config, url, health, stale).await?;
                 (Pool::Postgres(pool, hot), Keeper::none())
             }
-            #[cfg(feature = "mysql")]
+            #[cfg(feature = "mysql-async")]
+            Backend::MySql => {
+                let (pools, keeper) = mysql_engine::connect(config, url, health, stale).await?;
+                (Pool::MyEngine(pools), keeper)
+            }
+            #[cfg(all(feature = "mysql", not(feature = "mysql-async")))]
             Backend::MySql => {
                 let (pool, hot) = mysql::connect(config, url, health, stale).await?;
                 (Pool::MySql(pool, hot), Keeper::none())
@@ -228,6 +245,8 @@ impl Pool {
             Pool::PgEngine(p) => p.engine.try_acquire().map(Conn::PgEngine),
             #[cfg(feature = "mysql")]
             Pool::MySql(p, hot) => idle(p, hot, config).map(Conn::MySql),
+            #[cfg(feature = "mysql-async")]
+            Pool::MyEngine(p) => p.engine.try_acquire().map(Conn::MyEngine),
         }
     }
 
@@ -269,6 +288,11 @@ impl Pool {
             }
             #[cfg(feature = "mysql")]
             Pool::MySql(p, hot) => Conn::MySql(acquire_on(p, hot, full).await?),
+            #[cfg(feature = "mysql-async")]
+            Pool::MyEngine(p) => {
+                let _ = full;
+                Conn::MyEngine(p.engine.acquire().await?)
+            }
         })
     }
 
@@ -295,6 +319,11 @@ impl Pool {
                 hot.turn_off();
                 p.close().await
             }
+            #[cfg(feature = "mysql-async")]
+            Pool::MyEngine(p) => {
+                p.engine.close().await;
+                p.sqlx.close().await;
+            }
         }
     }
 
@@ -309,6 +338,8 @@ impl Pool {
             Pool::PgEngine(p) => p.engine.max_connections(),
             #[cfg(feature = "mysql")]
             Pool::MySql(p, _) => p.options().get_max_connections(),
+            #[cfg(feature = "mysql-async")]
+            Pool::MyEngine(p) => p.engine.max_connections(),
         }
     }
 
@@ -323,6 +354,8 @@ impl Pool {
             Pool::PgEngine(p) => p.engine.stats(),
             #[cfg(feature = "mysql")]
             Pool::MySql(p, hot) => (p.size(), p.num_idle() + hot.len()),
+            #[cfg(feature = "mysql-async")]
+            Pool::MyEngine(p) => p.engine.stats(),
         }
     }
 
@@ -338,6 +371,8 @@ impl Pool {
             Pool::PgEngine(_) => {}
             #[cfg(feature = "mysql")]
             Pool::MySql(_, hot) => hot.turn_off(),
+            #[cfg(feature = "mysql-async")]
+            Pool::MyEngine(_) => {}
         }
     }
 }
@@ -859,6 +894,10 @@ impl Conn {
         &mut self,
         sql: String,
     ) -> Result<Outcome<T>, RunError> {
+        #[cfg(feature = "mysql-async")]
+        if let Conn::MyEngine(e) = self {
+            return e.run_script(sql).await;
+        }
         per_conn!(self, e => {
             let _ = (e, sql);
             Err(RunError::Driver(sqlx::Error::Protocol(
@@ -904,6 +943,11 @@ impl Conn {
             Conn::MySql(c) => {
                 let _ = write;
                 tx_begin(&mut **c, read_only.then_some("START TRANSACTION READ ONLY")).await
+            }
+            #[cfg(feature = "mysql-async")]
+            Conn::MyEngine(e) => {
+                let _ = write;
+                e.begin(read_only).await
             }
         }
     }

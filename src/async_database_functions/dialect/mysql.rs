@@ -61,12 +61,27 @@ pub(super) fn max_connections(config: &DBConfig) -> u32 {
     config.max_connections()
 }
 
+#[cfg_attr(feature = "mysql-async", allow(dead_code))]
 pub(super) async fn connect(
     config: &DBConfig,
     url: Option<&url::Url>,
     health: Arc<Health>,
     stale: Arc<Staleness>,
 ) -> Result<(sqlx::MySqlPool, Arc<super::hot::Hot<sqlx::MySql>>), DatabaseError> {
+    let (options, _) = connect_options(config, url)?;
+    let pool = sqlx_pool(config, options, stale.clone());
+    Ok((
+        pool,
+        super::hot::Hot::new(config, health, stale, RETIRE_ABOVE),
+    ))
+}
+
+/// sqlx's options for the server at `url` (one host of the URI), TLS included, and the URI in
+/// the driver's own scheme (the mysql_async executor reads the password from it).
+pub(super) fn connect_options(
+    config: &DBConfig,
+    url: Option<&url::Url>,
+) -> Result<(MySqlConnectOptions, url::Url), DatabaseError> {
     let native = super::connect::native_url(url, "mysql")?;
     let mut options = MySqlConnectOptions::from_str(native.as_str())
         .map_err(|e| super::errors::map_with::<Errors>(config, e))?
@@ -107,32 +122,33 @@ pub(super) async fn connect(
             options.ssl_client_key(key.as_str())
         };
     }
+    Ok((options, native))
+}
+
+/// sqlx's pool for `options` (lazy: it opens nothing until used).
+pub(super) fn sqlx_pool(
+    config: &DBConfig,
+    options: MySqlConnectOptions,
+    stale: Arc<Staleness>,
+) -> sqlx::MySqlPool {
     let isolation = config.isolation_level();
-    let pool = super::connect::recycle_on_acquire(
-        MySqlPoolOptions::new(),
-        config.pool_recycle(),
-        stale.clone(),
-    )
-    .max_connections(max_connections(config))
-    .min_connections(0)
-    .acquire_timeout(super::connect::acquire_timeout(config))
-    .test_before_acquire(config.pool_pre_ping())
-    .max_lifetime(config.pool_recycle())
-    .idle_timeout(Some(Duration::from_secs(600)))
-    .after_connect(move |conn, _| {
-        Box::pin(async move {
-            if let Some(level) = isolation {
-                let sql = format!("SET SESSION TRANSACTION ISOLATION LEVEL {}", level.as_sql());
-                conn.execute(sqlx::AssertSqlSafe(sql)).await?;
-            }
-            Ok(())
+    super::connect::recycle_on_acquire(MySqlPoolOptions::new(), config.pool_recycle(), stale)
+        .max_connections(max_connections(config))
+        .min_connections(0)
+        .acquire_timeout(super::connect::acquire_timeout(config))
+        .test_before_acquire(config.pool_pre_ping())
+        .max_lifetime(config.pool_recycle())
+        .idle_timeout(Some(Duration::from_secs(600)))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if let Some(level) = isolation {
+                    let sql = format!("SET SESSION TRANSACTION ISOLATION LEVEL {}", level.as_sql());
+                    conn.execute(sqlx::AssertSqlSafe(sql)).await?;
+                }
+                Ok(())
+            })
         })
-    })
-    .connect_lazy_with(options);
-    Ok((
-        pool,
-        super::hot::Hot::new(config, health, stale, RETIRE_ABOVE),
-    ))
+        .connect_lazy_with(options)
 }
 
 /// Nothing to adjust: the driver binds every integer width alike.
@@ -186,10 +202,14 @@ pub(super) fn driver_source(error: sqlx::Error) -> Box<dyn std::error::Error + S
 /// Server error numbers: <https://mariadb.com/kb/en/mariadb-error-code-reference/>.
 /// The driver's error code: what [`classify`] reads.
 pub(super) fn error_code(db: &dyn sqlx::error::DatabaseError) -> Option<String> {
-    match db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-        Some(e) => Some(e.number().to_string()),
-        None => db.code().map(|c| c.into_owned()),
+    if let Some(e) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return Some(e.number().to_string());
     }
+    #[cfg(feature = "mysql-async")]
+    if let Some(e) = db.try_downcast_ref::<super::mysql_engine::error::MyEngineDbError>() {
+        return Some(e.number().to_string());
+    }
+    db.code().map(|c| c.into_owned())
 }
 
 pub(super) fn classify(code: &str) -> (ErrorKind, Option<Constraint>) {
