@@ -404,14 +404,17 @@ async fn update_many_no_return_is_all_or_nothing() -> Result<(), Box<dyn std::er
 }
 
 /// Under `AUTOCOMMIT` no session opens a transaction: on PostgreSQL the batch update is the
-/// one statement that is all or none by itself, through the operations and on a session.
+/// one statement that is all or none by itself; on SQLite and MySQL/MariaDB (several
+/// statements: one per row, or `CASE` batches) they run in a transaction of their own. Through
+/// the operations and on a session, with and without the rows read back.
 #[tokio::test]
-async fn update_many_under_autocommit_is_all_or_nothing_on_postgres()
--> Result<(), Box<dyn std::error::Error>> {
+async fn update_many_under_autocommit_is_all_or_nothing() -> Result<(), Box<dyn std::error::Error>>
+{
     let _t = TABLES.lock().await;
-    for b in common::backends().iter().filter(|b| b.name == "postgres") {
+    for b in common::backends() {
+        let ctx = b.name;
         let (db, ops) = ops_support::fresh(
-            b,
+            &b,
             json!({"echo": false, "execution_options": {"isolation_level": "AUTOCOMMIT"}}),
             |db| {
                 db.register::<World>();
@@ -419,22 +422,42 @@ async fn update_many_under_autocommit_is_all_or_nothing_on_postgres()
         )
         .await;
         ops.create_many(worlds(&[(1, 10), (2, 20)])).await?;
+        // The key with no row comes last: the rows before it are written first.
         let error = ops
             .update_many(worlds(&[(1, -1), (9, -1)]))
             .await
             .expect_err("a key with no row");
-        assert_eq!(error.kind(), ErrorKind::RecordNotFound, "{error}");
+        assert_eq!(error.kind(), ErrorKind::RecordNotFound, "[{ctx}] {error}");
+        let error = ops
+            .update_many_no_return(worlds(&[(1, -2), (9, -2)]))
+            .await
+            .expect_err("a key with no row");
+        assert_eq!(error.kind(), ErrorKind::RecordNotFound, "[{ctx}] {error}");
         let mut session = db.get_db_session().await?;
         let error = session
             .update_many_no_return(worlds(&[(2, -1), (9, -1)]))
             .await
             .expect_err("a key with no row");
-        assert_eq!(error.kind(), ErrorKind::RecordNotFound, "{error}");
+        assert_eq!(error.kind(), ErrorKind::RecordNotFound, "[{ctx}] {error}");
+        let error = session
+            .update_many(worlds(&[(2, -3), (9, -3)]))
+            .await
+            .expect_err("a key with no row");
+        assert_eq!(error.kind(), ErrorKind::RecordNotFound, "[{ctx}] {error}");
+        // The session is still usable, and still under `AUTOCOMMIT`: a batch that succeeds is
+        // committed at once, seen from another connection.
+        session.update_many_no_return(worlds(&[(2, 21)])).await?;
+        assert_eq!(
+            numbers(&ops.read_by_pks::<World>([2]).await?),
+            [Some(21)],
+            "[{ctx}] a whole batch written"
+        );
+        session.update_many_no_return(worlds(&[(2, 20)])).await?;
         drop(session);
         assert_eq!(
             numbers(&ops.read_by_pks::<World>([1, 2]).await?),
             [Some(10), Some(20)],
-            "nothing written"
+            "[{ctx}] nothing written by a refused batch"
         );
         db.disconnect().await;
     }

@@ -144,6 +144,10 @@ impl DatabaseOperations {
                 let db = self.database();
                 retrying!(db, async {
                     let mut session = db.write_session(transaction).await?;
+                    if transaction {
+                        // Under `AUTOCOMMIT` too: the statements commit together or not at all.
+                        session.ensure_transaction().await?;
+                    }
                     let updated = plan.run::<M>(&mut session).await?;
                     session.commit().await?;
                     Ok(updated)
@@ -202,6 +206,10 @@ impl DatabaseOperations {
         let db = self.database();
         retrying!(db, async {
             let mut session = db.write_session(true).await?;
+            if !plan.one_statement() {
+                // Under `AUTOCOMMIT` too: the statements commit together or not at all.
+                session.ensure_transaction().await?;
+            }
             let stored = plan.run_and_read::<M>(&mut session).await?;
             session.commit().await?;
             Ok(stored)
@@ -230,13 +238,19 @@ impl Session {
     /// # Errors
     ///
     /// As [`DatabaseOperations::update_many`]; on not-found, what this call wrote stays in the
-    /// transaction until the caller rolls it back.
+    /// transaction until the caller rolls it back. Under `AUTOCOMMIT` (no transaction open)
+    /// the update is all or none by itself: one guarded statement on PostgreSQL, elsewhere its
+    /// statements in a transaction of their own.
     pub async fn update_many<M: Model + Clone>(
         &mut self,
         models: Vec<M>,
     ) -> Result<Vec<M>, DatabaseError> {
         let plan =
             UpdateManyPlan::new::<M>(self.config().dialect(), models, !self.in_transaction())?;
+        if !plan.one_statement() && self.ensure_transaction().await? {
+            let result = plan.run_and_read::<M>(self).await;
+            return self.end_own(result).await;
+        }
         plan.run_and_read::<M>(self).await
     }
 
@@ -251,6 +265,10 @@ impl Session {
     ) -> Result<u64, DatabaseError> {
         let plan =
             UpdateManyPlan::new::<M>(self.config().dialect(), models, !self.in_transaction())?;
+        if !plan.one_statement() && self.ensure_transaction().await? {
+            let result = plan.run::<M>(self).await;
+            return self.end_own(result).await;
+        }
         plan.run::<M>(self).await
     }
 }

@@ -130,21 +130,55 @@ impl Session {
     ) -> Result<Session, DatabaseError> {
         let mut session = Session::new(conn, config, catalog, checkout);
         if begin != Begin::None {
-            session.in_flight = true;
-            // Boxed: the drivers' BEGIN futures stay out of every session's future.
-            let begun = Box::pin(
-                session
-                    .conn
-                    .begin(begin == Begin::Write, begin == Begin::ReadOnly),
-            )
-            .await;
-            session.in_flight = false;
-            begun.map_err(|e| session.error_at(e, false))?;
-            session.in_transaction = true;
-            session.read_only = begin == Begin::ReadOnly
-                && dialect::read_only_transactions(session.config.dialect());
+            session.begin(begin).await?;
         }
         Ok(session)
+    }
+
+    /// Begins a transaction (`begin` is not [`Begin::None`]).
+    async fn begin(&mut self, begin: Begin) -> Result<(), DatabaseError> {
+        self.in_flight = true;
+        // Boxed: the drivers' BEGIN futures stay out of every session's future.
+        let begun = Box::pin(
+            self.conn
+                .begin(begin == Begin::Write, begin == Begin::ReadOnly),
+        )
+        .await;
+        self.in_flight = false;
+        begun.map_err(|e| self.error_at(e, false))?;
+        self.in_transaction = true;
+        self.read_only =
+            begin == Begin::ReadOnly && dialect::read_only_transactions(self.config.dialect());
+        Ok(())
+    }
+
+    /// Begins a write transaction if none is open (under `AUTOCOMMIT` sessions open none):
+    /// for an operation of several statements that promises all or none (a batch update).
+    /// Whether it began one; the caller then commits or rolls it back.
+    pub(crate) async fn ensure_transaction(&mut self) -> Result<bool, DatabaseError> {
+        if self.in_transaction {
+            return Ok(false);
+        }
+        self.check_open()?;
+        self.begin(Begin::Write).await?;
+        Ok(true)
+    }
+
+    /// Ends a transaction [`ensure_transaction`](Self::ensure_transaction) began: committed
+    /// after `result` succeeded, else rolled back (and `result`'s error returned).
+    pub(crate) async fn end_own<T>(
+        &mut self,
+        result: Result<T, DatabaseError>,
+    ) -> Result<T, DatabaseError> {
+        match result {
+            Ok(value) => self.end(true).await.map(|()| value),
+            Err(error) => {
+                // The rollback's own failure leaves the connection closed (see `end`); the
+                // caller hears of the batch's error.
+                let _ = self.end(false).await;
+                Err(error)
+            }
+        }
     }
 
     /// The configuration this session runs under.
