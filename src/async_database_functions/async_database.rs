@@ -187,7 +187,10 @@ impl AsyncDatabase {
     /// A session for a read: on a replica that has replayed every write that returned before
     /// (see `topology::replicas`), else on the primary. `primary` forces the primary.
     pub(crate) async fn read_session(&self, primary: bool) -> Result<Session, DatabaseError> {
+        // Known to have no replicas (the common case once connected): no future to poll.
+        let no_replicas = matches!(self.inner.replicas.get(), Some(None));
         if !primary
+            && !no_replicas
             && let Some(replicas) = self.replicas().await?
             && let Some(session) = Box::pin(self.replica_session(replicas, Begin::None)).await
         {

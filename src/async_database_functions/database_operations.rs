@@ -38,6 +38,8 @@
 //! # }).unwrap();
 //! ```
 
+use std::borrow::Cow;
+
 use indexmap::IndexMap;
 use sea_query::{Expr, ExprTrait, Query, SelectStatement, Value};
 
@@ -347,10 +349,10 @@ impl DatabaseOperations {
         record_id: impl Into<Value>,
     ) -> Result<Option<M>, DatabaseError> {
         let (dialect, id) = (self.dialect(), &record_id.into());
-        // Rendered per try (from the cache): one copy of the SQL and the id each, not two.
+        // Looked up per try (rendered once per model): the id copied, the SQL borrowed.
         self.read(|mut session| async move {
-            let select = by_key_select::<M>(dialect, id.clone())?;
-            session.first_rendered(select).await
+            let (sql, values) = by_key_select::<M>(dialect, id.clone())?;
+            session.first_parts(sql, values).await
         })
         .await
     }
@@ -799,43 +801,55 @@ async fn execute_in(
     session.execute_one(statement).await
 }
 
-/// `M::select()` of the row whose key is `id`, rendered to read its first row. The SQL
-/// depends only on the model and the dialect: it is rendered once per pair and reused (point
-/// reads are frequent, and rendering a sea-query statement costs about as much as SQLite's own
-/// work for a point read).
-fn by_key_select<M: Model>(dialect: Dialect, id: Value) -> Result<Rendered, DatabaseError> {
+/// `M::select()` of the row whose key is `id`, rendered to read its first row: its SQL and
+/// its values. The SQL depends only on the model and the dialect: it is rendered once per pair
+/// and kept for the life of the process (a string per model and dialect), each thread looking
+/// it up in its own list (point reads are frequent: rendering a sea-query statement costs
+/// about as much as SQLite's own work for a point read, and a copy of the SQL per read was
+/// 2 % of a PostgreSQL point read's instructions).
+fn by_key_select<M: Model>(
+    dialect: Dialect,
+    id: Value,
+) -> Result<(Cow<'static, str>, sea_query::Values), DatabaseError> {
     use std::any::TypeId;
     use std::cell::RefCell;
+    use std::sync::Mutex;
+    type Kept = Vec<(TypeId, Dialect, &'static str)>;
     // Per thread: no lock or shared counter that the runtime's threads would pass between
-    // them on every read, and a handful of models is scanned faster than hashed.
+    // them on every read, and a handful of models is scanned faster than hashed. The
+    // process-wide list keeps one string per pair, whichever thread rendered it first.
     thread_local! {
-        static CACHE: RefCell<Vec<(TypeId, Dialect, String)>> = const { RefCell::new(Vec::new()) };
+        static CACHE: RefCell<Kept> = const { RefCell::new(Vec::new()) };
     }
+    static KEPT: Mutex<Kept> = Mutex::new(Vec::new());
     let slot = (TypeId::of::<M>(), dialect);
-    let cached = CACHE.with(|cache| {
-        cache
-            .borrow()
-            .iter()
+    let find = |kept: &Kept| {
+        kept.iter()
             .find(|(t, d, _)| (*t, *d) == slot)
-            .map(|(_, _, sql)| sql.clone())
-    });
-    if let Some(sql) = cached {
-        return Ok(Rendered {
-            sql,
-            values: sea_query::Values(vec![id]),
-        });
+            .map(|(_, _, sql)| *sql)
+    };
+    if let Some(sql) = CACHE.with(|cache| find(&cache.borrow())) {
+        return Ok((Cow::Borrowed(sql), sea_query::Values(vec![id])));
     }
     let key = single_key::<M>()?;
     let mut select = M::select();
     select.and_where(M::col(key.name).eq(id));
     let rendered = select.render_first(dialect)?;
-    // Reused only when the id is its one bound value (never for a select that binds its own).
-    if rendered.values.0.len() == 1 {
-        CACHE.with(|cache| {
-            cache
-                .borrow_mut()
-                .push((slot.0, slot.1, rendered.sql.clone()));
-        });
+    // Kept only when the id is its one bound value (never for a select that binds its own).
+    if rendered.values.0.len() != 1 {
+        return Ok((Cow::Owned(rendered.sql), rendered.values));
     }
-    Ok(rendered)
+    let sql = {
+        let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+        match find(&kept) {
+            Some(sql) => sql,
+            None => {
+                let sql: &'static str = Box::leak(rendered.sql.into_boxed_str());
+                kept.push((slot.0, slot.1, sql));
+                sql
+            }
+        }
+    };
+    CACHE.with(|cache| cache.borrow_mut().push((slot.0, slot.1, sql)));
+    Ok((Cow::Borrowed(sql), rendered.values))
 }

@@ -853,7 +853,7 @@ impl Conn {
     /// Runs a query and decodes only its first row (the driver stops after it).
     pub(crate) async fn first<T: FromRow>(
         &mut self,
-        sql: String,
+        sql: std::borrow::Cow<'static, str>,
         values: Values,
         persistent: bool,
     ) -> Result<Option<T>, RunError> {
@@ -863,12 +863,12 @@ impl Conn {
         if matches!(self, Conn::Postgres(_)) && postgres::has_array(&values) {
             // Bound as `run` binds arrays; the statement's rows past the first are not decoded
             // into anything kept.
-            let outcome = self.run::<T>(sql, values, persistent).await?;
+            let outcome = self.run::<T>(sql.into_owned(), values, persistent).await?;
             return Ok(outcome.rows.into_iter().next());
         }
         per_conn!(self, e => e.first(sql, values, persistent).await, c => {
             c.sending(|| longest_part(&sql, &values));
-            first_on(&mut **c, sql, values, persistent).await
+            first_on(&mut **c, sql.into_owned(), values, persistent).await
         })
     }
 
@@ -879,7 +879,7 @@ impl Conn {
         config: &DBConfig,
         sql: &str,
     ) -> Result<Option<T>, DatabaseError> {
-        self.first::<T>(sql.to_string(), Values(Vec::new()), false)
+        self.first::<T>(sql.to_string().into(), Values(Vec::new()), false)
             .await
             .map_err(|e| match e {
                 RunError::Driver(e) => map_error(config, e),

@@ -17,6 +17,7 @@
 //! # }).unwrap();
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -274,8 +275,22 @@ impl Session {
         &mut self,
         rendered: crate::async_database_functions::statements::statement::Rendered,
     ) -> Result<Option<T>, DatabaseError> {
+        self.first_parts(Cow::Owned(rendered.sql), rendered.values)
+            .await
+    }
+
+    /// [`first_rendered`](Self::first_rendered) with the SQL borrowed when it is rendered once
+    /// and kept (a point read's `SELECT … WHERE key = $1`): no copy of it a call.
+    pub(crate) async fn first_parts<T: FromRow>(
+        &mut self,
+        sql: Cow<'static, str>,
+        mut values: sea_query::Values,
+    ) -> Result<Option<T>, DatabaseError> {
         self.check_open()?;
-        let (sql, values, persistent) = self.prepared(rendered, false)?;
+        let dialect = self.config.dialect();
+        dialect::normalize_values(dialect, &mut values)?;
+        telemetry::echo(&self.config, &sql, &values.0);
+        let persistent = self.persistent();
         self.first_prepared(sql, values, persistent).await
     }
 
@@ -303,18 +318,19 @@ impl Session {
         statement: &(impl Statement + ?Sized),
     ) -> Result<Option<T>, DatabaseError> {
         let (sql, values, persistent) = self.prepare_first(statement)?;
-        self.first_prepared(sql, values, persistent).await
+        self.first_prepared(Cow::Owned(sql), values, persistent)
+            .await
     }
 
     async fn first_prepared<T: FromRow>(
         &mut self,
-        sql: String,
+        sql: Cow<'static, str>,
         values: sea_query::Values,
         persistent: bool,
     ) -> Result<Option<T>, DatabaseError> {
         let hidden = self.hidden(&values);
         let timer = SlowTimer::start(&self.config);
-        let timed_sql = timer.is_on().then(|| sql.clone());
+        let timed_sql = timer.is_on().then(|| sql.to_string());
         self.in_flight = true;
         let result = self.conn.first(sql, values, persistent).await;
         timer.finish(timed_sql.as_deref());

@@ -95,7 +95,10 @@ macro_rules! operation_span {
     ($name:literal, $config:expr, $table:expr) => {{
         let config: &$crate::async_database_functions::database_config::DBConfig = $config;
         let table: Option<&str> = $table;
-        let span = ::tracing::info_span!(
+        let span = if !$crate::async_database_functions::statements::telemetry::spans_seen() {
+            ::tracing::Span::none()
+        } else {
+            ::tracing::info_span!(
             target: "dsg_lib",
             $name,
             otel.kind = "client",
@@ -111,12 +114,22 @@ macro_rules! operation_span {
             db.response.status_code = ::tracing::field::Empty,
             error.type = ::tracing::field::Empty,
             otel.status_code = ::tracing::field::Empty,
-        );
+            )
+        };
         $crate::async_database_functions::statements::telemetry::record_server(&span, config);
         span
     }};
 }
 pub(crate) use operation_span;
+
+/// Whether anything may see an operation's span: a `tracing` subscriber (set globally or for
+/// a scope), or a `log` logger at `INFO` (with its `log` feature, which axum turns on,
+/// `tracing` hands spans to `log` while no subscriber was ever set). Neither: no span is
+/// built (building one with its fields and handing it to `log`'s no-op logger was 0.6 % of a
+/// PostgreSQL point read's instructions).
+pub(crate) fn spans_seen() -> bool {
+    tracing::dispatcher::has_been_set() || log::max_level() >= log::LevelFilter::Info
+}
 
 /// Records where a server database is (nothing for SQLite) into an enabled span.
 pub(crate) fn record_server(span: &Span, config: &DBConfig) {

@@ -571,7 +571,7 @@ impl MyConn {
     /// Runs a query and decodes only its first row (the rest is read to its end).
     pub(crate) async fn first<T: FromRow>(
         &mut self,
-        sql: String,
+        sql: std::borrow::Cow<'static, str>,
         values: Values,
         persistent: bool,
     ) -> Result<Option<T>, RunError> {

@@ -719,7 +719,12 @@ impl PgConn {
                 .await
                 .map_err(to_sqlx);
         }
-        let statement = self.statement(sql, &params.types).await?;
+        // A cached statement without a future of its own (every point read).
+        let cached = lock(&link.cache).get(sql).cloned();
+        let statement = match cached {
+            Some(statement) => statement,
+            None => Box::pin(self.prepare(sql, &params.types)).await?,
+        };
         link.driver
             .drive(link.client.query_raw(&statement, params.values.iter()))
             .await
@@ -905,7 +910,7 @@ impl PgConn {
     /// Runs a query and decodes only its first row (the rest is read to its end).
     pub(crate) async fn first<T: FromRow>(
         &mut self,
-        sql: String,
+        sql: std::borrow::Cow<'static, str>,
         values: Values,
         persistent: bool,
     ) -> Result<Option<T>, RunError> {

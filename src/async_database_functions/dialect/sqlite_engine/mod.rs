@@ -697,11 +697,11 @@ impl EngineConn {
     /// Runs a query and decodes only its first row.
     pub(crate) async fn first<T: FromRow>(
         &mut self,
-        sql: String,
+        sql: std::borrow::Cow<'static, str>,
         values: Values,
         persistent: bool,
     ) -> Result<Option<T>, RunError> {
-        self.statement(sql, values, persistent, first_sync::<T>)
+        self.statement(sql.into_owned(), values, persistent, first_sync::<T>)
             .await
     }
 
