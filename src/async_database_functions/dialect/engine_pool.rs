@@ -130,6 +130,25 @@ pub(crate) trait ServerLink: Link {
 
     /// Rolls back any transaction open on the connection: whether it did.
     fn roll_back(&mut self) -> impl Future<Output = bool> + Send;
+
+    /// What a caller does when every pool slot is taken: by default, waits for one until
+    /// `deadline`. An executor may hand over a connection it holds otherwise (PostgreSQL takes
+    /// a lane over).
+    fn when_full(
+        pool: &EnginePool<Self>,
+        deadline: tokio::time::Instant,
+    ) -> impl Future<Output = Result<Slot<Self>, sqlx::Error>> + Send {
+        async move { pool.wait_permit(deadline).await.map(Slot::Free) }
+    }
+}
+
+/// What a caller waiting for a pool slot got.
+pub(crate) enum Slot<L> {
+    /// A free slot: the connection is yet to be taken or opened.
+    Free(OwnedSemaphorePermit),
+    /// A connection with its slot (only PostgreSQL hands one over).
+    #[cfg_attr(not(feature = "pg-pipeline"), allow(dead_code))]
+    Taken(Entry<L>, OwnedSemaphorePermit),
 }
 
 /// One open connection, with the times the pool keeps of it.
@@ -367,7 +386,7 @@ impl<L: ServerLink> EnginePool<L> {
     }
 
     /// Takes a connection and its pool slot, waiting at most `pool_timeout` for a free one (or
-    /// for the server to accept a new one).
+    /// for the server to accept a new one; see [`ServerLink::when_full`]).
     pub(crate) async fn acquire(&self) -> Result<(Entry<L>, OwnedSemaphorePermit), sqlx::Error> {
         if self.is_closed() {
             return Err(sqlx::Error::PoolClosed);
@@ -375,7 +394,10 @@ impl<L: ServerLink> EnginePool<L> {
         let deadline = tokio::time::Instant::now() + self.limits.acquire_timeout;
         let permit = match self.try_permit()? {
             Some(permit) => permit,
-            None => self.wait_permit(deadline).await?,
+            None => match L::when_full(self, deadline).await? {
+                Slot::Free(permit) => permit,
+                Slot::Taken(link, permit) => return Ok((link, permit)),
+            },
         };
         let link = self.take_or_open(deadline).await?;
         Ok((link, permit))
