@@ -15,6 +15,8 @@
 
 pub(crate) mod binds;
 pub(crate) mod connect;
+#[cfg(any(feature = "sqlite", feature = "pg-pipeline", feature = "mysql-async"))]
+pub(crate) mod engine_pool;
 pub(crate) mod errors;
 pub(crate) mod health;
 #[cfg(any(feature = "postgres", feature = "mysql"))]

@@ -36,15 +36,15 @@ pub(crate) mod error;
 pub(crate) mod row;
 mod tls;
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use mysql_async::prelude::{Protocol, Queryable};
 use mysql_async::{Conn, QueryResult};
 use sea_query::Values;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 
+use super::engine_pool::{self, EnginePool, Limits, ServerLink};
 use super::mysql;
 use super::vocabulary::{Keeper, Outcome, RunError};
 use crate::async_database_functions::core::error::DatabaseError;
@@ -56,92 +56,73 @@ use crate::async_database_functions::dialect::row_channel::RowSender;
 use error::to_sqlx;
 use row::MyEngineRow;
 
-/// How long an idle connection is kept (sqlx's `idle_timeout` on the other executor).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// How to open connections, and the pool's limits.
+/// How to open connections.
 pub(crate) struct Target {
     pub opts: mysql_async::Opts,
     /// `sslmode=prefer`/`allow`: the options without TLS, tried when the server has none.
     pub plain_fallback: Option<mysql_async::Opts>,
-    pub max_connections: u32,
-    pub acquire_timeout: Duration,
-    pub recycle: Option<Duration>,
-    pub pre_ping: bool,
     pub cache_capacity: usize,
 }
 
-/// One open connection.
-struct Link {
-    conn: Conn,
-    opened: Instant,
-    idle_since: Instant,
-}
+/// The executor's pool of mysql_async connections.
+type Inner = EnginePool<Conn>;
 
-impl Link {
-    fn new(conn: Conn) -> Self {
-        let now = Instant::now();
-        Link {
-            conn,
-            opened: now,
-            idle_since: now,
-        }
-    }
-}
+/// One open connection, with the times the pool keeps of it.
+type Link = engine_pool::Entry<Conn>;
 
-struct Inner {
-    target: Target,
-    stale: Arc<Staleness>,
-    permits: Arc<Semaphore>,
-    idle: Mutex<Vec<Link>>,
-    open: AtomicU32,
-    closed: AtomicBool,
-}
+impl engine_pool::Link for Conn {
+    type Extra = Target;
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Inner {
-    /// Whether `link` may be kept: open as far as is known, young enough, not stale.
-    fn fresh(&self, link: &Link) -> bool {
-        let age = link.opened.elapsed();
-        !link.conn.is_disconnected()
-            && self.target.recycle.is_none_or(|max| age <= max)
-            && !self.stale.is_stale(age)
+    fn is_lost(&self) -> bool {
+        self.is_disconnected()
     }
 
-    /// Forgets a connection for good: it says goodbye to the server in a task of its own
-    /// (without reading anything first: its place in the protocol may be unknown), or is
-    /// dropped, which closes its socket.
-    fn discard(&self, link: Link) {
-        self.open.fetch_sub(1, Ordering::AcqRel);
+    /// Says goodbye to the server in a task of its own (without reading anything first: its
+    /// place in the protocol may be unknown), or is dropped, which closes its socket.
+    fn close_for_good(self) {
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
-                let _ = tokio::time::timeout(Duration::from_secs(1), link.conn.disconnect()).await;
+                let _ = tokio::time::timeout(Duration::from_secs(1), self.disconnect()).await;
             });
         }
     }
+}
 
-    /// Puts a connection back for the next caller, or closes it.
-    fn check_in(&self, mut link: Link) {
-        if self.closed.load(Ordering::Acquire) || !self.fresh(&link) {
-            self.discard(link);
-            return;
+impl ServerLink for Conn {
+    type ConnectError = mysql_async::Error;
+
+    /// Opens one connection: with TLS when asked, in plain text when TLS is only preferred
+    /// and the server has none.
+    async fn connect(target: &Target) -> Result<Conn, mysql_async::Error> {
+        match Conn::new(target.opts.clone()).await {
+            Err(mysql_async::Error::Driver(
+                mysql_async::DriverError::NoClientSslFlagFromServer,
+            )) if target.plain_fallback.is_some() => {
+                let plain = target.plain_fallback.clone().unwrap_or_default();
+                Conn::new(plain).await
+            }
+            opened => opened,
         }
-        link.idle_since = Instant::now();
-        lock(&self.idle).push(link);
     }
 
-    /// The most recently used idle connection that is still usable.
-    fn take_idle(&self) -> Option<Link> {
-        loop {
-            let link = lock(&self.idle).pop()?;
-            if self.fresh(&link) && link.idle_since.elapsed() <= IDLE_TIMEOUT {
-                return Some(link);
-            }
-            self.discard(link);
-        }
+    /// As sqlx's pool retries: not for what the server answered (a wrong password, a missing
+    /// database), nor for TLS or a bad URL.
+    fn retry_connect(e: &mysql_async::Error) -> bool {
+        matches!(e, mysql_async::Error::Io(mysql_async::IoError::Io(_)))
+    }
+
+    fn connect_error(e: mysql_async::Error) -> sqlx::Error {
+        to_sqlx(e)
+    }
+
+    /// Boxed: mysql_async's ping is a future every acquire's would otherwise carry.
+    async fn answers_ping(&mut self, deadline: tokio::time::Instant) -> bool {
+        let pinged = tokio::time::timeout_at(deadline, Box::pin(Conn::ping(self))).await;
+        matches!(pinged, Ok(Ok(())))
+    }
+
+    async fn roll_back(&mut self) -> bool {
+        self.query_drop("ROLLBACK").await.is_ok()
     }
 }
 
@@ -154,121 +135,31 @@ pub(crate) struct MyEngine {
 impl std::fmt::Debug for MyEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MyEngine")
-            .field("open", &self.inner.open.load(Ordering::Relaxed))
-            .field("max", &self.inner.target.max_connections)
+            .field("open", &self.inner.open_count())
+            .field("max", &self.inner.max_connections())
             .finish_non_exhaustive()
     }
 }
 
-/// Whether a failed connect may succeed if tried again (the server not up yet), as sqlx's pool
-/// retries: not for what the server answered (a wrong password, a missing database), nor for
-/// TLS or a bad URL.
-fn retry_connect(e: &mysql_async::Error) -> bool {
-    matches!(e, mysql_async::Error::Io(mysql_async::IoError::Io(_)))
-}
-
 impl MyEngine {
-    pub(crate) fn new(target: Target, stale: Arc<Staleness>) -> Self {
-        let max = target.max_connections.max(1);
+    pub(crate) fn new(target: Target, limits: Limits, stale: Arc<Staleness>) -> Self {
         MyEngine {
-            inner: Arc::new(Inner {
-                target,
-                stale,
-                permits: Arc::new(Semaphore::new(max as usize)),
-                idle: Mutex::new(Vec::new()),
-                open: AtomicU32::new(0),
-                closed: AtomicBool::new(false),
-            }),
+            inner: Arc::new(EnginePool::new(target, limits, stale)),
         }
     }
 
     /// An idle connection taken at once, when handing it out needs no check (no
     /// `pool_pre_ping`): `None` otherwise.
     pub(crate) fn try_acquire(&self) -> Option<MyConn> {
-        let inner = &self.inner;
-        if inner.closed.load(Ordering::Acquire) || inner.target.pre_ping {
-            return None;
-        }
-        let permit = inner.permits.clone().try_acquire_owned().ok()?;
-        let link = inner.take_idle()?;
+        let (link, permit) = self.inner.try_take()?;
         Some(self.conn(link, permit))
     }
 
     /// Takes a connection, waiting at most `pool_timeout` for a free one (or for the server to
     /// accept a new one).
     pub(crate) async fn acquire(&self) -> Result<MyConn, sqlx::Error> {
-        let inner = &self.inner;
-        if inner.closed.load(Ordering::Acquire) {
-            return Err(sqlx::Error::PoolClosed);
-        }
-        let deadline = tokio::time::Instant::now() + inner.target.acquire_timeout;
-        let permit = match inner.permits.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(tokio::sync::TryAcquireError::Closed) => return Err(sqlx::Error::PoolClosed),
-            Err(tokio::sync::TryAcquireError::NoPermits) => {
-                match tokio::time::timeout_at(deadline, inner.permits.clone().acquire_owned()).await
-                {
-                    Ok(Ok(permit)) => permit,
-                    Ok(Err(_)) => return Err(sqlx::Error::PoolClosed),
-                    Err(_) => return Err(sqlx::Error::PoolTimedOut),
-                }
-            }
-        };
-        while let Some(mut link) = inner.take_idle() {
-            if inner.target.pre_ping {
-                let pinged = tokio::time::timeout_at(deadline, Box::pin(link.conn.ping())).await;
-                if !matches!(pinged, Ok(Ok(()))) {
-                    inner.discard(link);
-                    continue;
-                }
-            }
-            return Ok(self.conn(link, permit));
-        }
-        inner.open.fetch_add(1, Ordering::AcqRel);
-        // Boxed: opening a connection (TLS included) is a future every statement's future
-        // would otherwise carry.
-        match tokio::time::timeout_at(deadline, Box::pin(self.open_retrying(deadline))).await {
-            Ok(Ok(conn)) => Ok(self.conn(Link::new(conn), permit)),
-            Ok(Err(e)) => {
-                inner.open.fetch_sub(1, Ordering::AcqRel);
-                Err(e)
-            }
-            Err(_) => {
-                inner.open.fetch_sub(1, Ordering::AcqRel);
-                Err(sqlx::Error::PoolTimedOut)
-            }
-        }
-    }
-
-    /// Opens a connection, trying again after a refusal until `deadline` (the caller's timeout
-    /// ends the tries).
-    async fn open_retrying(&self, deadline: tokio::time::Instant) -> Result<Conn, sqlx::Error> {
-        let mut pause = Duration::from_millis(10);
-        loop {
-            match self.open().await {
-                Ok(conn) => return Ok(conn),
-                Err(e) if retry_connect(&e) && tokio::time::Instant::now() + pause < deadline => {
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(500));
-                }
-                Err(e) => return Err(to_sqlx(e)),
-            }
-        }
-    }
-
-    /// Opens one connection: with TLS when asked, in plain text when TLS is only preferred
-    /// and the server has none.
-    async fn open(&self) -> Result<Conn, mysql_async::Error> {
-        let target = &self.inner.target;
-        match Conn::new(target.opts.clone()).await {
-            Err(mysql_async::Error::Driver(
-                mysql_async::DriverError::NoClientSslFlagFromServer,
-            )) if target.plain_fallback.is_some() => {
-                let plain = target.plain_fallback.clone().unwrap_or_default();
-                Conn::new(plain).await
-            }
-            opened => opened,
-        }
+        let (link, permit) = self.inner.acquire().await?;
+        Ok(self.conn(link, permit))
     }
 
     fn conn(&self, link: Link, permit: OwnedSemaphorePermit) -> MyConn {
@@ -285,27 +176,16 @@ impl MyEngine {
     /// Closes the idle connections and waits for those in use to come back; no connection is
     /// handed out afterwards.
     pub(crate) async fn close(&self) {
-        let inner = &self.inner;
-        inner.closed.store(true, Ordering::Release);
-        let drained: Vec<Link> = std::mem::take(&mut *lock(&inner.idle));
-        for link in drained {
-            inner.discard(link);
-        }
-        let max = inner.target.max_connections.max(1);
-        if let Ok(all) = inner.permits.acquire_many(max).await {
-            all.forget();
-        }
-        inner.permits.close();
+        self.inner.close(|| {}).await;
     }
 
     pub(crate) fn max_connections(&self) -> u32 {
-        self.inner.target.max_connections.max(1)
+        self.inner.max_connections()
     }
 
     /// (open connections, idle connections).
     pub(crate) fn stats(&self) -> (u32, usize) {
-        let inner = &self.inner;
-        (inner.open.load(Ordering::Acquire), lock(&inner.idle).len())
+        self.inner.stats()
     }
 }
 
@@ -334,38 +214,10 @@ fn lost() -> sqlx::Error {
 
 impl Drop for MyConn {
     fn drop(&mut self) {
-        let Some(link) = self.link.take() else {
-            return;
-        };
-        let pool = self.pool.clone();
-        if self.busy || self.close || pool.closed.load(Ordering::Acquire) {
-            pool.discard(link);
-            return;
-        }
-        if !self.in_tx {
-            pool.check_in(link);
-            return;
-        }
-        // Rolled back before anyone else may take it: the pool slot goes with the task.
-        let permit = self.permit.take();
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn(async move {
-                    let mut link = link;
-                    let rolled_back = tokio::time::timeout(
-                        Duration::from_secs(5),
-                        link.conn.query_drop("ROLLBACK"),
-                    )
-                    .await;
-                    if matches!(rolled_back, Ok(Ok(()))) {
-                        pool.check_in(link);
-                    } else {
-                        pool.discard(link);
-                    }
-                    drop(permit);
-                });
-            }
-            Err(_) => pool.discard(link),
+        if let Some(link) = self.link.take() {
+            let permit = self.permit.take();
+            self.pool
+                .give_back(link, permit, self.busy || self.close, self.in_tx);
         }
     }
 }
@@ -529,7 +381,7 @@ async fn execute<T: FromRow>(
 
 impl MyConn {
     fn cached(&self, persistent: bool) -> bool {
-        persistent && self.pool.target.cache_capacity > 0
+        persistent && self.pool.extra.cache_capacity > 0
     }
 
     /// Notes a statement's size: a connection that sent a large one (its SQL or, about, its
@@ -688,12 +540,14 @@ pub(crate) async fn connect(
         Target {
             opts,
             plain_fallback,
-            max_connections: mysql::max_connections(config),
-            acquire_timeout: super::connect::acquire_timeout(config),
-            recycle: config.pool_recycle(),
-            pre_ping: config.pool_pre_ping(),
             cache_capacity: config.query_cache_size(),
         },
+        Limits::server(
+            mysql::max_connections(config),
+            super::connect::acquire_timeout(config),
+            config.pool_recycle(),
+            config.pool_pre_ping(),
+        ),
         stale.clone(),
     );
     let sqlx = mysql::sqlx_pool(config, options, stale);

@@ -53,15 +53,16 @@ mod tls_rustls;
 mod tls_trust;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use sea_query::Values;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_postgres::{Client, RowStream, Statement};
 
+use super::engine_pool::{self, EnginePool, Limits, ServerLink, Slot, lock};
 use super::postgres::{self, ArrayKind};
 use super::vocabulary::{Keeper, Outcome, RunError};
 use crate::async_database_functions::core::error::DatabaseError;
@@ -74,41 +75,125 @@ use bind::Params;
 use error::to_sqlx;
 use row::PgEngineRow;
 
-/// How long an idle connection is kept (sqlx's `idle_timeout` on the other executor).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// How to open connections, and the pool's limits.
+/// How to open connections.
 pub(crate) struct Target {
     pub config: tokio_postgres::Config,
     pub connector: tls::Connector,
-    pub max_connections: u32,
-    pub acquire_timeout: Duration,
-    pub recycle: Option<Duration>,
-    pub pre_ping: bool,
     pub cache_capacity: usize,
 }
 
 /// One open connection: its client, the connection it drives, its prepared statements.
-struct Link {
+struct PgLink {
     client: Client,
     driver: driver::Driver,
     /// Locked only to look up or insert (never across an await): a lane's readers share it.
     /// Keyed by SQL text, hashed with foldhash (SipHash was 1.15 % of a `/db` request).
     cache: Mutex<HashMap<String, Statement, foldhash::fast::RandomState>>,
-    opened: Instant,
-    idle_since: Instant,
 }
 
-impl Link {
+impl PgLink {
     fn new((client, driver): (Client, driver::Driver)) -> Self {
-        let now = Instant::now();
-        Link {
+        PgLink {
             client,
             driver,
             cache: Mutex::new(HashMap::default()),
-            opened: now,
-            idle_since: now,
         }
+    }
+}
+
+/// One open connection, with the times the pool keeps of it.
+type Link = engine_pool::Entry<PgLink>;
+
+impl engine_pool::Link for PgLink {
+    type Extra = Shared;
+
+    fn is_lost(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Nobody else reads a connection no caller waits on.
+    fn read_pending(&self) {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.driver.poll_now();
+        }
+    }
+
+    /// Dropping it closes its socket.
+    fn close_for_good(self) {
+        drop(self);
+    }
+
+    /// A read may fill an empty lane again (see [`Shared::filling`]).
+    fn on_idle(shared: &Shared) {
+        shared.filling.store(false, Ordering::Release);
+    }
+}
+
+impl ServerLink for PgLink {
+    type ConnectError = tokio_postgres::Error;
+
+    /// Opens one connection, driven by the callers that wait on it (see [`driver`]).
+    async fn connect(shared: &Shared) -> Result<PgLink, tokio_postgres::Error> {
+        let target = &shared.target;
+        let opened = match &target.connector.make {
+            tls::Make::Plain => {
+                let (client, connection) = target.config.connect(tokio_postgres::NoTls).await?;
+                (client, driver::Driver::new(connection))
+            }
+            #[cfg(all(feature = "tls-rustls", not(feature = "tls-native-tls")))]
+            tls::Make::Rustls(make) => {
+                let (client, connection) = target.config.connect(make.clone()).await?;
+                (client, driver::Driver::new(connection))
+            }
+            #[cfg(feature = "tls-native-tls")]
+            tls::Make::Native(make) => {
+                let (client, connection) = target.config.connect(make.clone()).await?;
+                (client, driver::Driver::new(connection))
+            }
+        };
+        Ok(PgLink::new(opened))
+    }
+
+    /// As sqlx's pool retries: not for what the server answered (a wrong password, a missing
+    /// database).
+    fn retry_connect(e: &tokio_postgres::Error) -> bool {
+        e.as_db_error().is_none() && !e.to_string().starts_with("invalid configuration")
+    }
+
+    fn connect_error(e: tokio_postgres::Error) -> sqlx::Error {
+        to_sqlx(e)
+    }
+
+    /// Not bounded by `deadline`.
+    async fn answers_ping(&mut self, _deadline: tokio::time::Instant) -> bool {
+        self.driver
+            .drive(self.client.simple_query(""))
+            .await
+            .is_ok()
+    }
+
+    async fn roll_back(&mut self) -> bool {
+        self.driver
+            .drive(self.client.batch_execute("ROLLBACK"))
+            .await
+            .is_ok()
+    }
+
+    /// A lane no read is on, taken over with its pool slot, before and while waiting for a
+    /// slot (lanes give theirs up once their reads end, see [`Shared::waiters`]).
+    async fn when_full(
+        pool: &Inner,
+        deadline: tokio::time::Instant,
+    ) -> Result<Slot<PgLink>, sqlx::Error> {
+        if let Some((link, permit)) = pool.reclaim_usable() {
+            return Ok(Slot::Taken(link, permit));
+        }
+        // Counted while waiting: lanes give their slots up once their reads end.
+        let _waiting = Waiting::new(&pool.extra.waiters);
+        if let Some((link, permit)) = pool.reclaim_usable() {
+            return Ok(Slot::Taken(link, permit));
+        }
+        pool.wait_permit(deadline).await.map(Slot::Free)
     }
 }
 
@@ -117,7 +202,7 @@ impl Link {
 struct Lane {
     link: Link,
     permit: OwnedSemaphorePermit,
-    /// Its place in [`Inner::lanes`].
+    /// Its place in [`Shared::lanes`].
     slot: usize,
     /// A read on it was cut short (its statement may still run on the server, ahead of any
     /// read sent after it): no read is sent on it any more, and it is closed, not reused,
@@ -144,11 +229,9 @@ fn home_lane(count: usize) -> usize {
     HOME.with(|home| *home) % count.max(1)
 }
 
-struct Inner {
+/// What the executor keeps with its pool: how to open connections, and the lanes.
+struct Shared {
     target: Target,
-    stale: Arc<Staleness>,
-    permits: Arc<Semaphore>,
-    idle: Mutex<Vec<Link>>,
     /// The lanes (shared connections), each slot empty until a read fills it.
     lanes: Vec<Mutex<Option<Arc<Lane>>>>,
     /// A read went on a connection of its own to fill an empty lane (one at a time): cleared
@@ -156,9 +239,10 @@ struct Inner {
     filling: AtomicBool,
     /// Callers waiting for a pool slot: lanes give theirs up as soon as no read is on them.
     waiters: AtomicUsize,
-    open: AtomicU32,
-    closed: AtomicBool,
 }
+
+/// The executor's pool of tokio-postgres connections, with its lanes.
+type Inner = EnginePool<PgLink>;
 
 /// Counts a caller waiting for a pool slot while it waits (also when its future is dropped).
 struct Waiting<'a>(&'a AtomicUsize);
@@ -176,67 +260,7 @@ impl Drop for Waiting<'_> {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Inner {
-    /// Whether `link` may be handed out: what has arrived on it read first (a socket the
-    /// server closed ends the connection; nobody else reads a connection no caller waits on),
-    /// then [`fresh`](Self::fresh).
-    fn usable(&self, link: &Link) -> bool {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            link.driver.poll_now();
-        }
-        self.fresh(link)
-    }
-
-    /// Whether `link` may be kept, without reading it: open as far as is known, young enough,
-    /// not stale.
-    fn fresh(&self, link: &Link) -> bool {
-        if link.client.is_closed() {
-            return false;
-        }
-        // No age limit and no invalidation yet: no clock to read (every read checks its lane).
-        if self.target.recycle.is_none() && self.stale.mark() == 0 {
-            return true;
-        }
-        let age = link.opened.elapsed();
-        self.target.recycle.is_none_or(|max| age <= max) && !self.stale.is_stale(age)
-    }
-
-    /// Forgets a connection for good (dropping it closes its socket).
-    fn discard(&self, link: Link) {
-        self.open.fetch_sub(1, Ordering::AcqRel);
-        drop(link);
-    }
-
-    /// Puts a connection back for the next caller, or closes it.
-    fn check_in(&self, mut link: Link) {
-        // Read again before it is handed out (`take_idle`), not here.
-        if self.closed.load(Ordering::Acquire) || !self.fresh(&link) {
-            self.discard(link);
-            return;
-        }
-        link.idle_since = Instant::now();
-        self.idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(link);
-        self.filling.store(false, Ordering::Release);
-    }
-
-    /// The most recently used idle connection that is still usable.
-    fn take_idle(&self) -> Option<Link> {
-        loop {
-            let link = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()?;
-            if self.usable(&link) && link.idle_since.elapsed() <= IDLE_TIMEOUT {
-                return Some(link);
-            }
-            self.discard(link);
-        }
-    }
-
     /// Ends a lane's life once its last holder lets it go (`Arc::into_inner` gives it to
     /// exactly one of them): its connection goes back to the idle ones (or is closed), its
     /// pool slot is freed after, so that a caller woken by it finds the connection.
@@ -260,7 +284,7 @@ impl Inner {
     /// Takes `lane` out of its slot if the slot holds it and `holders` are its only holders
     /// besides the slot; the caller then releases its own holds.
     fn unslot_if_unused(&self, lane: &Arc<Lane>, holders: usize) {
-        let mut slot = lock(&self.lanes[lane.slot]);
+        let mut slot = lock(&self.extra.lanes[lane.slot]);
         if let Some(slotted) = slot.as_ref()
             && Arc::ptr_eq(slotted, lane)
             && Arc::strong_count(lane) == holders + 1
@@ -273,7 +297,7 @@ impl Inner {
     /// read is sent after the cut-short statement; it closes once its last read ends.
     fn retire(&self, lane: &Arc<Lane>) {
         lane.retired.store(true, Ordering::Release);
-        let mut slot = lock(&self.lanes[lane.slot]);
+        let mut slot = lock(&self.extra.lanes[lane.slot]);
         if slot
             .as_ref()
             .is_some_and(|slotted| Arc::ptr_eq(slotted, lane))
@@ -285,7 +309,7 @@ impl Inner {
     /// A lane no read is on, taken out of its slot as an exclusive connection with its pool
     /// slot (for a caller that found every slot taken).
     fn reclaim_lane(&self) -> Option<(Link, OwnedSemaphorePermit)> {
-        for slot in &self.lanes {
+        for slot in &self.extra.lanes {
             let mut slot = lock(slot);
             if slot
                 .as_ref()
@@ -298,9 +322,21 @@ impl Inner {
         None
     }
 
+    /// A lane no read is on, taken over as a connection of its own with its pool slot, if it is
+    /// still usable (else closed, its pool slot freed).
+    fn reclaim_usable(&self) -> Option<(Link, OwnedSemaphorePermit)> {
+        let (link, permit) = self.reclaim_lane()?;
+        if self.usable(&link) {
+            return Some((link, permit));
+        }
+        self.discard(link);
+        drop(permit);
+        None
+    }
+
     /// Every lane out of its slot (closing, or a host invalidated).
     fn drain_lanes(&self) {
-        for slot in &self.lanes {
+        for slot in &self.extra.lanes {
             let lane = lock(slot).take();
             if let Some(lane) = lane {
                 self.release_lane(lane);
@@ -318,46 +354,32 @@ pub(crate) struct PgEngine {
 impl std::fmt::Debug for PgEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgEngine")
-            .field("open", &self.inner.open.load(Ordering::Relaxed))
-            .field("max", &self.inner.target.max_connections)
+            .field("open", &self.inner.open_count())
+            .field("max", &self.inner.max_connections())
             .finish_non_exhaustive()
     }
 }
 
-/// Whether a failed connect may succeed if tried again (the server not up yet), as sqlx's pool
-/// retries: not for what the server answered (a wrong password, a missing database).
-fn retry_connect(e: &tokio_postgres::Error) -> bool {
-    e.as_db_error().is_none() && !e.to_string().starts_with("invalid configuration")
-}
-
 impl PgEngine {
-    pub(crate) fn new(mut target: Target, stale: Arc<Staleness>) -> Self {
+    pub(crate) fn new(mut target: Target, limits: Limits, stale: Arc<Staleness>) -> Self {
         target.config.ssl_mode(target.connector.mode);
-        let max = target.max_connections.max(1);
+        let shared = Shared {
+            target,
+            lanes: (0..lane_count(limits.max_connections))
+                .map(|_| Mutex::new(None))
+                .collect(),
+            filling: AtomicBool::new(false),
+            waiters: AtomicUsize::new(0),
+        };
         PgEngine {
-            inner: Arc::new(Inner {
-                target,
-                stale,
-                permits: Arc::new(Semaphore::new(max as usize)),
-                idle: Mutex::new(Vec::new()),
-                lanes: (0..lane_count(max)).map(|_| Mutex::new(None)).collect(),
-                filling: AtomicBool::new(false),
-                waiters: AtomicUsize::new(0),
-                open: AtomicU32::new(0),
-                closed: AtomicBool::new(false),
-            }),
+            inner: Arc::new(EnginePool::new(shared, limits, stale)),
         }
     }
 
     /// An idle connection taken at once, when handing it out needs no check (no
     /// `pool_pre_ping`): `None` otherwise.
     pub(crate) fn try_acquire(&self) -> Option<PgConn> {
-        let inner = &self.inner;
-        if inner.closed.load(Ordering::Acquire) || inner.target.pre_ping {
-            return None;
-        }
-        let permit = inner.permits.clone().try_acquire_owned().ok()?;
-        let link = inner.take_idle()?;
+        let (link, permit) = self.inner.try_take()?;
         Some(self.conn(link, permit))
     }
 
@@ -369,21 +391,22 @@ impl PgEngine {
     /// read then takes a connection of its own, which a later read makes a lane of).
     pub(crate) fn try_shared(&self) -> Option<PgConn> {
         let inner = &self.inner;
-        if inner.lanes.is_empty()
-            || inner.target.pre_ping
-            || inner.closed.load(Ordering::Acquire)
-            || inner.waiters.load(Ordering::Acquire) > 0
+        let lanes = &inner.extra.lanes;
+        if lanes.is_empty()
+            || inner.limits.pre_ping
+            || inner.is_closed()
+            || inner.extra.waiters.load(Ordering::Acquire) > 0
         {
             return None;
         }
-        let count = inner.lanes.len();
+        let count = lanes.len();
         let home = home_lane(count);
         let mut empty = None;
         let mut busy = false;
         // From this thread's own lane: the runtime's threads look at different lanes first,
         // and each ends on its own when every lane is busy.
         for i in (home..count).chain(0..home) {
-            let mut slot = lock(&inner.lanes[i]);
+            let mut slot = lock(&lanes[i]);
             let Some(lane) = slot.as_ref() else {
                 empty.get_or_insert(i);
                 continue;
@@ -408,9 +431,9 @@ impl PgEngine {
             }
         }
         if let Some(i) = empty
-            && let Ok(permit) = inner.permits.clone().try_acquire_owned()
+            && let Some(permit) = inner.free_permit()
         {
-            let mut slot = lock(&inner.lanes[i]);
+            let mut slot = lock(&lanes[i]);
             if slot.is_none() {
                 if let Some(link) = inner.take_idle() {
                     let lane = Arc::new(Lane {
@@ -426,14 +449,14 @@ impl PgEngine {
                 // connection of its own, which a later read makes a lane of once it is back),
                 // so that reads side by side run side by side on the server; the others share
                 // the busy lanes meanwhile.
-                if !busy || !inner.filling.swap(true, Ordering::AcqRel) {
+                if !busy || !inner.extra.filling.swap(true, Ordering::AcqRel) {
                     return None;
                 }
             }
         }
         // Every lane has reads on it: this thread's own, else the next one that has a lane.
         (0..count)
-            .find_map(|k| lock(&inner.lanes[(home + k) % count]).clone())
+            .find_map(|k| lock(&lanes[(home + k) % count]).clone())
             .map(|lane| self.shared(lane))
     }
 
@@ -448,108 +471,11 @@ impl PgEngine {
     }
 
     /// Takes a connection, waiting at most `pool_timeout` for a free one (or for the server to
-    /// accept a new one).
+    /// accept a new one). With every pool slot taken, a lane no read is on is taken over (see
+    /// [`PgLink::when_full`]).
     pub(crate) async fn acquire(&self) -> Result<PgConn, sqlx::Error> {
-        let inner = &self.inner;
-        if inner.closed.load(Ordering::Acquire) {
-            return Err(sqlx::Error::PoolClosed);
-        }
-        let deadline = tokio::time::Instant::now() + inner.target.acquire_timeout;
-        let permit = match inner.permits.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(tokio::sync::TryAcquireError::Closed) => return Err(sqlx::Error::PoolClosed),
-            Err(tokio::sync::TryAcquireError::NoPermits) => {
-                if let Some((link, permit)) = inner.reclaim_lane() {
-                    if inner.usable(&link) {
-                        return Ok(self.conn(link, permit));
-                    }
-                    inner.discard(link);
-                    drop(permit);
-                }
-                // Counted while waiting: lanes give their slots up once their reads end.
-                let _waiting = Waiting::new(&inner.waiters);
-                if let Some((link, permit)) = inner.reclaim_lane() {
-                    if inner.usable(&link) {
-                        return Ok(self.conn(link, permit));
-                    }
-                    inner.discard(link);
-                    drop(permit);
-                }
-                match tokio::time::timeout_at(deadline, inner.permits.clone().acquire_owned()).await
-                {
-                    Ok(Ok(permit)) => permit,
-                    Ok(Err(_)) => return Err(sqlx::Error::PoolClosed),
-                    Err(_) => return Err(sqlx::Error::PoolTimedOut),
-                }
-            }
-        };
-        while let Some(link) = inner.take_idle() {
-            if inner.target.pre_ping
-                && link
-                    .driver
-                    .drive(link.client.simple_query(""))
-                    .await
-                    .is_err()
-            {
-                inner.discard(link);
-                continue;
-            }
-            return Ok(self.conn(link, permit));
-        }
-        inner.open.fetch_add(1, Ordering::AcqRel);
-        // Boxed: opening a connection (TLS included) is a future of kilobytes that every
-        // statement's future would otherwise carry and move.
-        match tokio::time::timeout_at(deadline, Box::pin(self.open_retrying(deadline))).await {
-            Ok(Ok(opened)) => Ok(self.conn(Link::new(opened), permit)),
-            Ok(Err(e)) => {
-                inner.open.fetch_sub(1, Ordering::AcqRel);
-                Err(e)
-            }
-            Err(_) => {
-                inner.open.fetch_sub(1, Ordering::AcqRel);
-                Err(sqlx::Error::PoolTimedOut)
-            }
-        }
-    }
-
-    /// Opens a connection, trying again after a refusal until `deadline` (the caller's timeout
-    /// ends the tries).
-    async fn open_retrying(
-        &self,
-        deadline: tokio::time::Instant,
-    ) -> Result<(Client, driver::Driver), sqlx::Error> {
-        let mut pause = Duration::from_millis(10);
-        loop {
-            match self.open().await {
-                Ok(opened) => return Ok(opened),
-                Err(e) if retry_connect(&e) && tokio::time::Instant::now() + pause < deadline => {
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(500));
-                }
-                Err(e) => return Err(to_sqlx(e)),
-            }
-        }
-    }
-
-    /// Opens one connection, driven by the callers that wait on it (see [`driver`]).
-    async fn open(&self) -> Result<(Client, driver::Driver), tokio_postgres::Error> {
-        let target = &self.inner.target;
-        match &target.connector.make {
-            tls::Make::Plain => {
-                let (client, connection) = target.config.connect(tokio_postgres::NoTls).await?;
-                Ok((client, driver::Driver::new(connection)))
-            }
-            #[cfg(all(feature = "tls-rustls", not(feature = "tls-native-tls")))]
-            tls::Make::Rustls(make) => {
-                let (client, connection) = target.config.connect(make.clone()).await?;
-                Ok((client, driver::Driver::new(connection)))
-            }
-            #[cfg(feature = "tls-native-tls")]
-            tls::Make::Native(make) => {
-                let (client, connection) = target.config.connect(make.clone()).await?;
-                Ok((client, driver::Driver::new(connection)))
-            }
-        }
+        let (link, permit) = self.inner.acquire().await?;
+        Ok(self.conn(link, permit))
     }
 
     fn conn(&self, link: Link, permit: OwnedSemaphorePermit) -> PgConn {
@@ -562,31 +488,22 @@ impl PgEngine {
         }
     }
 
-    /// Closes the idle connections and waits for those in use to come back; no connection is
-    /// handed out afterwards.
+    /// Closes the lanes and the idle connections and waits for those in use to come back; no
+    /// connection is handed out afterwards.
     pub(crate) async fn close(&self) {
         let inner = &self.inner;
-        inner.closed.store(true, Ordering::Release);
-        inner.drain_lanes();
-        let drained: Vec<Link> = std::mem::take(&mut *lock(&inner.idle));
-        for link in drained {
-            inner.discard(link);
-        }
-        let max = inner.target.max_connections.max(1);
-        if let Ok(all) = inner.permits.acquire_many(max).await {
-            all.forget();
-        }
-        inner.permits.close();
+        inner.close(|| inner.drain_lanes()).await;
     }
 
     pub(crate) fn max_connections(&self) -> u32 {
-        self.inner.target.max_connections.max(1)
+        self.inner.max_connections()
     }
 
     /// (open connections, idle connections); a lane no read is on counts as idle.
     pub(crate) fn stats(&self) -> (u32, usize) {
         let inner = &self.inner;
         let unused_lanes = inner
+            .extra
             .lanes
             .iter()
             .filter(|slot| {
@@ -595,8 +512,8 @@ impl PgEngine {
                     .is_some_and(|lane| Arc::strong_count(lane) == 1)
             })
             .count();
-        let idle = lock(&inner.idle).len() + unused_lanes;
-        (inner.open.load(Ordering::Acquire), idle)
+        let (open, idle) = inner.stats();
+        (open, idle + unused_lanes)
     }
 }
 
@@ -639,8 +556,8 @@ impl Drop for PgConn {
             Some(Held::Shared(lane)) => {
                 if self.close {
                     self.pool.retire(&lane);
-                } else if self.pool.waiters.load(Ordering::Acquire) > 0
-                    || self.pool.closed.load(Ordering::Acquire)
+                } else if self.pool.extra.waiters.load(Ordering::Acquire) > 0
+                    || self.pool.is_closed()
                 {
                     self.pool.unslot_if_unused(&lane, 1);
                 }
@@ -649,35 +566,8 @@ impl Drop for PgConn {
             }
             Some(Held::Own(link)) => link,
         };
-        let pool = self.pool.clone();
-        if self.close || pool.closed.load(Ordering::Acquire) {
-            pool.discard(*link);
-            return;
-        }
-        if !self.in_tx {
-            pool.check_in(*link);
-            return;
-        }
-        // Rolled back before anyone else may take it: the pool slot goes with the task.
         let permit = self.permit.take();
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn(async move {
-                    let rolled_back = tokio::time::timeout(
-                        Duration::from_secs(5),
-                        link.driver.drive(link.client.batch_execute("ROLLBACK")),
-                    )
-                    .await;
-                    if matches!(rolled_back, Ok(Ok(()))) {
-                        pool.check_in(*link);
-                    } else {
-                        pool.discard(*link);
-                    }
-                    drop(permit);
-                });
-            }
-            Err(_) => pool.discard(*link),
-        }
+        self.pool.give_back(*link, permit, self.close, self.in_tx);
     }
 }
 
@@ -709,7 +599,7 @@ impl PgConn {
         params: &Params<'_>,
         persistent: bool,
     ) -> Result<RowStream, sqlx::Error> {
-        let capacity = self.pool.target.cache_capacity;
+        let capacity = self.pool.extra.target.cache_capacity;
         let link = self.link()?;
         if !persistent || capacity == 0 {
             let typed = params.values.iter().zip(params.types.iter().cloned());
@@ -764,7 +654,7 @@ impl PgConn {
         sql: &str,
         types: &[tokio_postgres::types::Type],
     ) -> Result<Statement, sqlx::Error> {
-        let capacity = self.pool.target.cache_capacity;
+        let capacity = self.pool.extra.target.cache_capacity;
         let link = self.link()?;
         let statement = link
             .driver
@@ -859,7 +749,7 @@ impl PgConn {
         sending: impl FnOnce(),
     ) -> Result<Option<u64>, RunError> {
         if !persistent
-            || self.pool.target.cache_capacity == 0
+            || self.pool.extra.target.cache_capacity == 0
             || width == 0
             || !values.0.len().is_multiple_of(width)
         {
@@ -1035,12 +925,14 @@ pub(crate) async fn connect(
         Target {
             config: client_config(&options, &native, timeout),
             connector: tls::connector(&tls)?,
-            max_connections: postgres::max_connections(config),
-            acquire_timeout: timeout,
-            recycle: config.pool_recycle(),
-            pre_ping: config.pool_pre_ping(),
             cache_capacity: config.query_cache_size(),
         },
+        Limits::server(
+            postgres::max_connections(config),
+            timeout,
+            config.pool_recycle(),
+            config.pool_pre_ping(),
+        ),
         stale.clone(),
     );
     let sqlx = postgres::sqlx_pool(config, options, stale);

@@ -32,14 +32,15 @@ pub(crate) mod bind;
 pub(crate) mod error;
 pub(crate) mod row;
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 use sea_query::Values;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 
+use super::engine_pool::{self, EnginePool, Entry, Limits};
 use super::vocabulary::{Outcome, RunError};
 use crate::async_database_functions::core::from_row::FromRow;
 use crate::async_database_functions::core::row::RowRef;
@@ -114,10 +115,24 @@ pub(crate) struct Target {
     pub recycle: Option<Duration>,
 }
 
-struct Idle {
+/// One open connection, with its progress handler's watch.
+struct SqliteLink {
     conn: Connection,
-    opened: Instant,
     watch: Arc<Watch>,
+}
+
+impl engine_pool::Link for SqliteLink {
+    type Extra = Opener;
+
+    /// Never known closed: a file stays open.
+    fn is_lost(&self) -> bool {
+        false
+    }
+
+    /// Dropping it closes it.
+    fn close_for_good(self) {
+        drop(self);
+    }
 }
 
 /// What a connection's progress handler looks at: the deadline of the read running in place,
@@ -188,15 +203,15 @@ impl Drop for CancelOnDrop {
 
 static JOBS: AtomicU64 = AtomicU64::new(1);
 
-struct Inner {
+/// What the engine keeps with its pool: how to open connections.
+struct Opener {
     target: Target,
-    stale: Arc<Staleness>,
-    permits: Arc<Semaphore>,
-    idle: Mutex<Vec<Idle>>,
-    open: AtomicU32,
-    closed: AtomicBool,
+    /// The file database was put in WAL mode (see [`Engine::set_wal`]).
     wal_set: AtomicBool,
 }
+
+/// The engine's pool of rusqlite connections.
+type Inner = EnginePool<SqliteLink>;
 
 /// The engine's connection pool.
 #[derive(Clone)]
@@ -207,8 +222,8 @@ pub(crate) struct Engine {
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteEngine")
-            .field("memory", &self.inner.target.memory)
-            .field("open", &self.inner.open.load(Ordering::Relaxed))
+            .field("memory", &self.inner.extra.target.memory)
+            .field("open", &self.inner.open_count())
             .finish_non_exhaustive()
     }
 }
@@ -242,16 +257,21 @@ impl Backoff {
 
 impl Engine {
     pub(crate) fn new(target: Target, stale: Arc<Staleness>) -> Self {
+        // Freshness as a file's: recycled past `pool_recycle` and after an invalidation, never
+        // pinged, kept idle for ever.
+        let limits = Limits {
+            max_connections: MAX_CONNECTIONS,
+            acquire_timeout: target.acquire_timeout,
+            recycle: target.recycle,
+            pre_ping: false,
+            idle_timeout: None,
+        };
+        let opener = Opener {
+            target,
+            wal_set: AtomicBool::new(false),
+        };
         Engine {
-            inner: Arc::new(Inner {
-                target,
-                stale,
-                permits: Arc::new(Semaphore::new(MAX_CONNECTIONS as usize)),
-                idle: Mutex::new(Vec::new()),
-                open: AtomicU32::new(0),
-                closed: AtomicBool::new(false),
-                wal_set: AtomicBool::new(false),
-            }),
+            inner: Arc::new(EnginePool::new(opener, limits, stale)),
         }
     }
 
@@ -261,7 +281,7 @@ impl Engine {
     /// statements (the `PRAGMA`s) read the schema. Seen with connections opened and closed by
     /// cancelled sessions (`tests/reliability_faults.rs` failed 2 to 4 runs in 6 before).
     async fn open_waiting(&self) -> rusqlite::Result<(Connection, Arc<Watch>)> {
-        let mut backoff = Backoff::new(self.inner.target.busy_timeout);
+        let mut backoff = Backoff::new(self.inner.extra.target.busy_timeout);
         loop {
             match self.open_watched() {
                 Err(e) if is_busy(&e) => match backoff.next() {
@@ -284,7 +304,7 @@ impl Engine {
 
     /// Opens a connection with the pool's settings (also the in-memory keeper).
     pub(crate) fn open(&self) -> rusqlite::Result<Connection> {
-        let t = &self.inner.target;
+        let t = &self.inner.extra.target;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_URI
@@ -307,10 +327,10 @@ impl Engine {
     /// Puts a file database in WAL mode (once per pool; the mode is kept in the file). The
     /// keeper did it for `:memory:`'s file, before any other connection was opened.
     async fn set_wal(&self, conn: Connection) -> Result<Connection, sqlx::Error> {
-        if self.inner.target.memory || self.inner.wal_set.load(Ordering::Acquire) {
+        if self.inner.extra.target.memory || self.inner.extra.wal_set.load(Ordering::Acquire) {
             return Ok(conn);
         }
-        let mut backoff = Backoff::new(self.inner.target.busy_timeout);
+        let mut backoff = Backoff::new(self.inner.extra.target.busy_timeout);
         loop {
             match conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())) {
                 Ok(()) => break,
@@ -321,59 +341,39 @@ impl Engine {
                 Err(e) => return Err(to_sqlx(e)),
             }
         }
-        self.inner.wal_set.store(true, Ordering::Release);
+        self.inner.extra.wal_set.store(true, Ordering::Release);
         Ok(conn)
     }
 
     /// Takes a connection, waiting at most `pool_timeout` for one to be free.
     pub(crate) async fn acquire(&self) -> Result<EngineConn, sqlx::Error> {
         let inner = &self.inner;
-        if inner.closed.load(Ordering::Acquire) {
+        if inner.is_closed() {
             return Err(sqlx::Error::PoolClosed);
         }
         // A free permit is taken at once: no timer is armed for the common case.
-        let permit = match inner.permits.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(tokio::sync::TryAcquireError::Closed) => return Err(sqlx::Error::PoolClosed),
-            Err(tokio::sync::TryAcquireError::NoPermits) => match tokio::time::timeout(
-                inner.target.acquire_timeout,
-                inner.permits.clone().acquire_owned(),
-            )
-            .await
-            {
-                Ok(Ok(permit)) => permit,
-                Ok(Err(_)) => return Err(sqlx::Error::PoolClosed),
-                Err(_) => return Err(sqlx::Error::PoolTimedOut),
-            },
-        };
-        loop {
-            let idle = inner.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            let Some(idle) = idle else { break };
-            let age = idle.opened.elapsed();
-            let expired = inner.target.recycle.is_some_and(|max| age > max);
-            if expired || inner.stale.is_stale(age) {
-                inner.open.fetch_sub(1, Ordering::AcqRel);
-                continue;
+        let permit = match inner.try_permit()? {
+            Some(permit) => permit,
+            None => {
+                let deadline = tokio::time::Instant::now() + inner.limits.acquire_timeout;
+                inner.wait_permit(deadline).await?
             }
-            return Ok(self.conn(idle.conn, idle.opened, idle.watch, permit));
+        };
+        if let Some(Entry {
+            conn: link, opened, ..
+        }) = inner.take_idle()
+        {
+            return Ok(self.conn(link.conn, opened, link.watch, permit));
         }
-        inner.open.fetch_add(1, Ordering::AcqRel);
         let opened = Instant::now();
-        let (conn, watch) = match self.open_waiting().await {
-            Ok(opened) => opened,
-            Err(e) => {
-                inner.open.fetch_sub(1, Ordering::AcqRel);
-                return Err(to_sqlx(e));
-            }
-        };
-        let conn = match self.set_wal(conn).await {
-            Ok(conn) => conn,
-            Err(e) => {
-                inner.open.fetch_sub(1, Ordering::AcqRel);
-                return Err(e);
-            }
-        };
-        Ok(self.conn(conn, opened, watch, permit))
+        let link = inner
+            .open_counted(async {
+                let (conn, watch) = self.open_waiting().await.map_err(to_sqlx)?;
+                let conn = self.set_wal(conn).await?;
+                Ok(SqliteLink { conn, watch })
+            })
+            .await?;
+        Ok(self.conn(link.conn, opened, link.watch, permit))
     }
 
     fn conn(
@@ -392,7 +392,7 @@ impl Engine {
                 pool: self.inner.clone(),
                 _permit: permit,
             })),
-            busy_timeout: self.inner.target.busy_timeout,
+            busy_timeout: self.inner.extra.target.busy_timeout,
             heavy: false,
         }
     }
@@ -400,33 +400,16 @@ impl Engine {
     /// Closes the idle connections and waits for those in use to come back; no connection is
     /// handed out afterwards.
     pub(crate) async fn close(&self) {
-        let inner = &self.inner;
-        inner.closed.store(true, Ordering::Release);
-        let drained: Vec<Idle> =
-            std::mem::take(&mut *inner.idle.lock().unwrap_or_else(|e| e.into_inner()));
-        inner
-            .open
-            .fetch_sub(u32::try_from(drained.len()).unwrap_or(0), Ordering::AcqRel);
-        drop(drained);
-        if let Ok(all) = inner.permits.acquire_many(MAX_CONNECTIONS).await {
-            all.forget();
-        }
-        inner.permits.close();
+        self.inner.close(|| {}).await;
     }
 
     pub(crate) fn max_connections(&self) -> u32 {
-        MAX_CONNECTIONS
+        self.inner.max_connections()
     }
 
     /// (open connections, idle connections).
     pub(crate) fn stats(&self) -> (u32, usize) {
-        let idle = self
-            .inner
-            .idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .len();
-        (self.inner.open.load(Ordering::Acquire), idle)
+        self.inner.stats()
     }
 }
 
@@ -456,18 +439,18 @@ impl Drop for Slot {
             let _ = conn.execute_batch("ROLLBACK");
         }
         let pool = &self.pool;
-        if self.close || !conn.is_autocommit() || pool.closed.load(Ordering::Acquire) {
-            pool.open.fetch_sub(1, Ordering::AcqRel);
-            drop(conn);
+        let link = Entry::opened_at(
+            SqliteLink {
+                conn,
+                watch: self.watch.clone(),
+            },
+            self.opened,
+        );
+        if self.close || !link.conn.conn.is_autocommit() || pool.is_closed() {
+            pool.discard(link);
         } else {
-            pool.idle
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(Idle {
-                    conn,
-                    opened: self.opened,
-                    watch: self.watch.clone(),
-                });
+            // Checked for freshness when next taken, not here.
+            pool.park(link);
         }
     }
 }
