@@ -46,7 +46,7 @@ use crate::async_database_functions::dialect::health::Health;
 use crate::async_database_functions::statements::catalog::{Catalog, TableDef};
 use crate::async_database_functions::statements::model::Model;
 use crate::async_database_functions::statements::schema;
-use crate::async_database_functions::statements::session::{Begin, Session};
+use crate::async_database_functions::statements::session::{Begin, Session, Shared};
 use crate::async_database_functions::statements::statement::text;
 use crate::async_database_functions::statements::telemetry::PoolStats;
 use crate::async_database_functions::topology::{Hosts, Replicas, Want};
@@ -90,6 +90,8 @@ struct Inner {
     health: Arc<Health>,
     /// The registered models, shared with sessions (they name violated unique indexes).
     catalog: Arc<Catalog>,
+    /// The configuration, the models and the health, as every session holds them.
+    shared: Arc<Shared>,
 }
 
 impl fmt::Debug for AsyncDatabase {
@@ -106,14 +108,20 @@ impl fmt::Debug for AsyncDatabase {
 impl AsyncDatabase {
     /// A database for `config`. No connection is made until first use.
     pub fn new(config: DBConfig) -> Self {
+        let shared = Arc::new(Shared {
+            config: Arc::new(config),
+            catalog: Arc::default(),
+            health: Health::new(),
+        });
         AsyncDatabase {
             inner: Arc::new(Inner {
-                config: Arc::new(config),
+                config: shared.config.clone(),
                 hosts: OnceCell::new(),
                 replicas: OnceCell::new(),
                 keeper: Mutex::new(None),
-                health: Health::new(),
-                catalog: Arc::default(),
+                health: shared.health.clone(),
+                catalog: shared.catalog.clone(),
+                shared,
             }),
         }
     }
@@ -204,17 +212,11 @@ impl AsyncDatabase {
             && let Some(hosts) = self.inner.hosts.get()
             && let Some((conn, checkout)) = hosts.try_acquire_shared(
                 &self.inner.config,
-                &self.inner.health,
                 !self.inner.config.replica_urls().is_empty(),
             )
         {
             // A read outside a transaction, on a connection it shares with other reads.
-            return Ok(Session::new(
-                conn,
-                self.inner.config.clone(),
-                self.inner.catalog.clone(),
-                checkout,
-            ));
+            return Ok(Session::new(conn, self.inner.shared.clone(), checkout));
         }
         self.open_session(Begin::None).await
     }
@@ -225,15 +227,7 @@ impl AsyncDatabase {
         let hosts = self.hosts().await.ok()?;
         match replicas.acquire(config, &self.inner.health, hosts).await {
             Ok((conn, checkout)) => {
-                match Session::open(
-                    conn,
-                    config.clone(),
-                    self.inner.catalog.clone(),
-                    checkout,
-                    begin,
-                )
-                .await
-                {
+                match Session::open(conn, self.inner.shared.clone(), checkout, begin).await {
                     Ok(session) => Some(session),
                     Err(e) => {
                         tracing::debug!(target: "dsg_lib", error = %e, "replica session failed; reading on the primary");
@@ -376,14 +370,7 @@ impl AsyncDatabase {
         } else {
             begin
         };
-        Session::open(
-            conn,
-            config.clone(),
-            self.inner.catalog.clone(),
-            checkout,
-            begin,
-        )
-        .await
+        Session::open(conn, self.inner.shared.clone(), checkout, begin).await
     }
 
     /// Creates every registered table that does not exist yet, with its indexes, unique

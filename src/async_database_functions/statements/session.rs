@@ -26,6 +26,7 @@ use crate::async_database_functions::core::from_row::FromRow;
 use crate::async_database_functions::core::record::Record;
 use crate::async_database_functions::core::redact;
 use crate::async_database_functions::database_config::DBConfig;
+use crate::async_database_functions::dialect::health::Health;
 use crate::async_database_functions::dialect::{self, ColumnArrays, Conn, Outcome, RunError};
 use crate::async_database_functions::statements::catalog::Catalog;
 use crate::async_database_functions::statements::execute_result::ExecuteResult;
@@ -73,10 +74,9 @@ pub(crate) struct Script {
 /// connection is handed out again in an unknown state.
 pub struct Session {
     conn: Conn,
-    config: Arc<DBConfig>,
-    /// The database's registered models: what a unique violation's index covers.
-    catalog: Arc<Catalog>,
-    /// Counts the connection as in use; reaches the database's health.
+    /// The database's configuration, models and health, behind one reference count.
+    shared: Arc<Shared>,
+    /// The connection's host and its share of the connection limit.
     checkout: Checkout,
     /// A transaction is open on `conn`.
     in_transaction: bool,
@@ -87,10 +87,22 @@ pub struct Session {
     in_flight: bool,
 }
 
+/// What every session of a database shares: one reference count a session, not one for each
+/// part (each is taken and given back by both cores' sessions, a cache line passed between
+/// them each time).
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Arc<DBConfig>,
+    /// The database's registered models: what a unique violation's index covers.
+    pub(crate) catalog: Arc<Catalog>,
+    /// Closed flag, connections in use, writes for read-your-writes.
+    pub(crate) health: Arc<Health>,
+}
+
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
-            .field("dialect", &self.config.dialect())
+            .field("dialect", &self.shared.config.dialect())
             .field("in_transaction", &self.in_transaction)
             .finish()
     }
@@ -103,17 +115,21 @@ impl Session {
         self.in_transaction
     }
 
+    /// A statement or a commit finished on this connection: when it is to the primary of a
+    /// database with replicas, the reads that start from now on must see it.
+    fn note_write(&self) {
+        if self.checkout.tracks_writes() {
+            self.shared.health.note_write();
+        }
+    }
+
     /// Wraps a connection, outside a transaction.
-    pub(crate) fn new(
-        conn: Conn,
-        config: Arc<DBConfig>,
-        catalog: Arc<Catalog>,
-        checkout: Checkout,
-    ) -> Session {
+    pub(crate) fn new(conn: Conn, shared: Arc<Shared>, checkout: Checkout) -> Session {
+        // Counted as in use while the session lives (see `Drop`).
+        shared.health.checked_out();
         Session {
             conn,
-            config,
-            catalog,
+            shared,
             checkout,
             in_transaction: false,
             read_only: false,
@@ -124,12 +140,11 @@ impl Session {
     /// Wraps a connection and begins a transaction as `begin` says.
     pub(crate) async fn open(
         conn: Conn,
-        config: Arc<DBConfig>,
-        catalog: Arc<Catalog>,
+        shared: Arc<Shared>,
         checkout: Checkout,
         begin: Begin,
     ) -> Result<Session, DatabaseError> {
-        let mut session = Session::new(conn, config, catalog, checkout);
+        let mut session = Session::new(conn, shared, checkout);
         if begin != Begin::None {
             session.begin(begin).await?;
         }
@@ -148,8 +163,8 @@ impl Session {
         self.in_flight = false;
         begun.map_err(|e| self.error_at(e, false))?;
         self.in_transaction = true;
-        self.read_only =
-            begin == Begin::ReadOnly && dialect::read_only_transactions(self.config.dialect());
+        self.read_only = begin == Begin::ReadOnly
+            && dialect::read_only_transactions(self.shared.config.dialect());
         Ok(())
     }
 
@@ -184,7 +199,7 @@ impl Session {
 
     /// The configuration this session runs under.
     pub fn config(&self) -> &DBConfig {
-        &self.config
+        &self.shared.config
     }
 
     /// Maps a driver error; one showing that the connection is gone invalidates the host's
@@ -196,7 +211,10 @@ impl Session {
     fn error_at(&self, e: sqlx::Error, may_commit: bool) -> DatabaseError {
         let may_commit = may_commit && !self.read_only;
         let committing = may_commit && self.in_transaction;
-        let error = self.catalog.complete(dialect::map_error(&self.config, e));
+        let error = self
+            .shared
+            .catalog
+            .complete(dialect::map_error(&self.shared.config, e));
         if error.kind() == ErrorKind::ConnectionError {
             self.checkout.host().invalidate();
             self.checkout.host().mark_down();
@@ -205,7 +223,7 @@ impl Session {
             }
         } else if error
             .code()
-            .is_some_and(|code| dialect::is_read_only_error(self.config.dialect(), code))
+            .is_some_and(|code| dialect::is_read_only_error(self.shared.config.dialect(), code))
         {
             // A write refused by a server taken for a primary (demoted by a failover).
             self.checkout.host().forget_role();
@@ -220,7 +238,7 @@ impl Session {
 
     /// Fails once `disconnect` has returned (while it waits, sessions finish their work).
     fn check_open(&self) -> Result<(), DatabaseError> {
-        self.checkout.health().check_not_ended()
+        self.shared.health.check_not_ended()
     }
 
     /// Runs one statement, decoding the rows it returns (if any) as `T`.
@@ -242,12 +260,12 @@ impl Session {
         if let Some(copy) = &bulk.copy {
             // Logged once it is known which statement is sent: the COPY or the insert.
             let mut values = bulk.rendered.values;
-            dialect::normalize_values(self.config.dialect(), &mut values)?;
+            dialect::normalize_values(self.shared.config.dialect(), &mut values)?;
             let persistent = self.persistent();
             let hidden = self.hidden(&values);
-            let timer = SlowTimer::start(&self.config);
+            let timer = SlowTimer::start(&self.shared.config);
             self.in_flight = true;
-            let config = &self.config;
+            let config = &self.shared.config;
             let result = self
                 .conn
                 .copy_in(copy, &values, persistent, || {
@@ -262,7 +280,7 @@ impl Session {
                     last_insert_id: None,
                 });
             }
-            telemetry::echo(&self.config, &bulk.rendered.sql, &values.0);
+            telemetry::echo(&self.shared.config, &bulk.rendered.sql, &values.0);
             let prepared = (bulk.rendered.sql, values, persistent);
             return self.run_prepared(prepared, bulk.arrays.as_ref()).await;
         }
@@ -287,9 +305,9 @@ impl Session {
         mut values: sea_query::Values,
     ) -> Result<Option<T>, DatabaseError> {
         self.check_open()?;
-        let dialect = self.config.dialect();
+        let dialect = self.shared.config.dialect();
         dialect::normalize_values(dialect, &mut values)?;
-        telemetry::echo(&self.config, &sql, &values.0);
+        telemetry::echo(&self.shared.config, &sql, &values.0);
         let persistent = self.persistent();
         self.first_prepared(sql, values, persistent).await
     }
@@ -301,7 +319,7 @@ impl Session {
         arrays: Option<&ColumnArrays>,
     ) -> Result<Outcome<T>, DatabaseError> {
         let hidden = self.hidden(&values);
-        let timer = SlowTimer::start(&self.config);
+        let timer = SlowTimer::start(&self.shared.config);
         let timed_sql = timer.is_on().then(|| sql.clone());
         self.in_flight = true;
         let result = match arrays {
@@ -329,7 +347,7 @@ impl Session {
         persistent: bool,
     ) -> Result<Option<T>, DatabaseError> {
         let hidden = self.hidden(&values);
-        let timer = SlowTimer::start(&self.config);
+        let timer = SlowTimer::start(&self.shared.config);
         let timed_sql = timer.is_on().then(|| sql.to_string());
         self.in_flight = true;
         let result = self.conn.first(sql, values, persistent).await;
@@ -346,14 +364,15 @@ impl Session {
     ) -> Result<Outcome<T>, DatabaseError> {
         self.check_open()?;
         let template = script.template.as_deref().unwrap_or_default();
-        telemetry::echo(&self.config, template, &script.values);
-        let own_transaction = script.atomic && !self.in_transaction && !self.config.autocommit();
+        telemetry::echo(&self.shared.config, template, &script.values);
+        let own_transaction =
+            script.atomic && !self.in_transaction && !self.shared.config.autocommit();
         let sql = if own_transaction {
             format!("START TRANSACTION; {}; COMMIT", script.sql)
         } else {
             script.sql.clone()
         };
-        let timer = SlowTimer::start(&self.config);
+        let timer = SlowTimer::start(&self.shared.config);
         self.in_flight = true;
         let result = self.conn.run_script(sql).await;
         timer.finish(Some(template));
@@ -364,11 +383,11 @@ impl Session {
         let result = self.finish(result, None);
         self.in_flight = !clean;
         result.map_err(|error| {
-            if self.config.hide_parameters() {
+            if self.shared.config.hide_parameters() {
                 error.scrubbed(|text| {
                     redact::scrub_values(
                         text,
-                        &with_literals(self.config.dialect(), &script.values),
+                        &with_literals(self.shared.config.dialect(), &script.values),
                     )
                 })
             } else {
@@ -384,7 +403,7 @@ impl Session {
     ) -> Result<(String, sea_query::Values, bool), DatabaseError> {
         self.check_open()?;
         self.prepared(
-            statement.render(self.config.dialect())?,
+            statement.render(self.shared.config.dialect())?,
             statement.types_vary(),
         )
     }
@@ -396,7 +415,7 @@ impl Session {
     ) -> Result<(String, sea_query::Values, bool), DatabaseError> {
         self.check_open()?;
         self.prepared(
-            statement.render_first(self.config.dialect())?,
+            statement.render_first(self.shared.config.dialect())?,
             statement.types_vary(),
         )
     }
@@ -406,10 +425,10 @@ impl Session {
         mut rendered: crate::async_database_functions::statements::statement::Rendered,
         types_vary: bool,
     ) -> Result<(String, sea_query::Values, bool), DatabaseError> {
-        let dialect = self.config.dialect();
+        let dialect = self.shared.config.dialect();
         dialect::normalize_values(dialect, &mut rendered.values)?;
         // Logged as written: without the type key below.
-        telemetry::echo(&self.config, &rendered.sql, &rendered.values.0);
+        telemetry::echo(&self.shared.config, &rendered.sql, &rendered.values.0);
         if types_vary {
             dialect::key_by_types(dialect, &mut rendered.sql, &rendered.values);
         }
@@ -418,12 +437,12 @@ impl Session {
 
     /// Whether statements are prepared and kept on the connection (`query_cache_size`).
     fn persistent(&self) -> bool {
-        self.config.query_cache_size() > 0
+        self.shared.config.query_cache_size() > 0
     }
 
     /// With `hide_parameters`, the values to keep out of error details.
     fn hidden(&self, values: &sea_query::Values) -> Option<sea_query::Values> {
-        self.config.hide_parameters().then(|| values.clone())
+        self.shared.config.hide_parameters().then(|| values.clone())
     }
 
     /// Ends a driver call: the connection is in a known state again.
@@ -433,7 +452,7 @@ impl Session {
         hidden: Option<sea_query::Values>,
     ) -> Result<T, DatabaseError> {
         self.in_flight = false;
-        self.checkout.note_write();
+        self.note_write();
         result.map_err(|e| {
             let error = match e {
                 RunError::Driver(e) => self.error(e),
@@ -518,12 +537,12 @@ impl Session {
     /// Runs SQL that takes no parameters (DDL, pragmas) and returns nothing.
     pub async fn execute_sql(&mut self, sql: &str) -> Result<(), DatabaseError> {
         self.check_open()?;
-        telemetry::echo(&self.config, sql, &[]);
-        let timer = SlowTimer::start(&self.config);
+        telemetry::echo(&self.shared.config, sql, &[]);
+        let timer = SlowTimer::start(&self.shared.config);
         self.in_flight = true;
         let result = self.conn.run_raw(sql.to_string()).await;
         self.in_flight = false;
-        self.checkout.note_write();
+        self.note_write();
         timer.finish(Some(sql));
         result.map_err(|e| self.error(e))
     }
@@ -557,7 +576,7 @@ impl Session {
             self.conn.rollback().await
         };
         self.in_flight = false;
-        self.checkout.note_write();
+        self.note_write();
         let result = result.map_err(|e| self.error_at(e, commit));
         if result.is_err() {
             // A failed COMMIT (a serialization failure or certification conflict reported at
@@ -590,6 +609,7 @@ fn with_literals(
 
 impl Drop for Session {
     fn drop(&mut self) {
+        self.shared.health.checked_in();
         if !self.in_flight && !self.in_transaction {
             // Every statement ran to its end, no transaction is open: nothing to flush.
             self.conn.reusable();

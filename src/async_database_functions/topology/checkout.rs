@@ -1,15 +1,14 @@
-//! [`Checkout`]: a connection counted as checked out of its database and host while it lives.
+//! [`Checkout`]: a connection's host and its share of the connection limit, while it lives.
 
 use std::sync::Arc;
 
-use crate::async_database_functions::dialect::health::Health;
-
 use super::host_state::HostState;
 
-/// A checked-out connection, counted in [`Health::in_use`] while it lives.
+/// A checked-out connection's host, and its permit of the limit across hosts. Counted as in use
+/// ([`Health::in_use`](crate::async_database_functions::dialect::health::Health::in_use)) by
+/// the session that holds it, whose database's health it shares.
 #[derive(Debug)]
 pub(crate) struct Checkout {
-    health: Arc<Health>,
     host: Arc<HostState>,
     _permit: Option<tokio::sync::OwnedSemaphorePermit>,
     /// On the primary of a database with replicas: statements count as writes.
@@ -17,43 +16,26 @@ pub(crate) struct Checkout {
 }
 
 impl Checkout {
-    /// Counts a connection to `host` as checked out of `health`'s database until the guard is
-    /// dropped; `permit` is its share of the connection limit across hosts.
+    /// A connection to `host`; `permit` is its share of the connection limit across hosts.
     pub(crate) fn new(
-        health: &Arc<Health>,
         host: Arc<HostState>,
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
         track_writes: bool,
     ) -> Checkout {
-        health.checked_out();
         Checkout {
-            health: health.clone(),
             host,
             _permit: permit,
             track_writes,
         }
     }
 
-    /// A statement or a commit finished on this connection: when it is to the primary of a
-    /// database with replicas, the reads that start from now on must see it.
-    pub(crate) fn note_write(&self) {
-        if self.track_writes {
-            self.health.note_write();
-        }
-    }
-
-    pub(crate) fn health(&self) -> &Health {
-        &self.health
+    /// Whether the connection's statements count as writes (for read-your-writes).
+    pub(crate) fn tracks_writes(&self) -> bool {
+        self.track_writes
     }
 
     /// The server the connection is to.
     pub(crate) fn host(&self) -> &HostState {
         &self.host
-    }
-}
-
-impl Drop for Checkout {
-    fn drop(&mut self) {
-        self.health.checked_in();
     }
 }

@@ -154,7 +154,6 @@ impl Hosts {
     pub(crate) fn try_acquire_shared(
         &self,
         config: &DBConfig,
-        health: &Arc<Health>,
         track_writes: bool,
     ) -> Option<(Conn, Checkout)> {
         let [host] = self.hosts.as_slice() else {
@@ -164,10 +163,7 @@ impl Hosts {
             return None;
         }
         let conn = host.pool.try_acquire_shared()?;
-        Some((
-            conn,
-            Checkout::new(health, host.state.clone(), None, track_writes),
-        ))
+        Some((conn, Checkout::new(host.state.clone(), None, track_writes)))
     }
 
     /// A connection from a host that fits `target_session_attrs`, counted as checked out.
@@ -195,7 +191,7 @@ impl Hosts {
                 let conn = self.acquire_on(host, config, health).await?;
                 return Ok((
                     conn,
-                    Checkout::new(health, host.state.clone(), permit, track_writes),
+                    Checkout::new(host.state.clone(), permit, track_writes),
                 ));
             }
         }
@@ -303,7 +299,7 @@ impl Hosts {
                     }
                     return Ok((
                         conn,
-                        Checkout::new(health, host.state.clone(), permit, track_writes),
+                        Checkout::new(host.state.clone(), permit, track_writes),
                     ));
                 }
                 if attrs != TargetSessionAttrs::PreferStandby {

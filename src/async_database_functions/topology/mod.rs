@@ -44,7 +44,6 @@ pub(crate) use replicas::Replicas;
 mod tests {
     use super::*;
     use crate::async_database_functions::dialect::health::{Health, Staleness};
-    use host_state::HostState;
 
     use std::time::Duration;
 
@@ -61,18 +60,6 @@ mod tests {
         let mark = stale.sweep_due().unwrap();
         stale.swept(mark);
         assert_eq!(stale.sweep_due(), None);
-    }
-
-    #[test]
-    fn checkouts_are_counted() {
-        let health = Health::new();
-        let host = HostState::new("h".into());
-        let a = Checkout::new(&health, host.clone(), None, false);
-        let b = Checkout::new(&health, host, None, false);
-        assert_eq!(health.in_use(), 2);
-        drop(a);
-        drop(b);
-        assert_eq!(health.in_use(), 0);
     }
 
     #[test]
