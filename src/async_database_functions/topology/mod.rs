@@ -42,7 +42,6 @@ pub(crate) use replicas::Replicas;
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::async_database_functions::dialect::health::{Health, Staleness};
 
     use std::time::Duration;
