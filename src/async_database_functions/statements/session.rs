@@ -302,13 +302,10 @@ impl Session {
     pub(crate) async fn first_parts<T: FromRow>(
         &mut self,
         sql: Cow<'static, str>,
-        mut values: sea_query::Values,
+        values: sea_query::Values,
     ) -> Result<Option<T>, DatabaseError> {
         self.check_open()?;
-        let dialect = self.shared.config.dialect();
-        dialect::normalize_values(dialect, &mut values)?;
-        telemetry::echo(&self.shared.config, &sql, &values.0);
-        let persistent = self.persistent();
+        let (sql, values, persistent) = self.prepared_parts(sql, values, false)?;
         self.first_prepared(sql, values, persistent).await
     }
 
@@ -422,17 +419,30 @@ impl Session {
 
     fn prepared(
         &self,
-        mut rendered: crate::async_database_functions::statements::statement::Rendered,
+        rendered: crate::async_database_functions::statements::statement::Rendered,
         types_vary: bool,
     ) -> Result<(String, sea_query::Values, bool), DatabaseError> {
+        let (sql, values, persistent) =
+            self.prepared_parts(Cow::Owned(rendered.sql), rendered.values, types_vary)?;
+        Ok((sql.into_owned(), values, persistent))
+    }
+
+    /// [`prepared`](Self::prepared) with the SQL borrowed when it is kept (it is copied only
+    /// when `types_vary` names the value types in it).
+    fn prepared_parts(
+        &self,
+        mut sql: Cow<'static, str>,
+        mut values: sea_query::Values,
+        types_vary: bool,
+    ) -> Result<(Cow<'static, str>, sea_query::Values, bool), DatabaseError> {
         let dialect = self.shared.config.dialect();
-        dialect::normalize_values(dialect, &mut rendered.values)?;
+        dialect::normalize_values(dialect, &mut values)?;
         // Logged as written: without the type key below.
-        telemetry::echo(&self.shared.config, &rendered.sql, &rendered.values.0);
+        telemetry::echo(&self.shared.config, &sql, &values.0);
         if types_vary {
-            dialect::key_by_types(dialect, &mut rendered.sql, &rendered.values);
+            dialect::key_by_types(dialect, sql.to_mut(), &values);
         }
-        Ok((rendered.sql, rendered.values, self.persistent()))
+        Ok((sql, values, self.persistent()))
     }
 
     /// Whether statements are prepared and kept on the connection (`query_cache_size`).
