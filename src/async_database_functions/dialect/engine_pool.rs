@@ -337,15 +337,17 @@ impl<L: Link> EnginePool<L> {
     }
 
     /// Runs `opening`, a connect, counted among the open connections while it runs (so that
-    /// `stats` and the slots agree); uncounted if it fails.
+    /// `stats` and the slots agree); uncounted if it fails, or if the caller drops the future
+    /// before it ends (an operation cancelled while its connection is being opened).
     pub(crate) async fn open_counted<F>(&self, opening: F) -> Result<L, sqlx::Error>
     where
         F: Future<Output = Result<L, sqlx::Error>>,
     {
         self.open.fetch_add(1, Ordering::AcqRel);
+        let counted = Opening(&self.open);
         let opened = opening.await;
-        if opened.is_err() {
-            self.open.fetch_sub(1, Ordering::AcqRel);
+        if opened.is_ok() {
+            std::mem::forget(counted);
         }
         opened
     }
@@ -369,6 +371,16 @@ impl<L: Link> EnginePool<L> {
     /// (open connections, idle connections).
     pub(crate) fn stats(&self) -> (u32, usize) {
         (self.open.load(Ordering::Acquire), lock(&self.idle).len())
+    }
+}
+
+/// A connection being opened, counted in the pool's open count: uncounted when dropped, that
+/// is unless the connect succeeded (then it is forgotten and the connection keeps the count).
+struct Opening<'a>(&'a AtomicU32);
+
+impl Drop for Opening<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

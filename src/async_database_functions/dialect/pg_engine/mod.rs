@@ -165,11 +165,13 @@ impl ServerLink for PgLink {
     }
 
     /// Not bounded by `deadline`.
-    async fn answers_ping(&mut self, _deadline: tokio::time::Instant) -> bool {
-        self.driver
-            .drive(self.client.simple_query(""))
-            .await
-            .is_ok()
+    async fn answers_ping(&mut self, deadline: tokio::time::Instant) -> bool {
+        // A server that stopped answering does not hold the caller past its `pool_timeout`:
+        // the connection is then given up as unusable.
+        let pinged =
+            tokio::time::timeout_at(deadline, self.driver.drive(self.client.simple_query("")))
+                .await;
+        matches!(pinged, Ok(Ok(_)))
     }
 
     async fn roll_back(&mut self) -> bool {
