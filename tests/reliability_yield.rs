@@ -413,7 +413,10 @@ async fn ticker_lateness(
 /// bound is raised to 1.5 times what the machine itself gives (the control) when that is
 /// worse.
 const MAX_LATENESS: Duration = Duration::from_millis(10);
-/// No tick may be later than this (before the fix, no tick fired at all).
+/// No tick may be later than this (before the fix, no tick fired at all), raised to 1.5 times
+/// the control's latest tick when the machine itself stalls longer (once, under a parallel
+/// build, the control's timer fired 1.24 s late). A loop that starves the timer still fails:
+/// its few ticks then fire seconds late, which the 99th-percentile bound catches.
 const NEVER_LATER: Duration = Duration::from_millis(200);
 
 #[test]
@@ -432,6 +435,7 @@ fn a_timer_fires_on_time_while_16_tasks_loop_point_operations_on_sqlite() {
         };
         figures.push(format!("[control on {flavor:?}] {control}"));
         let bound = MAX_LATENESS.max(control.p99().mul_f64(1.5));
+        let never_later = NEVER_LATER.max(control.max().mul_f64(1.5));
         for (backend, file) in load_backends("dsg_rel_yield_tick") {
             if !backend.name.starts_with("sqlite") {
                 continue;
@@ -460,7 +464,7 @@ fn a_timer_fires_on_time_while_16_tasks_loop_point_operations_on_sqlite() {
                              ({lateness})"
                         ));
                     }
-                    if !file_db && lateness.max() > NEVER_LATER {
+                    if !file_db && lateness.max() > never_later {
                         problems.push(format!(
                             "[{label}] a 1 ms timer tick fired {:.2?} late",
                             lateness.max()
