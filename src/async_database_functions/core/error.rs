@@ -238,7 +238,12 @@ type Source = Arc<dyn StdError + Send + Sync + 'static>;
 /// `Clone`, and comparable with `==`: two errors are equal when everything but the
 /// driver's error ([`source`](std::error::Error::source)) is.
 #[derive(Clone)]
-pub struct DatabaseError {
+pub struct DatabaseError(Box<Inner>);
+
+/// What a [`DatabaseError`] holds, boxed: every `Result` of the crate is then a pointer wide on
+/// its error side, so the futures and return values that carry one stay small.
+#[derive(Clone)]
+struct Inner {
     kind: ErrorKind,
     details: String,
     code: Option<String>,
@@ -260,7 +265,7 @@ pub struct DatabaseError {
 impl DatabaseError {
     /// An error of `kind` with `details`.
     pub fn new(kind: ErrorKind, details: impl Into<String>) -> Self {
-        DatabaseError {
+        DatabaseError(Box::new(Inner {
             kind,
             details: details.into(),
             code: None,
@@ -272,7 +277,7 @@ impl DatabaseError {
             outcome_unknown: false,
             waited_out: false,
             source: None,
-        }
+        }))
     }
 
     /// A configuration error (bad config map or URI).
@@ -289,7 +294,7 @@ impl DatabaseError {
     /// `"error"` is `Invalid pagination parameters`.
     pub fn invalid_pagination(details: impl Into<String>) -> Self {
         let mut error = Self::invalid_input(details);
-        error.pagination = true;
+        error.0.pagination = true;
         error
     }
 
@@ -305,24 +310,24 @@ impl DatabaseError {
 
     /// Rewrites the details (used to scrub secrets and bound values).
     pub(crate) fn scrubbed(mut self, scrub: impl FnOnce(String) -> String) -> Self {
-        self.details = scrub(self.details);
+        self.0.details = scrub(self.0.details);
         self
     }
 
     pub(crate) fn with_code(mut self, code: Option<String>) -> Self {
-        self.code = code;
+        self.0.code = code;
         self
     }
 
     pub(crate) fn with_constraint(mut self, constraint: Option<Constraint>) -> Self {
-        self.constraint = constraint;
+        self.0.constraint = constraint;
         self
     }
 
     /// Records what the backend said about the violated constraint (integrity errors only).
     pub(crate) fn with_constraint_info(mut self, info: ConstraintInfo) -> Self {
-        if self.kind == ErrorKind::IntegrityError && info != ConstraintInfo::default() {
-            self.info = Some(Box::new(info));
+        if self.0.kind == ErrorKind::IntegrityError && info != ConstraintInfo::default() {
+            self.0.info = Some(Box::new(info));
         }
         self
     }
@@ -342,7 +347,7 @@ impl DatabaseError {
         let error: Box<dyn StdError + Send + Sync + 'static> = error.into();
         let clean = |text: String| scrub(text.clone()) == text;
         if clean(error.to_string()) && clean(format!("{error:?}")) {
-            self.source = Some(Arc::from(error));
+            self.0.source = Some(Arc::from(error));
         }
         self
     }
@@ -353,8 +358,8 @@ impl DatabaseError {
         mut self,
         complete: impl FnOnce(&mut ConstraintInfo),
     ) -> Self {
-        if self.kind == ErrorKind::IntegrityError {
-            let mut info = self.info.take().map(|b| *b).unwrap_or_default();
+        if self.0.kind == ErrorKind::IntegrityError {
+            let mut info = self.0.info.take().map(|b| *b).unwrap_or_default();
             complete(&mut info);
             self = self.with_constraint_info(info);
         }
@@ -363,44 +368,44 @@ impl DatabaseError {
 
     /// Marks the error as raised by statement `index` of a batch (see `execute_many`).
     pub(crate) fn at_statement(mut self, index: usize) -> Self {
-        if self.statement_index.is_none() {
-            self.details = format!("statement {index} failed: {}", self.details);
-            self.statement_index = Some(index);
+        if self.0.statement_index.is_none() {
+            self.0.details = format!("statement {index} failed: {}", self.0.details);
+            self.0.statement_index = Some(index);
         }
         self
     }
 
     /// The same error, serialised in `style` (see the [module docs](self)).
     pub fn with_style(mut self, style: ErrorStyle) -> Self {
-        self.style = style;
+        self.0.style = style;
         self
     }
 
     /// The style this error serialises in.
     pub fn style(&self) -> ErrorStyle {
-        self.style
+        self.0.style
     }
 
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The human-readable details. Never carries a password, nor bound values when
     /// `hide_parameters` is set.
     pub fn details(&self) -> &str {
-        &self.details
+        &self.0.details
     }
 
     /// The driver's error code: SQLSTATE on PostgreSQL, the error number on MySQL/MariaDB,
     /// the extended result code on SQLite.
     pub fn code(&self) -> Option<&str> {
-        self.code.as_deref()
+        self.0.code.as_deref()
     }
 
     /// Which constraint an integrity error violated, where the driver says.
     pub fn constraint(&self) -> Option<Constraint> {
-        self.constraint
+        self.0.constraint
     }
 
     /// The name of the violated constraint or unique index, where the backend reports it
@@ -416,18 +421,18 @@ impl DatabaseError {
     /// # assert!(!is_duplicate_name(&DatabaseError::not_found("x")));
     /// ```
     pub fn constraint_name(&self) -> Option<&str> {
-        self.info.as_ref()?.name.as_deref()
+        self.0.info.as_ref()?.name.as_deref()
     }
 
     /// The table of the violated constraint, where the backend reports it.
     pub fn table(&self) -> Option<&str> {
-        self.info.as_ref()?.table.as_deref()
+        self.0.info.as_ref()?.table.as_deref()
     }
 
     /// The columns of the violated constraint, where the backend reports them (SQLite's
     /// `UNIQUE constraint failed: users.name` gives `["name"]`); empty otherwise.
     pub fn columns(&self) -> &[String] {
-        self.info.as_ref().map_or(&[], |info| &info.columns)
+        self.0.info.as_ref().map_or(&[], |info| &info.columns)
     }
 
     /// Whether this integrity error is about `name`: the violated constraint's name, or, for
@@ -441,12 +446,12 @@ impl DatabaseError {
 
     /// For an error raised inside `execute_many`, the index of the statement that failed.
     pub fn statement_index(&self) -> Option<usize> {
-        self.statement_index
+        self.0.statement_index
     }
 
     /// True for a unique (or primary key) violation.
     pub fn is_unique_violation(&self) -> bool {
-        self.kind == ErrorKind::IntegrityError && self.constraint == Some(Constraint::Unique)
+        self.0.kind == ErrorKind::IntegrityError && self.0.constraint == Some(Constraint::Unique)
     }
 
     /// True when the connection was lost while a `COMMIT`, or a statement outside a
@@ -455,49 +460,49 @@ impl DatabaseError {
     /// Never for a `READ ONLY` transaction (`get_replica_session`'s on the servers): it wrote
     /// nothing, so its lost `COMMIT` is a plain connection error.
     pub fn is_outcome_unknown(&self) -> bool {
-        self.outcome_unknown
+        self.0.outcome_unknown
     }
 
     /// Marks a lost connection whose commit may or may not have happened; `during_commit`
     /// says so in the details (a `COMMIT` was under way, not a statement of its own).
     pub(crate) fn with_outcome_unknown(mut self, during_commit: bool) -> Self {
-        if during_commit && !self.outcome_unknown {
-            self.details.push_str(
+        if during_commit && !self.0.outcome_unknown {
+            self.0.details.push_str(
                 " (the connection was lost during COMMIT: whether the transaction committed is unknown)",
             );
         }
-        self.outcome_unknown = true;
+        self.0.outcome_unknown = true;
         self
     }
 
     /// Marks an error after which the call already waited as long as it may (no host fitted
     /// `target_session_attrs` for `pool_timeout`): the retry policy does not run it again.
     pub(crate) fn with_waited_out(mut self) -> Self {
-        self.waited_out = true;
+        self.0.waited_out = true;
         self
     }
 
     /// Whether [`with_waited_out`](Self::with_waited_out) marked the error.
     pub(crate) fn is_waited_out(&self) -> bool {
-        self.waited_out
+        self.0.waited_out
     }
 
     /// True for serialization failures and deadlocks: running the transaction again may succeed.
     pub fn is_retryable(&self) -> bool {
-        self.kind == ErrorKind::SerializationFailure
+        self.0.kind == ErrorKind::SerializationFailure
     }
 
     /// The HTTP status for this error: [`ErrorKind::http_status`] of its kind.
     pub fn http_status(&self) -> u16 {
-        self.kind.http_status()
+        self.0.kind.http_status()
     }
 
     /// The `"error"` string the Python dsg_lib gives for this failure (see the table in the
     /// [module docs](self)).
     pub fn python_error(&self) -> &'static str {
-        match self.kind {
+        match self.0.kind {
             ErrorKind::RecordNotFound => "Record not found",
-            ErrorKind::InvalidInput if self.pagination => "Invalid pagination parameters",
+            ErrorKind::InvalidInput if self.0.pagination => "Invalid pagination parameters",
             ErrorKind::IntegrityError => "IntegrityError",
             ErrorKind::ConfigurationError | ErrorKind::DecodeError => "General Exception",
             ErrorKind::InvalidInput
@@ -511,29 +516,29 @@ impl DatabaseError {
 
     /// The `"error"` string in this error's [style](Self::style).
     pub fn error_name(&self) -> &'static str {
-        match self.style {
-            ErrorStyle::Kinds => self.kind.as_str(),
+        match self.0.style {
+            ErrorStyle::Kinds => self.0.kind.as_str(),
             ErrorStyle::Python => self.python_error(),
         }
     }
 
     /// The error as the Python library returns it: `{"error": <Python string>, "details": …}`.
     pub fn to_python_value(&self) -> serde_json::Value {
-        serde_json::json!({ "error": self.python_error(), "details": self.details })
+        serde_json::json!({ "error": self.python_error(), "details": self.0.details })
     }
 }
 
 impl PartialEq for DatabaseError {
     fn eq(&self, other: &Self) -> bool {
-        self.kind == other.kind
-            && self.details == other.details
-            && self.code == other.code
-            && self.constraint == other.constraint
-            && self.info == other.info
-            && self.statement_index == other.statement_index
-            && self.style == other.style
-            && self.pagination == other.pagination
-            && self.outcome_unknown == other.outcome_unknown
+        self.0.kind == other.0.kind
+            && self.0.details == other.0.details
+            && self.0.code == other.0.code
+            && self.0.constraint == other.0.constraint
+            && self.0.info == other.0.info
+            && self.0.statement_index == other.0.statement_index
+            && self.0.style == other.0.style
+            && self.0.pagination == other.0.pagination
+            && self.0.outcome_unknown == other.0.outcome_unknown
     }
 }
 
@@ -542,37 +547,38 @@ impl Eq for DatabaseError {}
 impl fmt::Debug for DatabaseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct("DatabaseError");
-        s.field("kind", &self.kind)
-            .field("details", &self.details)
-            .field("code", &self.code)
-            .field("constraint", &self.constraint);
-        if let Some(info) = &self.info {
+        s.field("kind", &self.0.kind)
+            .field("details", &self.0.details)
+            .field("code", &self.0.code)
+            .field("constraint", &self.0.constraint);
+        if let Some(info) = &self.0.info {
             s.field("constraint_name", &info.name)
                 .field("table", &info.table)
                 .field("columns", &info.columns);
         }
-        s.field("statement_index", &self.statement_index);
-        if self.outcome_unknown {
+        s.field("statement_index", &self.0.statement_index);
+        if self.0.outcome_unknown {
             s.field("outcome_unknown", &true);
         }
-        if self.style != ErrorStyle::Kinds {
-            s.field("style", &self.style);
+        if self.0.style != ErrorStyle::Kinds {
+            s.field("style", &self.0.style);
         }
         // The driver's error by its message only: its Debug form can be long.
-        s.field("source", &self.source.as_ref().map(|e| e.to_string()))
+        s.field("source", &self.0.source.as_ref().map(|e| e.to_string()))
             .finish()
     }
 }
 
 impl fmt::Display for DatabaseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind, self.details)
+        write!(f, "{}: {}", self.0.kind, self.0.details)
     }
 }
 
 impl StdError for DatabaseError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
+        self.0
+            .source
             .as_deref()
             .map(|e| e as &(dyn StdError + 'static))
     }
@@ -582,7 +588,7 @@ impl serde::Serialize for DatabaseError {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut s = serializer.serialize_struct("DatabaseError", 2)?;
         s.serialize_field("error", self.error_name())?;
-        s.serialize_field("details", &self.details)?;
+        s.serialize_field("details", &self.0.details)?;
         s.end()
     }
 }
@@ -599,6 +605,17 @@ pub(crate) fn split_qualified(name: &str) -> (Option<&str>, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_result_is_a_pointer_wide_on_its_error_side() {
+        let pointer = std::mem::size_of::<usize>();
+        assert_eq!(std::mem::size_of::<DatabaseError>(), pointer);
+        assert_eq!(std::mem::size_of::<Result<(), DatabaseError>>(), pointer);
+        assert_eq!(
+            std::mem::size_of::<Result<u64, DatabaseError>>(),
+            2 * pointer
+        );
+    }
 
     #[test]
     fn batch_index_is_recorded_once() {
