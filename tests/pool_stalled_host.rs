@@ -122,15 +122,15 @@ async fn server_addr(backend: &Backend) -> SocketAddr {
 
 /// A database on `backend` through `proxy`, with one connection at most and `extra` keys.
 fn through(proxy: &StallingProxy, backend: &Backend, extra: serde_json::Value) -> AsyncDatabase {
-    let mut map = json!({
-        "database_uri": proxy.uri(backend),
-        "pool_size": 1,
-        "max_overflow": 0,
-    });
-    if let (Some(m), Some(e)) = (map.as_object_mut(), extra.as_object()) {
+    let proxied = Backend {
+        name: backend.name,
+        uri: proxy.uri(backend),
+    };
+    let mut keys = json!({ "pool_size": 1, "max_overflow": 0 });
+    if let (Some(m), Some(e)) = (keys.as_object_mut(), extra.as_object()) {
         m.extend(e.clone());
     }
-    AsyncDatabase::new(DBConfig::new(map).expect("a config"))
+    proxied.database(keys)
 }
 
 /// A read of the connection's id: what the server answers, or the error.
