@@ -568,6 +568,64 @@ struct MultiItem {
     seq: i64,
 }
 
+kind_model!(AllKind, "ops_read_all_kinds");
+
+/// `read_all` reads every row of a model, the rows `read_query(M::select())` reads, on each
+/// backend in turn: one process, one model, so SQL kept for one dialect and reused on another
+/// would read wrongly or fail (MySQL quotes names with backticks). Echo logs its statement as
+/// every read's, and a table that is not there is the database's error, not an empty list.
+#[tokio::test]
+async fn read_all_reads_every_row_of_a_model_on_each_backend() {
+    for b in common::backends() {
+        let ctx = b.name;
+        let capture = Capture::default();
+        let _guard = capture.install();
+        let (db, ops) = fresh(&b, json!({"echo": true}), |db| {
+            db.register::<AllKind>();
+        })
+        .await;
+        let by_name = |mut rows: Vec<AllKind>| {
+            rows.sort_by(|a, b| a.name.cmp(&b.name));
+            rows
+        };
+        assert!(
+            ops.read_all::<AllKind>().await.check(ctx).is_empty(),
+            "[{ctx}]"
+        );
+
+        let stored = ops.create_many(AllKind::samples()).await.check(ctx);
+        capture.take();
+        let all = by_name(ops.read_all::<AllKind>().await.check(ctx));
+        let log = capture.take();
+        assert_eq!(all, by_name(stored.clone()), "[{ctx}]");
+        assert!(
+            log.contains("SELECT") && log.contains(AllKind::TABLE),
+            "[{ctx}] read_all's statement should be echoed; echo log:\n{log}"
+        );
+        let via_query: Vec<AllKind> = ops.read_query(&AllKind::select()).await.check(ctx);
+        assert_eq!(all, by_name(via_query), "[{ctx}]");
+
+        // Read again after a write: nothing of the first read is kept but its SQL.
+        ops.delete_one::<AllKind>(stored[0].base.pkid.clone())
+            .await
+            .check(ctx);
+        let left = by_name(ops.read_all::<AllKind>().await.check(ctx));
+        assert_eq!(left, by_name(stored[1..].to_vec()), "[{ctx}]");
+
+        db.drop_tables().await.check(ctx);
+        let err = expect_err(
+            ops.read_all::<AllKind>().await,
+            ErrorKind::DatabaseError,
+            ctx,
+        );
+        assert!(
+            err.to_string().contains(AllKind::TABLE),
+            "[{ctx}] the error should name the missing table: {err}"
+        );
+        db.disconnect().await;
+    }
+}
+
 #[tokio::test]
 async fn read_one_record_is_some_for_a_match_and_none_otherwise() {
     for b in common::backends() {

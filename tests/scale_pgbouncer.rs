@@ -109,6 +109,11 @@ async fn every_operation_works_through_pgbouncer_under_32_tasks() {
                 .await?;
                 let again: Option<User> = ops.read_by_pk::<User>(user.base.pkid.clone()).await?;
                 assert_eq!(again.map(|u| u.visits), Some(100));
+                let all = ops.read_all::<User>().await?;
+                assert!(
+                    all.iter()
+                        .any(|u| u.base.pkid == user.base.pkid && u.visits == 100)
+                );
                 if round % 2 == 0 {
                     ops.delete_one::<User>(user.base.pkid).await?;
                 }

@@ -600,8 +600,8 @@ struct Pet {
     owner_id: i32,
 }
 
-/// Batch reads and eager loads after a write see it, routed to the standby with
-/// read-your-writes (issues 23 and 26): 200 rounds of a write then `load` /
+/// Batch reads, eager loads and `read_all` after a write see it, routed to the standby with
+/// read-your-writes (issues 23 and 26): 200 rounds of a write then `load` / `read_all` /
 /// `read_by_pks`, nothing stale.
 #[tokio::test]
 async fn loads_and_batch_reads_after_a_write_see_it() {
@@ -629,6 +629,9 @@ async fn loads_and_batch_reads_after_a_write_see_it() {
         .unwrap();
         let pets = ops.load::<Pet>(&owners).await.unwrap();
         if pets.iter().map(Vec::len).sum::<usize>() != i as usize {
+            stale += 1;
+        }
+        if ops.read_all::<Pet>().await.unwrap().len() != i as usize {
             stale += 1;
         }
         ops.update_many_no_return(vec![Owner {

@@ -39,6 +39,8 @@
 //! ```
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::sync::Mutex;
 
 use indexmap::IndexMap;
 use sea_query::{Expr, ExprTrait, Query, SelectStatement, Value};
@@ -49,6 +51,7 @@ use super::topology::retry::retrying;
 use crate::async_database_functions::core::error::{DatabaseError, ErrorKind};
 use crate::async_database_functions::core::from_row::FromRow;
 use crate::async_database_functions::core::sql_dialect::Dialect;
+use crate::async_database_functions::statements::kept::{self, Key, Purpose};
 use crate::async_database_functions::statements::model::Model;
 use crate::async_database_functions::statements::session::Session;
 use crate::async_database_functions::statements::statement::{
@@ -353,6 +356,55 @@ impl DatabaseOperations {
         self.read(|mut session| async move {
             let (sql, values) = by_key_select::<M>(dialect, id.clone())?;
             session.first_parts(sql, values).await
+        })
+        .await
+    }
+
+    /// Every row of `M`, in the database's order (none is promised): what
+    /// `read_query(M::select())` reads, with the SQL rendered once per model and kept, as
+    /// [`read_by_pk`](Self::read_by_pk)'s is (no statement built, cloned or rendered a call).
+    /// For a small table read whole on every request (lookups, settings, TechEmpower's
+    /// fortunes); a filtered or ordered read is [`read_query`](Self::read_query) of
+    /// `M::select()` with its clauses.
+    ///
+    /// ```
+    /// use dsg_lib::prelude::*;
+    ///
+    /// #[derive(Model, Debug, Clone)]
+    /// #[model(table = "read_all_doc")]
+    /// struct Color {
+    ///     #[model(primary_key, auto_increment)]
+    ///     id: i64,
+    ///     name: String,
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = AsyncDatabase::new(DBConfig::new(serde_json::json!({"database_uri": "sqlite::memory:"}))?);
+    /// db.register::<Color>();
+    /// db.create_tables().await?;
+    /// let ops = DatabaseOperations::new(db);
+    /// assert!(ops.read_all::<Color>().await?.is_empty());
+    /// for name in ["red", "green"] {
+    ///     ops.create_one(Color { id: 0, name: name.into() }).await?;
+    /// }
+    /// let mut names: Vec<String> = ops.read_all::<Color>().await?.into_iter().map(|c| c.name).collect();
+    /// names.sort();
+    /// assert_eq!(names, ["green", "red"]);
+    /// # Ok::<(), DatabaseError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn read_all<M: Model>(&self) -> Result<Vec<M>, DatabaseError> {
+        let span = operation_span!("read_all", self.db.config(), Some(M::TABLE));
+        traced!(span, self.read_all_untraced::<M>(), |rows| {
+            Rows::returned(rows.len())
+        })
+    }
+
+    async fn read_all_untraced<M: Model>(&self) -> Result<Vec<M>, DatabaseError> {
+        let dialect = self.dialect();
+        self.read(|mut session| async move {
+            let (sql, values) = every_row_select::<M>(dialect)?;
+            session.all_parts(sql, values).await
         })
         .await
     }
@@ -801,34 +853,22 @@ async fn execute_in(
     session.execute_one(statement).await
 }
 
+thread_local! {
+    static KEPT_SQL: RefCell<kept::List<str>> = const { RefCell::new(Vec::new()) };
+}
+static KEPT_SQL_ALL: Mutex<kept::List<str>> = Mutex::new(Vec::new());
+
 /// `M::select()` of the row whose key is `id`, rendered to read its first row: its SQL and
 /// its values. The SQL depends only on the model and the dialect: it is rendered once per pair
-/// and kept for the life of the process (a string per model and dialect), each thread looking
-/// it up in its own list (point reads are frequent: rendering a sea-query statement costs
-/// about as much as SQLite's own work for a point read, and a copy of the SQL per read was
-/// 2 % of a PostgreSQL point read's instructions).
+/// and kept (see [`kept`]): rendering a sea-query statement costs about as much as SQLite's
+/// own work for a point read, and a copy of the SQL per read was 2 % of a PostgreSQL point
+/// read's instructions.
 fn by_key_select<M: Model>(
     dialect: Dialect,
     id: Value,
 ) -> Result<(Cow<'static, str>, sea_query::Values), DatabaseError> {
-    use std::any::TypeId;
-    use std::cell::RefCell;
-    use std::sync::Mutex;
-    type Kept = Vec<(TypeId, Dialect, &'static str)>;
-    // Per thread: no lock or shared counter that the runtime's threads would pass between
-    // them on every read, and a handful of models is scanned faster than hashed. The
-    // process-wide list keeps one string per pair, whichever thread rendered it first.
-    thread_local! {
-        static CACHE: RefCell<Kept> = const { RefCell::new(Vec::new()) };
-    }
-    static KEPT: Mutex<Kept> = Mutex::new(Vec::new());
-    let slot = (TypeId::of::<M>(), dialect);
-    let find = |kept: &Kept| {
-        kept.iter()
-            .find(|(t, d, _)| (*t, *d) == slot)
-            .map(|(_, _, sql)| *sql)
-    };
-    if let Some(sql) = CACHE.with(|cache| find(&cache.borrow())) {
+    let slot = Key::of::<M>(Purpose::ByKey, Some(dialect));
+    if let Some(sql) = kept::find(&KEPT_SQL, slot) {
         return Ok((Cow::Borrowed(sql), sea_query::Values(vec![id])));
     }
     let key = single_key::<M>()?;
@@ -839,17 +879,24 @@ fn by_key_select<M: Model>(
     if rendered.values.0.len() != 1 {
         return Ok((Cow::Owned(rendered.sql), rendered.values));
     }
-    let sql = {
-        let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
-        match find(&kept) {
-            Some(sql) => sql,
-            None => {
-                let sql: &'static str = Box::leak(rendered.sql.into_boxed_str());
-                kept.push((slot.0, slot.1, sql));
-                sql
-            }
-        }
-    };
-    CACHE.with(|cache| cache.borrow_mut().push((slot.0, slot.1, sql)));
+    let sql = kept::keep(&KEPT_SQL, &KEPT_SQL_ALL, slot, rendered.sql.into());
+    Ok((Cow::Borrowed(sql), rendered.values))
+}
+
+/// `M::select()` rendered: the SQL reading every row of `M`, rendered once per model and
+/// dialect and kept (see [`kept`]) when it binds no value, as [`by_key_select`]'s.
+fn every_row_select<M: Model>(
+    dialect: Dialect,
+) -> Result<(Cow<'static, str>, sea_query::Values), DatabaseError> {
+    let slot = Key::of::<M>(Purpose::Every, Some(dialect));
+    if let Some(sql) = kept::find(&KEPT_SQL, slot) {
+        return Ok((Cow::Borrowed(sql), sea_query::Values(Vec::new())));
+    }
+    let rendered = M::select().render(dialect)?;
+    // A `select()` of the model's own that binds values is rendered each time.
+    if !rendered.values.0.is_empty() {
+        return Ok((Cow::Owned(rendered.sql), rendered.values));
+    }
+    let sql = kept::keep(&KEPT_SQL, &KEPT_SQL_ALL, slot, rendered.sql.into());
     Ok((Cow::Borrowed(sql), rendered.values))
 }

@@ -772,7 +772,7 @@ impl Conn {
     /// Runs one statement, decoding any rows it returns as `T`.
     pub(crate) async fn run<T: FromRow>(
         &mut self,
-        sql: String,
+        sql: std::borrow::Cow<'static, str>,
         values: Values,
         persistent: bool,
     ) -> Result<Outcome<T>, RunError> {
@@ -784,11 +784,11 @@ impl Conn {
         {
             c.sending(|| longest_part(&sql, &values));
             let arguments = postgres::arguments_with_arrays(values);
-            return run_on(&mut **c, sql, arguments, persistent).await;
+            return run_on(&mut **c, sql.into_owned(), arguments, persistent).await;
         }
         per_conn!(self, e => e.run(sql, values, persistent).await, c => {
             c.sending(|| longest_part(&sql, &values));
-            run_on(&mut **c, sql, Ok(SqlxValues(values)), persistent).await
+            run_on(&mut **c, sql.into_owned(), Ok(SqlxValues(values)), persistent).await
         })
     }
 
@@ -865,7 +865,7 @@ impl Conn {
         if matches!(self, Conn::Postgres(_)) && postgres::has_array(&values) {
             // Bound as `run` binds arrays; the statement's rows past the first are not decoded
             // into anything kept.
-            let outcome = self.run::<T>(sql.into_owned(), values, persistent).await?;
+            let outcome = self.run::<T>(sql, values, persistent).await?;
             return Ok(outcome.rows.into_iter().next());
         }
         per_conn!(self, e => e.first(sql, values, persistent).await, c => {

@@ -11,10 +11,13 @@
 //!   multi-row inserts of `create_many`.
 //! - [`row_key`]: key values as batch work hashes, compares and orders them.
 //! - [`telemetry`]: spans per operation, echo, slow statements, pool statistics.
+//! - [`kept`]: what is built once per model and kept for the process (a model's plain
+//!   `SELECT`, the SQL of its point and every-row reads).
 
 pub(crate) mod bulk_insert;
 pub(crate) mod catalog;
 pub mod execute_result;
+pub(crate) mod kept;
 pub mod model;
 pub(crate) mod row_key;
 pub(crate) mod schema;

@@ -668,37 +668,29 @@ impl<M: Model> ModelInsert<M> {
     }
 }
 
-/// NULL or zero: an auto-increment key the database is to fill.
-/// `M`'s `SELECT <every column> FROM <table>`, built once per thread and model and cloned after:
+/// `M`'s `SELECT <every column> FROM <table>`, built once per model and cloned after:
 /// sea-query checks every character of each identifier as a statement takes it (three names a
 /// column, qualified), which was about 1 % of a request reading a 2-column model's 13 rows.
 fn plain_select<M: Model>() -> SelectStatement {
-    use std::any::TypeId;
+    use super::kept::{self, Key, List, Purpose};
     use std::cell::RefCell;
-    // Per thread: no lock between the runtime's threads; a handful of models is scanned faster
-    // than hashed.
+    use std::sync::Mutex;
     thread_local! {
-        static BUILT: RefCell<Vec<(TypeId, SelectStatement)>> = const { RefCell::new(Vec::new()) };
+        static LOCAL: RefCell<List<SelectStatement>> = const { RefCell::new(Vec::new()) };
     }
-    let model = TypeId::of::<M>();
-    let built = BUILT.with(|built| {
-        built
-            .borrow()
-            .iter()
-            .find(|(t, _)| *t == model)
-            .map(|(_, select)| select.clone())
-    });
-    if let Some(select) = built {
-        return select;
+    static GLOBAL: Mutex<List<SelectStatement>> = Mutex::new(Vec::new());
+    let key = Key::of::<M>(Purpose::Select, None);
+    if let Some(select) = kept::find(&LOCAL, key) {
+        return select.clone();
     }
     let mut select = Query::select();
     select
         .columns(M::columns().iter().map(|c| (M::TABLE, c.name)))
         .from(M::TABLE);
-    BUILT.with(|built| built.borrow_mut().push((model, select.clone())));
-    select
+    kept::keep(&LOCAL, &GLOBAL, key, Box::new(select)).clone()
 }
 
+/// NULL or zero: an auto-increment key the database is to fill.
 pub(crate) fn is_unset(value: &Value) -> bool {
     matches!(
         value,

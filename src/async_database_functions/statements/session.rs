@@ -281,7 +281,7 @@ impl Session {
                 });
             }
             telemetry::echo(&self.shared.config, &bulk.rendered.sql, &values.0);
-            let prepared = (bulk.rendered.sql, values, persistent);
+            let prepared = (Cow::Owned(bulk.rendered.sql), values, persistent);
             return self.run_prepared(prepared, bulk.arrays.as_ref()).await;
         }
         let prepared = self.prepared(bulk.rendered, false)?;
@@ -309,18 +309,34 @@ impl Session {
         self.first_prepared(sql, values, persistent).await
     }
 
+    /// [`first_parts`](Self::first_parts) for every row: the SQL borrowed when it is kept (a
+    /// model's every-row `SELECT …`).
+    pub(crate) async fn all_parts<T: FromRow>(
+        &mut self,
+        sql: Cow<'static, str>,
+        values: sea_query::Values,
+    ) -> Result<Vec<T>, DatabaseError> {
+        self.check_open()?;
+        let prepared = self.prepared_parts(sql, values, false)?;
+        self.run_prepared(prepared, None).await.map(|o| o.rows)
+    }
+
     /// Runs a prepared statement; with `arrays`, its values are bound as column arrays.
     async fn run_prepared<T: FromRow>(
         &mut self,
-        (sql, values, persistent): (String, sea_query::Values, bool),
+        (sql, values, persistent): (Cow<'static, str>, sea_query::Values, bool),
         arrays: Option<&ColumnArrays>,
     ) -> Result<Outcome<T>, DatabaseError> {
         let hidden = self.hidden(&values);
         let timer = SlowTimer::start(&self.shared.config);
-        let timed_sql = timer.is_on().then(|| sql.clone());
+        let timed_sql = timer.is_on().then(|| sql.to_string());
         self.in_flight = true;
         let result = match arrays {
-            Some(arrays) => self.conn.run_arrays(sql, values, arrays, persistent).await,
+            Some(arrays) => {
+                (self.conn)
+                    .run_arrays(sql.into_owned(), values, arrays, persistent)
+                    .await
+            }
             None => self.conn.run(sql, values, persistent).await,
         };
         timer.finish(timed_sql.as_deref());
@@ -333,8 +349,7 @@ impl Session {
         statement: &(impl Statement + ?Sized),
     ) -> Result<Option<T>, DatabaseError> {
         let (sql, values, persistent) = self.prepare_first(statement)?;
-        self.first_prepared(Cow::Owned(sql), values, persistent)
-            .await
+        self.first_prepared(sql, values, persistent).await
     }
 
     async fn first_prepared<T: FromRow>(
@@ -397,7 +412,7 @@ impl Session {
     fn prepare(
         &self,
         statement: &(impl Statement + ?Sized),
-    ) -> Result<(String, sea_query::Values, bool), DatabaseError> {
+    ) -> Result<(Cow<'static, str>, sea_query::Values, bool), DatabaseError> {
         self.check_open()?;
         self.prepared(
             statement.render(self.shared.config.dialect())?,
@@ -409,7 +424,7 @@ impl Session {
     fn prepare_first(
         &self,
         statement: &(impl Statement + ?Sized),
-    ) -> Result<(String, sea_query::Values, bool), DatabaseError> {
+    ) -> Result<(Cow<'static, str>, sea_query::Values, bool), DatabaseError> {
         self.check_open()?;
         self.prepared(
             statement.render_first(self.shared.config.dialect())?,
@@ -421,10 +436,8 @@ impl Session {
         &self,
         rendered: crate::async_database_functions::statements::statement::Rendered,
         types_vary: bool,
-    ) -> Result<(String, sea_query::Values, bool), DatabaseError> {
-        let (sql, values, persistent) =
-            self.prepared_parts(Cow::Owned(rendered.sql), rendered.values, types_vary)?;
-        Ok((sql.into_owned(), values, persistent))
+    ) -> Result<(Cow<'static, str>, sea_query::Values, bool), DatabaseError> {
+        self.prepared_parts(Cow::Owned(rendered.sql), rendered.values, types_vary)
     }
 
     /// [`prepared`](Self::prepared) with the SQL borrowed when it is kept (it is copied only
@@ -656,7 +669,7 @@ impl Session {
         self.in_flight = true;
         let result = self
             .conn
-            .stream_into(sql, values, persistent, rows, sent)
+            .stream_into(sql.into_owned(), values, persistent, rows, sent)
             .await;
         let complete = matches!(result, Ok(true));
         let result = self.finish(result.map(|_| ()), hidden);

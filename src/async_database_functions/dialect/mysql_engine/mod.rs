@@ -408,7 +408,7 @@ impl MyConn {
     /// Runs one statement, decoding any rows it returns as `T`.
     pub(crate) async fn run<T: FromRow>(
         &mut self,
-        sql: String,
+        sql: std::borrow::Cow<'static, str>,
         values: Values,
         persistent: bool,
     ) -> Result<Outcome<T>, RunError> {

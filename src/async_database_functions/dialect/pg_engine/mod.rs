@@ -716,7 +716,7 @@ impl PgConn {
     /// Runs one statement, decoding any rows it returns as `T`.
     pub(crate) async fn run<T: FromRow>(
         &mut self,
-        sql: String,
+        sql: std::borrow::Cow<'static, str>,
         values: Values,
         persistent: bool,
     ) -> Result<Outcome<T>, RunError> {

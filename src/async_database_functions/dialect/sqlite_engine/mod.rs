@@ -670,11 +670,12 @@ impl EngineConn {
     /// Runs one statement, decoding any rows it returns as `T`.
     pub(crate) async fn run<T: FromRow>(
         &mut self,
-        sql: String,
+        sql: std::borrow::Cow<'static, str>,
         values: Values,
         persistent: bool,
     ) -> Result<Outcome<T>, RunError> {
-        self.statement(sql, values, persistent, run_sync::<T>).await
+        self.statement(sql.into_owned(), values, persistent, run_sync::<T>)
+            .await
     }
 
     /// Runs a query and decodes only its first row.
