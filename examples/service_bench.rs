@@ -4,9 +4,10 @@
 //!
 //! - `crate`: this library the way docs/batch.md teaches, at its defaults (a `DBConfig` with
 //!   just the URI): `read_by_pk` for `/db`, `read_by_pks` for `/queries`, `read_by_pks` +
-//!   `update_many_no_return` for `/updates`, `read_query` of every fortune for `/fortunes`.
-//!   The same process also serves the "first try" way on `/first/queries` (20 × `read_by_pk`)
-//!   and `/first/updates` (20 × `read_by_pk`, then 20 × `update_one`), the `crate-first` rows,
+//!   `update_many_no_return` for `/updates`, `read_all` for `/fortunes`.
+//!   The same process also serves the "first try" way on `/first/queries` (20 × `read_by_pk`),
+//!   `/first/updates` (20 × `read_by_pk`, then 20 × `update_one`) and `/first/fortunes`
+//!   (`read_query(&Fortune::select())`), the `crate-first` rows,
 //!   and on PostgreSQL the fastest way to write them by hand through the library, the
 //!   `crate-text` rows: `/text/queries` (one `text()` `= ANY(:ids)` read) and `/text/updates`
 //!   (that read, then one `text()` `UPDATE … FROM UNNEST(:ids::int[], :n::int[])`);
@@ -215,6 +216,17 @@ async fn crate_updates(
 async fn crate_fortunes(
     State(ops): State<DatabaseOperations>,
 ) -> Result<Html<String>, DatabaseError> {
+    let fortunes = ops.read_all::<Fortune>().await?;
+    Ok(fortunes_html(
+        fortunes.into_iter().map(|f| (f.id, f.message)).collect(),
+    ))
+}
+
+/// The first try: `read_query` of `Fortune::select()`, the statement built and rendered on
+/// every request.
+async fn crate_first_fortunes(
+    State(ops): State<DatabaseOperations>,
+) -> Result<Html<String>, DatabaseError> {
     let fortunes: Vec<Fortune> = ops.read_query(&Fortune::select()).await?;
     Ok(fortunes_html(
         fortunes.into_iter().map(|f| (f.id, f.message)).collect(),
@@ -336,6 +348,7 @@ fn crate_app(ops: DatabaseOperations) -> Router {
         .route("/fortunes", get(crate_fortunes))
         .route("/first/queries", get(crate_first_queries))
         .route("/first/updates", get(crate_first_updates))
+        .route("/first/fortunes", get(crate_first_fortunes))
         .route("/text/queries", get(crate_text_queries))
         .route("/text/updates", get(crate_text_updates))
         .with_state(ops)
@@ -1005,7 +1018,7 @@ fn check(port: u16, path: &str) -> Result<(), String> {
     let ok = status == 200
         && match path {
             "/db" => body.contains("\"randomNumber\""),
-            "/fortunes" => {
+            "/fortunes" | "/first/fortunes" => {
                 body.matches("<tr>").count() == 14
                     && body.contains("<td>11</td><td>&lt;script&gt;alert(&quot;")
                     && body.contains("Additional fortune added at request time.")
@@ -1137,9 +1150,9 @@ fn variants(route: &str, pg: bool) -> Vec<(&'static str, &'static str, String)> 
     } else {
         v.push(("mysql_async", "mysql_async", route.to_string()));
     }
-    if route.starts_with("/queries") || route.starts_with("/updates") {
+    if route.starts_with("/queries") || route.starts_with("/updates") || route == "/fortunes" {
         v.push(("crate-first", "crate", format!("/first{route}")));
-        if pg {
+        if pg && route != "/fortunes" {
             v.push(("crate-text", "crate", format!("/text{route}")));
         }
     }
