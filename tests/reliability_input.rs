@@ -1221,6 +1221,50 @@ impl dsg_lib::async_database_functions::model::Model for Hostile {
     }
 }
 
+/// [`Hostile`]'s rows but one label, read by hand: its `select()` binds a value of its own,
+/// which every read of it binds (`read_all` keeps the SQL of a `select()` that binds none).
+#[derive(Debug, Clone, PartialEq)]
+struct HostileBut(Hostile);
+
+const HIDDEN_LABEL: &str = "hidden";
+
+impl ColumnSet for HostileBut {
+    fn column_list() -> Vec<Column> {
+        Hostile::column_list()
+    }
+
+    fn push_values(&self, dialect: Dialect, out: &mut Vec<SqlValue>) {
+        self.0.push_values(dialect, out);
+    }
+
+    fn read_columns(reader: &mut RowReader<'_>) -> Result<Self, DatabaseError> {
+        Hostile::read_columns(reader).map(HostileBut)
+    }
+}
+
+impl FromRow for HostileBut {
+    fn from_row(row: RowRef<'_>) -> Result<Self, DatabaseError> {
+        Self::read_columns(&mut RowReader::new(row))
+    }
+}
+
+impl dsg_lib::async_database_functions::model::Model for HostileBut {
+    const TABLE: &'static str = HOSTILE_TABLE;
+
+    fn columns() -> &'static [Column] {
+        Hostile::columns()
+    }
+
+    fn select() -> dsg_lib::sea_query::SelectStatement {
+        let mut select = dsg_lib::sea_query::Query::select();
+        select
+            .columns(Self::columns().iter().map(|c| (Self::TABLE, c.name)))
+            .from(Self::TABLE)
+            .and_where(Self::col(HOSTILE_COLUMN).ne(HIDDEN_LABEL));
+        select
+    }
+}
+
 #[tokio::test]
 async fn hostile_table_and_column_names_are_quoted_in_every_statement() {
     for b in common::backends() {
@@ -1242,6 +1286,22 @@ async fn hostile_table_and_column_names_are_quoted_in_every_statement() {
             .await
             .check(ctx);
         assert_eq!(read, std::slice::from_ref(&first), "[{ctx}]");
+        assert_eq!(
+            ops.read_all::<Hostile>().await.check(ctx),
+            std::slice::from_ref(&first),
+            "[{ctx}]"
+        );
+        // A select() of the model's own with a value in it: read_all binds it, every time.
+        let hidden = Hostile {
+            pkid: uuid::Uuid::new_v4().to_string(),
+            label: HIDDEN_LABEL.into(),
+        };
+        ops.create_one(hidden.clone()).await.check(ctx);
+        for _ in 0..2 {
+            let shown = ops.read_all::<HostileBut>().await.check(ctx);
+            assert_eq!(shown, [HostileBut(first.clone())], "[{ctx}]");
+        }
+        ops.delete_one::<Hostile>(hidden.pkid).await.check(ctx);
         // The unique index exists: a second "one" is refused.
         let err = expect_err(
             ops.create_one(Hostile {
