@@ -4,6 +4,8 @@
 # `valgrind --tool=callgrind`, wrk warms it up for 5 s, the counters are zeroed, wrk drives it
 # for 15 s (`-t2 -c32`), the counters are dumped, and the total is divided by wrk's count.
 # Needs valgrind (and wrk, installed here when missing); TLS is off (`sslmode=disable`).
+# CALLGRIND_OPTS adds callgrind options; with `--cache-sim=yes --branch-sim=yes` it also prints
+# the simulated cache misses and mispredicted branches a request.
 #
 #   scripts/callgrind_route.sh crate /fortunes
 #   scripts/callgrind_route.sh crate /first/fortunes
@@ -19,7 +21,8 @@ fi
 nice cargo build --release --example service_bench
 out=$(mktemp -d)
 trap 'pkill -f "service_bench --serve $variant --uri" || true; rm -rf "$out"' EXIT
-(sleep 120 | valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" \
+# shellcheck disable=SC2086 # CALLGRIND_OPTS is a list of options
+(sleep 120 | valgrind --tool=callgrind ${CALLGRIND_OPTS:-} --callgrind-out-file="$out/cg.out" \
   target/release/examples/service_bench --serve "$variant" --uri "$uri?sslmode=disable" \
   > "$out/serve.out" 2> "$out/valgrind.err") &
 for _ in $(seq 300); do grep -q ready "$out/serve.out" 2>/dev/null && break; sleep 0.2; done
@@ -32,5 +35,8 @@ requests=$(wrk -t2 -c32 -d15s "http://127.0.0.1:$port$route" | awk '/requests in
 callgrind_control -d "$pid" > /dev/null
 sleep 1
 dump=$(ls -t "$out"/cg.out.* | head -1)
-total=$(awk '/^(summary|totals):/{print $2; exit}' "$dump")
-echo "$variant $route: $requests requests, $((total / requests)) instructions a request"
+events=$(awk '/^events:/{sub(/^events: */, ""); print; exit}' "$dump")
+totals=$(awk '/^(summary|totals):/{sub(/^[a-z]+: */, ""); print; exit}' "$dump")
+echo "$variant $route: $requests requests; a request:"
+paste <(tr ' ' '\n' <<< "$events") <(tr ' ' '\n' <<< "$totals") |
+  awk -v n="$requests" '{printf "  %-6s %10.0f\n", $1, $2 / n}'
