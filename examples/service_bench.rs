@@ -45,6 +45,8 @@
 //!     --uri mysql://root@127.0.0.1:3306/test --rounds 5 --secs 5
 //! cargo run --example service_bench -- --quick  # one round of 2 s a route: CI, timings not judged
 //! cargo run --release --example service_bench -- --route '/updates?q=20'  # one route (repeatable)
+//! cargo run --release --example service_bench -- --route /fortunes \
+//!     --variant crate --variant tokio-postgres --rounds 30 --secs 2   # one pair, side by side
 //! ```
 //!
 //! Tables `bench_world` (10 000 rows) and `bench_fortune` (TechEmpower's 12 rows) are dropped
@@ -1136,6 +1138,19 @@ struct Options {
     wrk: Wrk,
     /// The routes measured (`--route`, repeatable): all of [`ROUTES`] by default.
     routes: Vec<&'static str>,
+    /// The rows measured (`--variant LABEL`, repeatable): all by default. Two of them
+    /// (`--variant crate --variant tokio-postgres`) put a pair's rounds next to each other, so
+    /// that the machine's slower spells fall on both of a pair's runs alike.
+    only: Vec<String>,
+}
+
+impl Options {
+    /// The rows of `route` this run measures.
+    fn variants(&self, route: &str, pg: bool) -> Vec<(&'static str, &'static str, String)> {
+        let mut v = variants(route, pg);
+        v.retain(|(label, _, _)| self.only.is_empty() || self.only.iter().any(|o| o == label));
+        v
+    }
 }
 
 /// The rows of a route: (label, server variant, path).
@@ -1180,7 +1195,7 @@ fn drive_one(uri: &str, o: &Options, ticks: f64) -> Result<(), String> {
         servers.start("mysql_async", &served)?;
     }
     for route in ROUTES {
-        for (_, server, path) in variants(route, pg) {
+        for (_, server, path) in o.variants(route, pg) {
             check(servers.get(server).port, &path)?;
         }
     }
@@ -1195,7 +1210,7 @@ fn drive_one(uri: &str, o: &Options, ticks: f64) -> Result<(), String> {
     );
     if o.warmup > 0.0 {
         for route in &o.routes {
-            for (_, server, path) in variants(route, pg) {
+            for (_, server, path) in o.variants(route, pg) {
                 let i = servers.index(server);
                 o.wrk.run(&mut servers.0[i], &path, o.warmup, ticks)?;
             }
@@ -1205,11 +1220,11 @@ fn drive_one(uri: &str, o: &Options, ticks: f64) -> Result<(), String> {
     let mut results: Vec<Vec<Vec<Run>>> = o
         .routes
         .iter()
-        .map(|r| variants(r, pg).iter().map(|_| Vec::new()).collect())
+        .map(|r| o.variants(r, pg).iter().map(|_| Vec::new()).collect())
         .collect();
     for round in 0..o.rounds {
         for (r, route) in o.routes.iter().enumerate() {
-            let vs = variants(route, pg);
+            let vs = o.variants(route, pg);
             for k in 0..vs.len() {
                 let v = (k + round) % vs.len();
                 let (_, server, path) = &vs[v];
@@ -1221,7 +1236,7 @@ fn drive_one(uri: &str, o: &Options, ticks: f64) -> Result<(), String> {
         eprintln!("round {} of {} done", round + 1, o.rounds);
     }
     println!(
-        "{:<14} {:<15} {:>22} {:>11} {:>22} {:>22} {:>22} {:>22}",
+        "{:<14} {:<15} {:>22} {:>11} {:>22} {:>22} {:>22} {:>22} {:>22}",
         "route",
         "variant",
         "req/s median [min–max]",
@@ -1229,10 +1244,11 @@ fn drive_one(uri: &str, o: &Options, ticks: f64) -> Result<(), String> {
         "÷ sqlx",
         "CPU ÷ sqlx",
         "÷ tokio-pg|mysql_async",
+        "CPU ÷ tokio-pg|m_async",
         "÷ crate"
     );
     for (r, route) in o.routes.iter().enumerate() {
-        let vs = variants(route, pg);
+        let vs = o.variants(route, pg);
         let col = |label: &str| vs.iter().position(|v| v.0 == label);
         let paired = |v: usize, other: Option<usize>, f: fn(&Run) -> f64| match other {
             Some(o) if o != v => {
@@ -1251,16 +1267,23 @@ fn drive_one(uri: &str, o: &Options, ticks: f64) -> Result<(), String> {
             let min = rps.iter().copied().fold(f64::INFINITY, f64::min);
             let max = rps.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let cpu = median(results[r][v].iter().map(|x| x.cpu_us).collect());
+            let fastest = col("tokio-postgres").or(col("mysql_async"));
+            let crate_row = label.starts_with("crate");
             println!(
-                "{:<14} {:<15} {:>22} {:>11.0} {:>22} {:>22} {:>22} {:>22}",
+                "{:<14} {:<15} {:>22} {:>11.0} {:>22} {:>22} {:>22} {:>22} {:>22}",
                 route,
                 label,
                 format!("{:.0} [{min:.0}–{max:.0}]", median(rps.clone())),
                 cpu,
                 ratio(v, col("sqlx")),
                 paired(v, col("sqlx"), |x| x.cpu_us),
-                if label.starts_with("crate") {
-                    ratio(v, col("tokio-postgres").or(col("mysql_async")))
+                if crate_row {
+                    ratio(v, fastest)
+                } else {
+                    String::new()
+                },
+                if crate_row {
+                    paired(v, fastest, |x| x.cpu_us)
                 } else {
                     String::new()
                 },
@@ -1325,7 +1348,23 @@ fn drive(args: &[String]) -> Result<(), String> {
             }
             routes
         },
+        only: args
+            .windows(2)
+            .filter(|w| w[0] == "--variant")
+            .map(|w| w[1].clone())
+            .collect(),
     };
+    if let Some(unknown) = o.only.iter().find(|v| {
+        !ROUTES
+            .iter()
+            .flat_map(|r| variants(r, true).into_iter().chain(variants(r, false)))
+            .any(|(label, _, _)| label == v.as_str())
+    }) {
+        return Err(format!(
+            "--variant {unknown}: not a row of this benchmark (crate, sqlx, tokio-postgres, \
+             crate-per-core, mysql_async, crate-first, crate-text)"
+        ));
+    }
     if Command::new("wrk").arg("--version").output().is_err() {
         return Err("wrk is not installed (apt-get install -y wrk)".into());
     }

@@ -5,7 +5,9 @@
 # for 15 s (`-t2 -c32`), the counters are dumped, and the total is divided by wrk's count.
 # Needs valgrind (and wrk, installed here when missing); TLS is off (`sslmode=disable`).
 # CALLGRIND_OPTS adds callgrind options; with `--cache-sim=yes --branch-sim=yes` it also prints
-# the simulated cache misses and mispredicted branches a request.
+# the simulated cache misses and mispredicted branches a request. CALLGRIND_KEEP=FILE keeps the
+# dump for `callgrind_annotate` (build with `CARGO_PROFILE_RELEASE_DEBUG=line-tables-only` to
+# see lines); CARGO_TARGET_DIR is honoured.
 #
 #   scripts/callgrind_route.sh crate /fortunes
 #   scripts/callgrind_route.sh crate /first/fortunes
@@ -23,7 +25,7 @@ out=$(mktemp -d)
 trap 'pkill -f "service_bench --serve $variant --uri" || true; rm -rf "$out"' EXIT
 # shellcheck disable=SC2086 # CALLGRIND_OPTS is a list of options
 (sleep 120 | valgrind --tool=callgrind ${CALLGRIND_OPTS:-} --callgrind-out-file="$out/cg.out" \
-  target/release/examples/service_bench --serve "$variant" --uri "$uri?sslmode=disable" \
+  "${CARGO_TARGET_DIR:-target}/release/examples/service_bench" --serve "$variant" --uri "$uri?sslmode=disable" \
   > "$out/serve.out" 2> "$out/valgrind.err") &
 for _ in $(seq 300); do grep -q ready "$out/serve.out" 2>/dev/null && break; sleep 0.2; done
 port=$(awk '/ready/{print $2}' "$out/serve.out")
@@ -35,6 +37,7 @@ requests=$(wrk -t2 -c32 -d15s "http://127.0.0.1:$port$route" | awk '/requests in
 callgrind_control -d "$pid" > /dev/null
 sleep 1
 dump=$(ls -t "$out"/cg.out.* | head -1)
+[ -z "${CALLGRIND_KEEP:-}" ] || cp "$dump" "$CALLGRIND_KEEP"
 events=$(awk '/^events:/{sub(/^events: */, ""); print; exit}' "$dump")
 totals=$(awk '/^(summary|totals):/{sub(/^[a-z]+: */, ""); print; exit}' "$dump")
 echo "$variant $route: $requests requests; a request:"

@@ -672,13 +672,16 @@ impl PgConn {
         Ok(statement)
     }
 
+    /// Runs `sql` with `params` and decodes its rows as `T`. The parameters are borrowed: taken
+    /// by value they were held twice in this future (argument and local), which every
+    /// statement's future carries.
     async fn outcome<T: FromRow>(
         &mut self,
         sql: &str,
-        params: Params<'_>,
+        params: &Params<'_>,
         persistent: bool,
     ) -> Result<Outcome<T>, RunError> {
-        let stream = self.query(sql, &params, persistent).await?;
+        let stream = self.query(sql, params, persistent).await?;
         let mut stream = std::pin::pin!(stream);
         let mut rows = Vec::new();
         self.each_row(stream.as_mut(), |row| {
@@ -721,7 +724,7 @@ impl PgConn {
         persistent: bool,
     ) -> Result<Outcome<T>, RunError> {
         let params = bind::params(&values.0).map_err(encode)?;
-        self.outcome(&sql, params, persistent).await
+        self.outcome(&sql, &params, persistent).await
     }
 
     /// Runs a bulk statement whose row-major `values` are bound as one typed array per column.
@@ -733,7 +736,7 @@ impl PgConn {
         persistent: bool,
     ) -> Result<Outcome<T>, RunError> {
         let params = bind::array_params(values.0, kinds).map_err(encode)?;
-        self.outcome(&sql, params, persistent).await
+        self.outcome(&sql, &params, persistent).await
     }
 
     /// Inserts row-major `values`, `width` a row, with the binary COPY `copy_sql`, if every
