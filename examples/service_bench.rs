@@ -1354,15 +1354,17 @@ fn drive(args: &[String]) -> Result<(), String> {
             .map(|w| w[1].clone())
             .collect(),
     };
-    if let Some(unknown) = o.only.iter().find(|v| {
-        !ROUTES
-            .iter()
-            .flat_map(|r| variants(r, true).into_iter().chain(variants(r, false)))
-            .any(|(label, _, _)| label == v.as_str())
-    }) {
+    let mut labels: Vec<&str> = ROUTES
+        .iter()
+        .flat_map(|r| variants(r, true).into_iter().chain(variants(r, false)))
+        .map(|(label, _, _)| label)
+        .collect();
+    labels.sort_unstable();
+    labels.dedup();
+    if let Some(unknown) = o.only.iter().find(|v| !labels.contains(&v.as_str())) {
         return Err(format!(
-            "--variant {unknown}: not a row of this benchmark (crate, sqlx, tokio-postgres, \
-             crate-per-core, mysql_async, crate-first, crate-text)"
+            "--variant {unknown}: not a row of this benchmark ({})",
+            labels.join(", ")
         ));
     }
     if Command::new("wrk").arg("--version").output().is_err() {
